@@ -1,0 +1,2 @@
+//! The `ferrotp` command.
+fn main() {}

@@ -19,3 +19,4 @@ pub mod text;
 
 pub use atom::{Atom, AtomError};
 pub use term::{BitString, Fun, Map, Pid, Port, Reference, Term};
+pub use text::{parse, ParseError, ParseErrorKind};

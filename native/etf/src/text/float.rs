@@ -1,8 +1,9 @@
 //! Floats as OTP 25 prints them: `float_to_list(F, [short])`, which
 //! `io_lib` uses for `~w` and `~p`.
 //!
-//! The digits are the shortest that read back to the same float (Rust's
-//! `{:e}` gives exactly those, as OTP's Ryū does). Whether they are laid
+//! The digits are the shortest that read back to the same float, as Ryū
+//! picks them (the `ryu` crate is the same algorithm as OTP's copy; unlike
+//! Rust's `{:e}` it breaks ties to even: `900719925474099.2`, not `.3`). Whether they are laid
 //! out fixed (`123.5`, `0.001`) or scientific (`1.0e-5`) follows OTP's
 //! `erts/emulator/ryu/to_chars.h`: with `M` the digits as an integer, `n`
 //! their count and `E` the exponent such that the value is `M * 10^E`,
@@ -26,10 +27,7 @@ pub(crate) fn write_float(f: &mut impl fmt::Write, x: f64) -> fmt::Result {
     if !x.is_finite() {
         return write!(f, "{x}");
     }
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let sci_exp: i64 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let (digits, sci_exp) = shortest_digits(x.abs());
     let n = digits.len() as i64;
     let m: u64 = digits.parse().unwrap_or(0);
     // The value is M * 10^E.
@@ -50,6 +48,27 @@ pub(crate) fn write_float(f: &mut impl fmt::Write, x: f64) -> fmt::Result {
         f.write_str(&fixed_form(&digits, sci_exp + 1))
     } else {
         f.write_str(&scientific_form(&digits, sci_exp))
+    }
+}
+
+/// Ryū's shortest digits of `x` (no leading or trailing zeros; `"0"` for
+/// zero) and the exponent of the first one: `1234.5` is `("12345", 3)`.
+fn shortest_digits(x: f64) -> (String, i64) {
+    let mut buf = ryu::Buffer::new();
+    let text = buf.format_finite(x);
+    let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = format!("{int}{frac}");
+    let trimmed = all.trim_start_matches('0');
+    // The value is 0.ALL * 10^(len(int) + exp); every leading zero dropped
+    // moves the point one place left.
+    let point = int.len() as i64 + exp - (all.len() - trimmed.len()) as i64;
+    let digits = trimmed.trim_end_matches('0');
+    if digits.is_empty() {
+        ("0".to_owned(), 0)
+    } else {
+        (digits.to_owned(), point - 1)
     }
 }
 
@@ -111,6 +130,9 @@ mod tests {
             (9007199254740992.0, "9.007199254740992e15"),
             (123456789012345680.0, "1.2345678901234568e17"),
             (-2.5, "-2.5"),
+            (900719925474099.2, "900719925474099.2"),
+            (0.3, "0.3"),
+            (1.5e-7, "1.5e-7"),
         ];
         for (x, want) in cases {
             assert_eq!(show(x), want, "printing {x:?}");

@@ -14,22 +14,24 @@ use crate::term::{Map, Pid, Port, Reference, Term};
 
 use super::bits::BitWriter;
 
-/// The deepest nesting of lists, tuples and maps [`parse`] accepts.
+/// The deepest nesting of lists, tuples and maps [`parse`] accepts: the
+/// same bound as the binary decoder's default, so the text of every term
+/// `etf::decode` accepts reads back.
 ///
 /// Deeper text is refused with [`ParseErrorKind::TooDeep`] rather than
-/// building a term that the recursive `Clone`, `==` and `Drop` of [`Term`]
-/// could not handle on a 2 MiB thread stack (a debug build needs about
-/// 1.3 KiB of stack per level to clone a term).
-pub const MAX_DEPTH: usize = 1_000;
+/// building a term whose recursive `Drop` could exhaust a thread's stack.
+/// (`Clone` and `==` on terms this deep need more than a 2 MiB stack in a
+/// debug build: about 1.3 KiB per level.)
+pub const MAX_DEPTH: usize = 2048;
 
 /// The largest binary [`parse`] builds from `<<...>>`, in bits (32 MiB).
 const MAX_BINARY_BITS: usize = 1 << 28;
 
 /// Why text is not an Erlang term, and where.
 ///
-/// Displays as `at line 1, column 5: unexpected '}', expected a term`.
+/// Displays as `at line 2, column 3 (byte 7): unexpected '}', expected a term`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("at line {line}, column {column}: {kind}")]
+#[error("at line {line}, column {column} (byte {offset}): {kind}")]
 pub struct ParseError {
     /// Byte offset of the problem in the input.
     pub offset: usize,

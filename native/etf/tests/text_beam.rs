@@ -1,8 +1,8 @@
 //! Differential test of Erlang term text against a real `erl` (OTP 25+).
 //!
-//! 1. `erl +pc unicode` prints edge-case and random terms with `~tp` and
-//!    `~tw`, each beside its `term_to_binary`.
-//! 2. `etf::parse` must read both texts to the same term, and our `Display`
+//! 1. `erl +pc unicode` prints edge-case and random terms with `~tp`,
+//!    `~tw`, `~p` and `~w`, each beside its `term_to_binary`.
+//! 2. `etf::parse` must read all four texts to the same term, and our `Display`
 //!    must print exactly what `~tp` printed whenever `~tp` used one line.
 //! 3. `erl` reads our `Display` output back (`erl_scan` + `erl_parse` and
 //!    `erl_eval`) and checks it is `=:=` the term it started from.
@@ -139,10 +139,10 @@ fn erl_text_reads_back_and_our_text_reads_back_in_erl() {
     );
     for line in &lines {
         let fields: Vec<&str> = line.split('\t').collect();
-        let [bin, tp, tw] = fields[..] else {
+        let [bin, tp, tw, p, w] = fields[..] else {
             panic!("malformed line from erl: {line}");
         };
-        let (tp, tw) = (utf8(tp), utf8(tw));
+        let tp = utf8(tp);
         let from_tp: Term = match etf::parse(&tp) {
             Ok(t) => t,
             Err(e) => {
@@ -150,10 +150,14 @@ fn erl_text_reads_back_and_our_text_reads_back_in_erl() {
                 continue;
             }
         };
-        match etf::parse(&tw) {
-            Ok(t) if t == from_tp => {}
-            Ok(t) => failures.push(format!("~tw {tw:?} read as {t}, ~tp {tp:?} as {from_tp}")),
-            Err(e) => failures.push(format!("parse(~tw {tw:?}): {e}")),
+        for (how, text) in [("~tw", utf8(tw)), ("~p", utf8(p)), ("~w", utf8(w))] {
+            match etf::parse(&text) {
+                Ok(t) if t == from_tp => {}
+                Ok(t) => failures.push(format!(
+                    "{how} {text:?} read as {t}, ~tp {tp:?} as {from_tp}"
+                )),
+                Err(e) => failures.push(format!("parse({how} {text:?}): {e}")),
+            }
         }
         let ours = from_tp.to_string();
         if !tp.contains('\n') {

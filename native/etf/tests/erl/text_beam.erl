@@ -3,6 +3,7 @@
 %%
 %% generate(Seed, Count): prints one line per term:
 %%   hex(term_to_binary(T)) TAB hex(utf8(~tp)) TAB hex(utf8(~tw))
+%%     TAB hex(utf8(~p)) TAB hex(utf8(~w))
 %% check(File): reads lines "hex(term_to_binary(T)) TAB hex(utf8(Text))" and
 %%   prints "ok" if every Text reads back (erl_scan + erl_parse:parse_term,
 %%   and erl_eval) =:= T, else one "bad ..." line per mismatch.
@@ -20,7 +21,10 @@ generate([SeedArg, CountArg]) ->
 emit(T) ->
     Tp = unicode:characters_to_binary(io_lib:format("~tp", [T])),
     Tw = unicode:characters_to_binary(io_lib:format("~tw", [T])),
-    io:put_chars([hex(term_to_binary(T)), $\t, hex(Tp), $\t, hex(Tw), $\n]).
+    P = unicode:characters_to_binary(io_lib:format("~p", [T])),
+    W = unicode:characters_to_binary(io_lib:format("~w", [T])),
+    io:put_chars([hex(term_to_binary(T)), $\t, hex(Tp), $\t, hex(Tw),
+                  $\t, hex(P), $\t, hex(W), $\n]).
 
 check([File]) ->
     {ok, Data} = file:read_file(File),

@@ -204,3 +204,58 @@ fn erl_text_reads_back_and_our_text_reads_back_in_erl() {
             .join("\n")
     );
 }
+
+/// Syntax `io:format` never prints but `erl_parse` reads, which `parse`
+/// must read the way `erl_eval` does.
+const PARSE_ONLY: &[&str] = &[
+    "<<1:3, 16#abc:12, 5:5>>",
+    "<<16#123:12/little, 7:4>>",
+    "<<-1:7, 300:9/big-unsigned>>",
+    "<<1:2/unit:8, 3:1/unit:3>>",
+    "<<\"ab\":16, \"c\"/utf16-little, \"λ😀\"/utf8, $x/utf32>>",
+    "<<\"é\", \"λ\">>",
+    "<<1.5/float, 2.25:32/float-little, 7/float>>",
+    "<<1267650600228229401496703205376:128, -1267650600228229401496703205376:101>>",
+    "<<12345678901234567890123:80/little>>",
+    "{16#FF, -2#1010, 36#zZ, 1_000_000, 1_0.2_5e1_0, 2.0E+3, 1.0e-0}",
+    "[$a, $\\n, $\\x{3bb}, $\\101, $\\^A, $\\s, $\\e, -$a, $ ]",
+    "\"ab\" \"cd\"\n  \"\\x{1F600}\\x41\\101\\7\\^z\\q\"",
+    "'\\x{3bb}\\n\\s\\'q'",
+    "[1, 2 | [3 | [4]]]",
+    "#{a => 1, a => 2, [] => #{}}",
+    "{maybe, else}",
+    "9223372036854775807",
+    "-9223372036854775809",
+    "- 5",
+    "+5",
+];
+
+#[test]
+fn parse_reads_source_syntax_as_erl_eval_does() {
+    let dir = TempDir::new("text-same");
+    compile_helper(&dir.0);
+    let mut lines = String::new();
+    for source in PARSE_ONLY {
+        let ours = match etf::parse(source) {
+            Ok(t) => t.to_string(),
+            Err(e) => panic!("parse({source:?}): {e}"),
+        };
+        lines.push_str(&format!(
+            "{}\t{}\n",
+            hex(ours.as_bytes()),
+            hex(source.as_bytes())
+        ));
+    }
+    let file = dir.0.join("same.txt");
+    std::fs::write(&file, lines).expect("write");
+    let verdict = run_erl(
+        &dir.0,
+        &[
+            "-run",
+            "text_beam",
+            "same",
+            file.to_str().expect("utf-8 temp path"),
+        ],
+    );
+    assert_eq!(verdict.trim(), "ok", "erl disagrees:\n{verdict}");
+}

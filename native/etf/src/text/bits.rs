@@ -33,20 +33,34 @@ impl BitWriter {
         self.bit_len += 1;
     }
 
+    /// Appends one whole byte at any bit position.
+    fn push_byte(&mut self, b: u8) {
+        let off = self.bit_len % 8;
+        if off == 0 {
+            self.bytes.push(b);
+        } else {
+            if let Some(last) = self.bytes.last_mut() {
+                *last |= b >> off;
+            }
+            self.bytes.push(b << (8 - off));
+        }
+        self.bit_len += 8;
+    }
+
     /// Appends the low `bits` bits of `bytes` (big-endian, so the bits
     /// written are the last `bits` of the slice).
     fn push_be(&mut self, bytes: &[u8], bits: usize) {
-        let total = bytes.len() * 8;
-        let skip = total.saturating_sub(bits);
-        if self.bit_len % 8 == 0 && skip % 8 == 0 {
-            self.bytes
-                .extend_from_slice(bytes.get(skip / 8..).unwrap_or(&[]));
-            self.bit_len += total - skip;
-            return;
+        let skip = (bytes.len() * 8).saturating_sub(bits);
+        let whole = bytes.get(skip.div_ceil(8)..).unwrap_or(&[]);
+        // The partial first byte, bit by bit (at most 7 bits).
+        if skip % 8 != 0 {
+            let first = bytes.get(skip / 8).copied().unwrap_or(0);
+            for i in (skip % 8)..8 {
+                self.push_bit(first & (0x80 >> i) != 0);
+            }
         }
-        for i in skip..total {
-            let byte = bytes.get(i / 8).copied().unwrap_or(0);
-            self.push_bit(byte & (0x80 >> (i % 8)) != 0);
+        for &b in whole {
+            self.push_byte(b);
         }
     }
 
@@ -140,6 +154,16 @@ mod tests {
             last_bits: 4,
         });
         assert_eq!(bits_of(&[(0x123, 12, false)]), want);
+    }
+
+    #[test]
+    fn large_unaligned_segments_are_fast() {
+        let started = std::time::Instant::now();
+        let mut w = BitWriter::default();
+        w.push_int(&BigInt::from(1), 1, false);
+        w.push_int(&BigInt::from(-1), 1 << 24, false);
+        assert_eq!(w.bit_len(), (1 << 24) + 1);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]

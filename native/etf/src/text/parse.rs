@@ -133,6 +133,15 @@ pub fn parse(text: &str) -> Result<Term, ParseError> {
     Ok(term)
 }
 
+/// `"{ok, 1}".parse::<Term>()`: the same as [`parse`].
+impl std::str::FromStr for Term {
+    type Err = ParseError;
+
+    fn from_str(text: &str) -> Result<Term, ParseError> {
+        parse(text)
+    }
+}
+
 /// Reserved words of OTP 25's `erl_scan` (no `maybe`/`else`, which need a feature).
 const RESERVED: &[&str] = &[
     "after", "and", "andalso", "band", "begin", "bnot", "bor", "bsl", "bsr", "bxor", "case",
@@ -250,7 +259,8 @@ impl<'a> Parser<'a> {
         let mut stack: Vec<Frame> = Vec::new();
         'value: loop {
             self.skip_ws();
-            if stack.len() >= MAX_DEPTH && matches!(self.peek(), Some('[' | '{' | '#')) {
+            let opens = ["[", "{", "#{"].iter().any(|o| self.rest().starts_with(o));
+            if stack.len() >= MAX_DEPTH && opens {
                 return Err(self.err(ParseErrorKind::TooDeep));
             }
             let mut value = if self.eat("[") {

@@ -262,6 +262,13 @@ fn floats_read_in_every_form_erlang_prints() {
 }
 
 #[test]
+fn from_str_is_parse() {
+    let t: Term = "{a, 1}".parse().unwrap();
+    assert_eq!(t, Term::Tuple(vec![Term::atom("a"), int(1)]));
+    assert!("{a,".parse::<Term>().is_err());
+}
+
+#[test]
 fn integer_then_dot_ends_the_term() {
     assert_eq!(parsed("1."), int(1));
     assert_eq!(parsed("[1,2]. "), Term::List(vec![int(1), int(2)]));
@@ -489,6 +496,21 @@ proptest! {
     #[test]
     fn parse_never_panics_on_arbitrary_unicode(s in "\\PC{0,40}") {
         let _ = parse(&s);
+    }
+
+    #[test]
+    fn parse_never_panics_on_damaged_term_text(
+        t in arb_term(),
+        cut in any::<prop::sample::Index>(),
+        at in any::<prop::sample::Index>(),
+        junk in "[\\[\\]{}#<>=|,.:/ 0-9a-z'\"\\\\$e_-]",
+    ) {
+        let chars: Vec<char> = t.to_string().chars().collect();
+        let truncated: String = chars[..cut.index(chars.len() + 1)].iter().collect();
+        let _ = parse(&truncated);
+        let mut damaged = chars.clone();
+        damaged.insert(at.index(chars.len() + 1), junk.chars().next().unwrap_or('x'));
+        let _ = parse(&damaged.into_iter().collect::<String>());
     }
 
     #[test]

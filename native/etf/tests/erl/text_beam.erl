@@ -7,8 +7,10 @@
 %% check(File): reads lines "hex(term_to_binary(T)) TAB hex(utf8(Text))" and
 %%   prints "ok" if every Text reads back (erl_scan + erl_parse:parse_term,
 %%   and erl_eval) =:= T, else one "bad ..." line per mismatch.
+%% same(File): reads lines "hex(utf8(Ours)) TAB hex(utf8(Source))" and prints
+%%   "ok" if erl_eval reads Ours and Source to =:= terms, else "bad ..." lines.
 -module(text_beam).
--export([generate/1, check/1]).
+-export([generate/1, check/1, same/1]).
 
 generate([SeedArg, CountArg]) ->
     Seed = list_to_integer(SeedArg),
@@ -34,6 +36,32 @@ check([File]) ->
         [] -> io:put_chars("ok\n");
         _ -> [io:put_chars([B, $\n]) || B <- Bad]
     end.
+
+same([File]) ->
+    {ok, Data} = file:read_file(File),
+    Lines = [L || L <- binary:split(Data, <<"\n">>, [global]), L =/= <<>>],
+    Bad = lists:filtermap(
+            fun(Line) ->
+                    [OursHex, SourceHex] = binary:split(Line, <<"\t">>),
+                    Ours = unicode:characters_to_list(unhex(OursHex)),
+                    Source = unicode:characters_to_list(unhex(SourceHex)),
+                    try {eval(Ours), eval(Source)} of
+                        {T, T} -> false;
+                        {A, B} -> {true, io_lib:format("bad ~ts: we read ~tw, erl ~tw", [Source, A, B])}
+                    catch
+                        C:E -> {true, io_lib:format("bad ~ts: ~tw:~tw", [Source, C, E])}
+                    end
+            end, Lines),
+    case Bad of
+        [] -> io:put_chars("ok\n");
+        _ -> [io:put_chars([B, $\n]) || B <- Bad]
+    end.
+
+eval(Text) ->
+    {ok, Tokens, _} = erl_scan:string(Text ++ "."),
+    {ok, Exprs} = erl_parse:parse_exprs(Tokens),
+    {value, V, _} = erl_eval:exprs(Exprs, []),
+    V.
 
 check_line(Line) ->
     [TermHex, TextHex] = binary:split(Line, <<"\t">>),

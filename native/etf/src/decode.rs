@@ -294,8 +294,9 @@ impl<'a, 'o> Decoder<'a, 'o> {
         })
     }
 
-    /// Checks a declared length against the input left (each element needs
-    /// at least `min_bytes`) and returns how much capacity to reserve.
+    /// Checks a declared length against the input left (each of the `n`
+    /// elements needs at least `min_bytes`, plus `extra` bytes after them)
+    /// and returns how many elements' capacity to reserve.
     ///
     /// `owed` is the number of elements open containers still expect: their
     /// bytes are also still ahead, so reserving beyond `remaining - owed`
@@ -306,10 +307,11 @@ impl<'a, 'o> Decoder<'a, 'o> {
         what: &'static str,
         n: u32,
         min_bytes: usize,
+        extra: usize,
         owed: usize,
     ) -> Result<usize> {
         let n = n as usize;
-        let room = self.remaining() / min_bytes;
+        let room = self.remaining().saturating_sub(extra) / min_bytes;
         if n > room {
             return Err(DecodeError::new(
                 len_at,
@@ -357,7 +359,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         Term::Tuple(Vec::new())
                     } else {
                         self.check_depth(stack.len(), at)?;
-                        let cap = self.claim(len_at, "tuple", n, 1, owed)?;
+                        let cap = self.claim(len_at, "tuple", n, 1, 0, owed)?;
                         owed += n as usize;
                         stack.push(Frame::Tuple {
                             items: Vec::with_capacity(cap),
@@ -371,8 +373,8 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     let n = self.u32()?;
                     self.check_depth(stack.len(), at)?;
                     // Every element and the tail need a byte each.
-                    let cap = self.claim(len_at, "list", n.saturating_add(1), 1, owed)?;
-                    let mut items = Vec::with_capacity(cap.min(n as usize));
+                    let cap = self.claim(len_at, "list", n, 1, 1, owed)?;
+                    let mut items = Vec::with_capacity(cap);
                     if n > 0 {
                         owed += n as usize;
                         stack.push(Frame::List {
@@ -414,7 +416,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         Term::Map(Map::new())
                     } else {
                         self.check_depth(stack.len(), at)?;
-                        let cap = self.claim(len_at, "map", n, 2, owed / 2)?;
+                        let cap = self.claim(len_at, "map", n, 2, 0, owed / 2)?;
                         owed += 2 * n as usize;
                         stack.push(Frame::Map {
                             entries: Vec::with_capacity(cap),
@@ -428,7 +430,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                 BINARY_EXT => {
                     let len_at = self.pos;
                     let n = self.u32()?;
-                    self.claim(len_at, "binary", n, 1, 0)?;
+                    self.claim(len_at, "binary", n, 1, 0, 0)?;
                     Term::Binary(self.bytes(n as usize)?)
                 }
                 BIT_BINARY_EXT => self.bit_binary()?,
@@ -553,9 +555,9 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     self.pos += 1;
                     let len_at = self.pos;
                     let n = self.u32()?;
-                    let cap = self.claim(len_at, "list", n.saturating_add(1), 1, *owed)?;
+                    let cap = self.claim(len_at, "list", n, 1, 1, *owed)?;
                     if n > 0 {
-                        items.reserve(cap.min(n as usize));
+                        items.reserve(cap);
                         *owed += n as usize;
                         return Ok(Tail::More(n));
                     }
@@ -627,7 +629,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
         } else {
             self.u32()?
         };
-        self.claim(len_at, "bignum", n.saturating_add(1), 1, 0)?;
+        self.claim(len_at, "bignum", n, 1, 1, 0)?;
         let sign = self.u8()?;
         let digits = self.take(n as usize)?;
         if digits.len() <= 8 {

@@ -71,7 +71,7 @@ fn leaf() -> impl Strategy<Value = Term> {
         bigint(),
         float().prop_map(Term::Float),
         atom().prop_map(Term::Atom),
-        prop::collection::vec(any::<u8>(), 0..40).prop_map(|b| Term::binary(b)),
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(Term::binary),
         bitstring(),
         (atom(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(node, id, serial, creation)| {
             Term::Pid(Pid {

@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use etf::{
-    decode, decode_bytes, encode, encode_with, Atom, BitString, EncodeOptions, Fun, Map, Pid,
-    Port, Reference, Term,
+    decode, decode_bytes, encode, encode_with, Atom, BitString, EncodeOptions, Fun, Map, Pid, Port,
+    Reference, Term,
 };
 use num_bigint::{BigInt, Sign};
 use proptest::prelude::*;
@@ -73,23 +73,31 @@ fn leaf() -> impl Strategy<Value = Term> {
         atom().prop_map(Term::Atom),
         prop::collection::vec(any::<u8>(), 0..40).prop_map(Term::binary),
         bitstring(),
-        (atom(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(node, id, serial, creation)| {
-            Term::Pid(Pid {
-                node,
-                id,
-                serial,
-                creation,
-            })
-        }),
-        (atom(), any::<u64>(), any::<u32>())
-            .prop_map(|(node, id, creation)| Term::Port(Port { node, id, creation })),
-        (atom(), any::<u32>(), prop::collection::vec(any::<u32>(), 1..=5)).prop_map(
-            |(node, creation, ids)| Term::Reference(Reference {
+        (atom(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
+            |(node, id, serial, creation)| {
+                Term::Pid(Pid {
+                    node,
+                    id,
+                    serial,
+                    creation,
+                })
+            }
+        ),
+        (atom(), any::<u64>(), any::<u32>()).prop_map(|(node, id, creation)| Term::Port(Port {
+            node,
+            id,
+            creation
+        })),
+        (
+            atom(),
+            any::<u32>(),
+            prop::collection::vec(any::<u32>(), 1..=5)
+        )
+            .prop_map(|(node, creation, ids)| Term::Reference(Reference {
                 node,
                 creation,
                 ids
-            })
-        ),
+            })),
         export_fun(),
         Just(Term::nil()),
         prop::collection::vec(0i64..256, 1..50)

@@ -10,12 +10,15 @@
 //! | `term_to_binary(T, Opts)`       | `etf::encode_with(&t, &opts)`     |
 //! | `io:format("~tp", [T])`         | `t.to_string()`                   |
 //! | `erl_scan` + `erl_parse`        | `etf::parse(text)?`               |
+//! | a term as a Rust type            | `etf::from_term::<T>(&t)?`, `etf::to_term(&v)?` (see [`serde`](crate::serde)) |
 
 #![deny(missing_docs)]
 
 pub mod atom;
+pub mod serde;
 pub mod term;
 pub mod text;
 
+pub use crate::serde::{from_term, from_term_ref, to_term};
 pub use atom::{Atom, AtomError};
 pub use term::{BitString, Fun, Map, Pid, Port, Reference, Term};

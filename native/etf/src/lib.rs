@@ -10,6 +10,7 @@
 //! | `term_to_binary(T, Opts)`       | `etf::encode_with(&t, &opts)`     |
 //! | `io:format("~tp", [T])`         | `t.to_string()`                   |
 //! | `erl_scan` + `erl_parse`        | `etf::parse(text)?`               |
+//! | a term as a Rust type            | `etf::from_term::<T>(&t)?`, `etf::to_term(&v)?` (see [`serde`](crate::serde)) |
 
 #![deny(missing_docs)]
 
@@ -20,9 +21,11 @@ pub mod encode;
 pub mod error;
 pub mod order;
 pub mod tag;
+pub mod serde;
 pub mod term;
 pub mod text;
 
+pub use crate::serde::{from_term, from_term_ref, to_term};
 pub use atom::{Atom, AtomError};
 pub use decode::{
     decode, decode_body, decode_body_prefix, decode_bytes, decode_bytes_with, decode_prefix,

@@ -34,3 +34,4 @@ pub use decode::{
 pub use encode::{encode, encode_body_into, encode_into, encode_with, EncodeOptions};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use term::{BitString, Fun, Map, Pid, Port, Reference, Term};
+pub use text::{parse, ParseError, ParseErrorKind};

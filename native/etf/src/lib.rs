@@ -20,8 +20,8 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod order;
-pub mod tag;
 pub mod serde;
+pub mod tag;
 pub mod term;
 pub mod text;
 

@@ -2,7 +2,8 @@
 //!
 //! 1. `erl +pc unicode` prints edge-case and random terms with `~tp`,
 //!    `~tw`, `~p` and `~w`, each beside its `term_to_binary`.
-//! 2. `etf::parse` must read all four texts to the same term, and our `Display`
+//! 2. `etf::parse` must read all four texts to the term `etf::decode`
+//!    reads from erl's `term_to_binary`, and our `Display`
 //!    must print exactly what `~tp` printed whenever `~tp` used one line.
 //! 3. `erl` reads our `Display` output back (`erl_scan` + `erl_parse` and
 //!    `erl_eval`) and checks it is `=:=` the term it started from.
@@ -158,6 +159,13 @@ fn erl_text_reads_back_and_our_text_reads_back_in_erl() {
                 )),
                 Err(e) => failures.push(format!("parse({how} {text:?}): {e}")),
             }
+        }
+        match etf::decode(&unhex(bin)) {
+            Ok(t) if t == from_tp => {}
+            Ok(t) => failures.push(format!(
+                "~tp {tp:?} read as {from_tp}, erl's bytes decode to {t}"
+            )),
+            Err(e) => failures.push(format!("decode of erl's bytes for {tp:?}: {e}")),
         }
         let ours = from_tp.to_string();
         if !tp.contains('\n') {

@@ -3,6 +3,7 @@
 //! The parser is iterative (an explicit stack of open containers), so deep
 //! nesting costs heap, not stack, and is bounded by [`MAX_DEPTH`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
@@ -528,20 +529,28 @@ impl<'a> Parser<'a> {
 
     /// Digits of `radix` with `_` allowed between two digits; the digits
     /// without the underscores.
-    fn digits(&mut self, radix: u32) -> String {
-        let mut out = String::new();
+    fn digits(&mut self, radix: u32) -> Cow<'a, str> {
+        let start = self.pos;
+        let mut underscores = false;
         while let Some(c) = self.peek() {
             if c.is_digit(radix) {
-                out.push(c);
                 self.bump();
-            } else if c == '_' && !out.is_empty() && self.peek2().is_some_and(|d| d.is_digit(radix))
+            } else if c == '_'
+                && self.pos > start
+                && self.peek2().is_some_and(|d| d.is_digit(radix))
             {
+                underscores = true;
                 self.bump();
             } else {
                 break;
             }
         }
-        out
+        let run = self.src.get(start..self.pos).unwrap_or("");
+        if underscores {
+            Cow::Owned(run.replace('_', ""))
+        } else {
+            Cow::Borrowed(run)
+        }
     }
 
     fn number(&mut self, negative: bool) -> Result<Term, ParseError> {
@@ -587,6 +596,11 @@ impl<'a> Parser<'a> {
             }
             return Ok(Term::Float(if negative { -x } else { x }));
         }
+        if let Ok(i) = int.parse::<i64>() {
+            // Fast path: most integers fit (and -i64::MIN does not, so
+            // the rare i64::MIN takes the BigInt path below).
+            return Ok(Term::Int(if negative { -i } else { i }));
+        }
         BigInt::parse_bytes(int.as_bytes(), 10)
             .map(signed)
             .ok_or_else(|| bad(self))
@@ -603,7 +617,7 @@ impl<'a> Parser<'a> {
             .parse::<u64>()
             .ok()
             .and_then(|n| T::try_from(n).ok())
-            .ok_or_else(|| self.err_at(start, ParseErrorKind::Number(digits)))
+            .ok_or_else(|| self.err_at(start, ParseErrorKind::Number(digits.into_owned())))
     }
 
     // ---- binaries ----

@@ -23,6 +23,7 @@ pub mod cookie;
 pub mod epmd;
 pub mod epmd_server;
 pub mod flags;
+pub mod framing;
 pub mod handshake;
 pub mod name;
 mod wire;

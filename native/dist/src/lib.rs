@@ -19,6 +19,7 @@
 
 #![deny(missing_docs)]
 
+pub mod control;
 pub mod cookie;
 pub mod epmd;
 pub mod epmd_server;

@@ -400,7 +400,11 @@ impl EpmdClient {
 
     /// The EPMD of `host` (resolved now), port [`epmd_port()`].
     pub async fn for_host(host: &str) -> Result<EpmdClient, EpmdError> {
-        let port = epmd_port();
+        EpmdClient::for_host_port(host, epmd_port()).await
+    }
+
+    /// The EPMD of `host` (resolved now) on `port`.
+    pub async fn for_host_port(host: &str, port: u16) -> Result<EpmdClient, EpmdError> {
         let unresolved = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
         let mut addrs = tokio::net::lookup_host((host, port))
             .await

@@ -303,10 +303,10 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) {
     if crashed {
         tracing::error!(
             target: "ferrotp::crash_report",
-            pid = ?me,
+            pid = %me,
             registered_name = name.map(|n| n.as_str()).unwrap_or("[]"),
-            reason = ?reason,
-            "process crashed"
+            reason = %reason,
+            "crash report: process exited abnormally"
         );
     }
     for far in links {

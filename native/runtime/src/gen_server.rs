@@ -779,7 +779,7 @@ pub async fn start_on<S: GenServer>(
 
 async fn start_inner<S: GenServer>(
     node: &Node,
-    parent: Option<&mut Process>,
+    mut parent: Option<&mut Process>,
     arg: S::Arg,
     opts: Opts,
 ) -> Result<GenServerRef<S>, StartError> {
@@ -824,7 +824,7 @@ async fn start_inner<S: GenServer>(
         let _ = ack_tx.send(InitAck::Started);
         serve(state, cont, &mut ctx, parent).await
     };
-    let pid = match parent {
+    let pid = match parent.as_deref_mut() {
         Some(p) => {
             let me = p.pid();
             let shared = p.shared.clone();
@@ -846,6 +846,10 @@ async fn start_inner<S: GenServer>(
         Some(t) => match tokio::time::timeout(t, ack_rx).await {
             Ok(a) => a,
             Err(_) => {
+                // proc_lib's kill_flush: unlink first, so the starter survives.
+                if let Some(p) = parent {
+                    p.unlink(&pid);
+                }
                 node.exit(&pid, &pid, exit::kill());
                 return Err(StartError::Timeout);
             }

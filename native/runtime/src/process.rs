@@ -29,6 +29,10 @@
 //! crashed (an error return other than `normal`, `shutdown`,
 //! `{shutdown, _}`, or a panic).
 //!
+//! A body that never returns (an endless `loop`) has type `!`, which Rust
+//! cannot yet use as an [`IntoExitReason`]: name the output type,
+//! `ctx.spawn::<_, _, ()>(|ctx| async move { loop { .. } })`.
+//!
 //! ## Busy processes
 //!
 //! tokio cannot preempt a task: a process that loops without awaiting

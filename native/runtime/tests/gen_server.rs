@@ -49,6 +49,7 @@ enum Start {
     Panic,
     TrapExits(Pid),
     Continue(i64),
+    Slow,
 }
 
 impl GenServer for Counter {
@@ -74,6 +75,10 @@ impl GenServer for Counter {
                 Init::Ok(new(0, Some(observer)))
             }
             Start::Continue(n) => Init::Continue(new(0, None), n),
+            Start::Slow => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Init::Ok(new(0, None))
+            }
         }
     }
 
@@ -528,6 +533,26 @@ async fn parent_exit_runs_terminate_only_when_trapping() {
                     .any(|t| t.as_tuple().is_some_and(|x| x[0].is_atom("terminated"))),
                 "{rest:?}"
             );
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_timeout_kills_server_and_spares_caller() {
+    Node::local()
+        .run(|mut ctx| async move {
+            let opts = Opts {
+                name: Some(Atom::new("slowpoke")),
+                timeout: Some(Duration::from_millis(50)),
+            };
+            let r = gen_server::start_link::<Counter>(&mut ctx, Start::Slow, opts).await;
+            assert_eq!(r, Err(StartError::Timeout));
+            // The caller (not trapping exits) is alive and unlinked; the server is gone.
+            assert!(ctx.links().is_empty());
+            let me = ctx.pid();
+            ctx.send(&me, a("still_alive"));
+            assert_eq!(recv(&mut ctx).await, a("still_alive"));
         })
         .await
         .unwrap();

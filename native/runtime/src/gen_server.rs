@@ -832,11 +832,11 @@ async fn start_inner<S: GenServer>(
                 node,
                 body,
                 |st| {
-                    st.links.insert(me);
+                    st.rel().links.insert(me);
                     st.on_exit = Some(exit_tx);
                 },
                 |child| {
-                    shared.state.lock().links.insert(child);
+                    shared.state.lock().rel().links.insert(child);
                 },
             )
         }
@@ -1039,10 +1039,23 @@ async fn handle_call<S: GenServer>(
 }
 
 async fn terminate<S: GenServer>(state: &mut S, reason: Term, ctx: &mut Process) -> Term {
-    match guarded(state.terminate(&reason, ctx)).await {
+    let reason = match guarded(state.terminate(&reason, ctx)).await {
         Ok(()) => reason,
         Err(panic) => panic,
+    };
+    if !exit::is_orderly(&reason) {
+        // OTP's "** Generic server X terminating" error report.
+        let name = ctx.registered_name().map(|n| n.as_str()).unwrap_or("[]");
+        tracing::error!(
+            target: "ferrotp::gen_server",
+            pid = %ctx.pid(),
+            registered_name = name,
+            state = %state.state_term(),
+            reason = %reason,
+            "generic server terminating"
+        );
     }
+    reason
 }
 
 /// What an incoming term is, for a gen_server.

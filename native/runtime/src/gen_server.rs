@@ -17,6 +17,7 @@
 //! | `terminate(Reason, S)`                       | `async fn terminate(&mut self, reason: &Term, ctx)`   |
 //! | `gen_server:start_link(M, Arg, [])`          | [`start_link::<S>`]`(ctx, arg, Opts::default())`      |
 //! | `gen_server:start_link({local, N}, M, A, [])`| `start_link::<S>(ctx, arg, Opts::named(n))`           |
+//! | (from a child spec's term arguments)         | [`start_link_term::<S>`]`(ctx, &arg_term, opts)`      |
 //! | `gen_server:call(S, Req, T)`                 | `server.call(ctx, req, t)` ([`GenServerRef`]) or [`call_term`] |
 //! | `gen_server:cast(S, Msg)`                    | `server.cast(ctx, msg)` or [`cast_term`]             |
 //! | `gen_server:stop(S, Reason, T)`              | `server.stop(ctx, reason, t)`                         |
@@ -766,6 +767,45 @@ pub async fn start_link<S: GenServer>(
 ) -> Result<GenServerRef<S>, StartError> {
     let node = ctx.node().clone();
     start_inner::<S>(&node, Some(ctx), arg, opts).await
+}
+
+/// `start_link` with the init argument given as a term (a child spec's
+/// start arguments, a request from Erlang): decoded into `S::Arg` with
+/// serde; an argument that does not decode fails the start with
+/// `{badarg, Arg}` and starts nothing.
+pub async fn start_link_term<S: GenServer>(
+    ctx: &mut Process,
+    arg: &Term,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError>
+where
+    S::Arg: DeserializeOwned,
+{
+    let arg = decode_arg::<S>(arg)?;
+    start_link::<S>(ctx, arg, opts).await
+}
+
+/// [`start_on`] with the init argument given as a term (see [`start_link_term`]).
+pub async fn start_on_term<S: GenServer>(
+    node: &Node,
+    arg: &Term,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError>
+where
+    S::Arg: DeserializeOwned,
+{
+    let arg = decode_arg::<S>(arg)?;
+    start_on::<S>(node, arg, opts).await
+}
+
+fn decode_arg<S: GenServer>(arg: &Term) -> Result<S::Arg, StartError>
+where
+    S::Arg: DeserializeOwned,
+{
+    etf::from_term::<S::Arg>(arg).map_err(|e| {
+        tracing::error!(error = %e, arg = %arg, "gen_server: init argument does not decode");
+        StartError::Stop(Term::tuple(vec![Term::atom("badarg"), arg.clone()]))
+    })
 }
 
 /// Starts an unlinked server from outside any process (a `main`, a transport).

@@ -557,3 +557,44 @@ async fn start_timeout_kills_server_and_spares_caller() {
         .await
         .unwrap();
 }
+
+/// A server whose init argument arrives as a term.
+struct Echo(i64);
+
+impl GenServer for Echo {
+    type Arg = i64;
+    type Call = Call;
+    type Reply = i64;
+    type Cast = Cast;
+    type Continue = ();
+    async fn init(n: i64, _ctx: &mut Process) -> Init<Self> {
+        Init::Ok(Echo(n))
+    }
+    async fn handle_call(
+        &mut self,
+        _req: Call,
+        _from: gen_server::From,
+        _ctx: &mut Process,
+    ) -> CallResult<Self> {
+        CallResult::Reply(self.0)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_with_term_argument_decodes_it() {
+    Node::local()
+        .run(|mut ctx| async move {
+            let e = gen_server::start_link_term::<Echo>(&mut ctx, &Term::Int(9), Opts::default())
+                .await
+                .unwrap();
+            assert_eq!(e.call(&mut ctx, Call::Value, T).await, Ok(9));
+            let bad =
+                gen_server::start_link_term::<Echo>(&mut ctx, &a("nine"), Opts::default()).await;
+            assert_eq!(
+                bad,
+                Err(StartError::Stop(Term::tuple(vec![a("badarg"), a("nine")])))
+            );
+        })
+        .await
+        .unwrap();
+}

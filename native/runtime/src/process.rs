@@ -353,9 +353,11 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) {
             reference,
         });
     }
+    // Links and monitors that reached us while we were exiting are answered
+    // with our exit reason, as the BEAM does; after this, with `noproc`.
     for envelope in leftovers {
         if let Envelope::Signal(s) = envelope {
-            node.undeliverable(s, exit::noproc());
+            node.undeliverable(s, reason.clone());
         }
     }
     if let Some(tx) = on_exit {

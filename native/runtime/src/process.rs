@@ -134,15 +134,24 @@ impl ProcState {
 }
 
 impl ProcShared {
-    /// Queues an envelope; gives it back if the process has died.
+    /// Queues an envelope and wakes the process; gives it back if the
+    /// process has died.
     pub(crate) fn push(&self, envelope: Envelope) -> Result<(), Envelope> {
+        // A demonitor only tidies the target's table: it need not wake the
+        // target (which handles it with its next signal). This saves a
+        // wake-up per gen_server call.
+        let wake = !matches!(envelope, Envelope::Signal(Signal::Demonitor { .. }));
         let waker = {
             let mut inbox = self.inbox.lock();
             if inbox.closed {
                 return Err(envelope);
             }
             inbox.queue.push_back(envelope);
-            inbox.waker.take()
+            if wake {
+                inbox.waker.take()
+            } else {
+                None
+            }
         };
         if let Some(w) = waker {
             w.wake();

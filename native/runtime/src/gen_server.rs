@@ -753,7 +753,7 @@ pub async fn start<S: GenServer>(
     opts: Opts,
 ) -> Result<GenServerRef<S>, StartError> {
     let node = ctx.node().clone();
-    start_inner::<S>(&node, None, arg, opts).await
+    start_inner::<S>(&node, Parent::None, arg, opts).await
 }
 
 /// `gen_server:start_link(M, Arg, Opts)`: starts a server linked to `ctx`.
@@ -766,7 +766,21 @@ pub async fn start_link<S: GenServer>(
     opts: Opts,
 ) -> Result<GenServerRef<S>, StartError> {
     let node = ctx.node().clone();
-    start_inner::<S>(&node, Some(ctx), arg, opts).await
+    start_inner::<S>(&node, Parent::Starter(ctx), arg, opts).await
+}
+
+/// Starts a server linked to `parent`, which may be on another node, and
+/// treats it as its parent (`{'EXIT', Parent, Reason}` while trapping exits
+/// runs `terminate`). For a starter acting for another process: a
+/// transport serving `ferrotp:start_link(Node, counter, 0)` for a BEAM
+/// caller, or a supervisor's helper. `init` has run when this returns.
+pub async fn start_link_for<S: GenServer>(
+    node: &Node,
+    parent: Pid,
+    arg: S::Arg,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError> {
+    start_inner::<S>(node, Parent::Pid(parent), arg, opts).await
 }
 
 /// `start_link` with the init argument given as a term (a child spec's
@@ -783,6 +797,20 @@ where
 {
     let arg = decode_arg::<S>(arg)?;
     start_link::<S>(ctx, arg, opts).await
+}
+
+/// [`start_link_for`] with the init argument given as a term (see [`start_link_term`]).
+pub async fn start_link_for_term<S: GenServer>(
+    node: &Node,
+    parent: Pid,
+    arg: &Term,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError>
+where
+    S::Arg: DeserializeOwned,
+{
+    let arg = decode_arg::<S>(arg)?;
+    start_link_for::<S>(node, parent, arg, opts).await
 }
 
 /// [`start_on`] with the init argument given as a term (see [`start_link_term`]).
@@ -814,18 +842,32 @@ pub async fn start_on<S: GenServer>(
     arg: S::Arg,
     opts: Opts,
 ) -> Result<GenServerRef<S>, StartError> {
-    start_inner::<S>(node, None, arg, opts).await
+    start_inner::<S>(node, Parent::None, arg, opts).await
+}
+
+/// Who a new server is linked to, as its parent.
+enum Parent<'a> {
+    /// Nobody (`gen_server:start`): the server is its own parent.
+    None,
+    /// The starting process (`gen_server:start_link`).
+    Starter(&'a mut Process),
+    /// Another process, possibly remote (a starter acting for it).
+    Pid(Pid),
 }
 
 async fn start_inner<S: GenServer>(
     node: &Node,
-    mut parent: Option<&mut Process>,
+    mut parent: Parent<'_>,
     arg: S::Arg,
     opts: Opts,
 ) -> Result<GenServerRef<S>, StartError> {
     let (ack_tx, ack_rx) = tokio::sync::oneshot::channel::<InitAck>();
     let (exit_tx, exit_rx) = tokio::sync::oneshot::channel::<Term>();
-    let parent_pid = parent.as_ref().map(|p| p.pid());
+    let parent_pid = match &parent {
+        Parent::None => None,
+        Parent::Starter(p) => Some(p.pid()),
+        Parent::Pid(p) => Some(*p),
+    };
     let name = opts.name;
     let body = move |mut ctx: Process| async move {
         let parent = parent_pid.unwrap_or(ctx.pid());
@@ -864,8 +906,8 @@ async fn start_inner<S: GenServer>(
         let _ = ack_tx.send(InitAck::Started);
         serve(state, cont, &mut ctx, parent).await
     };
-    let pid = match parent.as_deref_mut() {
-        Some(p) => {
+    let pid = match &mut parent {
+        Parent::Starter(p) => {
             let me = p.pid();
             let shared = p.shared.clone();
             process::spawn_with(
@@ -880,15 +922,39 @@ async fn start_inner<S: GenServer>(
                 },
             )
         }
-        None => process::spawn_with(node, body, |st| st.on_exit = Some(exit_tx), |_| {}),
+        Parent::Pid(far) => {
+            let far = *far;
+            process::spawn_with(
+                node,
+                body,
+                |st| {
+                    st.rel().links.insert(far);
+                    st.on_exit = Some(exit_tx);
+                },
+                |child| {
+                    node.book_link(child, far, true);
+                    node.route(crate::Signal::Link {
+                        from: child,
+                        to: far,
+                    });
+                },
+            )
+        }
+        Parent::None => process::spawn_with(node, body, |st| st.on_exit = Some(exit_tx), |_| {}),
     };
     let ack = match opts.timeout {
         Some(t) => match tokio::time::timeout(t, ack_rx).await {
             Ok(a) => a,
             Err(_) => {
-                // proc_lib's kill_flush: unlink first, so the starter survives.
-                if let Some(p) = parent {
-                    p.unlink(&pid);
+                // proc_lib's kill_flush: unlink first, so the parent survives.
+                match parent {
+                    Parent::Starter(p) => p.unlink(&pid),
+                    Parent::Pid(far) => node.route(crate::Signal::Unlink {
+                        from: pid,
+                        to: far,
+                        id: 0,
+                    }),
+                    Parent::None => {}
                 }
                 node.exit(&pid, &pid, exit::kill());
                 return Err(StartError::Timeout);

@@ -598,3 +598,39 @@ async fn start_with_term_argument_decodes_it() {
         .await
         .unwrap();
 }
+
+/// Records what the runtime hands to a (pretend) remote node.
+#[derive(Default)]
+struct Recorder(parking_lot::Mutex<Vec<ferrotp::Signal>>);
+
+impl ferrotp::Transport for Recorder {
+    fn deliver(&self, signal: ferrotp::Signal) {
+        self.0.lock().push(signal);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_link_for_remote_parent_links_and_obeys_its_exit() {
+    let node = Node::new(Atom::new("rust@host"), 1);
+    let rec = std::sync::Arc::new(Recorder::default());
+    node.set_transport(Atom::new("beam@host"), rec.clone());
+    let far = Pid {
+        node: Atom::new("beam@host"),
+        id: 77,
+        serial: 0,
+        creation: 3,
+    };
+    let n = node.clone();
+    node.run(move |mut ctx| async move {
+        let me = ctx.pid();
+        let server = gen_server::start_link_for::<Counter>(&n, far, Start::TrapExits(me), Opts::default()).await.unwrap();
+        assert!(rec.0.lock().iter().any(|s| matches!(s, ferrotp::Signal::Link { from, to } if *from == server.pid() && *to == far)));
+        let r = ctx.monitor(&server.pid());
+        // The remote parent goes down with `shutdown`: terminate runs, the server exits.
+        n.deliver(ferrotp::Signal::Exit { from: far, to: server.pid(), reason: a("shutdown") });
+        assert_eq!(recv(&mut ctx).await, Term::tuple(vec![a("terminated"), a("shutdown")]));
+        assert_eq!(recv(&mut ctx).await, down_msg(r, Term::Pid(server.pid()), a("shutdown")));
+    })
+    .await
+    .unwrap();
+}

@@ -98,10 +98,9 @@ thread_local! {
     static CACHE: [Cell<u32>; CACHE_SLOTS] = const { [const { Cell::new(u32::MAX) }; CACHE_SLOTS] };
 }
 
-fn cache_slot(name: &str) -> usize {
+fn cache_slot(b: &[u8]) -> usize {
     // FNV-1a over at most the first and last 16 bytes: cheap, and good
     // enough to spread atom names over the slots.
-    let b = name.as_bytes();
     let mut h: u32 = 0x811c_9dc5 ^ b.len() as u32;
     let head = &b[..b.len().min(16)];
     let tail = &b[b.len().saturating_sub(16)..];
@@ -126,7 +125,7 @@ impl Atom {
 
     /// Interns `name`, or says why it cannot be an atom.
     pub fn try_new(name: &str) -> Result<Atom, AtomError> {
-        let slot = cache_slot(name);
+        let slot = cache_slot(name.as_bytes());
         let cached = CACHE.with(|c| c[slot].get());
         if cached != u32::MAX && Atom(cached).as_str() == name {
             return Ok(Atom(cached));
@@ -134,6 +133,15 @@ impl Atom {
         let atom = Atom::intern(name)?;
         CACHE.with(|c| c[slot].set(atom.0));
         Ok(atom)
+    }
+
+    /// The atom named by the UTF-8 bytes `name`, if this thread's cache
+    /// holds it: a decoder's fast path that skips UTF-8 validation (the
+    /// cached name is valid UTF-8, and equal bytes are the same text).
+    #[inline]
+    pub(crate) fn cached_utf8(name: &[u8]) -> Option<Atom> {
+        let cached = CACHE.with(|c| c[cache_slot(name)].get());
+        (cached != u32::MAX && Atom(cached).as_str().as_bytes() == name).then_some(Atom(cached))
     }
 
     fn intern(name: &str) -> Result<Atom, AtomError> {

@@ -154,13 +154,29 @@ enum Frame {
         left: u32,
         in_tail: bool,
     },
+    /// The key of the entry being decoded waits on `Scratch::keys`.
     Map {
         entries: Vec<(Term, Term)>,
-        key: Option<Term>,
         left: u32,
+        has_key: bool,
         at: usize,
     },
 }
+
+/// The decoder's working stacks, kept per thread between calls so that
+/// decoding a small term allocates nothing but the term itself.
+#[derive(Default)]
+struct Scratch {
+    frames: Vec<Frame>,
+    keys: Vec<Term>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// Scratch stacks grown past this are not kept.
+const SCRATCH_KEEP: usize = 1024;
 
 /// What follows a list's last element.
 enum Tail {
@@ -336,7 +352,16 @@ impl<'a, 'o> Decoder<'a, 'o> {
 
     /// Decodes one term, iteratively.
     fn term(&mut self) -> Result<Term> {
-        let mut stack: Vec<Frame> = Vec::new();
+        let mut scratch = SCRATCH.with(|s| s.take());
+        let term = self.walk(&mut scratch.frames, &mut scratch.keys)?;
+        if scratch.frames.capacity() <= SCRATCH_KEEP && scratch.keys.capacity() <= SCRATCH_KEEP {
+            SCRATCH.with(|s| s.set(scratch));
+        }
+        Ok(term)
+    }
+
+    /// The term walk proper: `stack` and `keys` come in (and go out) empty.
+    fn walk(&mut self, stack: &mut Vec<Frame>, keys: &mut Vec<Term>) -> Result<Term> {
         // Elements the open containers still expect (see `claim`).
         let mut owed: usize = 0;
         loop {
@@ -420,8 +445,8 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         owed += 2 * n as usize;
                         stack.push(Frame::Map {
                             entries: Vec::with_capacity(cap),
-                            key: None,
                             left: n,
+                            has_key: false,
                             at,
                         });
                         continue;
@@ -507,13 +532,18 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     }
                     Frame::Map {
                         entries,
-                        key,
                         left,
+                        has_key,
                         at,
                     } => {
                         owed = owed.saturating_sub(1);
-                        let Some(k) = key.take() else {
-                            *key = Some(value);
+                        if !*has_key {
+                            keys.push(value);
+                            *has_key = true;
+                            break;
+                        }
+                        *has_key = false;
+                        let Some(k) = keys.pop() else {
                             break;
                         };
                         entries.push((k, value));
@@ -593,6 +623,13 @@ impl<'a, 'o> Decoder<'a, 'o> {
             _ => return Err(DecodeError::new(at, Kind::UnknownTag(tag))),
         };
         let raw = self.take(len)?;
+        if let Some(atom) = Atom::cached_utf8(raw) {
+            // Latin-1 bytes equal to a UTF-8 name only mean the same text
+            // when they are ASCII.
+            if utf8 || raw.is_ascii() {
+                return Ok(atom);
+            }
+        }
         let name: Cow<str> = if raw.is_ascii() {
             // ASCII is both Latin-1 and UTF-8.
             Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default())

@@ -7,6 +7,9 @@
 //! ```
 //!
 //! `FERROTP_BENCH_NO_BEAM=1` skips `erl` (for profiling the Rust side alone).
+//! `FERROTP_BENCH_COUNT=dec|enc|eetf|none` instead runs just that operation
+//! `FERROTP_BENCH_ROUNDS` (50) times over each corpus, for `perf stat -e instructions` comparisons that
+//! other load on the machine cannot disturb.
 //!
 //! Builds five corpora (small mixed terms, 50-key maps, deep lists, large
 //! binaries, bignums), measures ferrotp's decode and encode in MB/s of
@@ -52,7 +55,11 @@ fn corpora() -> Vec<Corpus> {
             pid.clone(),
             Term::Int(i * 7919 - 5000),
             Term::binary(format!("user-{i}").into_bytes()),
-            Term::List(vec![Term::atom("admin"), Term::atom("dev"), Term::Int(i % 300)]),
+            Term::List(vec![
+                Term::atom("admin"),
+                Term::atom("dev"),
+                Term::Int(i % 300),
+            ]),
             Term::Float(i as f64 * 1.25),
             Term::Map(
                 [
@@ -246,6 +253,16 @@ fn eetf_decode(c: &Corpus, budget: Duration) -> Option<f64> {
     }))
 }
 
+#[cfg(feature = "bench-eetf")]
+fn eetf_decode_one(item: &[u8]) -> bool {
+    eetf::Term::decode(item).is_ok()
+}
+
+#[cfg(not(feature = "bench-eetf"))]
+fn eetf_decode_one(_: &[u8]) -> bool {
+    false
+}
+
 #[cfg(not(feature = "bench-eetf"))]
 fn eetf_decode(_: &Corpus, _: Duration) -> Option<f64> {
     None
@@ -262,6 +279,26 @@ fn main() {
         .into_iter()
         .filter(|c| c.name.contains(&filter))
         .collect();
+    if let Ok(op) = std::env::var("FERROTP_BENCH_COUNT") {
+        let rounds: usize = std::env::var("FERROTP_BENCH_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(50);
+        for c in &corpora {
+            let terms: Vec<Term> = c.items.iter().filter_map(|b| decode(b).ok()).collect();
+            for _ in 0..rounds {
+                for (item, t) in c.items.iter().zip(&terms) {
+                    match op.as_str() {
+                        "dec" => drop(black_box(decode(black_box(item)))),
+                        "enc" => drop(black_box(encode(black_box(t)))),
+                        "eetf" => drop(black_box(eetf_decode_one(item))),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        return;
+    }
     let beam = if std::env::var_os("FERROTP_BENCH_NO_BEAM").is_some() {
         None
     } else {
@@ -272,8 +309,16 @@ fn main() {
     }
     println!(
         "{:<20} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>9} {:>6}",
-        "corpus (MB/s)", "bytes", "dec", "beam dec", "ratio", "enc", "beam enc", "ratio",
-        "eetf dec", "ratio"
+        "corpus (MB/s)",
+        "bytes",
+        "dec",
+        "beam dec",
+        "ratio",
+        "enc",
+        "beam enc",
+        "ratio",
+        "eetf dec",
+        "ratio"
     );
     for (i, c) in corpora.iter().enumerate() {
         let terms: Vec<Term> = c.items.iter().filter_map(|b| decode(b).ok()).collect();

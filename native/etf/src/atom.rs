@@ -99,15 +99,35 @@ thread_local! {
 }
 
 fn cache_slot(b: &[u8]) -> usize {
-    // FNV-1a over at most the first and last 16 bytes: cheap, and good
-    // enough to spread atom names over the slots.
-    let mut h: u32 = 0x811c_9dc5 ^ b.len() as u32;
-    let head = &b[..b.len().min(16)];
-    let tail = &b[b.len().saturating_sub(16)..];
-    for &x in head.iter().chain(tail) {
-        h = (h ^ x as u32).wrapping_mul(0x0100_0193);
-    }
-    (h ^ (h >> 16)) as usize % CACHE_SLOTS
+    // A folded multiply of the first and last 8 bytes (or fewer) and the
+    // length: a few cycles whatever the length. Names that differ only in
+    // their middle share a slot, which only costs a cache miss.
+    let n = b.len();
+    let u64_at = |i: usize| {
+        b.get(i..i + 8)
+            .and_then(|s| s.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let u32_at = |i: usize| {
+        b.get(i..i + 4)
+            .and_then(|s| s.try_into().ok())
+            .map_or(0, u32::from_le_bytes) as u64
+    };
+    let byte_at = |i: usize| b.get(i).copied().map_or(0, u64::from);
+    // Overlapping reads instead of copying into a buffer (a copy followed
+    // by a wide load is a store-forwarding stall).
+    let (x, y) = if n >= 8 {
+        (u64_at(0), u64_at(n - 8))
+    } else if n >= 4 {
+        (u32_at(0), u32_at(n - 4))
+    } else if n > 0 {
+        (byte_at(0) | byte_at(n / 2) << 8 | byte_at(n - 1) << 16, 0)
+    } else {
+        (0, 0)
+    };
+    let m =
+        u128::from(x ^ 0x9e37_79b9_7f4a_7c15) * u128::from(y ^ n as u64 ^ 0xc2b2_ae3d_27d4_eb4f);
+    ((m as u64) ^ ((m >> 64) as u64)) as usize % CACHE_SLOTS
 }
 
 impl Atom {

@@ -25,6 +25,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use bytes::Bytes;
 use num_bigint::{BigInt, Sign};
@@ -118,7 +119,7 @@ pub fn decode_body_prefix(input: &[u8]) -> Result<(Term, usize), DecodeError> {
 /// Decodes the term at the start of `input` as `opts` say, returning it
 /// and the number of bytes it took. Binaries in the result are copies.
 pub fn decode_with(input: &[u8], opts: &DecodeOptions) -> Result<(Term, usize), DecodeError> {
-    Decoder::new(input, None, opts).top()
+    Decoder::new(input, None, opts).run()
 }
 
 /// Like [`decode_with`], but binaries in the result share `input`'s buffer.
@@ -126,7 +127,7 @@ pub fn decode_bytes_with(
     input: &Bytes,
     opts: &DecodeOptions,
 ) -> Result<(Term, usize), DecodeError> {
-    Decoder::new(input, Some(input), opts).top()
+    Decoder::new(input, Some(input), opts).run()
 }
 
 fn whole(input: &[u8], r: Result<(Term, usize), DecodeError>) -> Result<Term, DecodeError> {
@@ -140,6 +141,26 @@ fn whole_len(len: usize, r: Result<(Term, usize), DecodeError>) -> Result<Term, 
     } else {
         Err(DecodeError::new(used, Kind::TrailingBytes(len - used)))
     }
+}
+
+/// `vec.push(value)`, but with `value` built straight into the vector's
+/// spare slot. `Vec::push` takes the value as an argument, so it is first
+/// assembled on the stack with narrow stores and then copied with wide
+/// loads, a store-forwarding stall on every element: the decoder's hottest
+/// cost before this.
+macro_rules! push_direct {
+    ($vec:expr, $value:expr) => {{
+        let v: &mut Vec<_> = &mut *$vec;
+        if v.len() == v.capacity() {
+            v.reserve(1);
+        }
+        let len = v.len();
+        if let Some(slot) = v.spare_capacity_mut().first_mut() {
+            slot.write($value);
+            // SAFETY: the element at `len` was initialised just above.
+            unsafe { v.set_len(len + 1) };
+        }
+    }};
 }
 
 /// A container whose elements are still being decoded.
@@ -195,9 +216,14 @@ struct Decoder<'a, 'o> {
     atom_cache: Option<&'o [Option<Atom>]>,
     max_depth: usize,
     version_byte: bool,
+    error: Cell<Option<DecodeError>>,
 }
 
-type Result<T, E = DecodeError> = std::result::Result<T, E>;
+/// The decoder's internal failure: the details wait in `Decoder::error`,
+/// so that every read returns a register-sized `Result`.
+struct Fail;
+
+type R<T> = std::result::Result<T, Fail>;
 
 impl<'a, 'o> Decoder<'a, 'o> {
     fn new(buf: &'a [u8], owner: Option<&'a Bytes>, opts: &DecodeOptions<'o>) -> Self {
@@ -208,14 +234,30 @@ impl<'a, 'o> Decoder<'a, 'o> {
             atom_cache: opts.atom_cache,
             max_depth: opts.max_depth,
             version_byte: opts.version_byte,
+            error: Cell::new(None),
         }
     }
 
-    fn top(mut self) -> Result<(Term, usize)> {
+    fn run(mut self) -> Result<(Term, usize), DecodeError> {
+        self.top().map_err(|Fail| {
+            self.error
+                .take()
+                .unwrap_or(DecodeError::new(self.pos, Kind::UnexpectedEof))
+        })
+    }
+
+    /// Records why decoding failed; the caller returns `Err(Fail)`.
+    #[cold]
+    fn fail(&self, offset: usize, kind: Kind) -> Fail {
+        self.error.set(Some(DecodeError::new(offset, kind)));
+        Fail
+    }
+
+    fn top(&mut self) -> R<(Term, usize)> {
         if self.version_byte {
             let v = self.u8()?;
             if v != VERSION {
-                return Err(DecodeError::new(0, Kind::BadVersion(v)));
+                return Err(self.fail(0, Kind::BadVersion(v)));
             }
             if self.buf.get(self.pos) == Some(&COMPRESSED) {
                 return self.compressed();
@@ -226,13 +268,13 @@ impl<'a, 'o> Decoder<'a, 'o> {
     }
 
     /// `80, UncompressedSize:32, ZlibData`: the term after inflating.
-    fn compressed(mut self) -> Result<(Term, usize)> {
+    fn compressed(&mut self) -> R<(Term, usize)> {
         self.pos += 1;
         let size_at = self.pos;
         let declared = self.u32()? as usize;
         let data = self.buf.get(self.pos..).unwrap_or(&[]);
         let (body, used) = compress::inflate(data, declared)
-            .map_err(|why| DecodeError::new(size_at, Kind::BadCompressed(why)))?;
+            .map_err(|why| self.fail(size_at, Kind::BadCompressed(why)))?;
         let body = Bytes::from(body);
         let mut inner = Decoder {
             buf: &body,
@@ -241,21 +283,23 @@ impl<'a, 'o> Decoder<'a, 'o> {
             atom_cache: self.atom_cache,
             max_depth: self.max_depth,
             version_byte: false,
+            error: Cell::new(None),
         };
-        let term = inner.term()?;
+        let term = inner.term().map_err(|f| {
+            self.error.set(inner.error.take());
+            f
+        })?;
         if inner.pos != body.len() {
-            return Err(DecodeError::new(
-                inner.pos,
-                Kind::TrailingBytes(body.len() - inner.pos),
-            ));
+            return Err(self.fail(inner.pos, Kind::TrailingBytes(body.len() - inner.pos)));
         }
         Ok((term, self.pos + used))
     }
 
     // ---- primitive reads -------------------------------------------------
 
-    fn eof(&self) -> DecodeError {
-        DecodeError::new(self.pos, Kind::UnexpectedEof)
+    #[cold]
+    fn eof(&self) -> Fail {
+        self.fail(self.pos, Kind::UnexpectedEof)
     }
 
     fn remaining(&self) -> usize {
@@ -263,14 +307,14 @@ impl<'a, 'o> Decoder<'a, 'o> {
     }
 
     #[inline]
-    fn u8(&mut self) -> Result<u8> {
+    fn u8(&mut self) -> R<u8> {
         let b = *self.buf.get(self.pos).ok_or_else(|| self.eof())?;
         self.pos += 1;
         Ok(b)
     }
 
     #[inline]
-    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+    fn array<const N: usize>(&mut self) -> R<[u8; N]> {
         let a: [u8; N] = self
             .buf
             .get(self.pos..self.pos.saturating_add(N))
@@ -281,17 +325,17 @@ impl<'a, 'o> Decoder<'a, 'o> {
     }
 
     #[inline]
-    fn u16(&mut self) -> Result<u16> {
+    fn u16(&mut self) -> R<u16> {
         self.array().map(u16::from_be_bytes)
     }
 
     #[inline]
-    fn u32(&mut self) -> Result<u32> {
+    fn u32(&mut self) -> R<u32> {
         self.array().map(u32::from_be_bytes)
     }
 
     #[inline]
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    fn take(&mut self, n: usize) -> R<&'a [u8]> {
         let s = self
             .buf
             .get(self.pos..self.pos.saturating_add(n))
@@ -301,7 +345,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
     }
 
     /// `n` bytes as a `Bytes`: a slice of the owner when there is one.
-    fn bytes(&mut self, n: usize) -> Result<Bytes> {
+    fn bytes(&mut self, n: usize) -> R<Bytes> {
         let start = self.pos;
         let s = self.take(n)?;
         Ok(match self.owner {
@@ -325,11 +369,11 @@ impl<'a, 'o> Decoder<'a, 'o> {
         min_bytes: usize,
         extra: usize,
         owed: usize,
-    ) -> Result<usize> {
+    ) -> R<usize> {
         let n = n as usize;
         let room = self.remaining().saturating_sub(extra) / min_bytes;
         if n > room {
-            return Err(DecodeError::new(
+            return Err(self.fail(
                 len_at,
                 Kind::Oversized {
                     what,
@@ -340,9 +384,9 @@ impl<'a, 'o> Decoder<'a, 'o> {
         Ok(n.min(room.saturating_sub(owed)))
     }
 
-    fn check_depth(&self, depth: usize, at: usize) -> Result<()> {
+    fn check_depth(&self, depth: usize, at: usize) -> R<()> {
         if depth >= self.max_depth {
-            Err(DecodeError::new(at, Kind::TooDeep(self.max_depth)))
+            Err(self.fail(at, Kind::TooDeep(self.max_depth)))
         } else {
             Ok(())
         }
@@ -351,7 +395,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
     // ---- the term walk -----------------------------------------------------
 
     /// Decodes one term, iteratively.
-    fn term(&mut self) -> Result<Term> {
+    fn term(&mut self) -> R<Term> {
         let mut scratch = SCRATCH.with(|s| s.take());
         let term = self.walk(&mut scratch.frames, &mut scratch.keys)?;
         if scratch.frames.capacity() <= SCRATCH_KEEP && scratch.keys.capacity() <= SCRATCH_KEEP {
@@ -361,18 +405,80 @@ impl<'a, 'o> Decoder<'a, 'o> {
     }
 
     /// The term walk proper: `stack` and `keys` come in (and go out) empty.
-    fn walk(&mut self, stack: &mut Vec<Frame>, keys: &mut Vec<Term>) -> Result<Term> {
+    fn walk(&mut self, stack: &mut Vec<Frame>, keys: &mut Vec<Term>) -> R<Term> {
         // Elements the open containers still expect (see `claim`).
         let mut owed: usize = 0;
-        loop {
+
+        // The common case for a scalar: it lands in its container, which it
+        // does not complete. Pushing it right where it is built keeps it in
+        // registers; going through `value` below would spill it to the stack
+        // and copy it back (a store-forwarding stall per element).
+        macro_rules! leaf {
+            ($next:lifetime, $term:expr) => {{
+                match stack.last_mut() {
+                    Some(Frame::Tuple { items, left }) if *left > 1 => {
+                        push_direct!(items, $term);
+                        *left -= 1;
+                        owed = owed.saturating_sub(1);
+                        continue $next;
+                    }
+                    Some(Frame::List {
+                        items,
+                        left,
+                        in_tail: false,
+                    }) if *left > 1 => {
+                        push_direct!(items, $term);
+                        *left -= 1;
+                        owed = owed.saturating_sub(1);
+                        continue $next;
+                    }
+                    Some(Frame::Map {
+                        has_key: has_key @ false,
+                        ..
+                    }) => {
+                        push_direct!(keys, $term);
+                        *has_key = true;
+                        owed = owed.saturating_sub(1);
+                        continue $next;
+                    }
+                    Some(Frame::Map {
+                        entries,
+                        left,
+                        has_key: has_key @ true,
+                        ..
+                    }) if *left > 1 => {
+                        if let Some(k) = keys.pop() {
+                            push_direct!(entries, (k, $term));
+                            *left -= 1;
+                            *has_key = false;
+                            owed = owed.saturating_sub(1);
+                            continue $next;
+                        }
+                        $term
+                    }
+                    _ => $term,
+                }
+            }};
+        }
+
+        'next: loop {
             let at = self.pos;
             let tag = self.u8()?;
             let mut value = match tag {
-                SMALL_INTEGER_EXT => Term::Int(self.u8()? as i64),
-                INTEGER_EXT => Term::Int(i32::from_be_bytes(self.array()?) as i64),
+                SMALL_INTEGER_EXT => {
+                    let i = self.u8()? as i64;
+                    leaf!('next, Term::Int(i))
+                }
+                INTEGER_EXT => {
+                    let i = i32::from_be_bytes(self.array()?) as i64;
+                    leaf!('next, Term::Int(i))
+                }
                 ATOM_EXT | SMALL_ATOM_EXT | ATOM_UTF8_EXT | SMALL_ATOM_UTF8_EXT
-                | ATOM_CACHE_REF => Term::Atom(self.atom_body(tag, at)?),
-                NIL_EXT => Term::List(Vec::new()),
+                | ATOM_CACHE_REF => {
+                    let a = self.atom_body(tag, at)?;
+                    leaf!('next, Term::Atom(a))
+                }
+                NIL_EXT => leaf!('next, Term::List(Vec::new())),
                 SMALL_TUPLE_EXT | LARGE_TUPLE_EXT => {
                     let len_at = self.pos;
                     let n = if tag == SMALL_TUPLE_EXT {
@@ -386,10 +492,13 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         self.check_depth(stack.len(), at)?;
                         let cap = self.claim(len_at, "tuple", n, 1, 0, owed)?;
                         owed += n as usize;
-                        stack.push(Frame::Tuple {
-                            items: Vec::with_capacity(cap),
-                            left: n,
-                        });
+                        push_direct!(
+                            stack,
+                            Frame::Tuple {
+                                items: Vec::with_capacity(cap),
+                                left: n,
+                            }
+                        );
                         continue;
                     }
                 }
@@ -402,29 +511,38 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     let mut items = Vec::with_capacity(cap);
                     if n > 0 {
                         owed += n as usize;
-                        stack.push(Frame::List {
-                            items,
-                            left: n,
-                            in_tail: false,
-                        });
+                        push_direct!(
+                            stack,
+                            Frame::List {
+                                items,
+                                left: n,
+                                in_tail: false,
+                            }
+                        );
                         continue;
                     }
                     match self.list_tail(&mut items, &mut owed)? {
                         Tail::Proper => Term::List(items),
                         Tail::More(left) => {
-                            stack.push(Frame::List {
-                                items,
-                                left,
-                                in_tail: false,
-                            });
+                            push_direct!(
+                                stack,
+                                Frame::List {
+                                    items,
+                                    left,
+                                    in_tail: false,
+                                }
+                            );
                             continue;
                         }
                         Tail::Improper => {
-                            stack.push(Frame::List {
-                                items,
-                                left: 0,
-                                in_tail: true,
-                            });
+                            push_direct!(
+                                stack,
+                                Frame::List {
+                                    items,
+                                    left: 0,
+                                    in_tail: true,
+                                }
+                            );
                             continue;
                         }
                     }
@@ -432,7 +550,8 @@ impl<'a, 'o> Decoder<'a, 'o> {
                 STRING_EXT => {
                     let n = self.u16()? as usize;
                     let s = self.take(n)?;
-                    Term::List(s.iter().map(|&b| Term::Int(b as i64)).collect())
+                    let items = s.iter().map(|&b| Term::Int(b as i64)).collect();
+                    leaf!('next, Term::List(items))
                 }
                 MAP_EXT => {
                     let len_at = self.pos;
@@ -443,12 +562,15 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         self.check_depth(stack.len(), at)?;
                         let cap = self.claim(len_at, "map", n, 2, 0, owed / 2)?;
                         owed += 2 * n as usize;
-                        stack.push(Frame::Map {
-                            entries: Vec::with_capacity(cap),
-                            left: n,
-                            has_key: false,
-                            at,
-                        });
+                        push_direct!(
+                            stack,
+                            Frame::Map {
+                                entries: Vec::with_capacity(cap),
+                                left: n,
+                                has_key: false,
+                                at,
+                            }
+                        );
                         continue;
                     }
                 }
@@ -456,27 +578,40 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     let len_at = self.pos;
                     let n = self.u32()?;
                     self.claim(len_at, "binary", n, 1, 0, 0)?;
-                    Term::Binary(self.bytes(n as usize)?)
+                    let b = self.bytes(n as usize)?;
+                    leaf!('next, Term::Binary(b))
                 }
-                BIT_BINARY_EXT => self.bit_binary()?,
+                BIT_BINARY_EXT => {
+                    let t = self.bit_binary()?;
+                    leaf!('next, t)
+                }
                 NEW_FLOAT_EXT => {
                     let f = f64::from_bits(u64::from_be_bytes(self.array()?));
                     if !f.is_finite() {
-                        return Err(DecodeError::new(at, Kind::InvalidFloat));
+                        return Err(self.fail(at, Kind::InvalidFloat));
                     }
-                    Term::Float(f)
+                    leaf!('next, Term::Float(f))
                 }
                 FLOAT_EXT => self.old_float(at)?,
-                SMALL_BIG_EXT | LARGE_BIG_EXT => self.big(tag)?,
-                PID_EXT | NEW_PID_EXT => Term::Pid(self.pid(tag)?),
-                PORT_EXT | NEW_PORT_EXT | V4_PORT_EXT => Term::Port(self.port(tag)?),
+                SMALL_BIG_EXT | LARGE_BIG_EXT => {
+                    let t = self.big(tag)?;
+                    leaf!('next, t)
+                }
+                PID_EXT | NEW_PID_EXT => {
+                    let p = self.pid(tag)?;
+                    leaf!('next, Term::Pid(p))
+                }
+                PORT_EXT | NEW_PORT_EXT | V4_PORT_EXT => {
+                    let p = self.port(tag)?;
+                    leaf!('next, Term::Port(p))
+                }
                 REFERENCE_EXT | NEW_REFERENCE_EXT | NEWER_REFERENCE_EXT => {
                     Term::Reference(self.reference(tag)?)
                 }
                 NEW_FUN_EXT => self.new_fun(at)?,
                 EXPORT_EXT => self.export(at)?,
-                LOCAL_EXT => return Err(DecodeError::new(at, Kind::LocalExt)),
-                _ => return Err(DecodeError::new(at, Kind::UnknownTag(tag))),
+                LOCAL_EXT => return Err(self.fail(at, Kind::LocalExt)),
+                _ => return Err(self.fail(at, Kind::UnknownTag(tag))),
             };
 
             // Hand the finished value to its container; a container it
@@ -495,7 +630,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         }
                         let items = std::mem::take(items);
                         stack.pop();
-                        value = Term::Tuple(items);
+                        value = leaf!('next, Term::Tuple(items));
                     }
                     Frame::List {
                         items,
@@ -518,7 +653,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                             Tail::Proper => {
                                 let items = std::mem::take(items);
                                 stack.pop();
-                                value = Term::List(items);
+                                value = leaf!('next, Term::List(items));
                             }
                             Tail::More(n) => {
                                 *left = n;
@@ -555,9 +690,9 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         let entries = std::mem::take(entries);
                         stack.pop();
                         if has_duplicate_keys(&entries) {
-                            return Err(DecodeError::new(map_at, Kind::DuplicateMapKey));
+                            return Err(self.fail(map_at, Kind::DuplicateMapKey));
                         }
-                        value = Term::Map(Map { entries });
+                        value = leaf!('next, Term::Map(Map { entries }));
                     }
                 }
             }
@@ -567,7 +702,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
     /// After a list's last element: reads `[]`, or a `STRING_EXT`/`LIST_EXT`
     /// that continues the list (the BEAM never writes these, but they
     /// decode to one flat list there too), or leaves an improper tail.
-    fn list_tail(&mut self, items: &mut Vec<Term>, owed: &mut usize) -> Result<Tail> {
+    fn list_tail(&mut self, items: &mut Vec<Term>, owed: &mut usize) -> R<Tail> {
         loop {
             match self.buf.get(self.pos) {
                 Some(&NIL_EXT) => {
@@ -600,13 +735,13 @@ impl<'a, 'o> Decoder<'a, 'o> {
     // ---- atoms ---------------------------------------------------------------
 
     /// An atom-valued field (a pid's node, a fun's module): tag and body.
-    fn atom(&mut self) -> Result<Atom> {
+    fn atom(&mut self) -> R<Atom> {
         let at = self.pos;
         let tag = self.u8()?;
         self.atom_body(tag, at)
     }
 
-    fn atom_body(&mut self, tag: u8, at: usize) -> Result<Atom> {
+    fn atom_body(&mut self, tag: u8, at: usize) -> R<Atom> {
         let (len, utf8) = match tag {
             SMALL_ATOM_UTF8_EXT => (self.u8()? as usize, true),
             ATOM_UTF8_EXT => (self.u16()? as usize, true),
@@ -617,10 +752,10 @@ impl<'a, 'o> Decoder<'a, 'o> {
                 return self
                     .atom_cache
                     .and_then(|cache| cache.get(i as usize).copied().flatten())
-                    .ok_or(DecodeError::new(at, Kind::AtomCacheRef(i)));
+                    .ok_or_else(|| self.fail(at, Kind::AtomCacheRef(i)));
             }
-            LOCAL_EXT => return Err(DecodeError::new(at, Kind::LocalExt)),
-            _ => return Err(DecodeError::new(at, Kind::UnknownTag(tag))),
+            LOCAL_EXT => return Err(self.fail(at, Kind::LocalExt)),
+            _ => return Err(self.fail(at, Kind::UnknownTag(tag))),
         };
         let raw = self.take(len)?;
         if let Some(atom) = Atom::cached_utf8(raw) {
@@ -634,19 +769,17 @@ impl<'a, 'o> Decoder<'a, 'o> {
             // ASCII is both Latin-1 and UTF-8.
             Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default())
         } else if utf8 {
-            Cow::Borrowed(
-                std::str::from_utf8(raw).map_err(|_| DecodeError::new(at, Kind::InvalidUtf8))?,
-            )
+            Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| self.fail(at, Kind::InvalidUtf8))?)
         } else {
             Cow::Owned(raw.iter().map(|&b| b as char).collect())
         };
-        Atom::try_new(&name).map_err(|e| DecodeError::new(at, Kind::InvalidAtom(e)))
+        Atom::try_new(&name).map_err(|e| self.fail(at, Kind::InvalidAtom(e)))
     }
 
     // ---- numbers -------------------------------------------------------------
 
     /// `FLOAT_EXT`: 31 bytes of `"%.20e"` text, NUL padded.
-    fn old_float(&mut self, at: usize) -> Result<Term> {
+    fn old_float(&mut self, at: usize) -> R<Term> {
         let raw = self.take(31)?;
         let text = raw.split(|&b| b == 0).next().unwrap_or_default();
         std::str::from_utf8(text)
@@ -654,12 +787,12 @@ impl<'a, 'o> Decoder<'a, 'o> {
             .and_then(|s| s.trim().parse::<f64>().ok())
             .filter(|f| f.is_finite())
             .map(Term::Float)
-            .ok_or(DecodeError::new(at, Kind::InvalidFloat))
+            .ok_or_else(|| self.fail(at, Kind::InvalidFloat))
     }
 
     /// `SMALL_BIG_EXT`/`LARGE_BIG_EXT`: sign byte, little-endian digits;
     /// normalised to `Term::Int` when the value fits in `i64`.
-    fn big(&mut self, tag: u8) -> Result<Term> {
+    fn big(&mut self, tag: u8) -> R<Term> {
         let len_at = self.pos;
         let n = if tag == SMALL_BIG_EXT {
             self.u8()? as u32
@@ -687,18 +820,15 @@ impl<'a, 'o> Decoder<'a, 'o> {
     // ---- binaries ------------------------------------------------------------
 
     /// `BIT_BINARY_EXT`: `Len:32, Bits:8, Data`; unused low bits are cleared.
-    fn bit_binary(&mut self) -> Result<Term> {
+    fn bit_binary(&mut self) -> R<Term> {
         let len_at = self.pos;
         let len = self.u32()?;
         let bits = self.u8()?;
         if !(1..=8).contains(&bits) || len == 0 {
-            return Err(DecodeError::new(
-                len_at,
-                Kind::InvalidBitString { len, bits },
-            ));
+            return Err(self.fail(len_at, Kind::InvalidBitString { len, bits }));
         }
         if len as usize > self.remaining() {
-            return Err(DecodeError::new(
+            return Err(self.fail(
                 len_at,
                 Kind::Oversized {
                     what: "bitstring",
@@ -728,7 +858,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
 
     // ---- pids, ports, references -----------------------------------------------
 
-    fn pid(&mut self, tag: u8) -> Result<Pid> {
+    fn pid(&mut self, tag: u8) -> R<Pid> {
         let node = self.atom()?;
         let id = self.u32()?;
         let serial = self.u32()?;
@@ -745,7 +875,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
         })
     }
 
-    fn port(&mut self, tag: u8) -> Result<Port> {
+    fn port(&mut self, tag: u8) -> R<Port> {
         let node = self.atom()?;
         let (id, creation) = match tag {
             PORT_EXT => (self.u32()? as u64, self.u8()? as u32),
@@ -755,7 +885,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
         Ok(Port { node, id, creation })
     }
 
-    fn reference(&mut self, tag: u8) -> Result<Reference> {
+    fn reference(&mut self, tag: u8) -> R<Reference> {
         if tag == REFERENCE_EXT {
             let node = self.atom()?;
             let id = self.u32()?;
@@ -769,7 +899,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
         let len_at = self.pos;
         let len = self.u16()?;
         if !(1..=5).contains(&len) {
-            return Err(DecodeError::new(len_at, Kind::InvalidReference(len)));
+            return Err(self.fail(len_at, Kind::InvalidReference(len)));
         }
         let node = self.atom()?;
         let creation = if tag == NEW_REFERENCE_EXT {
@@ -792,13 +922,13 @@ impl<'a, 'o> Decoder<'a, 'o> {
 
     /// `NEW_FUN_EXT`: `Size:32` counts itself and everything after it; the
     /// fun is kept as its exact bytes.
-    fn new_fun(&mut self, at: usize) -> Result<Term> {
+    fn new_fun(&mut self, at: usize) -> R<Term> {
         let size = self.u32()? as usize;
         if size < 4 {
-            return Err(DecodeError::new(at, Kind::InvalidFun));
+            return Err(self.fail(at, Kind::InvalidFun));
         }
         if size - 4 > self.remaining() {
-            return Err(DecodeError::new(
+            return Err(self.fail(
                 at + 1,
                 Kind::Oversized {
                     what: "fun",
@@ -813,12 +943,12 @@ impl<'a, 'o> Decoder<'a, 'o> {
 
     /// `EXPORT_EXT`: `Module, Function, Arity` (an atom, an atom and a
     /// `SMALL_INTEGER_EXT`), kept as its exact bytes.
-    fn export(&mut self, at: usize) -> Result<Term> {
+    fn export(&mut self, at: usize) -> R<Term> {
         self.atom()?;
         self.atom()?;
         let arity_at = self.pos;
         if self.u8()? != SMALL_INTEGER_EXT {
-            return Err(DecodeError::new(arity_at, Kind::InvalidFun));
+            return Err(self.fail(arity_at, Kind::InvalidFun));
         }
         self.u8()?;
         let len = self.pos - at;

@@ -285,10 +285,9 @@ impl<'a, 'o> Decoder<'a, 'o> {
             version_byte: false,
             error: Cell::new(None),
         };
-        let term = inner.term().map_err(|f| {
-            self.error.set(inner.error.take());
-            f
-        })?;
+        let term = inner
+            .term()
+            .inspect_err(|_| self.error.set(inner.error.take()))?;
         if inner.pos != body.len() {
             return Err(self.fail(inner.pos, Kind::TrailingBytes(body.len() - inner.pos)));
         }

@@ -18,8 +18,9 @@
 //! with ratios (ferrotp / other; above 1 is faster).
 
 use std::hint::black_box;
-use std::path::Path;
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use etf::{decode, encode, Atom, Map, Pid, Term};
@@ -156,12 +157,20 @@ const ERL_BENCH: &str = r#"
 -module(etf_bench).
 -export([main/1]).
 
+%% Reads a corpus number per line from stdin, answers "N Dec Enc" (MB/s),
+%% so the Rust side can measure each corpus right beside the BEAM.
 main([Dir, Ms]) ->
     Budget = list_to_integer(Ms) * 1000,
-    {ok, Names} = file:list_dir(Dir),
-    Files = lists:sort([F || F <- Names, filename:extension(F) =:= ".etf"]),
-    lists:foreach(fun(F) -> one(filename:join(Dir, F), F, Budget) end, Files),
-    halt().
+    serve(Dir, Budget).
+
+serve(Dir, Budget) ->
+    case io:get_line("") of
+        eof -> halt();
+        Line ->
+            N = string:trim(Line),
+            one(filename:join(Dir, N ++ ".etf"), N, Budget),
+            serve(Dir, Budget)
+    end.
 
 one(Path, Name, Budget) ->
     {ok, Bin} = file:read_file(Path),
@@ -193,55 +202,76 @@ loop(F, T0, Budget, N) ->
     end.
 "#;
 
-/// `(decode MB/s, encode MB/s)` of the BEAM per corpus, or `None` without `erl`.
-fn beam_rates(corpora: &[Corpus], budget: Duration) -> Option<Vec<(f64, f64)>> {
-    let dir = std::env::temp_dir().join(format!("ferrotp-etf-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).ok()?;
-    let result = run_beam(&dir, corpora, budget);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+/// An `erl` running the BEAM side of the benchmark, one corpus at a time.
+struct Beam {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    dir: PathBuf,
 }
 
-fn run_beam(dir: &Path, corpora: &[Corpus], budget: Duration) -> Option<Vec<(f64, f64)>> {
-    std::fs::write(dir.join("etf_bench.erl"), ERL_BENCH).ok()?;
-    let ok = Command::new("erlc")
-        .arg("-o")
-        .arg(dir)
-        .arg(dir.join("etf_bench.erl"))
-        .status()
-        .ok()?
-        .success();
-    if !ok {
-        return None;
-    }
-    for (i, c) in corpora.iter().enumerate() {
-        let mut framed = Vec::new();
-        for item in &c.items {
-            framed.extend_from_slice(&(item.len() as u32).to_be_bytes());
-            framed.extend_from_slice(item);
+impl Beam {
+    /// Compiles the Erlang side and starts it; `None` without `erl`.
+    fn start(corpora: &[Corpus], budget: Duration) -> Option<Beam> {
+        let dir = std::env::temp_dir().join(format!("ferrotp-etf-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        std::fs::write(dir.join("etf_bench.erl"), ERL_BENCH).ok()?;
+        let compiled = Command::new("erlc")
+            .arg("-o")
+            .arg(&dir)
+            .arg(dir.join("etf_bench.erl"))
+            .status()
+            .ok()?
+            .success();
+        if !compiled {
+            return None;
         }
-        std::fs::write(dir.join(format!("{i}.etf")), framed).ok()?;
+        for (i, c) in corpora.iter().enumerate() {
+            let mut framed = Vec::new();
+            for item in &c.items {
+                framed.extend_from_slice(&(item.len() as u32).to_be_bytes());
+                framed.extend_from_slice(item);
+            }
+            std::fs::write(dir.join(format!("{i}.etf")), framed).ok()?;
+        }
+        let mut child = Command::new("erl")
+            .arg("-noshell")
+            .arg("-pa")
+            .arg(&dir)
+            .args(["-run", "etf_bench", "main"])
+            .arg(&dir)
+            .arg(budget.as_millis().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .ok()?;
+        let stdin = child.stdin.take()?;
+        let stdout = BufReader::new(child.stdout.take()?);
+        Some(Beam {
+            child,
+            stdin,
+            stdout,
+            dir,
+        })
     }
-    let out = Command::new("erl")
-        .arg("-noshell")
-        .arg("-pa")
-        .arg(dir)
-        .args(["-run", "etf_bench", "main"])
-        .arg(dir)
-        .arg(budget.as_millis().to_string())
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut rates = vec![(0.0, 0.0); corpora.len()];
-    for line in text.lines() {
-        let mut f = line.split_whitespace();
-        let (Some(name), Some(d), Some(e)) = (f.next(), f.next(), f.next()) else {
-            continue;
-        };
-        let i: usize = name.trim_end_matches(".etf").parse().ok()?;
-        *rates.get_mut(i)? = (d.parse().ok()?, e.parse().ok()?);
+
+    /// `(binary_to_term MB/s, term_to_binary MB/s)` on corpus `i`.
+    fn measure(&mut self, i: usize) -> Option<(f64, f64)> {
+        writeln!(self.stdin, "{i}").ok()?;
+        self.stdin.flush().ok()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).ok()?;
+        let mut f = line.split_whitespace().skip(1);
+        Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
     }
-    Some(rates)
+}
+
+impl Drop for Beam {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 #[cfg(feature = "bench-eetf")]
@@ -299,10 +329,10 @@ fn main() {
         }
         return;
     }
-    let beam = if std::env::var_os("FERROTP_BENCH_NO_BEAM").is_some() {
+    let mut beam = if std::env::var_os("FERROTP_BENCH_NO_BEAM").is_some() {
         None
     } else {
-        beam_rates(&corpora, budget)
+        Beam::start(&corpora, budget)
     };
     if beam.is_none() {
         println!("(erl not found: BEAM columns left empty)");
@@ -333,8 +363,8 @@ fn main() {
             }
         });
         let (bdec, benc) = beam
-            .as_ref()
-            .and_then(|b| b.get(i).copied())
+            .as_mut()
+            .and_then(|b| b.measure(i))
             .unwrap_or((f64::NAN, f64::NAN));
         let eetf = eetf_decode(c, budget).unwrap_or(f64::NAN);
         println!(

@@ -75,11 +75,29 @@ const SEGMENT_BITS: u32 = 10;
 const SEGMENT_LEN: usize = 1 << SEGMENT_BITS;
 const SEGMENTS: usize = MAX_ATOMS / SEGMENT_LEN;
 
-type Segment = Box<[OnceLock<&'static str>]>;
+type Segment = Box<[OnceLock<AtomInfo>]>;
+
+/// What the table keeps per atom: its name, and what the encoder needs to
+/// know about it so that writing an atom never rescans the name.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AtomInfo {
+    /// The name.
+    pub name: &'static str,
+    /// Every character is ASCII (so the name's bytes are also its Latin-1).
+    pub ascii: bool,
+    /// Every character is below U+0100 (representable as `ATOM_EXT`).
+    pub latin1: bool,
+}
+
+const EMPTY_INFO: AtomInfo = AtomInfo {
+    name: "",
+    ascii: true,
+    latin1: true,
+};
 
 static NAMES: [OnceLock<Segment>; SEGMENTS] = [const { OnceLock::new() }; SEGMENTS];
 
-fn name_slot(i: u32) -> Option<&'static OnceLock<&'static str>> {
+fn name_slot(i: u32) -> Option<&'static OnceLock<AtomInfo>> {
     let segment = NAMES.get((i >> SEGMENT_BITS) as usize)?.get_or_init(|| {
         (0..SEGMENT_LEN)
             .map(|_| OnceLock::new())
@@ -185,7 +203,11 @@ impl Atom {
         let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
         let i = t.count;
         if let Some(slot) = name_slot(i) {
-            let _ = slot.set(leaked);
+            let _ = slot.set(AtomInfo {
+                name: leaked,
+                ascii: leaked.is_ascii(),
+                latin1: leaked.chars().all(|c| (c as u32) < 0x100),
+            });
         }
         t.count += 1;
         t.index.insert(leaked, i);
@@ -199,11 +221,16 @@ impl Atom {
 
     /// The atom's name.
     pub fn as_str(&self) -> &'static str {
+        self.info().name
+    }
+
+    /// The atom's table entry.
+    #[inline]
+    pub(crate) fn info(self) -> &'static AtomInfo {
         // Every Atom was created by `intern`, which filled its slot first.
         name_slot(self.0)
             .and_then(|s| s.get())
-            .copied()
-            .unwrap_or("")
+            .unwrap_or(&EMPTY_INFO)
     }
 
     /// `true` for `true`, `false` for `false`, `None` for any other atom.

@@ -628,7 +628,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                             break;
                         }
                         let items = std::mem::take(items);
-                        stack.pop();
+                        stack.truncate(stack.len().saturating_sub(1));
                         value = leaf!('next, Term::Tuple(items));
                     }
                     Frame::List {
@@ -638,7 +638,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     } => {
                         if *in_tail {
                             let items = std::mem::take(items);
-                            stack.pop();
+                            stack.truncate(stack.len().saturating_sub(1));
                             value = improper(items, value);
                             continue;
                         }
@@ -651,7 +651,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         match self.list_tail(items, &mut owed)? {
                             Tail::Proper => {
                                 let items = std::mem::take(items);
-                                stack.pop();
+                                stack.truncate(stack.len().saturating_sub(1));
                                 value = leaf!('next, Term::List(items));
                             }
                             Tail::More(n) => {
@@ -687,7 +687,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         }
                         let map_at = *at;
                         let entries = std::mem::take(entries);
-                        stack.pop();
+                        stack.truncate(stack.len().saturating_sub(1));
                         if has_duplicate_keys(&entries) {
                             return Err(self.fail(map_at, Kind::DuplicateMapKey));
                         }

@@ -163,25 +163,28 @@ macro_rules! push_direct {
     }};
 }
 
-/// A container whose elements are still being decoded.
-enum Frame {
-    Tuple {
-        items: Vec<Term>,
-        left: u32,
-    },
-    /// `in_tail`: all elements are in, the next term is the list's tail.
-    List {
-        items: Vec<Term>,
-        left: u32,
-        in_tail: bool,
-    },
-    /// The key of the entry being decoded waits on `Scratch::keys`.
-    Map {
-        entries: Vec<(Term, Term)>,
-        left: u32,
-        has_key: bool,
-        at: usize,
-    },
+/// What kind of container a [`Frame`] is collecting.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FrameKind {
+    Tuple,
+    List,
+    /// A list whose elements are all in; the next value is its tail.
+    ListTail,
+    /// Keys and values alternate on the value stack.
+    Map,
+}
+
+/// A container whose elements are still being decoded. Its elements so far
+/// are `values[start..]` on the decoder's one value stack; they move into
+/// the container's own exactly-sized `Vec` when it completes.
+struct Frame {
+    kind: FrameKind,
+    /// Values still to come (keys and values both, for a map).
+    left: u64,
+    /// Where the container's values start on the value stack.
+    start: usize,
+    /// The container's tag offset, for errors found on completion.
+    at: usize,
 }
 
 /// The decoder's working stacks, kept per thread between calls so that
@@ -189,19 +192,19 @@ enum Frame {
 #[derive(Default)]
 struct Scratch {
     frames: Vec<Frame>,
-    keys: Vec<Term>,
+    values: Vec<Term>,
 }
 
 thread_local! {
     static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
 }
 
-/// Scratch stacks grown past this are not kept.
-const SCRATCH_KEEP: usize = 1024;
+/// Scratch stacks grown past this many entries are not kept.
+const SCRATCH_KEEP: usize = 4096;
 
 /// What follows a list's last element.
 enum Tail {
-    /// `[]` (or a string/list that completed it): the list is proper and done.
+    /// `[]` (or a string that completed it): the list is proper and done.
     Proper,
     /// Another `LIST_EXT` continues it with this many more elements.
     More(u32),
@@ -353,13 +356,11 @@ impl<'a, 'o> Decoder<'a, 'o> {
         })
     }
 
-    /// Checks a declared length against the input left (each of the `n`
-    /// elements needs at least `min_bytes`, plus `extra` bytes after them)
-    /// and returns how many elements' capacity to reserve.
+    /// Checks a declared length against the input left: each of the `n`
+    /// elements needs at least `min_bytes`, plus `extra` bytes after them.
     ///
-    /// `owed` is the number of elements open containers still expect: their
-    /// bytes are also still ahead, so reserving beyond `remaining - owed`
-    /// could only be for input that cannot exist.
+    /// Nothing is reserved from a declared length: elements go on the value
+    /// stack as they are actually decoded, so memory follows the input.
     fn claim(
         &self,
         len_at: usize,
@@ -367,11 +368,9 @@ impl<'a, 'o> Decoder<'a, 'o> {
         n: u32,
         min_bytes: usize,
         extra: usize,
-        owed: usize,
-    ) -> R<usize> {
-        let n = n as usize;
+    ) -> R<()> {
         let room = self.remaining().saturating_sub(extra) / min_bytes;
-        if n > room {
+        if n as usize > room {
             return Err(self.fail(
                 len_at,
                 Kind::Oversized {
@@ -380,15 +379,15 @@ impl<'a, 'o> Decoder<'a, 'o> {
                 },
             ));
         }
-        Ok(n.min(room.saturating_sub(owed)))
+        Ok(())
     }
 
-    fn check_depth(&self, depth: usize, at: usize) -> R<()> {
-        if depth >= self.max_depth {
-            Err(self.fail(at, Kind::TooDeep(self.max_depth)))
-        } else {
-            Ok(())
+    fn open(&self, stack: &mut Vec<Frame>, frame: Frame) -> R<()> {
+        if stack.len() >= self.max_depth {
+            return Err(self.fail(frame.at, Kind::TooDeep(self.max_depth)));
         }
+        push_direct!(stack, frame);
+        Ok(())
     }
 
     // ---- the term walk -----------------------------------------------------
@@ -396,88 +395,38 @@ impl<'a, 'o> Decoder<'a, 'o> {
     /// Decodes one term, iteratively.
     fn term(&mut self) -> R<Term> {
         let mut scratch = SCRATCH.with(|s| s.take());
-        let term = self.walk(&mut scratch.frames, &mut scratch.keys)?;
-        if scratch.frames.capacity() <= SCRATCH_KEEP && scratch.keys.capacity() <= SCRATCH_KEEP {
+        let term = self.walk(&mut scratch.frames, &mut scratch.values)?;
+        if scratch.frames.capacity() <= SCRATCH_KEEP && scratch.values.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|s| s.set(scratch));
         }
         Ok(term)
     }
 
-    /// The term walk proper: `stack` and `keys` come in (and go out) empty.
-    fn walk(&mut self, stack: &mut Vec<Frame>, keys: &mut Vec<Term>) -> R<Term> {
-        // Elements the open containers still expect (see `claim`).
-        let mut owed: usize = 0;
-
-        // The common case for a scalar: it lands in its container, which it
-        // does not complete. Pushing it right where it is built keeps it in
-        // registers; going through `value` below would spill it to the stack
-        // and copy it back (a store-forwarding stall per element).
-        macro_rules! leaf {
-            ($next:lifetime, $term:expr) => {{
-                match stack.last_mut() {
-                    Some(Frame::Tuple { items, left }) if *left > 1 => {
-                        push_direct!(items, $term);
-                        *left -= 1;
-                        owed = owed.saturating_sub(1);
-                        continue $next;
-                    }
-                    Some(Frame::List {
-                        items,
-                        left,
-                        in_tail: false,
-                    }) if *left > 1 => {
-                        push_direct!(items, $term);
-                        *left -= 1;
-                        owed = owed.saturating_sub(1);
-                        continue $next;
-                    }
-                    Some(Frame::Map {
-                        has_key: has_key @ false,
-                        ..
-                    }) => {
-                        push_direct!(keys, $term);
-                        *has_key = true;
-                        owed = owed.saturating_sub(1);
-                        continue $next;
-                    }
-                    Some(Frame::Map {
-                        entries,
-                        left,
-                        has_key: has_key @ true,
-                        ..
-                    }) if *left > 1 => {
-                        if let Some(k) = keys.pop() {
-                            push_direct!(entries, (k, $term));
-                            *left -= 1;
-                            *has_key = false;
-                            owed = owed.saturating_sub(1);
-                            continue $next;
-                        }
-                        $term
-                    }
-                    _ => $term,
-                }
-            }};
-        }
-
+    /// The term walk proper: every decoded value goes on `values`; open
+    /// containers are `stack` frames. Both come in (and go out) empty.
+    fn walk(&mut self, stack: &mut Vec<Frame>, values: &mut Vec<Term>) -> R<Term> {
         'next: loop {
             let at = self.pos;
             let tag = self.u8()?;
-            let mut value = match tag {
+            // Leaves push their value; containers open a frame and go on to
+            // their first element (`continue`), except the empty list, whose
+            // tail comes next (`pushed = false`).
+            let mut pushed = true;
+            match tag {
                 SMALL_INTEGER_EXT => {
                     let i = self.u8()? as i64;
-                    leaf!('next, Term::Int(i))
+                    push_direct!(values, Term::Int(i));
                 }
                 INTEGER_EXT => {
                     let i = i32::from_be_bytes(self.array()?) as i64;
-                    leaf!('next, Term::Int(i))
+                    push_direct!(values, Term::Int(i));
                 }
                 ATOM_EXT | SMALL_ATOM_EXT | ATOM_UTF8_EXT | SMALL_ATOM_UTF8_EXT
                 | ATOM_CACHE_REF => {
                     let a = self.atom_body(tag, at)?;
-                    leaf!('next, Term::Atom(a))
+                    push_direct!(values, Term::Atom(a));
                 }
-                NIL_EXT => leaf!('next, Term::List(Vec::new())),
+                NIL_EXT => push_direct!(values, Term::List(Vec::new())),
                 SMALL_TUPLE_EXT | LARGE_TUPLE_EXT => {
                     let len_at = self.pos;
                     let n = if tag == SMALL_TUPLE_EXT {
@@ -486,214 +435,161 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         self.u32()?
                     };
                     if n == 0 {
-                        Term::Tuple(Vec::new())
+                        push_direct!(values, Term::Tuple(Vec::new()));
                     } else {
-                        self.check_depth(stack.len(), at)?;
-                        let cap = self.claim(len_at, "tuple", n, 1, 0, owed)?;
-                        owed += n as usize;
-                        push_direct!(
-                            stack,
-                            Frame::Tuple {
-                                items: Vec::with_capacity(cap),
-                                left: n,
-                            }
-                        );
-                        continue;
+                        self.claim(len_at, "tuple", n, 1, 0)?;
+                        let start = values.len();
+                        let frame = Frame {
+                            kind: FrameKind::Tuple,
+                            left: n as u64,
+                            start,
+                            at,
+                        };
+                        self.open(stack, frame)?;
+                        continue 'next;
                     }
                 }
                 LIST_EXT => {
                     let len_at = self.pos;
                     let n = self.u32()?;
-                    self.check_depth(stack.len(), at)?;
                     // Every element and the tail need a byte each.
-                    let cap = self.claim(len_at, "list", n, 1, 1, owed)?;
-                    let mut items = Vec::with_capacity(cap);
+                    self.claim(len_at, "list", n, 1, 1)?;
+                    let start = values.len();
+                    let frame = Frame {
+                        kind: FrameKind::List,
+                        left: n as u64,
+                        start,
+                        at,
+                    };
+                    self.open(stack, frame)?;
                     if n > 0 {
-                        owed += n as usize;
-                        push_direct!(
-                            stack,
-                            Frame::List {
-                                items,
-                                left: n,
-                                in_tail: false,
-                            }
-                        );
-                        continue;
+                        continue 'next;
                     }
-                    match self.list_tail(&mut items, &mut owed)? {
-                        Tail::Proper => Term::List(items),
-                        Tail::More(left) => {
-                            push_direct!(
-                                stack,
-                                Frame::List {
-                                    items,
-                                    left,
-                                    in_tail: false,
-                                }
-                            );
-                            continue;
-                        }
-                        Tail::Improper => {
-                            push_direct!(
-                                stack,
-                                Frame::List {
-                                    items,
-                                    left: 0,
-                                    in_tail: true,
-                                }
-                            );
-                            continue;
-                        }
-                    }
+                    pushed = false;
                 }
                 STRING_EXT => {
                     let n = self.u16()? as usize;
                     let s = self.take(n)?;
                     let items = s.iter().map(|&b| Term::Int(b as i64)).collect();
-                    leaf!('next, Term::List(items))
+                    push_direct!(values, Term::List(items));
                 }
                 MAP_EXT => {
                     let len_at = self.pos;
                     let n = self.u32()?;
                     if n == 0 {
-                        Term::Map(Map::new())
+                        push_direct!(values, Term::Map(Map::new()));
                     } else {
-                        self.check_depth(stack.len(), at)?;
-                        let cap = self.claim(len_at, "map", n, 2, 0, owed / 2)?;
-                        owed += 2 * n as usize;
-                        push_direct!(
-                            stack,
-                            Frame::Map {
-                                entries: Vec::with_capacity(cap),
-                                left: n,
-                                has_key: false,
-                                at,
-                            }
-                        );
-                        continue;
+                        self.claim(len_at, "map", n, 2, 0)?;
+                        let start = values.len();
+                        let frame = Frame {
+                            kind: FrameKind::Map,
+                            left: 2 * n as u64,
+                            start,
+                            at,
+                        };
+                        self.open(stack, frame)?;
+                        continue 'next;
                     }
                 }
                 BINARY_EXT => {
                     let len_at = self.pos;
                     let n = self.u32()?;
-                    self.claim(len_at, "binary", n, 1, 0, 0)?;
+                    self.claim(len_at, "binary", n, 1, 0)?;
                     let b = self.bytes(n as usize)?;
-                    leaf!('next, Term::Binary(b))
+                    push_direct!(values, Term::Binary(b));
                 }
                 BIT_BINARY_EXT => {
                     let t = self.bit_binary()?;
-                    leaf!('next, t)
+                    push_direct!(values, t);
                 }
                 NEW_FLOAT_EXT => {
                     let f = f64::from_bits(u64::from_be_bytes(self.array()?));
                     if !f.is_finite() {
                         return Err(self.fail(at, Kind::InvalidFloat));
                     }
-                    leaf!('next, Term::Float(f))
+                    push_direct!(values, Term::Float(f));
                 }
-                FLOAT_EXT => self.old_float(at)?,
+                FLOAT_EXT => {
+                    let t = self.old_float(at)?;
+                    push_direct!(values, t);
+                }
                 SMALL_BIG_EXT | LARGE_BIG_EXT => {
                     let t = self.big(tag)?;
-                    leaf!('next, t)
+                    push_direct!(values, t);
                 }
                 PID_EXT | NEW_PID_EXT => {
                     let p = self.pid(tag)?;
-                    leaf!('next, Term::Pid(p))
+                    push_direct!(values, Term::Pid(p));
                 }
                 PORT_EXT | NEW_PORT_EXT | V4_PORT_EXT => {
                     let p = self.port(tag)?;
-                    leaf!('next, Term::Port(p))
+                    push_direct!(values, Term::Port(p));
                 }
                 REFERENCE_EXT | NEW_REFERENCE_EXT | NEWER_REFERENCE_EXT => {
-                    Term::Reference(self.reference(tag)?)
+                    let r = self.reference(tag)?;
+                    push_direct!(values, Term::Reference(r));
                 }
-                NEW_FUN_EXT => self.new_fun(at)?,
-                EXPORT_EXT => self.export(at)?,
+                NEW_FUN_EXT => {
+                    let t = self.new_fun(at)?;
+                    push_direct!(values, t);
+                }
+                EXPORT_EXT => {
+                    let t = self.export(at)?;
+                    push_direct!(values, t);
+                }
                 LOCAL_EXT => return Err(self.fail(at, Kind::LocalExt)),
                 _ => return Err(self.fail(at, Kind::UnknownTag(tag))),
-            };
+            }
 
-            // Hand the finished value to its container; a container it
-            // completes is itself a finished value for the one below.
+            // A value is on the stack: count it against its container, and
+            // complete every container that this completes.
             loop {
-                let Some(frame) = stack.last_mut() else {
-                    return Ok(value);
+                let Some(top) = stack.last_mut() else {
+                    return values.pop().ok_or_else(|| self.eof());
                 };
-                match frame {
-                    Frame::Tuple { items, left } => {
-                        items.push(value);
-                        owed = owed.saturating_sub(1);
-                        *left -= 1;
-                        if *left > 0 {
-                            break;
-                        }
-                        let items = std::mem::take(items);
-                        stack.truncate(stack.len().saturating_sub(1));
-                        value = leaf!('next, Term::Tuple(items));
+                if pushed {
+                    if top.kind == FrameKind::ListTail {
+                        let tail = values.pop().ok_or_else(|| self.eof())?;
+                        let items = values.split_off(top.start);
+                        stack.truncate(stack.len() - 1);
+                        push_direct!(values, improper(items, tail));
+                        continue;
                     }
-                    Frame::List {
-                        items,
-                        left,
-                        in_tail,
-                    } => {
-                        if *in_tail {
-                            let items = std::mem::take(items);
-                            stack.truncate(stack.len().saturating_sub(1));
-                            value = improper(items, value);
-                            continue;
-                        }
-                        items.push(value);
-                        owed = owed.saturating_sub(1);
-                        *left -= 1;
-                        if *left > 0 {
-                            break;
-                        }
-                        match self.list_tail(items, &mut owed)? {
-                            Tail::Proper => {
-                                let items = std::mem::take(items);
-                                stack.truncate(stack.len().saturating_sub(1));
-                                value = leaf!('next, Term::List(items));
-                            }
-                            Tail::More(n) => {
-                                *left = n;
-                                break;
-                            }
-                            Tail::Improper => {
-                                *in_tail = true;
-                                break;
-                            }
-                        }
-                    }
-                    Frame::Map {
-                        entries,
-                        left,
-                        has_key,
-                        at,
-                    } => {
-                        owed = owed.saturating_sub(1);
-                        if !*has_key {
-                            keys.push(value);
-                            *has_key = true;
-                            break;
-                        }
-                        *has_key = false;
-                        let Some(k) = keys.pop() else {
-                            break;
-                        };
-                        entries.push((k, value));
-                        *left -= 1;
-                        if *left > 0 {
-                            break;
-                        }
-                        let map_at = *at;
-                        let entries = std::mem::take(entries);
-                        stack.truncate(stack.len().saturating_sub(1));
-                        if has_duplicate_keys(&entries) {
-                            return Err(self.fail(map_at, Kind::DuplicateMapKey));
-                        }
-                        value = leaf!('next, Term::Map(Map { entries }));
+                    top.left -= 1;
+                    if top.left > 0 {
+                        continue 'next;
                     }
                 }
+                pushed = true;
+                let start = top.start;
+                let completed = match top.kind {
+                    FrameKind::Tuple => Term::Tuple(values.split_off(start)),
+                    FrameKind::Map => {
+                        let mut entries = Vec::with_capacity((values.len() - start) / 2);
+                        let mut flat = values.drain(start..);
+                        while let (Some(k), Some(v)) = (flat.next(), flat.next()) {
+                            entries.push((k, v));
+                        }
+                        drop(flat);
+                        if has_duplicate_keys(&entries) {
+                            return Err(self.fail(top.at, Kind::DuplicateMapKey));
+                        }
+                        Term::Map(Map { entries })
+                    }
+                    _ => match self.list_tail(values)? {
+                        Tail::Proper => Term::List(values.split_off(start)),
+                        Tail::More(n) => {
+                            top.left = n as u64;
+                            continue 'next;
+                        }
+                        Tail::Improper => {
+                            top.kind = FrameKind::ListTail;
+                            continue 'next;
+                        }
+                    },
+                };
+                stack.truncate(stack.len() - 1);
+                push_direct!(values, completed);
             }
         }
     }
@@ -701,7 +597,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
     /// After a list's last element: reads `[]`, or a `STRING_EXT`/`LIST_EXT`
     /// that continues the list (the BEAM never writes these, but they
     /// decode to one flat list there too), or leaves an improper tail.
-    fn list_tail(&mut self, items: &mut Vec<Term>, owed: &mut usize) -> R<Tail> {
+    fn list_tail(&mut self, values: &mut Vec<Term>) -> R<Tail> {
         loop {
             match self.buf.get(self.pos) {
                 Some(&NIL_EXT) => {
@@ -712,17 +608,15 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     self.pos += 1;
                     let n = self.u16()? as usize;
                     let s = self.take(n)?;
-                    items.extend(s.iter().map(|&b| Term::Int(b as i64)));
+                    values.extend(s.iter().map(|&b| Term::Int(b as i64)));
                     return Ok(Tail::Proper);
                 }
                 Some(&LIST_EXT) => {
                     self.pos += 1;
                     let len_at = self.pos;
                     let n = self.u32()?;
-                    let cap = self.claim(len_at, "list", n, 1, 1, *owed)?;
+                    self.claim(len_at, "list", n, 1, 1)?;
                     if n > 0 {
-                        items.reserve(cap);
-                        *owed += n as usize;
                         return Ok(Tail::More(n));
                     }
                 }
@@ -798,7 +692,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
         } else {
             self.u32()?
         };
-        self.claim(len_at, "bignum", n, 1, 1, 0)?;
+        self.claim(len_at, "bignum", n, 1, 1)?;
         let sign = self.u8()?;
         let digits = self.take(n as usize)?;
         if digits.len() <= 8 {

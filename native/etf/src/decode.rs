@@ -13,8 +13,10 @@
 //!   [`DecodeOptions::max_depth`] bounds it so the decoded term can also be
 //!   dropped, printed and encoded without overflowing the thread's stack;
 //! * it never trusts a length: a declared length is checked against the
-//!   bytes actually left before anything is reserved, and the total
-//!   capacity reserved by open containers never exceeds the input left;
+//!   bytes actually left, and nothing is reserved from it. Elements go on
+//!   one value stack as they are decoded (each took at least one input
+//!   byte) and move into an exactly-sized `Vec` when their container
+//!   completes, so memory stays proportional to the input actually read;
 //! * a compressed term (tag 80) is inflated to exactly its declared size
 //!   and no further (a zlib bomb is an error, not an allocation).
 //!

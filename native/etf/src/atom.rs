@@ -164,12 +164,13 @@ impl Atom {
     /// Interns `name`, or says why it cannot be an atom.
     pub fn try_new(name: &str) -> Result<Atom, AtomError> {
         let slot = cache_slot(name.as_bytes());
-        let cached = CACHE.with(|c| c[slot].get());
+        // `try_with`: during thread teardown the cache may be gone; go to the table.
+        let cached = CACHE.try_with(|c| c[slot].get()).unwrap_or(u32::MAX);
         if cached != u32::MAX && Atom(cached).as_str() == name {
             return Ok(Atom(cached));
         }
         let atom = Atom::intern(name)?;
-        CACHE.with(|c| c[slot].set(atom.0));
+        let _ = CACHE.try_with(|c| c[slot].set(atom.0));
         Ok(atom)
     }
 
@@ -178,7 +179,9 @@ impl Atom {
     /// cached name is valid UTF-8, and equal bytes are the same text).
     #[inline]
     pub(crate) fn cached_utf8(name: &[u8]) -> Option<Atom> {
-        let cached = CACHE.with(|c| c[cache_slot(name)].get());
+        let cached = CACHE
+            .try_with(|c| c[cache_slot(name)].get())
+            .unwrap_or(u32::MAX);
         (cached != u32::MAX && Atom(cached).as_str().as_bytes() == name).then_some(Atom(cached))
     }
 

@@ -396,10 +396,11 @@ impl<'a, 'o> Decoder<'a, 'o> {
 
     /// Decodes one term, iteratively.
     fn term(&mut self) -> R<Term> {
-        let mut scratch = SCRATCH.with(|s| s.take());
+        // `try_with`: during thread teardown the scratch may be gone.
+        let mut scratch = SCRATCH.try_with(|s| s.take()).unwrap_or_default();
         let term = self.walk(&mut scratch.frames, &mut scratch.values)?;
         if scratch.frames.capacity() <= SCRATCH_KEEP && scratch.values.capacity() <= SCRATCH_KEEP {
-            SCRATCH.with(|s| s.set(scratch));
+            let _ = SCRATCH.try_with(|s| s.set(scratch));
         }
         Ok(term)
     }

@@ -113,7 +113,10 @@ fn name_slot(i: u32) -> Option<&'static OnceLock<AtomInfo>> {
 const CACHE_SLOTS: usize = 512;
 
 thread_local! {
-    static CACHE: [Cell<u32>; CACHE_SLOTS] = const { [const { Cell::new(u32::MAX) }; CACHE_SLOTS] };
+    // Each slot keeps the name beside the index, so a hit is one compare
+    // with no further lookup.
+    static CACHE: [Cell<(u32, &'static str)>; CACHE_SLOTS] =
+        const { [const { Cell::new((u32::MAX, "")) }; CACHE_SLOTS] };
 }
 
 fn cache_slot(b: &[u8]) -> usize {
@@ -165,12 +168,12 @@ impl Atom {
     pub fn try_new(name: &str) -> Result<Atom, AtomError> {
         let slot = cache_slot(name.as_bytes());
         // `try_with`: during thread teardown the cache may be gone; go to the table.
-        let cached = CACHE.try_with(|c| c[slot].get()).unwrap_or(u32::MAX);
-        if cached != u32::MAX && Atom(cached).as_str() == name {
+        let (cached, cached_name) = CACHE.try_with(|c| c[slot].get()).unwrap_or((u32::MAX, ""));
+        if cached != u32::MAX && cached_name == name {
             return Ok(Atom(cached));
         }
         let atom = Atom::intern(name)?;
-        let _ = CACHE.try_with(|c| c[slot].set(atom.0));
+        let _ = CACHE.try_with(|c| c[slot].set((atom.0, atom.as_str())));
         Ok(atom)
     }
 
@@ -179,10 +182,10 @@ impl Atom {
     /// cached name is valid UTF-8, and equal bytes are the same text).
     #[inline]
     pub(crate) fn cached_utf8(name: &[u8]) -> Option<Atom> {
-        let cached = CACHE
+        let (cached, cached_name) = CACHE
             .try_with(|c| c[cache_slot(name)].get())
-            .unwrap_or(u32::MAX);
-        (cached != u32::MAX && Atom(cached).as_str().as_bytes() == name).then_some(Atom(cached))
+            .unwrap_or((u32::MAX, ""));
+        (cached != u32::MAX && cached_name.as_bytes() == name).then_some(Atom(cached))
     }
 
     fn intern(name: &str) -> Result<Atom, AtomError> {

@@ -565,8 +565,14 @@ impl<'a, 'o> Decoder<'a, 'o> {
                 }
                 pushed = true;
                 let start = top.start;
-                let completed = match top.kind {
-                    FrameKind::Tuple => Term::Tuple(values.split_off(start)),
+                // Each arm pushes its container itself: built in place, it
+                // is not first assembled on the stack and copied.
+                match top.kind {
+                    FrameKind::Tuple => {
+                        let items = values.split_off(start);
+                        stack.truncate(stack.len() - 1);
+                        push_direct!(values, Term::Tuple(items));
+                    }
                     FrameKind::Map => {
                         let mut entries = Vec::with_capacity((values.len() - start) / 2);
                         let mut flat = values.drain(start..);
@@ -577,10 +583,15 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         if has_duplicate_keys(&entries) {
                             return Err(self.fail(top.at, Kind::DuplicateMapKey));
                         }
-                        Term::Map(Map { entries })
+                        stack.truncate(stack.len() - 1);
+                        push_direct!(values, Term::Map(Map { entries }));
                     }
                     _ => match self.list_tail(values)? {
-                        Tail::Proper => Term::List(values.split_off(start)),
+                        Tail::Proper => {
+                            let items = values.split_off(start);
+                            stack.truncate(stack.len() - 1);
+                            push_direct!(values, Term::List(items));
+                        }
                         Tail::More(n) => {
                             top.left = n as u64;
                             continue 'next;
@@ -590,9 +601,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                             continue 'next;
                         }
                     },
-                };
-                stack.truncate(stack.len() - 1);
-                push_direct!(values, completed);
+                }
             }
         }
     }

@@ -97,8 +97,14 @@ const EMPTY_INFO: AtomInfo = AtomInfo {
 
 static NAMES: [OnceLock<Segment>; SEGMENTS] = [const { OnceLock::new() }; SEGMENTS];
 
+#[inline]
 fn name_slot(i: u32) -> Option<&'static OnceLock<AtomInfo>> {
-    let segment = NAMES.get((i >> SEGMENT_BITS) as usize)?.get_or_init(|| {
+    let segment = NAMES.get((i >> SEGMENT_BITS) as usize)?;
+    // Reading an existing atom: its segment is there (fast path, no init).
+    if let Some(segment) = segment.get() {
+        return segment.get(i as usize & (SEGMENT_LEN - 1));
+    }
+    let segment = segment.get_or_init(|| {
         (0..SEGMENT_LEN)
             .map(|_| OnceLock::new())
             .collect::<Vec<_>>()

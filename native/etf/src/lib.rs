@@ -19,6 +19,6 @@ pub mod serde;
 pub mod term;
 pub mod text;
 
-pub use crate::serde::{from_term, from_term_ref, to_term};
+pub use crate::serde::{from_slice, from_term, from_term_ref, to_term, to_vec};
 pub use atom::{Atom, AtomError};
 pub use term::{BitString, Fun, Map, Pid, Port, Reference, Term};

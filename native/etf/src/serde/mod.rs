@@ -84,11 +84,15 @@
 //! See [`raw`](self::raw) for how the token works in other serde formats.
 
 mod charlist;
+mod de;
 mod describe;
 mod error;
+mod order;
 pub mod raw;
+mod ser;
 mod term_de;
 mod term_ser;
+mod wire;
 
 pub use charlist::Charlist;
 pub use error::Error;
@@ -131,4 +135,86 @@ pub fn from_term<T: DeserializeOwned>(term: &Term) -> Result<T, Error> {
 /// ```
 pub fn from_term_ref<'a, T: Deserialize<'a>>(term: &'a Term) -> Result<T, Error> {
     T::deserialize(TermDeserializer::new(term))
+}
+
+/// Encodes a Rust value as ETF bytes, exactly as `term_to_binary/1` (OTP 25
+/// defaults) encodes the term [`to_term`] would give, without building it.
+///
+/// ```
+/// let bytes = etf::to_vec(&(1u8, "a")).unwrap();
+/// assert_eq!(bytes, [131, 104, 2, 97, 1, 109, 0, 0, 0, 1, b'a']);
+/// ```
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+    let mut out = vec![ser::tag::VERSION];
+    value.serialize(ser::ByteSerializer::new(&mut out))?;
+    Ok(out)
+}
+
+/// Decodes ETF bytes (`term_to_binary/1,2` output, compressed or not)
+/// straight into a Rust value, without building a [`Term`] tree on the way.
+/// Strings and byte slices can borrow from `bytes`. Errors carry the byte
+/// offset of the term they are about ([`Error::offset`]); for a compressed
+/// term it is an offset into the inflated bytes.
+///
+/// ```
+/// #[derive(serde::Deserialize, Debug, PartialEq)]
+/// #[serde(rename_all = "snake_case")]
+/// enum Request { Bump(i64), Value }
+///
+/// // term_to_binary({bump, 5})
+/// let bytes = [131, 104, 2, 100, 0, 4, b'b', b'u', b'm', b'p', 97, 5];
+/// assert_eq!(etf::from_slice::<Request>(&bytes).unwrap(), Request::Bump(5));
+/// ```
+pub fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, Error> {
+    match bytes.first() {
+        Some(&ser::tag::VERSION) => {}
+        Some(b) => {
+            return Err(Error::Syntax(format!("version byte {b}, expected 131")).at(0));
+        }
+        None => return Err(Error::Eof.at(0)),
+    }
+    if bytes.get(1) == Some(&ser::tag::COMPRESSED) {
+        let inflated = inflate(bytes)?;
+        let mut de = de::ByteDeserializer::new(de::OwnedInput(inflated), 0);
+        return finish(T::deserialize(&mut de), &de);
+    }
+    let mut de = de::ByteDeserializer::new(de::SliceInput(bytes), 1);
+    finish(T::deserialize(&mut de), &de)
+}
+
+fn finish<'de, T, R: de::Input<'de>>(
+    value: Result<T, Error>,
+    de: &de::ByteDeserializer<R>,
+) -> Result<T, Error> {
+    let value = value?;
+    let left = de.len().saturating_sub(de.position());
+    if left > 0 {
+        return Err(Error::TrailingBytes(left).at(de.position()));
+    }
+    Ok(value)
+}
+
+/// Inflates `131, 80, Size:32, Zlib/binary`, refusing more or fewer than `Size` bytes.
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let size = bytes
+        .get(2..6)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+        .ok_or_else(|| Error::Eof.at(bytes.len()))? as usize;
+    let zlib = bytes.get(6..).unwrap_or(&[]);
+    // Grow with what actually inflates, not with what the header claims.
+    let mut out = Vec::with_capacity(size.min(zlib.len().saturating_mul(4)));
+    flate2::read::ZlibDecoder::new(zlib)
+        .take(size as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::Syntax(format!("bad compressed term: {e}")).at(6))?;
+    if out.len() != size {
+        return Err(Error::Syntax(format!(
+            "compressed term inflates to {} bytes, header says {size}",
+            out.len()
+        ))
+        .at(2));
+    }
+    Ok(out)
 }

@@ -97,11 +97,25 @@ impl<'de, R: Input<'de>> ByteDeserializer<R> {
         self.input.data().get(r).unwrap_or(&[])
     }
 
-    /// Describes the term at `start` for an error message.
+    /// Describes the term at `start` for an error message. Only a small
+    /// term is read into a tree (interning its atoms); a large one is
+    /// described by its header alone.
     fn found(&self, start: usize) -> String {
-        match Cursor::new(self.input.data(), start).read_term(0) {
-            Ok(t) => describe(&t),
-            Err(_) => "a malformed term".into(),
+        const SMALL: usize = 256;
+        let mut skip = Cursor::new(self.input.data(), start);
+        if skip.skip(0).is_ok() && skip.pos - start <= SMALL {
+            if let Ok(t) = Cursor::new(self.input.data(), start).read_term(0) {
+                return describe(&t);
+            }
+        }
+        match Cursor::new(self.input.data(), start).head() {
+            Ok(Head::List(n)) => format!("list of {n} elements"),
+            Ok(Head::String(r)) => format!("list of {} elements", r.len()),
+            Ok(Head::Tuple(n)) => format!("tuple of {n} elements"),
+            Ok(Head::Map(n)) => format!("map of {n} entries"),
+            Ok(Head::Binary(r)) => format!("binary of {} bytes", r.len()),
+            Ok(Head::Big { .. }) => "integer (a large bignum)".into(),
+            _ => "a malformed term".into(),
         }
     }
 
@@ -629,7 +643,7 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.map("map", visitor)
+        self.map(None, visitor)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -638,7 +652,7 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.map(&format!("map (struct {name})"), visitor)
+        self.map(Some(name), visitor)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -651,13 +665,13 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
             let start = self.pos;
             let expected = || format!("atom or tagged tuple (enum {name})");
             let (tag, payload) = match self.head()? {
-                Head::Atom { text, utf8 } => (self.tag_text(text, utf8), None),
-                Head::Binary(r) => match std::str::from_utf8(self.bytes(r)) {
-                    Ok(s) => (Cow::Owned(s.to_owned()), None),
+                Head::Atom { text, utf8 } => ((text, utf8), None),
+                Head::Binary(r) => match std::str::from_utf8(self.bytes(r.clone())) {
+                    Ok(_) => ((r, true), None),
                     Err(_) => return Err(self.mismatch(start, expected())),
                 },
                 Head::Tuple(n) if n >= 1 => match self.head()? {
-                    Head::Atom { text, utf8 } => (self.tag_text(text, utf8), Some(n - 1)),
+                    Head::Atom { text, utf8 } => ((text, utf8), Some(n - 1)),
                     _ => return Err(self.mismatch(start, expected())),
                 },
                 _ => return Err(self.mismatch(start, expected())),
@@ -665,7 +679,7 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
             visitor.visit_enum(Variant {
                 de: self,
                 start,
-                tag: tag.into_owned(),
+                tag,
                 payload,
             })
         })
@@ -692,7 +706,12 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
 }
 
 impl<'de, R: Input<'de>> ByteDeserializer<R> {
-    fn map<V: Visitor<'de>>(&mut self, expected: &str, visitor: V) -> Result<V::Value, Error> {
+    /// A map (for a struct named `name`, if any).
+    fn map<V: Visitor<'de>>(
+        &mut self,
+        name: Option<&'static str>,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         at_term!(self, {
             let start = self.pos;
             match self.head()? {
@@ -705,17 +724,12 @@ impl<'de, R: Input<'de>> ByteDeserializer<R> {
                     self.leave();
                     Ok(value)
                 }
-                _ => Err(self.mismatch(start, expected)),
+                _ => Err(match name {
+                    Some(name) => self.mismatch(start, format_args!("map (struct {name})")),
+                    None => self.mismatch(start, "map"),
+                }),
             }
         })
-    }
-
-    fn tag_text(&self, text: Range<usize>, utf8: bool) -> Cow<'static, str> {
-        Cow::Owned(
-            Cursor::new(self.input.data(), 0)
-                .atom_text(text, utf8)
-                .into_owned(),
-        )
     }
 }
 
@@ -724,7 +738,8 @@ impl<'de, R: Input<'de>> ByteDeserializer<R> {
 struct Variant<'a, R> {
     de: &'a mut ByteDeserializer<R>,
     start: usize,
-    tag: String,
+    /// The tag's text: a range of the input, UTF-8 (`true`) or Latin-1.
+    tag: (Range<usize>, bool),
     payload: Option<u32>,
 }
 
@@ -733,20 +748,30 @@ impl<'de, 'a, R: Input<'de>> de::EnumAccess<'de> for Variant<'a, R> {
     type Variant = Self;
 
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), Error> {
-        let tag: serde::de::value::StrDeserializer<'_, Error> =
-            self.tag.as_str().into_deserializer();
+        let name = self.tag();
+        let tag: serde::de::value::StrDeserializer<'_, Error> = name.as_ref().into_deserializer();
         let value = seed.deserialize(tag)?;
+        drop(name);
         Ok((value, self))
     }
 }
 
 impl<'de, R: Input<'de>> Variant<'_, R> {
+    fn tag(&self) -> Cow<'_, str> {
+        let (text, utf8) = self.tag.clone();
+        Cursor::new(self.de.input.data(), 0).atom_text(text, utf8)
+    }
+
     fn mismatch(&self, expected: impl std::fmt::Display) -> Error {
         self.de.mismatch(self.start, expected)
     }
 
     fn tagged_tuple(&self, fields: usize) -> String {
-        format!("tuple {{{}{}}}", show_atom(&self.tag), ", _".repeat(fields))
+        format!(
+            "tuple {{{}{}}}",
+            show_atom(&self.tag()),
+            ", _".repeat(fields)
+        )
     }
 }
 
@@ -756,7 +781,7 @@ impl<'de, R: Input<'de>> de::VariantAccess<'de> for Variant<'_, R> {
     fn unit_variant(self) -> Result<(), Error> {
         match self.payload {
             None => Ok(()),
-            Some(_) => Err(self.mismatch(format_args!("atom {}", show_atom(&self.tag)))),
+            Some(_) => Err(self.mismatch(format_args!("atom {}", show_atom(&self.tag())))),
         }
     }
 
@@ -788,7 +813,7 @@ impl<'de, R: Input<'de>> de::VariantAccess<'de> for Variant<'_, R> {
         match self.payload {
             Some(1) if is_map => {
                 self.de.enter()?;
-                let value = self.de.map("map", visitor)?;
+                let value = self.de.map(None, visitor)?;
                 self.de.leave();
                 Ok(value)
             }
@@ -799,7 +824,7 @@ impl<'de, R: Input<'de>> de::VariantAccess<'de> for Variant<'_, R> {
                     .collect();
                 Err(self.mismatch(format_args!(
                     "tuple {{{}, #{{{}}}}}",
-                    show_atom(&self.tag),
+                    show_atom(&self.tag()),
                     keys.join(", ")
                 )))
             }

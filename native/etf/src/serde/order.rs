@@ -138,7 +138,14 @@ pub(crate) fn flatmap_order<V>(entries: &mut [(Term, V)]) {
 /// would: a repeated key keeps its first position and takes its last value.
 /// `O(n log n)`, so a large Rust map costs no more than sorting it.
 pub(crate) fn dedupe<V>(entries: Vec<(Term, V)>) -> Vec<(Term, V)> {
-    if entries.len() < 2 {
+    let n = entries.len();
+    if n <= 16
+        && (1..n).all(|i| {
+            entries[..i]
+                .iter()
+                .all(|(k, _)| map_key_cmp(k, &entries[i].0).is_ne())
+        })
+    {
         return entries;
     }
     let mut order: Vec<usize> = (0..entries.len()).collect();

@@ -224,7 +224,7 @@ fn write_map(
     out.extend_from_slice(&len_u32(entries.len(), "map")?.to_be_bytes());
     for (key, value) in entries {
         write_term(out, &key)?;
-        out.extend_from_slice(&scratch[value]);
+        out.extend_from_slice(scratch.get(value).unwrap_or(&[]));
     }
     Ok(())
 }
@@ -620,11 +620,27 @@ impl ser::SerializeMap for MapWriter<'_> {
 }
 
 /// Writes a struct as a map with atom keys (after `{Tag, ` for a struct variant).
+///
+/// Field names are `&'static str`s compared as strings: UTF-8 byte order is
+/// code point order, which is Erlang's order of atoms, so no atom is interned.
 #[doc(hidden)]
 pub struct StructWriter<'a> {
     out: &'a mut Vec<u8>,
     scratch: Vec<u8>,
-    entries: Vec<(Term, Range<usize>)>,
+    entries: Vec<(&'static str, Range<usize>)>,
+}
+
+impl StructWriter<'_> {
+    fn has_repeated_field(&self) -> bool {
+        let e = &self.entries;
+        if e.len() <= order::MAX_FLATMAP {
+            (1..e.len()).any(|i| e[..i].iter().any(|(k, _)| *k == e[i].0))
+        } else {
+            let mut names: Vec<&str> = e.iter().map(|(k, _)| *k).collect();
+            names.sort_unstable();
+            names.windows(2).any(|w| w[0] == w[1])
+        }
+    }
 }
 
 impl ser::SerializeStruct for StructWriter<'_> {
@@ -640,13 +656,33 @@ impl ser::SerializeStruct for StructWriter<'_> {
         value.serialize(ByteSerializer {
             out: &mut self.scratch,
         })?;
-        self.entries
-            .push((Term::Atom(Atom::try_new(key)?), start..self.scratch.len()));
+        self.entries.push((key, start..self.scratch.len()));
         Ok(())
     }
 
     fn end(self) -> Result<(), Error> {
-        write_map(self.out, self.entries, &self.scratch)
+        if self.has_repeated_field() {
+            // Only a hand-written Serialize repeats a field: take the general path.
+            let entries = self
+                .entries
+                .into_iter()
+                .map(|(k, r)| Ok((Term::Atom(Atom::try_new(k)?), r)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            return write_map(self.out, entries, &self.scratch);
+        }
+        let mut entries = self.entries;
+        if entries.len() <= order::MAX_FLATMAP {
+            entries.sort_unstable_by(|p, q| p.0.cmp(q.0));
+        }
+        self.out.push(tag::MAP);
+        self.out
+            .extend_from_slice(&len_u32(entries.len(), "map")?.to_be_bytes());
+        for (key, value) in entries {
+            write_atom(self.out, key)?;
+            self.out
+                .extend_from_slice(self.scratch.get(value).unwrap_or(&[]));
+        }
+        Ok(())
     }
 }
 

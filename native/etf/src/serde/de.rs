@@ -17,11 +17,14 @@ use std::ops::Range;
 use serde::de::value::SeqDeserializer;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
+use crate::decode::{decode_with, DecodeOptions};
+use crate::error::DecodeErrorKind;
 use crate::serde::describe::describe;
 use crate::serde::error::Error;
 use crate::serde::raw::{self, Raw};
 use crate::serde::term_de::show_atom;
 use crate::serde::wire::{Cursor, Head, MAX_DEPTH};
+use crate::term::Term;
 
 /// Where the bytes come from: a borrowed slice (strings can be borrowed) or
 /// an owned buffer (an inflated compressed term: strings are copied).
@@ -97,14 +100,32 @@ impl<'de, R: Input<'de>> ByteDeserializer<R> {
         self.input.data().get(r).unwrap_or(&[])
     }
 
+    /// Decodes the whole term at `start` with [`decode_with`]: for `Term`
+    /// fields and error messages.
+    fn decode_at(&self, start: usize) -> Result<(Term, usize), Error> {
+        let opts = DecodeOptions {
+            version_byte: false,
+            max_depth: MAX_DEPTH.saturating_sub(self.depth).max(1),
+            ..DecodeOptions::default()
+        };
+        let data = self.input.data().get(start..).unwrap_or(&[]);
+        decode_with(data, &opts).map_err(|e| {
+            let kind = match e.kind {
+                DecodeErrorKind::UnexpectedEof => Error::Eof,
+                kind => Error::Syntax(kind.to_string()),
+            };
+            kind.at(start + e.offset)
+        })
+    }
+
     /// Describes the term at `start` for an error message. Only a small
-    /// term is read into a tree (interning its atoms); a large one is
-    /// described by its header alone.
+    /// term is decoded (interning its atoms); a large one is described by
+    /// its header alone.
     fn found(&self, start: usize) -> String {
         const SMALL: usize = 256;
         let mut skip = Cursor::new(self.input.data(), start);
         if skip.skip(0).is_ok() && skip.pos - start <= SMALL {
-            if let Ok(t) = Cursor::new(self.input.data(), start).read_term(0) {
+            if let Ok((t, _)) = self.decode_at(start) {
                 return describe(&t);
             }
         }
@@ -596,9 +617,8 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
             return visitor.visit_newtype_struct(self);
         }
         at_term!(self, {
-            let mut c = self.cursor();
-            let term = c.read_term(self.depth)?;
-            self.pos = c.pos;
+            let (term, used) = self.decode_at(self.pos)?;
+            self.pos += used;
             visitor.visit_newtype_struct(Raw(&term))
         })
     }
@@ -809,7 +829,7 @@ impl<'de, R: Input<'de>> de::VariantAccess<'de> for Variant<'_, R> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        let is_map = self.de.cursor().peek().ok() == Some(crate::serde::ser::tag::MAP);
+        let is_map = self.de.cursor().peek().ok() == Some(crate::tag::MAP_EXT);
         match self.payload {
             Some(1) if is_map => {
                 self.de.enter()?;

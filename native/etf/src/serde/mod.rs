@@ -87,7 +87,7 @@ mod charlist;
 mod de;
 mod describe;
 mod error;
-mod order;
+mod map_keys;
 pub mod raw;
 mod ser;
 mod term_de;
@@ -145,7 +145,7 @@ pub fn from_term_ref<'a, T: Deserialize<'a>>(term: &'a Term) -> Result<T, Error>
 /// assert_eq!(bytes, [131, 104, 2, 97, 1, 109, 0, 0, 0, 1, b'a']);
 /// ```
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
-    let mut out = vec![ser::tag::VERSION];
+    let mut out = vec![crate::tag::VERSION];
     value.serialize(ser::ByteSerializer::new(&mut out))?;
     Ok(out)
 }
@@ -167,13 +167,13 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
 /// ```
 pub fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, Error> {
     match bytes.first() {
-        Some(&ser::tag::VERSION) => {}
+        Some(&crate::tag::VERSION) => {}
         Some(b) => {
             return Err(Error::Syntax(format!("version byte {b}, expected 131")).at(0));
         }
         None => return Err(Error::Eof.at(0)),
     }
-    if bytes.get(1) == Some(&ser::tag::COMPRESSED) {
+    if bytes.get(1) == Some(&crate::tag::COMPRESSED) {
         let inflated = inflate(bytes)?;
         let mut de = de::ByteDeserializer::new(de::OwnedInput(inflated), 0);
         return finish(T::deserialize(&mut de), &de);
@@ -194,27 +194,19 @@ fn finish<'de, T, R: de::Input<'de>>(
     Ok(value)
 }
 
-/// Inflates `131, 80, Size:32, Zlib/binary`, refusing more or fewer than `Size` bytes.
+/// Inflates `131, 80, Size:32, Zlib`, which must inflate to exactly `Size`
+/// bytes and fill the input.
 fn inflate(bytes: &[u8]) -> Result<Vec<u8>, Error> {
-    use std::io::Read;
     let size = bytes
         .get(2..6)
         .and_then(|b| <[u8; 4]>::try_from(b).ok())
         .map(u32::from_be_bytes)
         .ok_or_else(|| Error::Eof.at(bytes.len()))? as usize;
     let zlib = bytes.get(6..).unwrap_or(&[]);
-    // Grow with what actually inflates, not with what the header claims.
-    let mut out = Vec::with_capacity(size.min(zlib.len().saturating_mul(4)));
-    flate2::read::ZlibDecoder::new(zlib)
-        .take(size as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::Syntax(format!("bad compressed term: {e}")).at(6))?;
-    if out.len() != size {
-        return Err(Error::Syntax(format!(
-            "compressed term inflates to {} bytes, header says {size}",
-            out.len()
-        ))
-        .at(2));
+    let (body, used) = crate::compress::inflate(zlib, size)
+        .map_err(|why| Error::Syntax(format!("compressed term {why}")).at(2))?;
+    if used != zlib.len() {
+        return Err(Error::TrailingBytes(zlib.len() - used).at(6 + used));
     }
-    Ok(out)
+    Ok(body)
 }

@@ -21,51 +21,21 @@
 //! end, and turned into `STRING_EXT` in place when every element turned out
 //! to be a small integer. Map and struct values are written to a scratch
 //! buffer so the entries can be sorted by key before they are copied out.
+//! Raw terms (a [`Term`] field) and non-atom map keys are written by
+//! [`encode_body_into`], the encoder behind [`etf::encode`](crate::encode()),
+//! so `to_vec(v) == etf::encode(&to_term(v)?)`.
 
 use std::ops::Range;
 
-use num_bigint::{BigInt, Sign};
 use serde::ser::{self, Serialize};
 
 use crate::atom::Atom;
+use crate::encode::{encode_body_into, EncodeOptions};
 use crate::serde::error::Error;
 use crate::serde::term_ser::TermSerializer;
-use crate::serde::{order, raw};
+use crate::serde::{map_keys, raw};
+use crate::tag;
 use crate::term::Term;
-
-/// ETF tags written here.
-pub(crate) mod tag {
-    pub const VERSION: u8 = 131;
-    pub const NEW_FLOAT: u8 = 70;
-    pub const BIT_BINARY: u8 = 77;
-    pub const NEW_PID: u8 = 88;
-    pub const NEW_PORT: u8 = 89;
-    pub const NEWER_REFERENCE: u8 = 90;
-    pub const SMALL_INTEGER: u8 = 97;
-    pub const INTEGER: u8 = 98;
-    pub const FLOAT: u8 = 99;
-    pub const ATOM: u8 = 100;
-    pub const REFERENCE: u8 = 101;
-    pub const PORT: u8 = 102;
-    pub const PID: u8 = 103;
-    pub const SMALL_TUPLE: u8 = 104;
-    pub const LARGE_TUPLE: u8 = 105;
-    pub const NIL: u8 = 106;
-    pub const STRING: u8 = 107;
-    pub const LIST: u8 = 108;
-    pub const BINARY: u8 = 109;
-    pub const SMALL_BIG: u8 = 110;
-    pub const LARGE_BIG: u8 = 111;
-    pub const NEW_FUN: u8 = 112;
-    pub const EXPORT: u8 = 113;
-    pub const NEW_REFERENCE: u8 = 114;
-    pub const SMALL_ATOM: u8 = 115;
-    pub const MAP: u8 = 116;
-    pub const ATOM_UTF8: u8 = 118;
-    pub const SMALL_ATOM_UTF8: u8 = 119;
-    pub const V4_PORT: u8 = 120;
-    pub const COMPRESSED: u8 = 80;
-}
 
 /// Serializes straight into ETF bytes (no version byte: [`to_vec`](crate::serde::to_vec) adds it).
 pub(crate) struct ByteSerializer<'a> {
@@ -88,15 +58,15 @@ pub(crate) fn write_atom(out: &mut Vec<u8>, name: &str) -> Result<(), Error> {
         return Err(crate::atom::AtomError::TooLong(chars).into());
     }
     if name.chars().all(|c| (c as u32) <= 0xff) {
-        out.push(tag::ATOM);
+        out.push(tag::ATOM_EXT);
         out.extend_from_slice(&(chars as u16).to_be_bytes());
         out.extend(name.chars().map(|c| c as u8));
     } else if name.len() <= 255 {
-        out.push(tag::SMALL_ATOM_UTF8);
+        out.push(tag::SMALL_ATOM_UTF8_EXT);
         out.push(name.len() as u8);
         out.extend_from_slice(name.as_bytes());
     } else {
-        out.push(tag::ATOM_UTF8);
+        out.push(tag::ATOM_UTF8_EXT);
         out.extend_from_slice(&(name.len() as u16).to_be_bytes());
         out.extend_from_slice(name.as_bytes());
     }
@@ -105,10 +75,10 @@ pub(crate) fn write_atom(out: &mut Vec<u8>, name: &str) -> Result<(), Error> {
 
 pub(crate) fn write_i64(out: &mut Vec<u8>, v: i64) {
     if (0..=255).contains(&v) {
-        out.push(tag::SMALL_INTEGER);
+        out.push(tag::SMALL_INTEGER_EXT);
         out.push(v as u8);
     } else if let Ok(i) = i32::try_from(v) {
-        out.push(tag::INTEGER);
+        out.push(tag::INTEGER_EXT);
         out.extend_from_slice(&i.to_be_bytes());
     } else {
         write_big(out, v < 0, &v.unsigned_abs().to_le_bytes());
@@ -137,37 +107,27 @@ fn write_big(out: &mut Vec<u8>, negative: bool, magnitude_le: &[u8]) {
         .map_or(0, |i| i + 1);
     let digits = &magnitude_le[..used];
     if let Ok(n) = u8::try_from(digits.len()) {
-        out.push(tag::SMALL_BIG);
+        out.push(tag::SMALL_BIG_EXT);
         out.push(n);
     } else {
-        out.push(tag::LARGE_BIG);
+        out.push(tag::LARGE_BIG_EXT);
         out.extend_from_slice(&(digits.len() as u32).to_be_bytes());
     }
     out.push(u8::from(negative));
     out.extend_from_slice(digits);
 }
 
-fn write_bigint(out: &mut Vec<u8>, n: &BigInt) {
-    match i64::try_from(n) {
-        Ok(i) => write_i64(out, i),
-        Err(_) => {
-            let (sign, magnitude) = n.to_bytes_le();
-            write_big(out, sign == Sign::Minus, &magnitude);
-        }
-    }
-}
-
 fn write_float(out: &mut Vec<u8>, f: f64) -> Result<(), Error> {
     if !f.is_finite() {
         return Err(Error::NonFiniteFloat(f));
     }
-    out.push(tag::NEW_FLOAT);
+    out.push(tag::NEW_FLOAT_EXT);
     out.extend_from_slice(&f.to_bits().to_be_bytes());
     Ok(())
 }
 
 fn write_binary(out: &mut Vec<u8>, b: &[u8]) -> Result<(), Error> {
-    out.push(tag::BINARY);
+    out.push(tag::BINARY_EXT);
     out.extend_from_slice(&len_u32(b.len(), "binary")?.to_be_bytes());
     out.extend_from_slice(b);
     Ok(())
@@ -175,10 +135,10 @@ fn write_binary(out: &mut Vec<u8>, b: &[u8]) -> Result<(), Error> {
 
 fn write_tuple_header(out: &mut Vec<u8>, arity: usize) -> Result<(), Error> {
     if let Ok(a) = u8::try_from(arity) {
-        out.push(tag::SMALL_TUPLE);
+        out.push(tag::SMALL_TUPLE_EXT);
         out.push(a);
     } else {
-        out.push(tag::LARGE_TUPLE);
+        out.push(tag::LARGE_TUPLE_EXT);
         out.extend_from_slice(&len_u32(arity, "tuple")?.to_be_bytes());
     }
     Ok(())
@@ -189,25 +149,25 @@ fn write_tuple_header(out: &mut Vec<u8>, arity: usize) -> Result<(), Error> {
 fn finish_list(out: &mut Vec<u8>, start: usize, count: usize) -> Result<(), Error> {
     if count == 0 {
         out.truncate(start);
-        out.push(tag::NIL);
+        out.push(tag::NIL_EXT);
         return Ok(());
     }
     let body = start + 5;
     let all_small = count <= u16::MAX as usize
         && out.len() - body == 2 * count
-        && (0..count).all(|i| out.get(body + 2 * i) == Some(&tag::SMALL_INTEGER));
+        && (0..count).all(|i| out.get(body + 2 * i) == Some(&tag::SMALL_INTEGER_EXT));
     if all_small {
         // In place: byte i of the string comes from offset 2i+1 >= i + 2 of the body.
-        out[start] = tag::STRING;
+        out[start] = tag::STRING_EXT;
         out[start + 1..start + 3].copy_from_slice(&(count as u16).to_be_bytes());
         for i in 0..count {
             out[start + 3 + i] = out[body + 2 * i + 1];
         }
         out.truncate(start + 3 + count);
     } else {
-        out[start] = tag::LIST;
+        out[start] = tag::LIST_EXT;
         out[start + 1..body].copy_from_slice(&len_u32(count, "list")?.to_be_bytes());
-        out.push(tag::NIL);
+        out.push(tag::NIL_EXT);
     }
     Ok(())
 }
@@ -218,101 +178,20 @@ fn write_map(
     entries: Vec<(Term, Range<usize>)>,
     scratch: &[u8],
 ) -> Result<(), Error> {
-    let mut entries = order::dedupe(entries);
-    order::flatmap_order(&mut entries);
-    out.push(tag::MAP);
+    let mut entries = map_keys::dedupe(entries);
+    map_keys::flatmap_order(&mut entries);
+    out.push(tag::MAP_EXT);
     out.extend_from_slice(&len_u32(entries.len(), "map")?.to_be_bytes());
     for (key, value) in entries {
-        write_term(out, &key)?;
+        write_term(out, &key);
         out.extend_from_slice(scratch.get(value).unwrap_or(&[]));
     }
     Ok(())
 }
 
-/// Writes any term, as `term_to_binary/1` would on OTP 25 (without the version byte).
-pub(crate) fn write_term(out: &mut Vec<u8>, term: &Term) -> Result<(), Error> {
-    match term {
-        Term::Atom(a) => write_atom(out, a.as_str())?,
-        Term::Int(i) => write_i64(out, *i),
-        Term::BigInt(n) => write_bigint(out, n),
-        Term::Float(f) => write_float(out, *f)?,
-        Term::Binary(b) => write_binary(out, b)?,
-        Term::BitString(b) => {
-            out.push(tag::BIT_BINARY);
-            out.extend_from_slice(&len_u32(b.bytes.len(), "bitstring")?.to_be_bytes());
-            out.push(b.last_bits);
-            out.extend_from_slice(&b.bytes);
-        }
-        Term::List(items) => {
-            let start = out.len();
-            out.extend_from_slice(&[tag::LIST, 0, 0, 0, 0]);
-            for item in items {
-                write_term(out, item)?;
-            }
-            finish_list(out, start, items.len())?;
-        }
-        Term::ImproperList(items, tail) => {
-            out.push(tag::LIST);
-            out.extend_from_slice(&len_u32(items.len(), "list")?.to_be_bytes());
-            for item in items {
-                write_term(out, item)?;
-            }
-            write_term(out, tail)?;
-        }
-        Term::Tuple(items) => {
-            write_tuple_header(out, items.len())?;
-            for item in items {
-                write_term(out, item)?;
-            }
-        }
-        Term::Map(m) => {
-            let mut entries: Vec<&(Term, Term)> = m.entries.iter().collect();
-            if entries.len() <= order::MAX_FLATMAP {
-                entries.sort_by(|p, q| order::map_key_cmp(&p.0, &q.0));
-            }
-            out.push(tag::MAP);
-            out.extend_from_slice(&len_u32(entries.len(), "map")?.to_be_bytes());
-            for (k, v) in entries {
-                write_term(out, k)?;
-                write_term(out, v)?;
-            }
-        }
-        Term::Pid(p) => {
-            out.push(tag::NEW_PID);
-            write_atom(out, p.node.as_str())?;
-            out.extend_from_slice(&p.id.to_be_bytes());
-            out.extend_from_slice(&p.serial.to_be_bytes());
-            out.extend_from_slice(&p.creation.to_be_bytes());
-        }
-        Term::Port(p) => {
-            match u32::try_from(p.id) {
-                Ok(id) => {
-                    out.push(tag::NEW_PORT);
-                    write_atom(out, p.node.as_str())?;
-                    out.extend_from_slice(&id.to_be_bytes());
-                }
-                Err(_) => {
-                    out.push(tag::V4_PORT);
-                    write_atom(out, p.node.as_str())?;
-                    out.extend_from_slice(&p.id.to_be_bytes());
-                }
-            }
-            out.extend_from_slice(&p.creation.to_be_bytes());
-        }
-        Term::Reference(r) => {
-            out.push(tag::NEWER_REFERENCE);
-            let len = u16::try_from(r.ids.len())
-                .map_err(|_| Error::Custom("reference with too many words".into()))?;
-            out.extend_from_slice(&len.to_be_bytes());
-            write_atom(out, r.node.as_str())?;
-            out.extend_from_slice(&r.creation.to_be_bytes());
-            for id in &r.ids {
-                out.extend_from_slice(&id.to_be_bytes());
-            }
-        }
-        Term::Fun(f) => out.extend_from_slice(&f.bytes),
-    }
-    Ok(())
+/// Writes any term as `term_to_binary/1` does (without the version byte).
+fn write_term(out: &mut Vec<u8>, term: &Term) {
+    encode_body_into(term, &EncodeOptions::default(), out);
 }
 
 impl<'a> ser::Serializer for ByteSerializer<'a> {
@@ -433,7 +312,8 @@ impl<'a> ser::Serializer for ByteSerializer<'a> {
     ) -> Result<(), Error> {
         if name == raw::TOKEN {
             let term = raw::from_repr(value.serialize(TermSerializer)?)?;
-            write_term(self.out, &term)
+            write_term(self.out, &term);
+            Ok(())
         } else {
             value.serialize(self)
         }
@@ -453,7 +333,7 @@ impl<'a> ser::Serializer for ByteSerializer<'a> {
 
     fn serialize_seq(self, _len: Option<usize>) -> Result<SeqWriter<'a>, Error> {
         let start = self.out.len();
-        self.out.extend_from_slice(&[tag::LIST, 0, 0, 0, 0]);
+        self.out.extend_from_slice(&[tag::LIST_EXT, 0, 0, 0, 0]);
         Ok(SeqWriter {
             out: self.out,
             start,
@@ -499,7 +379,7 @@ impl<'a> ser::Serializer for ByteSerializer<'a> {
         Ok(StructWriter {
             out: self.out,
             scratch: Vec::new(),
-            entries: Vec::with_capacity(len.min(order::MAX_FLATMAP)),
+            entries: Vec::with_capacity(len.min(map_keys::MAX_FLATMAP)),
         })
     }
 
@@ -633,7 +513,7 @@ pub struct StructWriter<'a> {
 impl StructWriter<'_> {
     fn has_repeated_field(&self) -> bool {
         let e = &self.entries;
-        if e.len() <= order::MAX_FLATMAP {
+        if e.len() <= map_keys::MAX_FLATMAP {
             (1..e.len()).any(|i| e[..i].iter().any(|(k, _)| *k == e[i].0))
         } else {
             let mut names: Vec<&str> = e.iter().map(|(k, _)| *k).collect();
@@ -671,10 +551,10 @@ impl ser::SerializeStruct for StructWriter<'_> {
             return write_map(self.out, entries, &self.scratch);
         }
         let mut entries = self.entries;
-        if entries.len() <= order::MAX_FLATMAP {
+        if entries.len() <= map_keys::MAX_FLATMAP {
             entries.sort_unstable_by(|p, q| p.0.cmp(q.0));
         }
-        self.out.push(tag::MAP);
+        self.out.push(tag::MAP_EXT);
         self.out
             .extend_from_slice(&len_u32(entries.len(), "map")?.to_be_bytes());
         for (key, value) in entries {

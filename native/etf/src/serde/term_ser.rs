@@ -8,7 +8,7 @@ use serde::ser::{self, Serialize};
 
 use crate::atom::Atom;
 use crate::serde::error::Error;
-use crate::serde::{order, raw};
+use crate::serde::{map_keys, raw};
 use crate::term::{Map, Term};
 
 /// Serializes into a [`Term`] (`erlang:term_to_binary/1`'s input, not its output).
@@ -305,7 +305,7 @@ impl ser::SerializeMap for MapBuilder {
 
     fn end(self) -> Result<Term, Error> {
         Ok(Term::Map(Map {
-            entries: order::dedupe(self.entries),
+            entries: map_keys::dedupe(self.entries),
         }))
     }
 }
@@ -334,7 +334,7 @@ impl ser::SerializeStruct for StructBuilder {
 
     fn end(self) -> Result<Term, Error> {
         let map = Term::Map(Map {
-            entries: order::dedupe(self.entries),
+            entries: map_keys::dedupe(self.entries),
         });
         Ok(match self.tag {
             Some(tag) => Term::Tuple(vec![tag, map]),

@@ -10,7 +10,8 @@
 //! | `term_to_binary(T, Opts)`       | `etf::encode_with(&t, &opts)`     |
 //! | `io:format("~tp", [T])`         | `t.to_string()`                   |
 //! | `erl_scan` + `erl_parse`        | `etf::parse(text)?`               |
-//! | a term as a Rust type            | `etf::from_term::<T>(&t)?`, `etf::to_term(&v)?` (see [`serde`](crate::serde)) |
+//! | a term as a Rust type (serde)    | `etf::from_term::<T>(&t)?`, `etf::to_term(&v)?` |
+//! | `term_to_binary`/`binary_to_term` of a Rust type | `etf::to_vec(&v)?`, `etf::from_slice::<T>(&b)?` (see [`serde`]) |
 
 #![deny(missing_docs)]
 

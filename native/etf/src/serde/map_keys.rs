@@ -27,13 +27,9 @@ pub(crate) fn flatmap_order<V>(entries: &mut [(Term, V)]) {
 /// `O(n log n)`, so a large Rust map costs no more than sorting it.
 pub(crate) fn dedupe<V>(entries: Vec<(Term, V)>) -> Vec<(Term, V)> {
     let n = entries.len();
-    if n <= 16
-        && (1..n).all(|i| {
-            entries[..i]
-                .iter()
-                .all(|(k, _)| map_key_cmp(k, &entries[i].0).is_ne())
-        })
-    {
+    // `==` is `=:=`, exactly what map_key_order calls Equal; for atoms it is
+    // an index comparison, so small structs never touch the atom table.
+    if n <= 16 && (1..n).all(|i| entries[..i].iter().all(|(k, _)| *k != entries[i].0)) {
         return entries;
     }
     let mut order: Vec<usize> = (0..entries.len()).collect();

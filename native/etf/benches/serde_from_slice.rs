@@ -1,5 +1,5 @@
-//! from_slice (straight from bytes) against the tree path (bytes → Term →
-//! from_term), and to_vec against to_term + encode. Prints ns per operation
+//! from_slice (straight from bytes) against the tree path (etf::decode, then
+//! from_term), and to_vec against to_term + etf::encode. Prints ns per operation
 //! and the ratio; run with `cargo bench -p ferrotp-etf --bench serde_from_slice`.
 
 use std::hint::black_box;
@@ -50,7 +50,7 @@ where
         black_box(from_slice::<T>(black_box(&bytes)).expect("from_slice"));
     });
     let tree = time(|| {
-        let t: Term = from_slice(black_box(&bytes)).expect("decode");
+        let t = etf::decode(black_box(&bytes)).expect("decode");
         black_box(from_term::<T>(&t).expect("from_term"));
     });
     let enc_direct = time(|| {
@@ -58,7 +58,7 @@ where
     });
     let enc_tree = time(|| {
         let t = to_term(black_box(value)).expect("to_term");
-        black_box(to_vec(&t).expect("encode"));
+        black_box(etf::encode(&t));
     });
     println!(
         "{name:<24} {:>6} bytes  from_slice {direct:>10.0} ns  via Term {tree:>10.0} ns  ({:.2}x)  |  to_vec {enc_direct:>10.0} ns  via Term {enc_tree:>10.0} ns  ({:.2}x)",

@@ -510,6 +510,10 @@ mod any_term {
         prop_oneof![
             Just(Atom::new("ok")),
             Just(Atom::new("undefined")),
+            prop::sample::select(vec![
+                "value", "bump", "move", "set", "x", "y", "key", "true"
+            ])
+            .prop_map(Atom::new),
             "[a-z][a-zA-Z0-9_]{0,8}".prop_map(|s| Atom::new(&s)),
             "\\PC{0,6}".prop_map(|s| Atom::new(&s)),
         ]
@@ -586,6 +590,38 @@ mod any_term {
             // A term inside a Rust value is written exactly as on its own.
             let wrapped = to_vec(&(Request::Value, &t)).map_err(fail)?;
             prop_assert_eq!(&wrapped[wrapped.len() - (bytes.len() - 1)..], &bytes[1..]);
+        }
+
+        /// The two deserializers (from a Term, straight from bytes) agree on
+        /// every term: the same value, or the same error.
+        #[test]
+        fn from_slice_and_from_term_agree_on_any_term(t in term()) {
+            let bytes = etf::encode(&t);
+            // Decoded, the map entries are in the bytes' order, as from_slice sees them.
+            let t = etf::decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            /// Errors agree on what was expected; how the found term is
+            /// described may differ (from_slice only summarises a large one).
+            fn what(e: Error) -> String {
+                match e.kind() {
+                    Error::Mismatch { expected, .. } => format!("expected {expected}"),
+                    other => other.to_string(),
+                }
+            }
+            fn same<T: DeserializeOwned + PartialEq + std::fmt::Debug>(t: &Term, bytes: &[u8]) -> Result<(), TestCaseError> {
+                let from_tree = from_term::<T>(t).map_err(what);
+                let from_bytes = from_slice::<T>(bytes).map_err(what);
+                prop_assert_eq!(from_tree, from_bytes, "for {:?}", t);
+                Ok(())
+            }
+            same::<Request>(&t, &bytes)?;
+            same::<Point>(&t, &bytes)?;
+            same::<Vec<Option<i64>>>(&t, &bytes)?;
+            same::<String>(&t, &bytes)?;
+            same::<(u8, bool)>(&t, &bytes)?;
+            same::<HashMap<String, i64>>(&t, &bytes)?;
+            same::<Option<(Atom, Term)>>(&t, &bytes)?;
+            same::<Vec<u128>>(&t, &bytes)?;
+            same::<f64>(&t, &bytes)?;
         }
 
         #[test]

@@ -330,8 +330,10 @@ impl<'de, R: Input<'de>> ByteDeserializer<R> {
                     };
                     s.push(c.ok_or_else(|| bad(self))?);
                 }
-                self.proper_tail(start)?;
-                Ok(s)
+                match self.head()? {
+                    Head::Nil => Ok(s),
+                    _ => Err(bad(self)),
+                }
             }
             _ => Err(bad(self)),
         }
@@ -557,8 +559,10 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
                             _ => return Err(bad(self)),
                         }
                     }
-                    self.proper_tail(start)?;
-                    visitor.visit_byte_buf(bytes)
+                    match self.head()? {
+                        Head::Nil => visitor.visit_byte_buf(bytes),
+                        _ => Err(bad(self)),
+                    }
                 }
                 _ => Err(bad(self)),
             }
@@ -711,7 +715,17 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
             match self.head()? {
                 Head::Atom { text, utf8 } => self.visit_atom(text, utf8, visitor),
                 Head::Binary(r) => self.visit_binary_text(start, r, visitor),
-                Head::Int(i) if i >= 0 => visitor.visit_u64(i as u64),
+                head @ (Head::Int(_) | Head::Big { .. }) => {
+                    let index = match self.int_value(&head) {
+                        Some(Int::Signed(i)) => u64::try_from(i).ok(),
+                        Some(Int::Unsigned(u)) => u64::try_from(u).ok(),
+                        _ => None,
+                    };
+                    match index {
+                        Some(i) => visitor.visit_u64(i),
+                        None => Err(self.mismatch(start, "field name (atom)")),
+                    }
+                }
                 _ => Err(self.mismatch(start, "field name (atom)")),
             }
         })

@@ -14,7 +14,8 @@
 //! | `A < B`, `lists:sort/1`         | `Ord for Term` ([`order`])        |
 //! | `io:format("~tp", [T])`         | `t.to_string()`                   |
 //! | `erl_scan` + `erl_parse`        | `etf::parse(text)?`               |
-//! | a term as a Rust type            | `etf::from_term::<T>(&t)?`, `etf::to_term(&v)?` (see [`serde`](crate::serde)) |
+//! | a term as a Rust type (serde)    | `etf::from_term::<T>(&t)?`, `etf::to_term(&v)?` |
+//! | `term_to_binary`/`binary_to_term` of a Rust type | `etf::to_vec(&v)?`, `etf::from_slice::<T>(&b)?` (see [`serde`]) |
 
 #![deny(missing_docs)]
 
@@ -29,7 +30,7 @@ pub mod tag;
 pub mod term;
 pub mod text;
 
-pub use crate::serde::{from_term, from_term_ref, to_term};
+pub use crate::serde::{from_slice, from_term, from_term_ref, to_term, to_vec};
 pub use atom::{Atom, AtomError};
 pub use decode::{
     decode, decode_body, decode_body_prefix, decode_bytes, decode_bytes_with, decode_prefix,

@@ -17,9 +17,17 @@
 //! | [`timer`]     | `send_after/3`, `cancel_timer/1`                       |
 //! | [`panic`]     | a panic is a crash: `{panic, Msg, Location}`           |
 //! | [`transport`] | how signals reach other nodes                          |
+//! | [`start`]     | `proc_lib:start_link`, `proc_lib:init_ack`             |
+//! | [`call`]      | `gen:call`, `gen:reply`, `gen_server:cast` wire shapes |
+//! | [`supervisor`]| `supervisor`: strategies, child specs, intensity       |
+//! | [`behaviours`]| named behaviours started from `{M, start_link, Args}`  |
+//! | [`counter`]   | the seed's counter, built in                           |
 
 #![deny(missing_docs)]
 
+pub mod behaviours;
+pub mod call;
+pub mod counter;
 pub mod exit;
 pub mod link;
 pub mod mailbox;
@@ -29,6 +37,8 @@ pub mod panic;
 pub mod process;
 pub mod registry;
 pub mod signal;
+pub mod start;
+pub mod supervisor;
 pub mod timer;
 pub mod transport;
 

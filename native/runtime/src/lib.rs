@@ -19,9 +19,17 @@
 //! | [`transport`] | how signals reach other nodes                          |
 //! | [`gen_server`]| the generic server behaviour, typed                    |
 //! | [`sys`]       | system messages: `get_state`, `suspend`, `terminate`... |
+//! | [`start`]     | `proc_lib:start_link`, `proc_lib:init_ack`             |
+//! | [`call`]      | `gen:call`, `gen:reply`, `gen_server:cast` wire shapes |
+//! | [`supervisor`]| `supervisor`: strategies, child specs, intensity       |
+//! | [`behaviours`]| named behaviours started from `{M, start_link, Args}`  |
+//! | [`counter`]   | the seed's counter, built in                           |
 
 #![deny(missing_docs)]
 
+pub mod behaviours;
+pub mod call;
+pub mod counter;
 pub mod exit;
 pub mod gen_server;
 pub mod link;
@@ -33,6 +41,8 @@ pub mod process;
 pub mod registry;
 pub mod signal;
 pub mod sys;
+pub mod start;
+pub mod supervisor;
 pub mod timer;
 pub mod transport;
 

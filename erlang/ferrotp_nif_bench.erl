@@ -17,16 +17,18 @@ design(N) ->
     B = spawn_link(fun() -> proxy_loop(fun ferrotp_nif:bench_b_handle/2,
                                        ferrotp_nif:bench_b_new(0)) end),
     L = spawn_link(fun() -> lean_loop(0) end),
+    {ok, R} = ferrotp_nif:start_link(counter, 0, []),
     Results = [{Name, best_of(3, fun() -> calls(Pid, N) end)}
                || {Name, Pid} <- [{gen_server, G}, {lean_erlang, L}, {a_scheduler, A},
-                                  {b_threads, B}, {gen_server, G}]],
+                                  {b_threads, B}, {nif_counter, R},
+                                  {gen_server, G}]],
     GenNs = lists:min([Ns || {gen_server, Ns} <- Results]),
     io:format("call round trip, ~b calls, best of 3 (ns/call; ratio = gen_server / design)~n", [N]),
     [io:format("  ~-12s ~8.1f ns  ~5.2fx~n", [Name, Ns, GenNs / Ns])
      || {Name, Ns} <- Results, Name =/= gen_server],
     io:format("  ~-12s ~8.1f ns~n", [gen_server, GenNs]),
-    [unlink(P) || P <- [G, L, A, B]],
-    [exit(P, kill) || P <- [G, L, A, B]],
+    [unlink(P) || P <- [G, L, A, B, R]],
+    [exit(P, kill) || P <- [G, L, A, B, R]],
     Results.
 
 beam_counter() ->

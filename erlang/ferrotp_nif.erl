@@ -22,7 +22,7 @@
 
 %% API
 -export([start_link/2, start_link/3, start/3, behaviours/0, process_count/0,
-         pool_size/0]).
+         pool_size/0, max_poll_ns/0]).
 %% proc_lib entry points
 -export([init_it/4, pool_init/1, pool_proxy/0]).
 %% NIFs behind the proxy loop
@@ -74,6 +74,10 @@ behaviours() -> ?NOT_LOADED.
 %% @doc How many Rust processes live in this VM.
 -spec process_count() -> non_neg_integer().
 process_count() -> ?NOT_LOADED.
+
+%% @doc The longest single NIF poll of a Rust process so far (nanoseconds).
+-spec max_poll_ns() -> non_neg_integer().
+max_poll_ns() -> ?NOT_LOADED.
 
 %% @doc Idle proxies kept for processes spawned from Rust.
 -spec pool_size() -> non_neg_integer().

@@ -26,6 +26,7 @@ fn registry() -> &'static RwLock<HashMap<Atom, Start>> {
     REGISTRY.get_or_init(|| {
         let mut builtins: HashMap<Atom, Start> = HashMap::new();
         builtins.insert(Atom::new("counter"), crate::counter::start);
+        builtins.insert(Atom::new("probe"), crate::probe::start);
         RwLock::new(builtins)
     })
 }

@@ -33,7 +33,8 @@ fn from_big(b: &BigInt) -> Term {
     }
 }
 
-fn reply(ctx: &Process, from: &Term, value: Term) {
+/// Answers a `gen_server` call: `{Tag, Value}` to the caller in `From = {Pid, Tag}`.
+pub fn reply(ctx: &Process, from: &Term, value: Term) {
     if let Term::Tuple(f) = from {
         if let [Term::Pid(pid), tag] = f.as_slice() {
             ctx.send(pid, Term::Tuple(vec![tag.clone(), value]));
@@ -41,7 +42,8 @@ fn reply(ctx: &Process, from: &Term, value: Term) {
     }
 }
 
-async fn run(mut ctx: Process, init: Term) -> Result<(), Term> {
+/// The counter's body, for callers that spawn it themselves (`spawn_link`).
+pub async fn run(mut ctx: Process, init: Term) -> Result<(), Term> {
     let Some(mut count) = to_big(&init) else {
         return Err(Term::Tuple(vec![Term::atom("bad_init_arg"), init]));
     };
@@ -60,20 +62,21 @@ async fn run(mut ctx: Process, init: Term) -> Result<(), Term> {
             {
                 reply(&ctx, from, from_big(&count));
             }
-            [Term::Atom(t), Term::Tuple(req)] if t.as_str() == "$gen_cast" => {
-                match req.as_slice() {
-                    [Term::Atom(b), n] if b.as_str() == "bump" && to_big(n).is_some() => {
-                        count += to_big(n).unwrap_or_default();
-                    }
-                    _ => return Err(Term::Tuple(vec![Term::atom("bad_cast"), msg])),
+            [Term::Atom(t), req] if t.as_str() == "$gen_cast" => match req {
+                Term::Tuple(r) if matches!(r.as_slice(), [Term::Atom(b), n] if b.as_str() == "bump" && to_big(n).is_some()) =>
+                {
+                    count += to_big(&r[1]).unwrap_or_default();
                 }
-            }
+                _ => return Err(Term::Tuple(vec![Term::atom("bad_cast"), req.clone()])),
+            },
             [Term::Atom(t), from, req] if t.as_str() == "system" => match req {
                 Term::Atom(a) if a.as_str() == "get_state" => {
                     reply(&ctx, from, from_big(&count));
                 }
                 Term::Tuple(r) if matches!(r.as_slice(), [Term::Atom(a), _] if a.as_str() == "terminate") =>
                 {
+                    // sys: acknowledge, then terminate with the reason.
+                    reply(&ctx, from, Term::atom("ok"));
                     return Err(r[1].clone());
                 }
                 _ => reply(

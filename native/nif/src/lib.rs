@@ -23,6 +23,7 @@ pub mod convert;
 pub mod counter;
 pub mod host;
 pub mod nifs;
+pub mod probe;
 pub mod process;
 
 rustler::init!("ferrotp_nif");

@@ -227,3 +227,9 @@ fn process_count() -> usize {
         .map(|n| n.process_count())
         .unwrap_or(0)
 }
+
+/// `max_poll_ns()`: the longest single poll of any Rust process so far.
+#[rustler::nif]
+fn max_poll_ns() -> u64 {
+    crate::process::MAX_POLL_NS.load(std::sync::atomic::Ordering::Relaxed)
+}

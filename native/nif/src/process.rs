@@ -13,9 +13,10 @@
 //! | a process being scheduled            | [`RustProcess::poll`]              |
 //! | `exit(Pid, kill)` on the proxy       | `down`: the Rust process dies `killed` |
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use etf::{Pid, Term};
 use ferrotp::executor::{Exited, ProcessTask};
@@ -83,6 +84,19 @@ impl rustler::Resource for RustProcess {
     }
 }
 
+/// The longest single poll so far, in nanoseconds (`max_poll_ns/0`).
+pub static MAX_POLL_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Tells the scheduler how much of its ~1 ms time slice the poll used (as
+/// reductions do for Erlang code), so a busy Rust process is switched out
+/// as often as a busy gen_server is.
+fn account(env: Env<'_>, took: Duration) {
+    let ns = took.as_nanos().min(u64::MAX as u128) as u64;
+    MAX_POLL_NS.fetch_max(ns, Ordering::Relaxed);
+    let percent = (ns / 10_000).clamp(1, 100) as i32;
+    rustler::schedule::consume_timeslice(env, percent);
+}
+
 impl RustProcess {
     /// A process whose whole life is `task`.
     pub fn new(pid: Pid, task: ProcessTask) -> RustProcess {
@@ -104,6 +118,12 @@ impl RustProcess {
     /// Runs the process until it waits: one poll of its task, on this
     /// thread, inside the NIF call whose environment is `env`.
     pub fn poll(&self, env: Env<'_>) -> Step {
+        self.poll_in(env, true)
+    }
+
+    /// `in_nif`: `env` is a NIF call's (it can be charged the time slice),
+    /// not a resource callback's.
+    fn poll_in(&self, env: Env<'_>, in_nif: bool) -> Step {
         let mut slot = self.task.lock();
         let Some(task) = slot.as_mut() else {
             return Step::Gone;
@@ -111,9 +131,16 @@ impl RustProcess {
         self.waker.scheduled.store(false, Ordering::Release);
         let waker = Waker::from(self.waker.clone());
         let mut cx = Context::from_waker(&waker);
-        let _env = beam_env::enter(env);
-        let _rt = host::existing_node().map(|n| n.handle().enter());
-        match task.as_mut().poll(&mut cx) {
+        let started = Instant::now();
+        let polled = {
+            let _env = beam_env::enter(env);
+            let _rt = host::existing_node().map(|n| n.handle().enter());
+            task.as_mut().poll(&mut cx)
+        };
+        if in_nif {
+            account(env, started.elapsed());
+        }
+        match polled {
             Poll::Pending => Step::Running,
             Poll::Ready(exited) => {
                 *slot = None;
@@ -150,7 +177,7 @@ impl RustProcess {
         // A killed process ends at its next poll; a few polls cover a body
         // that wakes itself in between.
         for _ in 0..8 {
-            match self.poll(env) {
+            match self.poll_in(env, false) {
                 Step::Running => continue,
                 Step::Exited(_) | Step::Gone => return,
             }

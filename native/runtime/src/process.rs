@@ -340,11 +340,13 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) -> Exited {
         node.registry().unregister_pid(n, me);
     }
     if crashed {
+        let location = crate::panic::panic_location(&reason).unwrap_or("");
         tracing::error!(
             target: "ferrotp::crash_report",
             pid = %me,
             registered_name = name.map(|n| n.as_str()).unwrap_or("[]"),
             reason = %reason,
+            panic_location = location,
             "crash report: process exited abnormally"
         );
     }

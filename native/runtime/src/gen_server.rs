@@ -289,9 +289,9 @@ impl From {
 }
 
 /// A typed reply travelling between Rust processes on one node.
-struct CallReply {
-    tag: Reference,
-    value: Box<dyn Any + Send>,
+pub(crate) struct CallReply {
+    pub(crate) tag: Reference,
+    pub(crate) value: Box<dyn Any + Send>,
 }
 
 /// A request travelling between Rust processes on one node.
@@ -540,6 +540,7 @@ async fn await_local_reply(
         },
         None => {
             ctx.demonitor(mref, true);
+            ctx.abandon_reply(mref);
             Err(CallError::Timeout)
         }
     }
@@ -617,6 +618,7 @@ pub(crate) async fn gen_call(
         }
         None => {
             ctx.demonitor(&mref, true);
+            ctx.abandon_reply(&mref);
             Err(CallError::Timeout)
         }
     }
@@ -732,6 +734,7 @@ pub async fn stop(
         }
         None => {
             ctx.demonitor(&mref, true);
+            ctx.abandon_reply(&mref);
             Err(CallError::Timeout)
         }
     }

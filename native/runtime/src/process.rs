@@ -125,6 +125,9 @@ pub(crate) struct Relations {
     pub(crate) monitors: HashMap<Reference, MonitorTarget>,
     /// Monitors held on this process: ref -> watcher.
     pub(crate) monitored_by: HashMap<Reference, Pid>,
+    /// Tags of calls that timed out: a late reply with one of these is
+    /// dropped on arrival (what OTP 24+'s call aliases achieve).
+    pub(crate) abandoned: HashSet<Reference>,
 }
 
 impl ProcState {
@@ -202,7 +205,9 @@ impl ProcShared {
     fn handle(&self, st: &mut ProcState, node: &Node, envelope: Envelope, out: &mut Vec<Signal>) {
         let signal = match envelope {
             Envelope::Local(msg) => {
-                st.mailbox.push(Message::Local(msg));
+                if !is_abandoned_local(st, &*msg) {
+                    st.mailbox.push(Message::Local(msg));
+                }
                 return;
             }
             Envelope::Signal(s) => s,
@@ -210,7 +215,9 @@ impl ProcShared {
         let me = self.pid;
         match signal {
             Signal::Send { msg, .. } | Signal::RegSend { msg, .. } => {
-                st.mailbox.push(Message::Term(msg))
+                if !is_abandoned_reply(st, &msg) {
+                    st.mailbox.push(Message::Term(msg))
+                }
             }
             Signal::Link { from, .. } => crate::link::on_link(me, st, node, from),
             Signal::Unlink { from, id, .. } => crate::link::on_unlink(me, st, node, from, id, out),
@@ -227,6 +234,28 @@ impl ProcShared {
                 reference, reason, ..
             } => crate::monitor::on_down(me, st, node, reference, reason),
         }
+    }
+}
+
+/// `true` (and forgets the tag) for a late typed reply to a call that timed out.
+fn is_abandoned_local(st: &mut ProcState, msg: &(dyn Any + Send)) -> bool {
+    let Some(rel) = st.relations.as_mut().filter(|r| !r.abandoned.is_empty()) else {
+        return false;
+    };
+    match msg.downcast_ref::<crate::gen_server::CallReply>() {
+        Some(reply) => rel.abandoned.remove(&reply.tag),
+        None => false,
+    }
+}
+
+/// `true` (and forgets the tag) for a late `{Ref, Reply}` to a call that timed out.
+fn is_abandoned_reply(st: &mut ProcState, msg: &Term) -> bool {
+    let Some(rel) = st.relations.as_mut().filter(|r| !r.abandoned.is_empty()) else {
+        return false;
+    };
+    match msg.as_tuple() {
+        Some([Term::Reference(tag), _]) => rel.abandoned.remove(tag),
+        _ => false,
     }
 }
 
@@ -334,6 +363,7 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) -> Exited {
         links,
         monitors,
         monitored_by,
+        ..
     } = relations.map(|b| *b).unwrap_or_default();
 
     if let Some(n) = name {
@@ -640,5 +670,24 @@ impl Process {
     /// A new unique reference (`make_ref()`).
     pub fn make_ref(&self) -> Reference {
         self.node.make_ref()
+    }
+
+    /// Gives up on the reply to call `tag` (after a timeout): a reply
+    /// already here is removed, one still on its way is dropped when it
+    /// arrives, so late replies never reach the mailbox (as with OTP 24+'s
+    /// call aliases). Replies are `{Tag, Reply}` terms or typed local replies.
+    pub fn abandon_reply(&mut self, tag: &Reference) {
+        self.shared.drain(&self.node, None);
+        let mut st = self.shared.state.lock();
+        let before = st.mailbox.len();
+        st.mailbox.remove_where(|m| match m {
+            Message::Term(t) => matches!(t.as_tuple(), Some([Term::Reference(r), _]) if r == tag),
+            Message::Local(b) => b
+                .downcast_ref::<crate::gen_server::CallReply>()
+                .is_some_and(|reply| reply.tag == *tag),
+        });
+        if st.mailbox.len() == before {
+            st.rel().abandoned.insert(tag.clone());
+        }
     }
 }

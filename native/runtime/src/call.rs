@@ -190,6 +190,7 @@ pub async fn call(
         .await;
     let Some(msg) = got else {
         ctx.demonitor(&mref, true);
+        ctx.abandon_reply(&mref);
         return Err(Term::atom("timeout"));
     };
     let Ok(Term::Tuple(mut items)) = msg.into_term() else {

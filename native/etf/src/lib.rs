@@ -8,6 +8,10 @@
 //! | `binary_to_term(B)`             | `etf::decode(&b)?`                |
 //! | `term_to_binary(T)`             | `etf::encode(&t)`                 |
 //! | `term_to_binary(T, Opts)`       | `etf::encode_with(&t, &opts)`     |
+//! | `binary_to_term(B, [used])`     | `etf::decode_prefix(&b)?`         |
+//! | (zero-copy binaries)            | `etf::decode_bytes(bytes)?`       |
+//! | (dist: no 131, atom cache)      | `etf::decode_with(&b, &opts)?`, `etf::encode_body_into(..)` |
+//! | `A < B`, `lists:sort/1`         | `Ord for Term` ([`order`])        |
 //! | `io:format("~tp", [T])`         | `t.to_string()`                   |
 //! | `erl_scan` + `erl_parse`        | `etf::parse(text)?`               |
 //! | a term as a Rust type (serde)    | `etf::from_term::<T>(&t)?`, `etf::to_term(&v)?` |

@@ -452,6 +452,12 @@ impl<S: GenServer> GenServerRef<S> {
         }
     }
 
+    /// The server registered as `name` on `node`, if any (`whereis(Name)`),
+    /// trusted to be an `S`.
+    pub fn whereis(node: &Node, name: Atom) -> Option<Self> {
+        node.whereis(name).map(Self::from_pid)
+    }
+
     /// The server's pid.
     pub fn pid(&self) -> Pid {
         self.pid

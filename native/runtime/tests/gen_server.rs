@@ -278,6 +278,7 @@ async fn named_server_and_already_started() {
             .await
             .unwrap();
             assert_eq!(ctx.whereis(name), Some(c.pid()));
+            assert_eq!(GenServerRef::<Counter>::whereis(ctx.node(), name), Some(c));
             let again =
                 gen_server::start::<Counter>(&mut ctx, Start::Ok(0, None), Opts::named(name)).await;
             assert_eq!(again, Err(StartError::AlreadyStarted(c.pid())));

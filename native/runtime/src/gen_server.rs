@@ -310,7 +310,8 @@ pub(crate) enum Request<S: GenServer> {
 /// Why a call failed (where `gen_server:call` would exit the caller).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum CallError {
-    /// The server died during the call (or did not exist: `noproc`), with this reason.
+    /// The server died during the call (or did not exist: `noproc`; its
+    /// node is unreachable: `{nodedown, Node}`), with this reason.
     #[error("server exited: {0:?}")]
     Exit(Term),
     /// No reply in time.
@@ -602,7 +603,7 @@ pub(crate) async fn gen_call(
         req,
     ]);
     // `{Name, Node} ! Msg` never fails; a pid send never fails.
-    let _ = ctx.send_to(target, msg);
+    let _ = ctx.send_to(target.clone(), msg);
     let tag = Term::Reference(mref.clone());
     let got = ctx
         .receive_match(
@@ -614,7 +615,22 @@ pub(crate) async fn gen_call(
         )
         .await;
     match got {
-        Some(m) if m.is_tagged("DOWN") => Err(CallError::Exit(down_reason(&m))),
+        Some(m) if m.is_tagged("DOWN") => {
+            let reason = down_reason(&m);
+            if reason.is_atom("noconnection") {
+                // gen:call's exit for an unreachable node: {nodedown, Node}.
+                let node = match &target {
+                    Dest::Pid(p) => p.node,
+                    Dest::Registered { node, .. } => *node,
+                    Dest::Name(_) => ctx.node().name(),
+                };
+                return Err(CallError::Exit(Term::tuple(vec![
+                    Term::atom("nodedown"),
+                    Term::Atom(node),
+                ])));
+            }
+            Err(CallError::Exit(reason))
+        }
         Some(m) => {
             ctx.demonitor(&mref, true);
             match m.into_term() {

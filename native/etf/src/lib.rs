@@ -14,6 +14,8 @@
 //! | `A < B`, `lists:sort/1`         | `Ord for Term` ([`order`])        |
 //! | `io:format("~tp", [T])`         | `t.to_string()`                   |
 //! | `erl_scan` + `erl_parse`        | `etf::parse(text)?`               |
+//! | a term as a Rust type (serde)    | `etf::from_term::<T>(&t)?`, `etf::to_term(&v)?` |
+//! | `term_to_binary`/`binary_to_term` of a Rust type | `etf::to_vec(&v)?`, `etf::from_slice::<T>(&b)?` (see [`serde`]) |
 
 #![deny(missing_docs)]
 
@@ -23,10 +25,12 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod order;
+pub mod serde;
 pub mod tag;
 pub mod term;
 pub mod text;
 
+pub use crate::serde::{from_slice, from_term, from_term_ref, to_term, to_vec};
 pub use atom::{Atom, AtomError};
 pub use decode::{
     decode, decode_body, decode_body_prefix, decode_bytes, decode_bytes_with, decode_prefix,
@@ -35,3 +39,4 @@ pub use decode::{
 pub use encode::{encode, encode_body_into, encode_into, encode_with, EncodeOptions};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use term::{BitString, Fun, Map, Pid, Port, Reference, Term};
+pub use text::{parse, ParseError, ParseErrorKind};

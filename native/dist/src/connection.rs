@@ -1,0 +1,601 @@
+//! One distribution connection after the handshake: a tokio task pair that
+//! reads and writes `{packet, 4}` frames, keeps the link alive with ticks,
+//! and exchanges typed control messages through channels.
+//!
+//! | Erlang (`dist_util`, `net_kernel`)               | Rust                                      |
+//! |--------------------------------------------------|-------------------------------------------|
+//! | `net_ticktime` (60 s, a tick every 15 s)         | [`ConnectionConfig::ticktime`]            |
+//! | `erlang:send(Pid, Msg)` to a remote pid          | `conn.send(ControlMessage::SendSender{..}, Some(msg))` |
+//! | connection lost → `{nodedown, Node, Info}`       | `conn.closed().await` → [`CloseReason`]   |
+//! | `erlang:disconnect_node(Node)`                   | `conn.close()`                            |
+//!
+//! Ticks: "a zero-length packet". A tick goes out whenever nothing else was
+//! written during the last `ticktime / 4`, which also answers the peer's
+//! ticks; the peer is declared dead when nothing at all arrived for
+//! `ticktime` (OTP: between `ticktime` and `1.25 × ticktime`).
+//!
+//! A malformed frame closes this connection only, with a logged reason; no
+//! input can make the tasks panic.
+//!
+//! ```no_run
+//! # async fn demo(stream: tokio::net::TcpStream, est: dist::handshake::Established) {
+//! use dist::connection::{Connection, ConnectionConfig};
+//! let (conn, mut incoming) = Connection::spawn(stream, est, ConnectionConfig::default());
+//! while let Some((control, payload)) = incoming.recv().await {
+//!     println!("{control:?} {payload:?}");
+//! }
+//! println!("closed: {}", conn.closed().await);
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use etf::Term;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use crate::control::ControlMessage;
+use crate::flags::DistFlags;
+use crate::framing::{Frame, Reassembler};
+use crate::handshake::Established;
+use crate::message::{decode, MessageEncoder};
+use crate::name::NodeName;
+
+/// Tuning for one connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// `net_ticktime`: the peer is dead after this long without a byte; a
+    /// tick goes out every quarter of it. OTP's default is 60 s.
+    pub ticktime: Duration,
+    /// The largest message (control + payload, after reassembly) accepted.
+    pub max_message_size: usize,
+    /// Outgoing messages longer than this are fragmented (peers with `FRAGMENTS`).
+    pub fragment_size: usize,
+    /// How many fragmented messages may be in flight from the peer at once.
+    pub max_sequences: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            ticktime: Duration::from_secs(60),
+            max_message_size: 128 * 1024 * 1024,
+            fragment_size: 64 * 1024,
+            max_sequences: 1024,
+        }
+    }
+}
+
+/// Why a connection ended: the `nodedown` reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The peer closed the TCP connection.
+    PeerClosed,
+    /// Nothing arrived for a whole `ticktime`: `net_tick_timeout`.
+    TickTimeout,
+    /// Reading or writing failed.
+    Io(String),
+    /// The peer sent something that is not valid distribution traffic.
+    Malformed(String),
+    /// We closed it ([`Connection::close`], `disconnect_node`).
+    Disconnected,
+    /// Another connection to the same node replaced this one.
+    Replaced,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::PeerClosed => f.write_str("connection_closed"),
+            CloseReason::TickTimeout => f.write_str("net_tick_timeout"),
+            CloseReason::Io(e) => write!(f, "io error: {e}"),
+            CloseReason::Malformed(e) => write!(f, "malformed traffic: {e}"),
+            CloseReason::Disconnected => f.write_str("disconnect"),
+            CloseReason::Replaced => f.write_str("replaced by a new connection"),
+        }
+    }
+}
+
+/// The connection is closed; the message was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("connection to {peer} is closed")]
+pub struct Closed {
+    /// The peer.
+    pub peer: NodeName,
+}
+
+/// Counters of what arrived on a connection ([`Connection::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// Complete messages decoded.
+    pub messages_in: u64,
+    /// Fragments received (first and continuation frames).
+    pub fragments_in: u64,
+    /// Ticks received.
+    pub ticks_in: u64,
+    /// Atom cache references that created or replaced an entry.
+    pub new_atom_refs_in: u64,
+    /// Atom cache references that reused an entry sent earlier.
+    pub cached_atom_refs_in: u64,
+}
+
+#[derive(Default)]
+struct Stats {
+    messages_in: AtomicU64,
+    fragments_in: AtomicU64,
+    ticks_in: AtomicU64,
+    new_atom_refs_in: AtomicU64,
+    cached_atom_refs_in: AtomicU64,
+}
+
+impl Stats {
+    fn count_frame(&self, frame: &Frame) {
+        let header = match frame {
+            Frame::Tick => {
+                self.ticks_in.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Frame::FragmentCont { .. } => {
+                self.fragments_in.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Frame::FragmentStart { header, .. } => {
+                self.fragments_in.fetch_add(1, Ordering::Relaxed);
+                header
+            }
+            Frame::Header { header, .. } => header,
+            Frame::PassThrough(_) => return,
+        };
+        let new = header.refs.iter().filter(|r| r.new_text.is_some()).count() as u64;
+        self.new_atom_refs_in.fetch_add(new, Ordering::Relaxed);
+        self.cached_atom_refs_in
+            .fetch_add(header.refs.len() as u64 - new, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> ConnectionStats {
+        ConnectionStats {
+            messages_in: self.messages_in.load(Ordering::Relaxed),
+            fragments_in: self.fragments_in.load(Ordering::Relaxed),
+            ticks_in: self.ticks_in.load(Ordering::Relaxed),
+            new_atom_refs_in: self.new_atom_refs_in.load(Ordering::Relaxed),
+            cached_atom_refs_in: self.cached_atom_refs_in.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// One incoming message: the control message and its payload, if it has one.
+pub type Incoming = (ControlMessage, Option<Term>);
+
+enum Outgoing {
+    Message(ControlMessage, Option<Term>),
+    Raw(Vec<u8>),
+}
+
+/// A handle to a running connection; cheap to clone. The connection runs
+/// until either side closes it, ticks stop, or bad traffic arrives.
+#[derive(Clone)]
+pub struct Connection {
+    peer: NodeName,
+    flags: DistFlags,
+    peer_creation: u32,
+    id: u64,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    closed: watch::Receiver<Option<CloseReason>>,
+    close_tx: Arc<watch::Sender<Option<CloseReason>>>,
+    stats: Arc<Stats>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.peer)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Sets the close reason once; the first reason wins.
+fn close_with(tx: &watch::Sender<Option<CloseReason>>, reason: CloseReason) -> bool {
+    tx.send_if_modified(|slot| {
+        if slot.is_none() {
+            *slot = Some(reason);
+            true
+        } else {
+            false
+        }
+    })
+}
+
+impl Connection {
+    /// Starts the connection's tasks on `stream`, which has just completed
+    /// the handshake `established`. Returns the handle and the stream of
+    /// incoming messages (it ends when the connection closes).
+    pub fn spawn<S>(
+        stream: S,
+        established: Established,
+        config: ConnectionConfig,
+    ) -> (Connection, mpsc::UnboundedReceiver<Incoming>)
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (reader, writer) = tokio::io::split(stream);
+        let (tx, out_rx) = mpsc::unbounded_channel();
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let (close_tx, closed) = watch::channel(None);
+        let close_tx = Arc::new(close_tx);
+        let last_read = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let stats = Arc::new(Stats::default());
+        let conn = Connection {
+            peer: established.peer,
+            flags: established.flags,
+            peer_creation: established.peer_creation,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            tx,
+            closed: closed.clone(),
+            close_tx: close_tx.clone(),
+            stats: stats.clone(),
+        };
+        let peer = conn.peer;
+        tokio::spawn(read_loop(
+            reader,
+            peer,
+            config.clone(),
+            in_tx,
+            close_tx.clone(),
+            closed.clone(),
+            last_read.clone(),
+            started,
+            stats,
+        ));
+        tokio::spawn(write_loop(
+            writer,
+            peer,
+            established.flags,
+            config,
+            out_rx,
+            close_tx,
+            closed,
+            last_read,
+            started,
+        ));
+        (conn, in_rx)
+    }
+
+    /// Sends one control message, with its payload when it takes one
+    /// ([`ControlMessage::has_payload`]). Messages are written in the order sent.
+    pub fn send(&self, msg: ControlMessage, payload: Option<Term>) -> Result<(), Closed> {
+        if self.is_closed() {
+            return Err(Closed { peer: self.peer });
+        }
+        self.tx
+            .send(Outgoing::Message(msg, payload))
+            .map_err(|_| Closed { peer: self.peer })
+    }
+
+    /// Writes raw packet bytes (without the length prefix). For tests of
+    /// the peer's handling of malformed traffic.
+    #[doc(hidden)]
+    pub fn send_raw_packet(&self, packet: Vec<u8>) -> Result<(), Closed> {
+        self.tx
+            .send(Outgoing::Raw(packet))
+            .map_err(|_| Closed { peer: self.peer })
+    }
+
+    /// What has arrived so far.
+    pub fn stats(&self) -> ConnectionStats {
+        self.stats.snapshot()
+    }
+
+    /// The peer's node name.
+    pub fn peer(&self) -> NodeName {
+        self.peer
+    }
+
+    /// The flags in use (ours ∩ the peer's).
+    pub fn flags(&self) -> DistFlags {
+        self.flags
+    }
+
+    /// The peer's creation.
+    pub fn peer_creation(&self) -> u32 {
+        self.peer_creation
+    }
+
+    /// A number telling this connection apart from earlier ones to the same peer.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Closes the connection ([`CloseReason::Disconnected`]).
+    pub fn close(&self) {
+        self.close_because(CloseReason::Disconnected);
+    }
+
+    /// Closes the connection with `reason` (the first reason given wins).
+    pub fn close_because(&self, reason: CloseReason) {
+        close_with(&self.close_tx, reason);
+    }
+
+    /// `true` once the connection is closed or closing.
+    pub fn is_closed(&self) -> bool {
+        self.closed.borrow().is_some()
+    }
+
+    /// Waits until the connection is closed and says why.
+    pub async fn closed(&self) -> CloseReason {
+        let mut rx = self.closed.clone();
+        loop {
+            if let Some(r) = rx.borrow_and_update().clone() {
+                return r;
+            }
+            if rx.changed().await.is_err() {
+                // Both tasks are gone without a reason: the peer went away.
+                return rx.borrow().clone().unwrap_or(CloseReason::PeerClosed);
+            }
+        }
+    }
+}
+
+fn millis_since(started: Instant) -> u64 {
+    started.elapsed().as_millis() as u64
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn read_loop<R: AsyncRead>(
+    reader: R,
+    peer: NodeName,
+    config: ConnectionConfig,
+    incoming: mpsc::UnboundedSender<Incoming>,
+    close_tx: Arc<watch::Sender<Option<CloseReason>>>,
+    mut closed: watch::Receiver<Option<CloseReason>>,
+    last_read: Arc<AtomicU64>,
+    started: Instant,
+    stats: Arc<Stats>,
+) {
+    tokio::pin!(reader);
+    let mut reassembler = Reassembler::new(config.max_message_size, config.max_sequences);
+    // A single packet may carry a whole message plus a header of at most
+    // 255 atoms of up to 1020 bytes each.
+    let max_packet = config.max_message_size.saturating_add(300 * 1024);
+    let reason = loop {
+        let packet = tokio::select! {
+            _ = closed.changed() => break None,
+            p = read_packet(&mut reader, max_packet) => p,
+        };
+        let packet = match packet {
+            Ok(p) => p,
+            Err(reason) => break Some(reason),
+        };
+        last_read.store(millis_since(started), Ordering::Relaxed);
+        let frame = match Frame::decode(packet) {
+            Ok(f) => f,
+            Err(e) => break Some(CloseReason::Malformed(e.to_string())),
+        };
+        stats.count_frame(&frame);
+        let message = match reassembler.push(frame) {
+            Ok(Some(m)) => m,
+            Ok(None) => continue,
+            Err(e) => break Some(CloseReason::Malformed(e.to_string())),
+        };
+        match decode(&message) {
+            Ok(m) => {
+                stats.messages_in.fetch_add(1, Ordering::Relaxed);
+                // The receiver may be gone (nobody listens): keep the link alive anyway.
+                let _ = incoming.send(m);
+            }
+            Err(e) => break Some(CloseReason::Malformed(e.to_string())),
+        }
+    };
+    if let Some(reason) = reason {
+        match &reason {
+            CloseReason::Malformed(e) => warn!(%peer, error = %e, "closing connection: malformed traffic"),
+            other => debug!(%peer, reason = %other, "read side ended"),
+        }
+        close_with(&close_tx, reason);
+    }
+}
+
+async fn read_packet<R: AsyncRead + Unpin>(reader: &mut R, max: usize) -> Result<Bytes, CloseReason> {
+    let len = match reader.read_u32().await {
+        Ok(n) => n as usize,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(CloseReason::PeerClosed),
+        Err(e) => return Err(CloseReason::Io(e.to_string())),
+    };
+    if len > max {
+        return Err(CloseReason::Malformed(format!(
+            "packet of {len} bytes exceeds the maximum of {max}"
+        )));
+    }
+    let mut buf = BytesMut::zeroed(len);
+    match reader.read_exact(&mut buf).await {
+        Ok(_) => Ok(buf.freeze()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(CloseReason::PeerClosed),
+        Err(e) => Err(CloseReason::Io(e.to_string())),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_loop<W: AsyncWrite>(
+    writer: W,
+    peer: NodeName,
+    flags: DistFlags,
+    config: ConnectionConfig,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    close_tx: Arc<watch::Sender<Option<CloseReason>>>,
+    mut closed: watch::Receiver<Option<CloseReason>>,
+    last_read: Arc<AtomicU64>,
+    started: Instant,
+) {
+    tokio::pin!(writer);
+    let mut encoder = MessageEncoder::new(flags, config.fragment_size);
+    let tick_every = (config.ticktime / 4).max(Duration::from_millis(10));
+    let mut ticker = tokio::time::interval(tick_every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await; // the first tick fires at once
+    let mut wrote_since_tick = false;
+    let ticktime_ms = config.ticktime.as_millis() as u64;
+    loop {
+        let result = tokio::select! {
+            _ = closed.changed() => break,
+            _ = ticker.tick() => {
+                let silent_for = millis_since(started).saturating_sub(last_read.load(Ordering::Relaxed));
+                if silent_for > ticktime_ms {
+                    warn!(%peer, silent_ms = silent_for, "no ticks from peer: net_tick_timeout");
+                    close_with(&close_tx, CloseReason::TickTimeout);
+                    break;
+                }
+                if wrote_since_tick {
+                    wrote_since_tick = false;
+                    Ok(())
+                } else {
+                    writer.write_all(&[0, 0, 0, 0]).await
+                }
+            }
+            out = outgoing.recv() => match out {
+                // Every handle is gone: nobody can send any more; keep ticking
+                // so the peer's messages still arrive until it closes.
+                None => {
+                    std::future::pending::<()>().await;
+                    Ok(())
+                }
+                Some(out) => {
+                    wrote_since_tick = true;
+                    write_outgoing(&mut writer, &mut encoder, out).await
+                }
+            },
+        };
+        if let Err(e) = result {
+            close_with(&close_tx, CloseReason::Io(e.to_string()));
+            break;
+        }
+    }
+    let _ = writer.shutdown().await;
+    let reason = closed.borrow().clone();
+    if let Some(r) = reason {
+        info!(%peer, reason = %r, "connection closed");
+    }
+}
+
+async fn write_outgoing<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    encoder: &mut MessageEncoder,
+    out: Outgoing,
+) -> std::io::Result<()> {
+    let packets = match out {
+        Outgoing::Message(msg, payload) => encoder
+            .encode(&msg, payload.as_ref())
+            .into_iter()
+            .map(|f| f.encode())
+            .collect(),
+        Outgoing::Raw(p) => vec![p],
+    };
+    for p in packets {
+        let len = u32::try_from(p.len()).map_err(|_| std::io::Error::other("packet over 4 GiB"))?;
+        // One write per packet: the length and body together.
+        let mut framed = Vec::with_capacity(p.len() + 4);
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(&p);
+        writer.write_all(&framed).await?;
+    }
+    writer.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etf::{Atom, Pid};
+
+    fn est(peer: &str) -> Established {
+        Established {
+            peer: NodeName::parse(peer).unwrap(),
+            peer_flags: DistFlags::ours(true),
+            flags: DistFlags::ours(true),
+            peer_creation: 1,
+        }
+    }
+
+    fn pid(node: &str, id: u32) -> Pid {
+        Pid {
+            node: Atom::new(node),
+            id,
+            serial: 0,
+            creation: 1,
+        }
+    }
+
+    fn config(ticktime_ms: u64) -> ConnectionConfig {
+        ConnectionConfig {
+            ticktime: Duration::from_millis(ticktime_ms),
+            fragment_size: 1000,
+            ..ConnectionConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_flow_both_ways_in_order() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (ca, _ia) = Connection::spawn(a, est("b@h"), config(60_000));
+        let (_cb, mut ib) = Connection::spawn(b, est("a@h"), config(60_000));
+        for i in 0..100 {
+            let msg = ControlMessage::SendSender {
+                from: pid("a@h", 1),
+                to: pid("b@h", 2),
+            };
+            ca.send(msg, Some(Term::Int(i))).unwrap();
+        }
+        let big = Term::binary(vec![3u8; 100_000]);
+        ca.send(
+            ControlMessage::RegSend {
+                from: pid("a@h", 1),
+                to_name: Atom::new("x"),
+            },
+            Some(big.clone()),
+        )
+        .unwrap();
+        for i in 0..100 {
+            let (_, p) = ib.recv().await.unwrap();
+            assert_eq!(p, Some(Term::Int(i)));
+        }
+        assert_eq!(ib.recv().await.unwrap().1, Some(big));
+    }
+
+    #[tokio::test]
+    async fn malformed_packet_closes_the_connection_with_a_reason() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (ca, _ia) = Connection::spawn(a, est("b@h"), config(60_000));
+        let (cb, mut ib) = Connection::spawn(b, est("a@h"), config(60_000));
+        ca.send_raw_packet(vec![131, 68, 1, 0x08]).unwrap();
+        assert!(matches!(cb.closed().await, CloseReason::Malformed(_)));
+        assert!(ib.recv().await.is_none());
+        assert_eq!(ca.closed().await, CloseReason::PeerClosed);
+    }
+
+    #[tokio::test]
+    async fn silent_peer_is_declared_dead_after_ticktime() {
+        // The far end is a bare stream that never writes.
+        let (a, _b) = tokio::io::duplex(1 << 16);
+        let (ca, _ia) = Connection::spawn(a, est("b@h"), config(400));
+        let reason = tokio::time::timeout(Duration::from_secs(30), ca.closed()).await.unwrap();
+        assert_eq!(reason, CloseReason::TickTimeout);
+    }
+
+    #[tokio::test]
+    async fn ticks_keep_an_idle_connection_alive() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (ca, _ia) = Connection::spawn(a, est("b@h"), config(400));
+        let (cb, _ib) = Connection::spawn(b, est("a@h"), config(400));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!ca.is_closed() && !cb.is_closed());
+        cb.close();
+        assert_eq!(ca.closed().await, CloseReason::PeerClosed);
+        assert!(ca.send(ControlMessage::NodeLink, None).is_err());
+    }
+}

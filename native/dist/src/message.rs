@@ -1,0 +1,398 @@
+//! Whole distribution messages: a control message and its payload, to and
+//! from frames.
+//!
+//! | direction | steps                                                                   |
+//! |-----------|-------------------------------------------------------------------------|
+//! | out       | [`MessageEncoder::encode`]: adapt to the peer's flags, plan the atom cache, encode the control tuple with `ATOM_CACHE_REF`s, append the payload, fragment |
+//! | in        | [`crate::framing::Reassembler`] → [`decode`]: control tuple and payload decoded against the header's atom table |
+//!
+//! The control tuple is written here, element by element, so its atoms —
+//! node names inside pids and references, registered names, module and
+//! function names — travel as one-byte atom cache references once the peer
+//! has seen them, exactly where the BEAM gains most from its cache; every
+//! other term (payloads, exit reasons, trace tokens) goes through
+//! `etf::encode_body_into` unchanged.
+//!
+//! ```
+//! use dist::control::ControlMessage;
+//! use dist::framing::{Frame, Reassembler};
+//! use dist::message::{decode, MessageEncoder};
+//! use dist::DistFlags;
+//! use etf::{Atom, Pid, Term};
+//! let from = Pid { node: Atom::new("rust@localhost"), id: 1, serial: 0, creation: 1 };
+//! let msg = ControlMessage::RegSend { from, to_name: Atom::new("echo") };
+//! let mut enc = MessageEncoder::new(DistFlags::ours(true), 64 * 1024);
+//! let frames = enc.encode(&msg, Some(&Term::atom("hello")));
+//! let mut r = Reassembler::new(1 << 20, 16);
+//! let whole = r.push(Frame::decode(frames[0].encode().into()).unwrap()).unwrap().unwrap();
+//! assert_eq!(decode(&whole).unwrap(), (msg, Some(Term::atom("hello"))));
+//! ```
+
+use std::collections::HashMap;
+
+use etf::{Atom, DecodeOptions, EncodeOptions, Term};
+
+use crate::control::{ControlError, ControlMessage};
+use crate::flags::DistFlags;
+use crate::framing::{encode_message, DistHeader, DistMessage, Frame, OutgoingAtomCache, VERSION_MAGIC};
+
+/// Why a complete message could not be decoded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MessageError {
+    /// The bytes are not a valid term.
+    #[error("bad term in distribution message: {0}")]
+    Term(String),
+    /// The control tuple is not a valid control message.
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    /// A payload was expected and missing, or bytes were left over.
+    #[error("{0}")]
+    Payload(String),
+}
+
+const ATOM_CACHE_REF: u8 = 82;
+const SMALL_TUPLE_EXT: u8 = 104;
+const LARGE_TUPLE_EXT: u8 = 105;
+const NEW_PID_EXT: u8 = 88;
+const NEWER_REFERENCE_EXT: u8 = 90;
+
+fn encode_options() -> EncodeOptions {
+    // Minor version 2: atoms always in their UTF-8 forms, as the BEAM sends
+    // them once UTF8_ATOMS is negotiated (it is mandatory).
+    EncodeOptions {
+        minor_version: 2,
+        ..EncodeOptions::default()
+    }
+}
+
+/// Encodes outgoing messages for one connection: it owns the connection's
+/// outgoing atom cache and fragment sequence numbers.
+pub struct MessageEncoder {
+    flags: DistFlags,
+    fragment_size: usize,
+    cache: OutgoingAtomCache,
+    next_sequence: u64,
+}
+
+impl MessageEncoder {
+    /// An encoder for a connection using `flags` (the negotiated set),
+    /// splitting messages longer than `fragment_size` when the peer
+    /// understands fragments.
+    pub fn new(flags: DistFlags, fragment_size: usize) -> MessageEncoder {
+        MessageEncoder {
+            flags,
+            fragment_size: fragment_size.max(64),
+            cache: OutgoingAtomCache::new(),
+            next_sequence: 1,
+        }
+    }
+
+    /// Encodes one message into the frames to send, in order.
+    pub fn encode(&mut self, msg: &ControlMessage, payload: Option<&Term>) -> Vec<Frame> {
+        let (msg, payload) = adapt(msg, payload, self.flags);
+        let control = msg.to_term();
+        let opts = encode_options();
+        if !self.flags.contains(DistFlags::DIST_HDR_ATOM_CACHE) {
+            // Pass-through: each term with its own version byte.
+            let mut body = Vec::new();
+            etf::encode_into(&control, &opts, &mut body);
+            if let Some(p) = &payload {
+                etf::encode_into(p, &opts, &mut body);
+            }
+            return vec![Frame::PassThrough(body.into())];
+        }
+        let mut atoms = Vec::new();
+        collect_atoms(&control, 0, &mut atoms);
+        let plan = self.cache.plan(atoms);
+        let mut control_bytes = Vec::with_capacity(64);
+        write_cached(&control, 0, &plan.index, &opts, &mut control_bytes);
+        let mut payload_bytes = Vec::new();
+        if let Some(p) = &payload {
+            etf::encode_body_into(p, &opts, &mut payload_bytes);
+        }
+        let fragment_size = self
+            .flags
+            .contains(DistFlags::FRAGMENTS)
+            .then_some(self.fragment_size);
+        let sequence = self.next_sequence;
+        self.next_sequence = self.next_sequence.wrapping_add(1).max(1);
+        encode_message(&plan.header, &control_bytes, &payload_bytes, sequence, fragment_size)
+    }
+}
+
+/// Rewrites `msg` into what a peer without `SEND_SENDER` or `EXIT_PAYLOAD`
+/// understands: `SEND` instead of `SEND_SENDER`, `EXIT`/`EXIT2`/
+/// `MONITOR_P_EXIT` with the reason inside instead of the `PAYLOAD_*` forms.
+fn adapt(msg: &ControlMessage, payload: Option<&Term>, flags: DistFlags) -> (ControlMessage, Option<Term>) {
+    use ControlMessage::*;
+    let reason = || payload.cloned().unwrap_or_else(|| Term::atom("normal"));
+    let exit_payload = flags.contains(DistFlags::EXIT_PAYLOAD);
+    let adapted = match msg {
+        SendSender { to, .. } if !flags.contains(DistFlags::SEND_SENDER) => Some(Send { to: *to }),
+        SendSenderTt { to, token, .. } if !flags.contains(DistFlags::SEND_SENDER) => Some(SendTt {
+            to: *to,
+            token: token.clone(),
+        }),
+        PayloadExit { from, to } if !exit_payload => Some(Exit {
+            from: *from,
+            to: *to,
+            reason: reason(),
+        }),
+        PayloadExit2 { from, to } if !exit_payload => Some(Exit2 {
+            from: *from,
+            to: *to,
+            reason: reason(),
+        }),
+        PayloadMonitorPExit { from, to, reference } if !exit_payload => Some(MonitorPExit {
+            from: from.clone(),
+            to: *to,
+            reference: reference.clone(),
+            reason: reason(),
+        }),
+        _ => None,
+    };
+    match adapted {
+        Some(m) => {
+            let p = if m.has_payload() { payload.cloned() } else { None };
+            (m, p)
+        }
+        None => (msg.clone(), payload.cloned()),
+    }
+}
+
+/// Atoms of the control tuple that [`write_cached`] can write as references.
+fn collect_atoms(t: &Term, depth: usize, out: &mut Vec<Atom>) {
+    match t {
+        Term::Atom(a) => out.push(*a),
+        Term::Pid(p) => out.push(p.node),
+        Term::Reference(r) => out.push(r.node),
+        Term::Tuple(items) if depth < 2 => items.iter().for_each(|i| collect_atoms(i, depth + 1, out)),
+        _ => {}
+    }
+}
+
+fn write_atom(a: Atom, index: &HashMap<Atom, u8>, opts: &EncodeOptions, out: &mut Vec<u8>) {
+    match index.get(&a) {
+        Some(i) => out.extend_from_slice(&[ATOM_CACHE_REF, *i]),
+        None => etf::encode_body_into(&Term::Atom(a), opts, out),
+    }
+}
+
+/// Writes the control tuple (and the `{M, F, A}` tuple inside a spawn
+/// request) with cached atoms; deeper terms go to the `etf` encoder.
+fn write_cached(t: &Term, depth: usize, index: &HashMap<Atom, u8>, opts: &EncodeOptions, out: &mut Vec<u8>) {
+    match t {
+        Term::Atom(a) => write_atom(*a, index, opts, out),
+        Term::Pid(p) => {
+            out.push(NEW_PID_EXT);
+            write_atom(p.node, index, opts, out);
+            out.extend_from_slice(&p.id.to_be_bytes());
+            out.extend_from_slice(&p.serial.to_be_bytes());
+            out.extend_from_slice(&p.creation.to_be_bytes());
+        }
+        Term::Reference(r) if r.ids.len() <= u16::MAX as usize => {
+            out.push(NEWER_REFERENCE_EXT);
+            out.extend_from_slice(&(r.ids.len() as u16).to_be_bytes());
+            write_atom(r.node, index, opts, out);
+            out.extend_from_slice(&r.creation.to_be_bytes());
+            for id in &r.ids {
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+        }
+        Term::Tuple(items) if depth < 2 => {
+            if let Ok(n) = u8::try_from(items.len()) {
+                out.extend_from_slice(&[SMALL_TUPLE_EXT, n]);
+            } else {
+                out.push(LARGE_TUPLE_EXT);
+                out.extend_from_slice(&(items.len() as u32).to_be_bytes());
+            }
+            for i in items {
+                write_cached(i, depth + 1, index, opts, out);
+            }
+        }
+        other => etf::encode_body_into(other, opts, out),
+    }
+}
+
+/// Decodes a complete message into its control message and payload.
+pub fn decode(msg: &DistMessage) -> Result<(ControlMessage, Option<Term>), MessageError> {
+    let opts = DecodeOptions {
+        version_byte: msg.versioned,
+        atom_cache: (!msg.versioned).then_some(msg.atoms.as_slice()),
+        ..DecodeOptions::default()
+    };
+    let bad = |e: etf::DecodeError| MessageError::Term(e.to_string());
+    let (control, used) = etf::decode_bytes_with(&msg.body, &opts).map_err(bad)?;
+    let control = ControlMessage::from_term(&control)?;
+    let rest = msg.body.slice(used..);
+    if !control.has_payload() {
+        if !rest.is_empty() {
+            return Err(MessageError::Payload(format!(
+                "{} bytes after control message {} that takes no payload",
+                rest.len(),
+                control.op()
+            )));
+        }
+        return Ok((control, None));
+    }
+    if rest.is_empty() || (msg.versioned && rest.len() == 1 && rest[0] == VERSION_MAGIC) {
+        return Err(MessageError::Payload(format!(
+            "control message {} without its payload",
+            control.op()
+        )));
+    }
+    let (payload, used) = etf::decode_bytes_with(&rest, &opts).map_err(bad)?;
+    if used != rest.len() {
+        return Err(MessageError::Payload(format!(
+            "{} bytes left over after the payload",
+            rest.len() - used
+        )));
+    }
+    Ok((control, Some(payload)))
+}
+
+/// Frames for a message encoded once, without an atom cache (a plain
+/// `131, 68, 0` header): what a stateless sender can always use.
+pub fn encode_uncached(msg: &ControlMessage, payload: Option<&Term>) -> Frame {
+    let opts = encode_options();
+    let mut body = Vec::new();
+    etf::encode_body_into(&msg.to_term(), &opts, &mut body);
+    if let Some(p) = payload {
+        etf::encode_body_into(p, &opts, &mut body);
+    }
+    Frame::Header {
+        header: DistHeader::default(),
+        body: body.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::ProcRef;
+    use crate::framing::Reassembler;
+    use bytes::Bytes;
+    use etf::{Pid, Reference};
+
+    fn pid(node: &str, id: u32) -> Pid {
+        Pid {
+            node: Atom::new(node),
+            id,
+            serial: 1,
+            creation: 9,
+        }
+    }
+
+    fn through(frames: Vec<Frame>, r: &mut Reassembler) -> DistMessage {
+        let mut done = None;
+        for f in frames {
+            let bytes = Bytes::from(f.encode());
+            if let Some(m) = r.push(Frame::decode(bytes).unwrap()).unwrap() {
+                done = Some(m);
+            }
+        }
+        done.unwrap()
+    }
+
+    #[test]
+    fn cached_atoms_round_trip_and_shrink_later_messages() {
+        let mut enc = MessageEncoder::new(DistFlags::ours(true), 1 << 16);
+        let mut r = Reassembler::new(1 << 20, 4);
+        let msg = ControlMessage::MonitorP {
+            from: pid("rust_node@localhost", 5),
+            to: ProcRef::Name(Atom::new("some_registered_name")),
+            reference: Reference {
+                node: Atom::new("rust_node@localhost"),
+                creation: 9,
+                ids: vec![1, 2, 3],
+            },
+        };
+        let first = enc.encode(&msg, None);
+        let first_len = first[0].encode().len();
+        assert_eq!(decode(&through(first, &mut r)).unwrap(), (msg.clone(), None));
+        let second = enc.encode(&msg, None);
+        let second_len = second[0].encode().len();
+        assert!(second_len + 30 < first_len, "{second_len} vs {first_len}");
+        assert_eq!(decode(&through(second, &mut r)).unwrap(), (msg, None));
+    }
+
+    #[test]
+    fn large_payload_is_fragmented_and_reassembled() {
+        let mut enc = MessageEncoder::new(DistFlags::ours(true), 1000);
+        let mut r = Reassembler::new(1 << 20, 4);
+        let msg = ControlMessage::SendSender {
+            from: pid("a@h", 1),
+            to: pid("b@h", 2),
+        };
+        let big = Term::binary(vec![7u8; 50_000]);
+        let frames = enc.encode(&msg, Some(&big));
+        assert!(frames.len() > 40);
+        assert_eq!(decode(&through(frames, &mut r)).unwrap(), (msg, Some(big)));
+    }
+
+    #[test]
+    fn pass_through_for_peers_without_header_atom_cache() {
+        let flags = DistFlags(DistFlags::ours(true).0 & !DistFlags::DIST_HDR_ATOM_CACHE.0);
+        let mut enc = MessageEncoder::new(flags, 1000);
+        let msg = ControlMessage::RegSend {
+            from: pid("a@h", 1),
+            to_name: Atom::new("x"),
+        };
+        let frames = enc.encode(&msg, Some(&Term::Int(1)));
+        assert!(matches!(frames[0], Frame::PassThrough(_)));
+        let mut r = Reassembler::new(1 << 20, 4);
+        assert_eq!(decode(&through(frames, &mut r)).unwrap(), (msg, Some(Term::Int(1))));
+    }
+
+    #[test]
+    fn peers_without_payload_flags_get_the_old_forms() {
+        let flags = DistFlags(DistFlags::ours(true).0 & !(DistFlags::EXIT_PAYLOAD.0 | DistFlags::SEND_SENDER.0));
+        let (a, b) = (pid("a@h", 1), pid("b@h", 2));
+        let (m, p) = adapt(
+            &ControlMessage::PayloadExit { from: a, to: b },
+            Some(&Term::atom("boom")),
+            flags,
+        );
+        assert_eq!(
+            m,
+            ControlMessage::Exit {
+                from: a,
+                to: b,
+                reason: Term::atom("boom")
+            }
+        );
+        assert_eq!(p, None);
+        let (m, p) = adapt(&ControlMessage::SendSender { from: a, to: b }, Some(&Term::Int(1)), flags);
+        assert_eq!(m, ControlMessage::Send { to: b });
+        assert_eq!(p, Some(Term::Int(1)));
+    }
+
+    #[test]
+    fn missing_payload_is_an_error() {
+        let msg = ControlMessage::SendSender {
+            from: pid("a@h", 1),
+            to: pid("b@h", 2),
+        };
+        let Frame::Header { body, .. } = encode_uncached(&msg, None) else {
+            panic!()
+        };
+        let m = DistMessage {
+            atoms: vec![],
+            body,
+            versioned: false,
+        };
+        assert!(matches!(decode(&m), Err(MessageError::Payload(_))));
+    }
+
+    #[test]
+    fn garbage_body_is_an_error_not_a_panic() {
+        for body in [&[][..], &[104, 9], &[82, 0], &[255, 1, 2]] {
+            let m = DistMessage {
+                atoms: vec![],
+                body: Bytes::copy_from_slice(body),
+                versioned: false,
+            };
+            assert!(decode(&m).is_err());
+        }
+    }
+}

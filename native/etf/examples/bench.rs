@@ -128,11 +128,19 @@ fn corpora() -> Vec<Corpus> {
                 .collect(),
         )
     });
+    let long = (0..20i64).map(|i| {
+        Term::List(
+            (0..5000i64)
+                .map(|j| Term::Int((i * j * 7919) % 100_000))
+                .collect(),
+        )
+    });
     vec![
         corpus("small mixed terms", small),
         corpus("50-key maps", maps),
         corpus("deep lists (1000)", deep),
         corpus("nested lists 8^3", tree),
+        corpus("long int lists 5000", long),
         corpus("large binaries", binaries),
         corpus("bignums", bignums),
     ]

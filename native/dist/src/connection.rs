@@ -396,17 +396,24 @@ async fn read_loop<R: AsyncRead>(
     };
     if let Some(reason) = reason {
         match &reason {
-            CloseReason::Malformed(e) => warn!(%peer, error = %e, "closing connection: malformed traffic"),
+            CloseReason::Malformed(e) => {
+                warn!(%peer, error = %e, "closing connection: malformed traffic")
+            }
             other => debug!(%peer, reason = %other, "read side ended"),
         }
         close_with(&close_tx, reason);
     }
 }
 
-async fn read_packet<R: AsyncRead + Unpin>(reader: &mut R, max: usize) -> Result<Bytes, CloseReason> {
+async fn read_packet<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max: usize,
+) -> Result<Bytes, CloseReason> {
     let len = match reader.read_u32().await {
         Ok(n) => n as usize,
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(CloseReason::PeerClosed),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(CloseReason::PeerClosed)
+        }
         Err(e) => return Err(CloseReason::Io(e.to_string())),
     };
     if len > max {
@@ -441,6 +448,7 @@ async fn write_loop<W: AsyncWrite>(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await; // the first tick fires at once
     let mut wrote_since_tick = false;
+    let mut senders_gone = false;
     let ticktime_ms = config.ticktime.as_millis() as u64;
     loop {
         let result = tokio::select! {
@@ -459,11 +467,11 @@ async fn write_loop<W: AsyncWrite>(
                     writer.write_all(&[0, 0, 0, 0]).await
                 }
             }
-            out = outgoing.recv() => match out {
+            out = outgoing.recv(), if !senders_gone => match out {
                 // Every handle is gone: nobody can send any more; keep ticking
                 // so the peer's messages still arrive until it closes.
                 None => {
-                    std::future::pending::<()>().await;
+                    senders_gone = true;
                     Ok(())
                 }
                 Some(out) => {
@@ -579,11 +587,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_connection_whose_handles_are_all_dropped_still_closes() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (ca, mut ia) = Connection::spawn(a, est("b@h"), config(60_000));
+        let (cb, _ib) = Connection::spawn(b, est("a@h"), config(60_000));
+        drop(ca);
+        cb.send(ControlMessage::NodeLink, None).unwrap();
+        assert_eq!(ia.recv().await.map(|m| m.0), Some(ControlMessage::NodeLink));
+        cb.close();
+        assert!(ia.recv().await.is_none());
+    }
+
+    #[tokio::test]
     async fn silent_peer_is_declared_dead_after_ticktime() {
         // The far end is a bare stream that never writes.
         let (a, _b) = tokio::io::duplex(1 << 16);
         let (ca, _ia) = Connection::spawn(a, est("b@h"), config(400));
-        let reason = tokio::time::timeout(Duration::from_secs(30), ca.closed()).await.unwrap();
+        let reason = tokio::time::timeout(Duration::from_secs(30), ca.closed())
+            .await
+            .unwrap();
         assert_eq!(reason, CloseReason::TickTimeout);
     }
 

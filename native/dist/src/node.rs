@@ -51,7 +51,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use crate::connection::{Closed, CloseReason, Connection, ConnectionConfig, Incoming};
+use crate::connection::{CloseReason, Closed, Connection, ConnectionConfig, Incoming};
 use crate::control::{ControlMessage, ProcRef};
 use crate::cookie::{Cookie, CookieError};
 use crate::epmd::{self, EpmdClient, EpmdError, NodeEntry, Registration};
@@ -206,7 +206,10 @@ pub enum NodeError {
 
 enum Peer {
     /// A handshake is running: ours (`outgoing`) or the peer's.
-    Pending { attempt: u64, outgoing: bool },
+    Pending {
+        attempt: u64,
+        outgoing: bool,
+    },
     Up(Connection),
 }
 
@@ -236,7 +239,9 @@ pub struct DistNode {
 
 impl std::fmt::Debug for DistNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DistNode").field("name", &self.inner.name).finish()
+        f.debug_struct("DistNode")
+            .field("name", &self.inner.name)
+            .finish()
     }
 }
 
@@ -249,7 +254,10 @@ const NET_KERNEL: &str = "net_kernel";
 
 impl DistNode {
     /// Starts the node: listens, registers with EPMD, and accepts connections.
-    pub async fn start(config: NodeConfig, handler: Arc<dyn DistHandler>) -> Result<DistNode, NodeError> {
+    pub async fn start(
+        config: NodeConfig,
+        handler: Arc<dyn DistHandler>,
+    ) -> Result<DistNode, NodeError> {
         let cookie = match config.cookie.clone() {
             Some(c) => c,
             None => Cookie::from_home()?,
@@ -338,7 +346,12 @@ impl DistNode {
 
     /// Sends a control message to `peer`, connecting first if needed (as
     /// sending to a remote pid auto-connects in Erlang).
-    pub async fn send(&self, peer: NodeName, msg: ControlMessage, payload: Option<Term>) -> Result<(), NodeError> {
+    pub async fn send(
+        &self,
+        peer: NodeName,
+        msg: ControlMessage,
+        payload: Option<Term>,
+    ) -> Result<(), NodeError> {
         let conn = self.connect(peer).await?;
         conn.send(msg, payload)?;
         Ok(())
@@ -399,19 +412,16 @@ impl DistNode {
         match result {
             Ok(Ok((stream, est))) => Ok(self.register_connection(stream, est)),
             Ok(Err(NodeError::Handshake {
-                source: HandshakeError::Refused(Status::Nok),
+                source: HandshakeError::Refused(Status::Nok | Status::Alive),
                 ..
             })) => {
-                // Simultaneous connect that the peer's attempt wins: wait for it.
+                // Simultaneous connect that the peer's attempt wins. Its
+                // name may not have reached us yet: keep our claim so we
+                // answer it `ok_simultaneous`, and wait for its connection.
                 debug!(%peer, "simultaneous connect: waiting for the peer's connection");
+                let up = self.wait_up(peer, deadline).await;
                 self.clear_pending(peer, attempt);
-                match self.claim_or_wait(peer, deadline).await? {
-                    Ok(conn) => Ok(conn),
-                    Err(attempt) => {
-                        self.clear_pending(peer, attempt);
-                        Err(NodeError::Timeout(peer))
-                    }
-                }
+                up.ok_or(NodeError::Timeout(peer))
             }
             Ok(Err(e)) => {
                 self.clear_pending(peer, attempt);
@@ -461,6 +471,23 @@ impl DistNode {
         }
     }
 
+    /// Waits until `peer` is up; `None` at the deadline or when no
+    /// handshake with it is under way any more.
+    async fn wait_up(&self, peer: NodeName, deadline: tokio::time::Instant) -> Option<Connection> {
+        let mut changed = self.inner.changed.subscribe();
+        loop {
+            match lock(&self.inner.peers).get(&peer) {
+                Some(Peer::Up(c)) if !c.is_closed() => return Some(c.clone()),
+                Some(Peer::Pending { .. }) => {}
+                _ => return None,
+            }
+            match tokio::time::timeout_at(deadline, changed.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return None,
+            }
+        }
+    }
+
     fn clear_pending(&self, peer: NodeName, attempt: u64) {
         let mut peers = lock(&self.inner.peers);
         if matches!(peers.get(&peer), Some(Peer::Pending { attempt: a, .. }) if *a == attempt) {
@@ -488,9 +515,21 @@ impl DistNode {
         let addr = SocketAddr::new(epmd.addr().ip(), entry.port);
         let mut stream = TcpStream::connect(addr).await?;
         let _ = stream.set_nodelay(true);
-        let est = handshake::initiate(&mut stream, &self.handshake_config(), Some(peer))
-            .await
-            .map_err(|source| NodeError::Handshake { peer, source })?;
+        // B says `alive` when it holds a connection to us. It is stale unless
+        // we hold one too, or B's own attempt is being accepted right now.
+        let continue_if_alive = || match lock(&self.inner.peers).get(&peer) {
+            Some(Peer::Up(c)) => c.is_closed(),
+            Some(Peer::Pending { outgoing, .. }) => *outgoing,
+            None => true,
+        };
+        let est = handshake::initiate_with(
+            &mut stream,
+            &self.handshake_config(),
+            Some(peer),
+            continue_if_alive,
+        )
+        .await
+        .map_err(|source| NodeError::Handshake { peer, source })?;
         Ok((stream, est))
     }
 
@@ -521,6 +560,7 @@ impl DistNode {
             self.inner.setup_timeout,
             handshake::accept(&mut stream, &cfg, |hello| {
                 let status = self.decide(hello, attempt);
+                debug!(peer = %hello.peer, %status, "incoming handshake");
                 if matches!(status, Status::Ok | Status::OkSimultaneous | Status::Alive) {
                     claimed = Some(hello.peer);
                 }
@@ -566,7 +606,9 @@ impl DistNode {
                     Status::Nok
                 }
             }
-            Some(Peer::Pending { outgoing: false, .. }) => Status::Nok,
+            Some(Peer::Pending {
+                outgoing: false, ..
+            }) => Status::Nok,
             _ => {
                 peers.insert(hello.peer, claim);
                 Status::Ok
@@ -628,10 +670,12 @@ impl DistNode {
                 true
             }
             ControlMessage::MonitorP {
-                to: ProcRef::Name(n), ..
+                to: ProcRef::Name(n),
+                ..
             }
             | ControlMessage::DemonitorP {
-                to: ProcRef::Name(n), ..
+                to: ProcRef::Name(n),
+                ..
             } => n.as_str() == NET_KERNEL,
             _ => false,
         }
@@ -642,10 +686,14 @@ impl DistNode {
     fn reply(&self, conn: &Connection, from: Pid, tag: &Term, reply: Term) {
         let message = Term::tuple(vec![tag.clone(), reply]);
         let alias = match tag {
-            Term::ImproperList(head, tail) if head.len() == 1 && head[0].is_atom("alias") => match &**tail {
-                Term::Reference(r) if conn.flags().contains(DistFlags::ALIAS) => Some(r.clone()),
-                _ => None,
-            },
+            Term::ImproperList(head, tail) if head.len() == 1 && head[0].is_atom("alias") => {
+                match &**tail {
+                    Term::Reference(r) if conn.flags().contains(DistFlags::ALIAS) => {
+                        Some(r.clone())
+                    }
+                    _ => None,
+                }
+            }
             _ => None,
         };
         let control = match alias {
@@ -716,7 +764,9 @@ async fn register(
                     for _ in 0..50 {
                         match client.register(entry.clone()).await {
                             Ok(r) => return Ok((Some(r), None)),
-                            Err(EpmdError::Io { .. }) => tokio::time::sleep(Duration::from_millis(100)).await,
+                            Err(EpmdError::Io { .. }) => {
+                                tokio::time::sleep(Duration::from_millis(100)).await
+                            }
                             Err(e) => return Err(e.into()),
                         }
                     }

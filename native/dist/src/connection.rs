@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use etf::Term;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
@@ -421,10 +421,11 @@ async fn read_packet<R: AsyncRead + Unpin>(
             "packet of {len} bytes exceeds the maximum of {max}"
         )));
     }
-    let mut buf = BytesMut::zeroed(len);
-    match reader.read_exact(&mut buf).await {
-        Ok(_) => Ok(buf.freeze()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(CloseReason::PeerClosed),
+    // Grow the buffer as bytes arrive: a declared length alone reserves at most 64 KiB.
+    let mut buf = Vec::with_capacity(len.min(64 * 1024));
+    match reader.take(len as u64).read_to_end(&mut buf).await {
+        Ok(n) if n == len => Ok(Bytes::from(buf)),
+        Ok(_) => Err(CloseReason::PeerClosed),
         Err(e) => Err(CloseReason::Io(e.to_string())),
     }
 }

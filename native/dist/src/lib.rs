@@ -27,6 +27,7 @@ pub mod flags;
 pub mod framing;
 pub mod handshake;
 pub mod name;
+pub mod signal;
 mod wire;
 
 pub use cookie::Cookie;

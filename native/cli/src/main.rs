@@ -1,2 +1,54 @@
-//! The `ferrotp` command.
-fn main() {}
+//! The `ferrotp` command: one binary, one subcommand per way of meeting
+//! the BEAM.
+//!
+//! | Command                         | What it does                                 |
+//! |---------------------------------|----------------------------------------------|
+//! | `ferrotp etf decode [FILE]`     | ETF bytes → Erlang term text (`binary_to_term` + `~tp`) |
+//! | `ferrotp etf encode [FILE]`     | Erlang term text → ETF bytes (`erl_parse` + `term_to_binary`) |
+//!
+//! Each subcommand lives in its own module (`etf_cmd.rs`) with an `Args`
+//! struct for clap and a `run` function; add a variant to [`Command`] to
+//! add one. Errors end the process with exit status 1 and exactly one line
+//! on stderr: `ferrotp: <subcommand>: <what went wrong>`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod etf_cmd;
+
+/// A Rust-native OTP that speaks the Erlang External Term Format.
+#[derive(Debug, Parser)]
+#[command(name = "ferrotp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands, one module each.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Convert between ETF bytes and Erlang term text.
+    Etf(etf_cmd::EtfArgs),
+}
+
+fn main() -> ExitCode {
+    // A bug must still end in one line on stderr, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info.to_string().replace('\n', " ");
+        eprintln!("ferrotp: internal error: {msg}");
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Etf(args) => etf_cmd::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` joins the context chain with ": " on one line.
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("ferrotp: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -22,6 +22,7 @@
 //! assert_eq!(ok.as_str(), "ok");
 //! ```
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
@@ -53,7 +54,7 @@ pub enum AtomError {
 }
 
 struct Table {
-    names: Vec<&'static str>,
+    count: u32,
     index: HashMap<&'static str, u32>,
 }
 
@@ -61,10 +62,53 @@ fn table() -> &'static RwLock<Table> {
     static TABLE: OnceLock<RwLock<Table>> = OnceLock::new();
     TABLE.get_or_init(|| {
         RwLock::new(Table {
-            names: Vec::new(),
+            count: 0,
             index: HashMap::new(),
         })
     })
+}
+
+// Names are stored append-only in fixed segments so that `as_str` reads them
+// without taking the table lock: a name slot is written once, before its
+// index is ever handed out.
+const SEGMENT_BITS: u32 = 10;
+const SEGMENT_LEN: usize = 1 << SEGMENT_BITS;
+const SEGMENTS: usize = MAX_ATOMS / SEGMENT_LEN;
+
+type Segment = Box<[OnceLock<&'static str>]>;
+
+static NAMES: [OnceLock<Segment>; SEGMENTS] = [const { OnceLock::new() }; SEGMENTS];
+
+fn name_slot(i: u32) -> Option<&'static OnceLock<&'static str>> {
+    let segment = NAMES.get((i >> SEGMENT_BITS) as usize)?.get_or_init(|| {
+        (0..SEGMENT_LEN)
+            .map(|_| OnceLock::new())
+            .collect::<Vec<_>>()
+            .into_boxed_slice()
+    });
+    segment.get(i as usize & (SEGMENT_LEN - 1))
+}
+
+// A small per-thread cache in front of the table: decoding the same atoms
+// over and over (as every protocol does) then costs a hash and a compare,
+// not a lock and a SipHash.
+const CACHE_SLOTS: usize = 512;
+
+thread_local! {
+    static CACHE: [Cell<u32>; CACHE_SLOTS] = const { [const { Cell::new(u32::MAX) }; CACHE_SLOTS] };
+}
+
+fn cache_slot(name: &str) -> usize {
+    // FNV-1a over at most the first and last 16 bytes: cheap, and good
+    // enough to spread atom names over the slots.
+    let b = name.as_bytes();
+    let mut h: u32 = 0x811c_9dc5 ^ b.len() as u32;
+    let head = &b[..b.len().min(16)];
+    let tail = &b[b.len().saturating_sub(16)..];
+    for &x in head.iter().chain(tail) {
+        h = (h ^ x as u32).wrapping_mul(0x0100_0193);
+    }
+    (h ^ (h >> 16)) as usize % CACHE_SLOTS
 }
 
 impl Atom {
@@ -82,31 +126,56 @@ impl Atom {
 
     /// Interns `name`, or says why it cannot be an atom.
     pub fn try_new(name: &str) -> Result<Atom, AtomError> {
+        let slot = cache_slot(name);
+        let cached = CACHE.with(|c| c[slot].get());
+        if cached != u32::MAX && Atom(cached).as_str() == name {
+            return Ok(Atom(cached));
+        }
+        let atom = Atom::intern(name)?;
+        CACHE.with(|c| c[slot].set(atom.0));
+        Ok(atom)
+    }
+
+    fn intern(name: &str) -> Result<Atom, AtomError> {
         if let Some(&i) = table().read().index.get(name) {
             return Ok(Atom(i));
         }
-        let chars = name.chars().count();
-        if chars > MAX_ATOM_CHARS {
-            return Err(AtomError::TooLong(chars));
+        // Cheap bound first: 255 characters are at most 1020 UTF-8 bytes.
+        if name.len() > MAX_ATOM_CHARS {
+            let chars = name.chars().count();
+            if chars > MAX_ATOM_CHARS {
+                return Err(AtomError::TooLong(chars));
+            }
         }
         let mut t = table().write();
         if let Some(&i) = t.index.get(name) {
             return Ok(Atom(i));
         }
-        if t.names.len() >= MAX_ATOMS {
+        if t.count as usize >= MAX_ATOMS {
             return Err(AtomError::TableFull);
         }
         let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
-        let i = t.names.len() as u32;
-        t.names.push(leaked);
+        let i = t.count;
+        if let Some(slot) = name_slot(i) {
+            let _ = slot.set(leaked);
+        }
+        t.count += 1;
         t.index.insert(leaked, i);
         Ok(Atom(i))
     }
 
+    /// The atom's slot in the table: stable for the life of the process.
+    pub(crate) fn index(self) -> u32 {
+        self.0
+    }
+
     /// The atom's name.
     pub fn as_str(&self) -> &'static str {
-        // Every Atom was created by `try_new`, so the index exists.
-        table().read().names[self.0 as usize]
+        // Every Atom was created by `intern`, which filled its slot first.
+        name_slot(self.0)
+            .and_then(|s| s.get())
+            .copied()
+            .unwrap_or("")
     }
 
     /// `true` for `true`, `false` for `false`, `None` for any other atom.
@@ -160,7 +229,8 @@ impl Ord for Atom {
         if self.0 == other.0 {
             return std::cmp::Ordering::Equal;
         }
-        self.as_str().chars().cmp(other.as_str().chars())
+        // UTF-8 byte order is code point order.
+        self.as_str().as_bytes().cmp(other.as_str().as_bytes())
     }
 }
 

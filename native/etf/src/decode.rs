@@ -1,0 +1,838 @@
+//! Decoding: external term format bytes to a [`Term`].
+//!
+//! | Erlang                                   | Rust                                   |
+//! |------------------------------------------|----------------------------------------|
+//! | `binary_to_term(B)`                      | `etf::decode(&b)?`                     |
+//! | `binary_to_term(B, [used])`              | `etf::decode_prefix(&b)?`              |
+//! | (dist: terms after a distribution header)| `etf::decode_with(&b, &opts)?`         |
+//!
+//! Decoding reads every tag `term_to_binary/1,2` of OTP 25–27 produces.
+//! It is built for hostile input:
+//!
+//! * it never recurses: nesting lives on an explicit heap stack, and
+//!   [`DecodeOptions::max_depth`] bounds it so the decoded term can also be
+//!   dropped, printed and encoded without overflowing the thread's stack;
+//! * it never trusts a length: a declared length is checked against the
+//!   bytes actually left before anything is reserved, and the total
+//!   capacity reserved by open containers never exceeds the input left;
+//! * a compressed term (tag 80) is inflated to exactly its declared size
+//!   and no further (a zlib bomb is an error, not an allocation).
+//!
+//! ```
+//! use etf::Term;
+//! let t = etf::decode(&[131, 104, 2, 100, 0, 2, 111, 107, 97, 7]).unwrap();
+//! assert_eq!(t, Term::tuple(vec![Term::atom("ok"), Term::Int(7)]));
+//! ```
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use num_bigint::{BigInt, Sign};
+
+use crate::atom::Atom;
+use crate::compress;
+use crate::error::{DecodeError, DecodeErrorKind as Kind};
+use crate::tag::*;
+use crate::term::{BitString, Fun, Map, Pid, Port, Reference, Term};
+
+/// The nesting depth [`DecodeOptions::default`] accepts.
+///
+/// Deep enough for any real protocol; shallow enough that the recursive
+/// `Drop`, `Display` and encoder of a decoded term fit a 2 MiB thread stack.
+pub const DEFAULT_MAX_DEPTH: usize = 2048;
+
+/// How to decode: version byte or not, atom cache, depth bound.
+///
+/// ```
+/// use etf::{decode_with, Atom, DecodeOptions, Term};
+/// // The distribution layer decodes terms after its header: no version
+/// // byte, and ATOM_CACHE_REF (82) indexes the header's atom cache.
+/// let cache = [Some(Atom::new("hello"))];
+/// let opts = DecodeOptions { version_byte: false, atom_cache: Some(&cache), ..Default::default() };
+/// let (t, used) = decode_with(&[82, 0], &opts).unwrap();
+/// assert_eq!((t, used), (Term::atom("hello"), 2));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct DecodeOptions<'a> {
+    /// Expect (and skip) the version magic 131 first; a compressed term
+    /// (tag 80) is only accepted right after it.
+    pub version_byte: bool,
+    /// The atom cache `ATOM_CACHE_REF` (82) indexes, as built from a
+    /// distribution header. `None` outside distribution: tag 82 is an error.
+    pub atom_cache: Option<&'a [Option<Atom>]>,
+    /// Deepest nesting of tuples, lists and maps accepted ([`Kind::TooDeep`]).
+    pub max_depth: usize,
+}
+
+impl Default for DecodeOptions<'_> {
+    fn default() -> Self {
+        DecodeOptions {
+            version_byte: true,
+            atom_cache: None,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// Decodes one term that starts with the version byte 131 and fills `input`
+/// exactly (`binary_to_term/1`).
+///
+/// Binaries in the result are copies; [`decode_bytes`] shares them instead.
+pub fn decode(input: &[u8]) -> Result<Term, DecodeError> {
+    whole(input, decode_with(input, &DecodeOptions::default()))
+}
+
+/// Like [`decode`], but binaries in the result are zero-copy slices of `input`.
+///
+/// ```
+/// let buf = bytes::Bytes::from(etf::encode(&etf::Term::binary(&b"abc"[..])));
+/// let t = etf::decode_bytes(buf.clone()).unwrap();
+/// assert!(matches!(t, etf::Term::Binary(b) if b == &b"abc"[..]));
+/// ```
+pub fn decode_bytes(input: Bytes) -> Result<Term, DecodeError> {
+    let len = input.len();
+    whole_len(len, decode_bytes_with(&input, &DecodeOptions::default()))
+}
+
+/// Decodes the term at the start of `input` (version byte first) and says
+/// how many bytes it took (`binary_to_term(B, [used])`).
+pub fn decode_prefix(input: &[u8]) -> Result<(Term, usize), DecodeError> {
+    decode_with(input, &DecodeOptions::default())
+}
+
+/// Decodes one term without a version byte that fills `input` exactly.
+pub fn decode_body(input: &[u8]) -> Result<Term, DecodeError> {
+    whole(input, decode_body_prefix(input))
+}
+
+/// Decodes the term without a version byte at the start of `input`, and
+/// says how many bytes it took.
+pub fn decode_body_prefix(input: &[u8]) -> Result<(Term, usize), DecodeError> {
+    let opts = DecodeOptions {
+        version_byte: false,
+        ..DecodeOptions::default()
+    };
+    decode_with(input, &opts)
+}
+
+/// Decodes the term at the start of `input` as `opts` say, returning it
+/// and the number of bytes it took. Binaries in the result are copies.
+pub fn decode_with(input: &[u8], opts: &DecodeOptions) -> Result<(Term, usize), DecodeError> {
+    Decoder::new(input, None, opts).top()
+}
+
+/// Like [`decode_with`], but binaries in the result share `input`'s buffer.
+pub fn decode_bytes_with(
+    input: &Bytes,
+    opts: &DecodeOptions,
+) -> Result<(Term, usize), DecodeError> {
+    Decoder::new(input, Some(input), opts).top()
+}
+
+fn whole(input: &[u8], r: Result<(Term, usize), DecodeError>) -> Result<Term, DecodeError> {
+    whole_len(input.len(), r)
+}
+
+fn whole_len(len: usize, r: Result<(Term, usize), DecodeError>) -> Result<Term, DecodeError> {
+    let (term, used) = r?;
+    if used == len {
+        Ok(term)
+    } else {
+        Err(DecodeError::new(used, Kind::TrailingBytes(len - used)))
+    }
+}
+
+/// A container whose elements are still being decoded.
+enum Frame {
+    Tuple {
+        items: Vec<Term>,
+        left: u32,
+    },
+    /// `in_tail`: all elements are in, the next term is the list's tail.
+    List {
+        items: Vec<Term>,
+        left: u32,
+        in_tail: bool,
+    },
+    Map {
+        entries: Vec<(Term, Term)>,
+        key: Option<Term>,
+        left: u32,
+        at: usize,
+    },
+}
+
+/// What follows a list's last element.
+enum Tail {
+    /// `[]` (or a string/list that completed it): the list is proper and done.
+    Proper,
+    /// Another `LIST_EXT` continues it with this many more elements.
+    More(u32),
+    /// Some other term: an improper tail to decode.
+    Improper,
+}
+
+struct Decoder<'a, 'o> {
+    buf: &'a [u8],
+    pos: usize,
+    owner: Option<&'a Bytes>,
+    atom_cache: Option<&'o [Option<Atom>]>,
+    max_depth: usize,
+    version_byte: bool,
+}
+
+type Result<T, E = DecodeError> = std::result::Result<T, E>;
+
+impl<'a, 'o> Decoder<'a, 'o> {
+    fn new(buf: &'a [u8], owner: Option<&'a Bytes>, opts: &DecodeOptions<'o>) -> Self {
+        Decoder {
+            buf,
+            pos: 0,
+            owner,
+            atom_cache: opts.atom_cache,
+            max_depth: opts.max_depth,
+            version_byte: opts.version_byte,
+        }
+    }
+
+    fn top(mut self) -> Result<(Term, usize)> {
+        if self.version_byte {
+            let v = self.u8()?;
+            if v != VERSION {
+                return Err(DecodeError::new(0, Kind::BadVersion(v)));
+            }
+            if self.buf.get(self.pos) == Some(&COMPRESSED) {
+                return self.compressed();
+            }
+        }
+        let term = self.term()?;
+        Ok((term, self.pos))
+    }
+
+    /// `80, UncompressedSize:32, ZlibData`: the term after inflating.
+    fn compressed(mut self) -> Result<(Term, usize)> {
+        self.pos += 1;
+        let size_at = self.pos;
+        let declared = self.u32()? as usize;
+        let data = self.buf.get(self.pos..).unwrap_or(&[]);
+        let (body, used) = compress::inflate(data, declared)
+            .map_err(|why| DecodeError::new(size_at, Kind::BadCompressed(why)))?;
+        let body = Bytes::from(body);
+        let mut inner = Decoder {
+            buf: &body,
+            pos: 0,
+            owner: Some(&body),
+            atom_cache: self.atom_cache,
+            max_depth: self.max_depth,
+            version_byte: false,
+        };
+        let term = inner.term()?;
+        if inner.pos != body.len() {
+            return Err(DecodeError::new(
+                inner.pos,
+                Kind::TrailingBytes(body.len() - inner.pos),
+            ));
+        }
+        Ok((term, self.pos + used))
+    }
+
+    // ---- primitive reads -------------------------------------------------
+
+    fn eof(&self) -> DecodeError {
+        DecodeError::new(self.pos, Kind::UnexpectedEof)
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    #[inline]
+    fn u8(&mut self) -> Result<u8> {
+        let b = *self.buf.get(self.pos).ok_or_else(|| self.eof())?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    #[inline]
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let a: [u8; N] = self
+            .buf
+            .get(self.pos..self.pos.saturating_add(N))
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| self.eof())?;
+        self.pos += N;
+        Ok(a)
+    }
+
+    #[inline]
+    fn u16(&mut self) -> Result<u16> {
+        self.array().map(u16::from_be_bytes)
+    }
+
+    #[inline]
+    fn u32(&mut self) -> Result<u32> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    #[inline]
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let s = self
+            .buf
+            .get(self.pos..self.pos.saturating_add(n))
+            .ok_or_else(|| self.eof())?;
+        self.pos += n;
+        Ok(s)
+    }
+
+    /// `n` bytes as a `Bytes`: a slice of the owner when there is one.
+    fn bytes(&mut self, n: usize) -> Result<Bytes> {
+        let start = self.pos;
+        let s = self.take(n)?;
+        Ok(match self.owner {
+            Some(owner) => owner.slice(start..start + n),
+            None => Bytes::copy_from_slice(s),
+        })
+    }
+
+    /// Checks a declared length against the input left (each of the `n`
+    /// elements needs at least `min_bytes`, plus `extra` bytes after them)
+    /// and returns how many elements' capacity to reserve.
+    ///
+    /// `owed` is the number of elements open containers still expect: their
+    /// bytes are also still ahead, so reserving beyond `remaining - owed`
+    /// could only be for input that cannot exist.
+    fn claim(
+        &self,
+        len_at: usize,
+        what: &'static str,
+        n: u32,
+        min_bytes: usize,
+        extra: usize,
+        owed: usize,
+    ) -> Result<usize> {
+        let n = n as usize;
+        let room = self.remaining().saturating_sub(extra) / min_bytes;
+        if n > room {
+            return Err(DecodeError::new(
+                len_at,
+                Kind::Oversized {
+                    what,
+                    len: n as u64,
+                },
+            ));
+        }
+        Ok(n.min(room.saturating_sub(owed)))
+    }
+
+    fn check_depth(&self, depth: usize, at: usize) -> Result<()> {
+        if depth >= self.max_depth {
+            Err(DecodeError::new(at, Kind::TooDeep(self.max_depth)))
+        } else {
+            Ok(())
+        }
+    }
+
+    // ---- the term walk -----------------------------------------------------
+
+    /// Decodes one term, iteratively.
+    fn term(&mut self) -> Result<Term> {
+        let mut stack: Vec<Frame> = Vec::new();
+        // Elements the open containers still expect (see `claim`).
+        let mut owed: usize = 0;
+        loop {
+            let at = self.pos;
+            let tag = self.u8()?;
+            let mut value = match tag {
+                SMALL_INTEGER_EXT => Term::Int(self.u8()? as i64),
+                INTEGER_EXT => Term::Int(i32::from_be_bytes(self.array()?) as i64),
+                ATOM_EXT | SMALL_ATOM_EXT | ATOM_UTF8_EXT | SMALL_ATOM_UTF8_EXT
+                | ATOM_CACHE_REF => Term::Atom(self.atom_body(tag, at)?),
+                NIL_EXT => Term::List(Vec::new()),
+                SMALL_TUPLE_EXT | LARGE_TUPLE_EXT => {
+                    let len_at = self.pos;
+                    let n = if tag == SMALL_TUPLE_EXT {
+                        self.u8()? as u32
+                    } else {
+                        self.u32()?
+                    };
+                    if n == 0 {
+                        Term::Tuple(Vec::new())
+                    } else {
+                        self.check_depth(stack.len(), at)?;
+                        let cap = self.claim(len_at, "tuple", n, 1, 0, owed)?;
+                        owed += n as usize;
+                        stack.push(Frame::Tuple {
+                            items: Vec::with_capacity(cap),
+                            left: n,
+                        });
+                        continue;
+                    }
+                }
+                LIST_EXT => {
+                    let len_at = self.pos;
+                    let n = self.u32()?;
+                    self.check_depth(stack.len(), at)?;
+                    // Every element and the tail need a byte each.
+                    let cap = self.claim(len_at, "list", n, 1, 1, owed)?;
+                    let mut items = Vec::with_capacity(cap);
+                    if n > 0 {
+                        owed += n as usize;
+                        stack.push(Frame::List {
+                            items,
+                            left: n,
+                            in_tail: false,
+                        });
+                        continue;
+                    }
+                    match self.list_tail(&mut items, &mut owed)? {
+                        Tail::Proper => Term::List(items),
+                        Tail::More(left) => {
+                            stack.push(Frame::List {
+                                items,
+                                left,
+                                in_tail: false,
+                            });
+                            continue;
+                        }
+                        Tail::Improper => {
+                            stack.push(Frame::List {
+                                items,
+                                left: 0,
+                                in_tail: true,
+                            });
+                            continue;
+                        }
+                    }
+                }
+                STRING_EXT => {
+                    let n = self.u16()? as usize;
+                    let s = self.take(n)?;
+                    Term::List(s.iter().map(|&b| Term::Int(b as i64)).collect())
+                }
+                MAP_EXT => {
+                    let len_at = self.pos;
+                    let n = self.u32()?;
+                    if n == 0 {
+                        Term::Map(Map::new())
+                    } else {
+                        self.check_depth(stack.len(), at)?;
+                        let cap = self.claim(len_at, "map", n, 2, 0, owed / 2)?;
+                        owed += 2 * n as usize;
+                        stack.push(Frame::Map {
+                            entries: Vec::with_capacity(cap),
+                            key: None,
+                            left: n,
+                            at,
+                        });
+                        continue;
+                    }
+                }
+                BINARY_EXT => {
+                    let len_at = self.pos;
+                    let n = self.u32()?;
+                    self.claim(len_at, "binary", n, 1, 0, 0)?;
+                    Term::Binary(self.bytes(n as usize)?)
+                }
+                BIT_BINARY_EXT => self.bit_binary()?,
+                NEW_FLOAT_EXT => {
+                    let f = f64::from_bits(u64::from_be_bytes(self.array()?));
+                    if !f.is_finite() {
+                        return Err(DecodeError::new(at, Kind::InvalidFloat));
+                    }
+                    Term::Float(f)
+                }
+                FLOAT_EXT => self.old_float(at)?,
+                SMALL_BIG_EXT | LARGE_BIG_EXT => self.big(tag)?,
+                PID_EXT | NEW_PID_EXT => Term::Pid(self.pid(tag)?),
+                PORT_EXT | NEW_PORT_EXT | V4_PORT_EXT => Term::Port(self.port(tag)?),
+                REFERENCE_EXT | NEW_REFERENCE_EXT | NEWER_REFERENCE_EXT => {
+                    Term::Reference(self.reference(tag)?)
+                }
+                NEW_FUN_EXT => self.new_fun(at)?,
+                EXPORT_EXT => self.export(at)?,
+                LOCAL_EXT => return Err(DecodeError::new(at, Kind::LocalExt)),
+                _ => return Err(DecodeError::new(at, Kind::UnknownTag(tag))),
+            };
+
+            // Hand the finished value to its container; a container it
+            // completes is itself a finished value for the one below.
+            loop {
+                let Some(frame) = stack.last_mut() else {
+                    return Ok(value);
+                };
+                match frame {
+                    Frame::Tuple { items, left } => {
+                        items.push(value);
+                        owed = owed.saturating_sub(1);
+                        *left -= 1;
+                        if *left > 0 {
+                            break;
+                        }
+                        let items = std::mem::take(items);
+                        stack.pop();
+                        value = Term::Tuple(items);
+                    }
+                    Frame::List {
+                        items,
+                        left,
+                        in_tail,
+                    } => {
+                        if *in_tail {
+                            let items = std::mem::take(items);
+                            stack.pop();
+                            value = improper(items, value);
+                            continue;
+                        }
+                        items.push(value);
+                        owed = owed.saturating_sub(1);
+                        *left -= 1;
+                        if *left > 0 {
+                            break;
+                        }
+                        match self.list_tail(items, &mut owed)? {
+                            Tail::Proper => {
+                                let items = std::mem::take(items);
+                                stack.pop();
+                                value = Term::List(items);
+                            }
+                            Tail::More(n) => {
+                                *left = n;
+                                break;
+                            }
+                            Tail::Improper => {
+                                *in_tail = true;
+                                break;
+                            }
+                        }
+                    }
+                    Frame::Map {
+                        entries,
+                        key,
+                        left,
+                        at,
+                    } => {
+                        owed = owed.saturating_sub(1);
+                        let Some(k) = key.take() else {
+                            *key = Some(value);
+                            break;
+                        };
+                        entries.push((k, value));
+                        *left -= 1;
+                        if *left > 0 {
+                            break;
+                        }
+                        let map_at = *at;
+                        let entries = std::mem::take(entries);
+                        stack.pop();
+                        if has_duplicate_keys(&entries) {
+                            return Err(DecodeError::new(map_at, Kind::DuplicateMapKey));
+                        }
+                        value = Term::Map(Map { entries });
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a list's last element: reads `[]`, or a `STRING_EXT`/`LIST_EXT`
+    /// that continues the list (the BEAM never writes these, but they
+    /// decode to one flat list there too), or leaves an improper tail.
+    fn list_tail(&mut self, items: &mut Vec<Term>, owed: &mut usize) -> Result<Tail> {
+        loop {
+            match self.buf.get(self.pos) {
+                Some(&NIL_EXT) => {
+                    self.pos += 1;
+                    return Ok(Tail::Proper);
+                }
+                Some(&STRING_EXT) => {
+                    self.pos += 1;
+                    let n = self.u16()? as usize;
+                    let s = self.take(n)?;
+                    items.extend(s.iter().map(|&b| Term::Int(b as i64)));
+                    return Ok(Tail::Proper);
+                }
+                Some(&LIST_EXT) => {
+                    self.pos += 1;
+                    let len_at = self.pos;
+                    let n = self.u32()?;
+                    let cap = self.claim(len_at, "list", n, 1, 1, *owed)?;
+                    if n > 0 {
+                        items.reserve(cap);
+                        *owed += n as usize;
+                        return Ok(Tail::More(n));
+                    }
+                }
+                _ => return Ok(Tail::Improper),
+            }
+        }
+    }
+
+    // ---- atoms ---------------------------------------------------------------
+
+    /// An atom-valued field (a pid's node, a fun's module): tag and body.
+    fn atom(&mut self) -> Result<Atom> {
+        let at = self.pos;
+        let tag = self.u8()?;
+        self.atom_body(tag, at)
+    }
+
+    fn atom_body(&mut self, tag: u8, at: usize) -> Result<Atom> {
+        let (len, utf8) = match tag {
+            SMALL_ATOM_UTF8_EXT => (self.u8()? as usize, true),
+            ATOM_UTF8_EXT => (self.u16()? as usize, true),
+            ATOM_EXT => (self.u16()? as usize, false),
+            SMALL_ATOM_EXT => (self.u8()? as usize, false),
+            ATOM_CACHE_REF => {
+                let i = self.u8()?;
+                return self
+                    .atom_cache
+                    .and_then(|cache| cache.get(i as usize).copied().flatten())
+                    .ok_or(DecodeError::new(at, Kind::AtomCacheRef(i)));
+            }
+            LOCAL_EXT => return Err(DecodeError::new(at, Kind::LocalExt)),
+            _ => return Err(DecodeError::new(at, Kind::UnknownTag(tag))),
+        };
+        let raw = self.take(len)?;
+        let name: Cow<str> = if raw.is_ascii() {
+            // ASCII is both Latin-1 and UTF-8.
+            Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default())
+        } else if utf8 {
+            Cow::Borrowed(
+                std::str::from_utf8(raw).map_err(|_| DecodeError::new(at, Kind::InvalidUtf8))?,
+            )
+        } else {
+            Cow::Owned(raw.iter().map(|&b| b as char).collect())
+        };
+        Atom::try_new(&name).map_err(|e| DecodeError::new(at, Kind::InvalidAtom(e)))
+    }
+
+    // ---- numbers -------------------------------------------------------------
+
+    /// `FLOAT_EXT`: 31 bytes of `"%.20e"` text, NUL padded.
+    fn old_float(&mut self, at: usize) -> Result<Term> {
+        let raw = self.take(31)?;
+        let text = raw.split(|&b| b == 0).next().unwrap_or_default();
+        std::str::from_utf8(text)
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|f| f.is_finite())
+            .map(Term::Float)
+            .ok_or(DecodeError::new(at, Kind::InvalidFloat))
+    }
+
+    /// `SMALL_BIG_EXT`/`LARGE_BIG_EXT`: sign byte, little-endian digits;
+    /// normalised to `Term::Int` when the value fits in `i64`.
+    fn big(&mut self, tag: u8) -> Result<Term> {
+        let len_at = self.pos;
+        let n = if tag == SMALL_BIG_EXT {
+            self.u8()? as u32
+        } else {
+            self.u32()?
+        };
+        self.claim(len_at, "bignum", n, 1, 1, 0)?;
+        let sign = self.u8()?;
+        let digits = self.take(n as usize)?;
+        if digits.len() <= 8 {
+            let mut le = [0u8; 8];
+            le[..digits.len()].copy_from_slice(digits);
+            let magnitude = u64::from_le_bytes(le);
+            if sign == 0 && magnitude <= i64::MAX as u64 {
+                return Ok(Term::Int(magnitude as i64));
+            }
+            if sign != 0 && magnitude <= 1 << 63 {
+                return Ok(Term::Int((magnitude as i64).wrapping_neg()));
+            }
+        }
+        let sign = if sign == 0 { Sign::Plus } else { Sign::Minus };
+        Ok(Term::from_bigint(BigInt::from_bytes_le(sign, digits)))
+    }
+
+    // ---- binaries ------------------------------------------------------------
+
+    /// `BIT_BINARY_EXT`: `Len:32, Bits:8, Data`; unused low bits are cleared.
+    fn bit_binary(&mut self) -> Result<Term> {
+        let len_at = self.pos;
+        let len = self.u32()?;
+        let bits = self.u8()?;
+        if !(1..=8).contains(&bits) || len == 0 {
+            return Err(DecodeError::new(
+                len_at,
+                Kind::InvalidBitString { len, bits },
+            ));
+        }
+        if len as usize > self.remaining() {
+            return Err(DecodeError::new(
+                len_at,
+                Kind::Oversized {
+                    what: "bitstring",
+                    len: len as u64,
+                },
+            ));
+        }
+        let mut bytes = self.bytes(len as usize)?;
+        if bits == 8 {
+            return Ok(Term::Binary(bytes));
+        }
+        let mask = 0xffu8 << (8 - bits);
+        if let Some(&last) = bytes.last() {
+            if last & !mask != 0 {
+                let mut owned = bytes.to_vec();
+                if let Some(l) = owned.last_mut() {
+                    *l &= mask;
+                }
+                bytes = Bytes::from(owned);
+            }
+        }
+        Ok(Term::BitString(BitString {
+            bytes,
+            last_bits: bits,
+        }))
+    }
+
+    // ---- pids, ports, references -----------------------------------------------
+
+    fn pid(&mut self, tag: u8) -> Result<Pid> {
+        let node = self.atom()?;
+        let id = self.u32()?;
+        let serial = self.u32()?;
+        let creation = if tag == PID_EXT {
+            self.u8()? as u32
+        } else {
+            self.u32()?
+        };
+        Ok(Pid {
+            node,
+            id,
+            serial,
+            creation,
+        })
+    }
+
+    fn port(&mut self, tag: u8) -> Result<Port> {
+        let node = self.atom()?;
+        let (id, creation) = match tag {
+            PORT_EXT => (self.u32()? as u64, self.u8()? as u32),
+            NEW_PORT_EXT => (self.u32()? as u64, self.u32()?),
+            _ => (u64::from_be_bytes(self.array()?), self.u32()?),
+        };
+        Ok(Port { node, id, creation })
+    }
+
+    fn reference(&mut self, tag: u8) -> Result<Reference> {
+        if tag == REFERENCE_EXT {
+            let node = self.atom()?;
+            let id = self.u32()?;
+            let creation = self.u8()? as u32;
+            return Ok(Reference {
+                node,
+                creation,
+                ids: vec![id],
+            });
+        }
+        let len_at = self.pos;
+        let len = self.u16()?;
+        if !(1..=5).contains(&len) {
+            return Err(DecodeError::new(len_at, Kind::InvalidReference(len)));
+        }
+        let node = self.atom()?;
+        let creation = if tag == NEW_REFERENCE_EXT {
+            self.u8()? as u32
+        } else {
+            self.u32()?
+        };
+        let mut ids = Vec::with_capacity(len as usize);
+        for _ in 0..len {
+            ids.push(self.u32()?);
+        }
+        Ok(Reference {
+            node,
+            creation,
+            ids,
+        })
+    }
+
+    // ---- funs ----------------------------------------------------------------
+
+    /// `NEW_FUN_EXT`: `Size:32` counts itself and everything after it; the
+    /// fun is kept as its exact bytes.
+    fn new_fun(&mut self, at: usize) -> Result<Term> {
+        let size = self.u32()? as usize;
+        if size < 4 {
+            return Err(DecodeError::new(at, Kind::InvalidFun));
+        }
+        if size - 4 > self.remaining() {
+            return Err(DecodeError::new(
+                at + 1,
+                Kind::Oversized {
+                    what: "fun",
+                    len: size as u64,
+                },
+            ));
+        }
+        self.pos = at;
+        let bytes = self.bytes(1 + size)?;
+        Ok(Term::Fun(Fun { bytes }))
+    }
+
+    /// `EXPORT_EXT`: `Module, Function, Arity` (an atom, an atom and a
+    /// `SMALL_INTEGER_EXT`), kept as its exact bytes.
+    fn export(&mut self, at: usize) -> Result<Term> {
+        self.atom()?;
+        self.atom()?;
+        let arity_at = self.pos;
+        if self.u8()? != SMALL_INTEGER_EXT {
+            return Err(DecodeError::new(arity_at, Kind::InvalidFun));
+        }
+        self.u8()?;
+        let len = self.pos - at;
+        self.pos = at;
+        let bytes = self.bytes(len)?;
+        Ok(Term::Fun(Fun { bytes }))
+    }
+}
+
+/// `[items... | tail]`, flattened when the tail is itself a list.
+fn improper(mut items: Vec<Term>, tail: Term) -> Term {
+    match tail {
+        Term::List(rest) => {
+            items.extend(rest);
+            Term::List(items)
+        }
+        Term::ImproperList(rest, tail) => {
+            items.extend(rest);
+            Term::ImproperList(items, tail)
+        }
+        tail if items.is_empty() => tail,
+        tail => Term::ImproperList(items, Box::new(tail)),
+    }
+}
+
+/// Whether two entries share a key (`=:=`), as `binary_to_term` rejects.
+fn has_duplicate_keys(entries: &[(Term, Term)]) -> bool {
+    match entries.len() {
+        0 | 1 => false,
+        n if n <= 8 => entries
+            .iter()
+            .enumerate()
+            .any(|(i, (k, _))| entries[i + 1..].iter().any(|(k2, _)| k == k2)),
+        _ => {
+            // Atom keys (the common case) compare by table index; mixed
+            // keys fall back to sorting in term order.
+            let atoms: Option<Vec<u32>> = entries
+                .iter()
+                .map(|(k, _)| k.as_atom().map(Atom::index))
+                .collect();
+            match atoms {
+                Some(mut ids) => {
+                    ids.sort_unstable();
+                    ids.windows(2).any(|w| w[0] == w[1])
+                }
+                None => {
+                    let mut keys: Vec<&Term> = entries.iter().map(|(k, _)| k).collect();
+                    keys.sort_unstable();
+                    keys.windows(2).any(|w| w[0] == w[1])
+                }
+            }
+        }
+    }
+}

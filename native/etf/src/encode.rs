@@ -1,0 +1,354 @@
+//! Encoding: a [`Term`] to external term format bytes, byte for byte what
+//! OTP 25's `term_to_binary/1,2` writes.
+//!
+//! | Erlang                                          | Rust                                   |
+//! |-------------------------------------------------|----------------------------------------|
+//! | `term_to_binary(T)`                             | `etf::encode(&t)`                      |
+//! | `term_to_binary(T, [{minor_version, 2}])`       | `encode_with(&t, &EncodeOptions { minor_version: 2, ..Default::default() })` |
+//! | `term_to_binary(T, [compressed])`               | `EncodeOptions { compressed: Some(6), .. }` |
+//! | `term_to_binary(T, [deterministic])`            | `EncodeOptions { deterministic: true, .. }` |
+//!
+//! The rules, each checked against `erl` by `tests/differential.rs`:
+//!
+//! * integers: `SMALL_INTEGER_EXT` for `0..=255`, `INTEGER_EXT` for the
+//!   rest of `i32`, `SMALL_BIG_EXT` (≤ 255 digit bytes) or `LARGE_BIG_EXT`;
+//! * floats: `NEW_FLOAT_EXT`, or the 31-byte `"%.20e"` `FLOAT_EXT` at minor
+//!   version 0;
+//! * atoms: at minor versions 0 and 1, `ATOM_EXT` when every character is
+//!   Latin-1, else `SMALL_ATOM_UTF8_EXT`/`ATOM_UTF8_EXT`; at minor version
+//!   2 always the UTF-8 forms;
+//! * lists of `0..=255` integers up to 65535 long: `STRING_EXT`;
+//! * pids `NEW_PID_EXT`, references `NEWER_REFERENCE_EXT`, ports
+//!   `NEW_PORT_EXT`, or `V4_PORT_EXT` when the id needs more than 32 bits;
+//! * maps of up to 32 keys are written in key order (the BEAM keeps them
+//!   sorted); larger maps in the order of [`Map::entries`], which for a
+//!   decoded map is the BEAM's own (hash) order, so decoding and re-encoding
+//!   a BEAM term gives back its bytes. With `deterministic`, every map is
+//!   written in key order;
+//! * funs are written back as the exact bytes they were decoded from;
+//! * `compressed`: the system zlib at the given level, and only when that is
+//!   at least 5 bytes shorter than the plain body, as the BEAM decides.
+//!
+//! ```
+//! use etf::Term;
+//! let t = Term::tuple(vec![Term::atom("ok"), Term::Int(7)]);
+//! assert_eq!(etf::encode(&t), [131, 104, 2, 100, 0, 2, 111, 107, 97, 7]);
+//! ```
+
+use num_bigint::Sign;
+
+use crate::atom::Atom;
+use crate::compress;
+use crate::order::{map_key_order, sorted_entries};
+use crate::tag::*;
+use crate::term::{BitString, Map, Pid, Port, Reference, Term};
+
+/// How to encode: `term_to_binary/2`'s options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodeOptions {
+    /// `{minor_version, N}`: 0 (floats as text), 1 (OTP 25's default) or 2
+    /// (UTF-8 atoms always).
+    pub minor_version: u8,
+    /// `{compressed, Level}`: zlib level 0–9 (`compressed` alone is 6);
+    /// `None` or `Some(0)` writes the term uncompressed.
+    pub compressed: Option<u32>,
+    /// `deterministic`: write every map in key order.
+    pub deterministic: bool,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions {
+            minor_version: 1,
+            compressed: None,
+            deterministic: false,
+        }
+    }
+}
+
+/// Maps with at most this many keys are "flatmaps" in the BEAM, kept (and
+/// written) in key order.
+const FLATMAP_MAX_KEYS: usize = 32;
+
+/// `term_to_binary(T)`.
+pub fn encode(term: &Term) -> Vec<u8> {
+    encode_with(term, &EncodeOptions::default())
+}
+
+/// `term_to_binary(T, Opts)`.
+pub fn encode_with(term: &Term, opts: &EncodeOptions) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(term, opts, &mut out);
+    out
+}
+
+/// Appends `term_to_binary(T, Opts)` to `out`.
+pub fn encode_into(term: &Term, opts: &EncodeOptions, out: &mut Vec<u8>) {
+    match opts.compressed {
+        Some(level) if level > 0 => {
+            let mut body = Vec::new();
+            encode_body_into(term, opts, &mut body);
+            out.push(VERSION);
+            // The BEAM gives zlib only `len - 5` bytes of room: compression
+            // that does not save the 5 bytes of its own header is dropped.
+            match compress::deflate(&body, level, body.len().saturating_sub(5)) {
+                Some(z) => {
+                    out.push(COMPRESSED);
+                    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                    out.extend_from_slice(&z);
+                }
+                None => out.extend_from_slice(&body),
+            }
+        }
+        _ => {
+            out.reserve(64);
+            out.push(VERSION);
+            encode_body_into(term, opts, out);
+        }
+    }
+}
+
+/// Appends `term`'s encoding without the version byte (and never
+/// compressed), as the distribution protocol sends terms after its header.
+pub fn encode_body_into(term: &Term, opts: &EncodeOptions, out: &mut Vec<u8>) {
+    Encoder { out, opts }.term(term);
+}
+
+struct Encoder<'a> {
+    out: &'a mut Vec<u8>,
+    opts: &'a EncodeOptions,
+}
+
+impl Encoder<'_> {
+    fn u8(&mut self, b: u8) {
+        self.out.push(b);
+    }
+
+    fn u16(&mut self, n: u16) {
+        self.out.extend_from_slice(&n.to_be_bytes());
+    }
+
+    fn u32(&mut self, n: u32) {
+        self.out.extend_from_slice(&n.to_be_bytes());
+    }
+
+    fn term(&mut self, t: &Term) {
+        match t {
+            Term::Atom(a) => self.atom(*a),
+            Term::Int(i) => self.int(*i),
+            Term::BigInt(n) => match i64::try_from(n) {
+                Ok(i) => self.int(i),
+                Err(_) => {
+                    let (sign, digits) = n.to_bytes_le();
+                    self.big(sign == Sign::Minus, &digits);
+                }
+            },
+            Term::Float(f) => self.float(*f),
+            Term::Binary(b) => {
+                self.u8(BINARY_EXT);
+                self.u32(b.len() as u32);
+                self.out.extend_from_slice(b);
+            }
+            Term::BitString(bs) => self.bit_string(bs),
+            Term::List(items) => self.list(items),
+            Term::ImproperList(items, tail) => {
+                if !items.is_empty() {
+                    self.u8(LIST_EXT);
+                    self.u32(items.len() as u32);
+                    for item in items {
+                        self.term(item);
+                    }
+                }
+                self.term(tail);
+            }
+            Term::Tuple(items) => {
+                if items.len() <= 255 {
+                    self.u8(SMALL_TUPLE_EXT);
+                    self.u8(items.len() as u8);
+                } else {
+                    self.u8(LARGE_TUPLE_EXT);
+                    self.u32(items.len() as u32);
+                }
+                for item in items {
+                    self.term(item);
+                }
+            }
+            Term::Map(m) => self.map(m),
+            Term::Pid(p) => self.pid(p),
+            Term::Port(p) => self.port(p),
+            Term::Reference(r) => self.reference(r),
+            Term::Fun(f) => self.out.extend_from_slice(&f.bytes),
+        }
+    }
+
+    fn int(&mut self, i: i64) {
+        if (0..=255).contains(&i) {
+            self.out.extend_from_slice(&[SMALL_INTEGER_EXT, i as u8]);
+        } else if let Ok(small) = i32::try_from(i) {
+            self.u8(INTEGER_EXT);
+            self.out.extend_from_slice(&small.to_be_bytes());
+        } else {
+            let le = i.unsigned_abs().to_le_bytes();
+            let digits = le.len() - le.iter().rev().take_while(|&&b| b == 0).count();
+            self.big(i < 0, &le[..digits]);
+        }
+    }
+
+    fn big(&mut self, negative: bool, digits: &[u8]) {
+        if digits.len() <= 255 {
+            self.out
+                .extend_from_slice(&[SMALL_BIG_EXT, digits.len() as u8]);
+        } else {
+            self.u8(LARGE_BIG_EXT);
+            self.u32(digits.len() as u32);
+        }
+        self.u8(negative as u8);
+        self.out.extend_from_slice(digits);
+    }
+
+    fn float(&mut self, f: f64) {
+        if self.opts.minor_version == 0 {
+            self.u8(FLOAT_EXT);
+            self.out.extend_from_slice(&float_text(f));
+        } else {
+            self.u8(NEW_FLOAT_EXT);
+            self.out.extend_from_slice(&f.to_bits().to_be_bytes());
+        }
+    }
+
+    fn atom(&mut self, a: Atom) {
+        let name = a.as_str();
+        if self.opts.minor_version < 2 {
+            if name.is_ascii() {
+                self.u8(ATOM_EXT);
+                self.u16(name.len() as u16);
+                self.out.extend_from_slice(name.as_bytes());
+                return;
+            }
+            if name.chars().all(|c| (c as u32) < 256) {
+                self.u8(ATOM_EXT);
+                self.u16(name.chars().count() as u16);
+                self.out.extend(name.chars().map(|c| c as u8));
+                return;
+            }
+        }
+        if name.len() <= 255 {
+            self.out
+                .extend_from_slice(&[SMALL_ATOM_UTF8_EXT, name.len() as u8]);
+        } else {
+            self.u8(ATOM_UTF8_EXT);
+            self.u16(name.len() as u16);
+        }
+        self.out.extend_from_slice(name.as_bytes());
+    }
+
+    fn bit_string(&mut self, bs: &BitString) {
+        if bs.bytes.is_empty() || !(1..=7).contains(&bs.last_bits) {
+            self.u8(BINARY_EXT);
+            self.u32(bs.bytes.len() as u32);
+        } else {
+            self.u8(BIT_BINARY_EXT);
+            self.u32(bs.bytes.len() as u32);
+            self.u8(bs.last_bits);
+        }
+        self.out.extend_from_slice(&bs.bytes);
+    }
+
+    fn list(&mut self, items: &[Term]) {
+        if items.is_empty() {
+            self.u8(NIL_EXT);
+            return;
+        }
+        if items.len() <= 0xffff
+            && items
+                .iter()
+                .all(|t| matches!(t, Term::Int(i) if (0..=255).contains(i)))
+        {
+            self.u8(STRING_EXT);
+            self.u16(items.len() as u16);
+            self.out.extend(items.iter().map(|t| match t {
+                Term::Int(i) => *i as u8,
+                _ => 0,
+            }));
+            return;
+        }
+        self.u8(LIST_EXT);
+        self.u32(items.len() as u32);
+        for item in items {
+            self.term(item);
+        }
+        self.u8(NIL_EXT);
+    }
+
+    fn map(&mut self, m: &Map) {
+        self.u8(MAP_EXT);
+        self.u32(m.entries.len() as u32);
+        let in_key_order = self.opts.deterministic || m.entries.len() <= FLATMAP_MAX_KEYS;
+        let sorted = |m: &Map| {
+            m.entries
+                .windows(2)
+                .all(|w| map_key_order(&w[0].0, &w[1].0).is_lt())
+        };
+        if in_key_order && !sorted(m) {
+            for (k, v) in sorted_entries(m) {
+                self.term(k);
+                self.term(v);
+            }
+        } else {
+            for (k, v) in &m.entries {
+                self.term(k);
+                self.term(v);
+            }
+        }
+    }
+
+    fn pid(&mut self, p: &Pid) {
+        self.u8(NEW_PID_EXT);
+        self.atom(p.node);
+        self.u32(p.id);
+        self.u32(p.serial);
+        self.u32(p.creation);
+    }
+
+    fn port(&mut self, p: &Port) {
+        match u32::try_from(p.id) {
+            Ok(id) => {
+                self.u8(NEW_PORT_EXT);
+                self.atom(p.node);
+                self.u32(id);
+            }
+            Err(_) => {
+                self.u8(V4_PORT_EXT);
+                self.atom(p.node);
+                self.out.extend_from_slice(&p.id.to_be_bytes());
+            }
+        }
+        self.u32(p.creation);
+    }
+
+    fn reference(&mut self, r: &Reference) {
+        self.u8(NEWER_REFERENCE_EXT);
+        self.u16(r.ids.len() as u16);
+        self.atom(r.node);
+        self.u32(r.creation);
+        for id in &r.ids {
+            self.u32(*id);
+        }
+    }
+}
+
+/// `FLOAT_EXT`'s payload: C's `"%.20e"`, NUL padded to 31 bytes.
+fn float_text(f: f64) -> [u8; 31] {
+    // Rust's `{:e}` is exact like glibc's, but writes the exponent as
+    // `e5`/`e-5` where C writes `e+05`/`e-05`.
+    let s = format!("{f:.20e}");
+    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let sign = if exp < 0 { '-' } else { '+' };
+    let text = format!("{mantissa}e{sign}{:02}", exp.unsigned_abs());
+    let mut out = [0u8; 31];
+    for (o, b) in out.iter_mut().zip(text.bytes()) {
+        *o = b;
+    }
+    out
+}

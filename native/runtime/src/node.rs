@@ -1,0 +1,557 @@
+//! The node: one runtime instance, the home of processes.
+//!
+//! A [`Node`] is what an Erlang node is to its processes: it names them
+//! (`Pid`s carry the node name and its `creation`), routes every signal
+//! (locally, or to the [`Transport`] for the destination node), holds the
+//! registry of names, and makes references.
+//!
+//! | Erlang                                   | Rust                                   |
+//! |------------------------------------------|----------------------------------------|
+//! | `erl -sname a` (the node itself)         | `Node::new(Atom::new("a@host"), creation)` |
+//! | `erl` (not distributed)                  | `Node::local()` (`nonode@nohost`)       |
+//! | `node()`                                 | `node.name()`                          |
+//! | `spawn(Fun)`                             | `node.spawn(f)`                        |
+//! | `whereis(Name)`                          | `node.whereis(name)`                   |
+//! | `make_ref()`                             | `node.make_ref()`                      |
+//!
+//! ## Which tokio runtime runs the processes
+//!
+//! Processes are tokio tasks. A node created inside a tokio runtime (e.g.
+//! in `#[tokio::main]`) spawns its processes on that ambient runtime. A node
+//! created outside any runtime builds and owns a multi-threaded one; a
+//! synchronous `main` then uses [`Node::block_on`] or
+//! [`Node::block_on_process`]:
+//!
+//! ```
+//! use ferrotp::Node;
+//! use etf::Term;
+//! let node = Node::local();
+//! let answer = node
+//!     .block_on_process(|mut ctx| async move {
+//!         let me = ctx.pid();
+//!         ctx.send(&me, Term::Int(42));
+//!         ctx.receive().await.into_term().ok()
+//!     })
+//!     .unwrap();
+//! assert_eq!(answer, Some(Term::Int(42)));
+//! ```
+
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use etf::{Atom, Pid, Reference, Term};
+use parking_lot::{Mutex, RwLock};
+use tokio::runtime::{Handle, Runtime};
+
+use crate::exit::{self, IntoExitReason};
+use crate::process::{self, Envelope, ProcShared, Process};
+use crate::registry::Registry;
+use crate::signal::{MonitorTarget, Signal};
+use crate::transport::Transport;
+
+const SHARDS: usize = 32;
+
+/// Pid numbers: 15 bits of id and 13 of serial, as the BEAM's pids have.
+const PID_ID_BITS: u32 = 15;
+const PID_NUMBER_MASK: u32 = (1 << 28) - 1;
+
+/// A handle to a runtime instance; cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+}
+
+struct NodeInner {
+    name: Atom,
+    creation: u32,
+    next_pid: AtomicU32,
+    next_ref: AtomicU64,
+    procs: Vec<Mutex<HashMap<u32, Arc<ProcShared>>>>,
+    registry: Registry,
+    transports: RwLock<HashMap<Atom, Arc<dyn Transport>>>,
+    remote: Mutex<HashMap<Atom, RemoteBook>>,
+    handle: Handle,
+    runtime: Option<Runtime>,
+}
+
+impl Drop for NodeInner {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Links and monitors that cross to one remote node, so a lost connection
+/// can fire each of them once.
+#[derive(Default)]
+struct RemoteBook {
+    /// (local pid, remote pid)
+    links: HashSet<(Pid, Pid)>,
+    /// Local watchers of remote targets: ref -> (watcher, target).
+    monitors: HashMap<Reference, (Pid, MonitorTarget)>,
+    /// Remote watchers of local processes: ref -> (remote watcher, local target).
+    monitored_by: HashMap<Reference, (Pid, Pid)>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.inner.name)
+            .field("creation", &self.inner.creation)
+            .finish()
+    }
+}
+
+impl Node {
+    /// A node named `name` (`a@host`) with incarnation `creation`.
+    ///
+    /// Runs its processes on the ambient tokio runtime if there is one, on
+    /// a runtime of its own otherwise (see the module docs).
+    ///
+    /// # Panics
+    /// Outside a runtime, if a tokio runtime cannot be built (no threads).
+    pub fn new(name: Atom, creation: u32) -> Node {
+        crate::panic::install_hook();
+        let (handle, runtime) = match Handle::try_current() {
+            Ok(h) => (h, None),
+            Err(_) => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .thread_name("ferrotp")
+                    .build()
+                    .unwrap_or_else(|e| panic!("cannot build a tokio runtime: {e}"));
+                (rt.handle().clone(), Some(rt))
+            }
+        };
+        Node {
+            inner: Arc::new(NodeInner {
+                name,
+                creation,
+                next_pid: AtomicU32::new(1),
+                next_ref: AtomicU64::new(1),
+                procs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+                registry: Registry::default(),
+                transports: RwLock::new(HashMap::new()),
+                remote: Mutex::new(HashMap::new()),
+                handle,
+                runtime,
+            }),
+        }
+    }
+
+    /// A fresh, non-distributed node: `nonode@nohost`, creation 0.
+    pub fn local() -> Node {
+        Node::new(Atom::new("nonode@nohost"), 0)
+    }
+
+    /// The node's name (`node()`).
+    pub fn name(&self) -> Atom {
+        self.inner.name
+    }
+
+    /// The node's incarnation.
+    pub fn creation(&self) -> u32 {
+        self.inner.creation
+    }
+
+    /// The tokio runtime the processes run on.
+    pub fn handle(&self) -> &Handle {
+        &self.inner.handle
+    }
+
+    /// Runs `fut` to completion on the node's runtime, from synchronous code.
+    ///
+    /// # Panics
+    /// When called from inside an async context (as `Handle::block_on` does).
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        match &self.inner.runtime {
+            Some(rt) => rt.block_on(fut),
+            None => self.inner.handle.block_on(fut),
+        }
+    }
+
+    /// Spawns a process running `f` (`spawn(Fun)`); returns its pid.
+    ///
+    /// The body's output is its exit reason ([`IntoExitReason`]): `()` is
+    /// `normal`, `Err(reason)` is `reason`; a panic is
+    /// `{panic, Msg, Location}` (see [`crate::panic`]).
+    pub fn spawn<F, Fut, R>(&self, f: F) -> Pid
+    where
+        F: FnOnce(Process) -> Fut + Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoExitReason + 'static,
+    {
+        process::spawn_with(self, f, |_| {}, |_| {})
+    }
+
+    /// Runs `f` in a new process and returns what it returns, or the exit
+    /// reason if the process died first (killed by a signal, panicked).
+    ///
+    /// The process exits `normal` after `f` returns.
+    pub async fn run<F, Fut, T>(&self, f: F) -> Result<T, Term>
+    where
+        F: FnOnce(Process) -> Fut + Send + 'static,
+        Fut: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
+        process::spawn_with(
+            self,
+            move |ctx| async move {
+                let value = f(ctx).await;
+                let _ = tx.send(value);
+            },
+            |st| st.on_exit = Some(exit_tx),
+            |_| {},
+        );
+        match rx.await {
+            Ok(v) => Ok(v),
+            Err(_) => Err(exit_rx.await.unwrap_or_else(|_| exit::noproc())),
+        }
+    }
+
+    /// [`Node::run`] from synchronous code (see [`Node::block_on`]).
+    pub fn block_on_process<F, Fut, T>(&self, f: F) -> Result<T, Term>
+    where
+        F: FnOnce(Process) -> Fut + Send + 'static,
+        Fut: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.block_on(self.run(f))
+    }
+
+    /// The pid registered as `name` (`whereis(Name)`).
+    pub fn whereis(&self, name: Atom) -> Option<Pid> {
+        self.inner.registry.whereis(name)
+    }
+
+    /// All registered names (`registered()`).
+    pub fn registered(&self) -> Vec<Atom> {
+        self.inner.registry.names()
+    }
+
+    /// `true` if `pid` is a live process of this node (`is_process_alive/1`).
+    pub fn is_alive(&self, pid: &Pid) -> bool {
+        self.lookup(pid).is_some()
+    }
+
+    /// Number of live processes on this node.
+    pub fn process_count(&self) -> usize {
+        self.inner.procs.iter().map(|s| s.lock().len()).sum()
+    }
+
+    /// A new unique reference (`make_ref()`).
+    pub fn make_ref(&self) -> Reference {
+        let n = self.inner.next_ref.fetch_add(1, Ordering::Relaxed);
+        Reference {
+            node: self.inner.name,
+            creation: self.inner.creation,
+            ids: vec![(n & 0x3_ffff) as u32, (n >> 18) as u32, (n >> 50) as u32],
+        }
+    }
+
+    /// Sends `msg` to `to` from outside any process (`erlang:send/2` with
+    /// no sender).
+    pub fn send(&self, to: &Pid, msg: Term) {
+        self.route(Signal::Send {
+            from: None,
+            to: *to,
+            msg,
+        });
+    }
+
+    /// Sends exit signal `reason` to `to` as if from `from` (`exit/2`).
+    /// Used by code that acts for a process without being one (a transport,
+    /// a test harness).
+    pub fn exit(&self, from: &Pid, to: &Pid, reason: Term) {
+        self.route(Signal::Exit2 {
+            from: *from,
+            to: *to,
+            reason,
+        });
+    }
+
+    /// Registers `transport` as the way to reach `remote`; replaces any previous one.
+    pub fn set_transport(&self, remote: Atom, transport: Arc<dyn Transport>) {
+        self.inner.transports.write().insert(remote, transport);
+    }
+
+    /// Removes the transport for `remote`, returning it. Does not fire
+    /// links or monitors: call [`Node::connection_lost`] for that.
+    pub fn remove_transport(&self, remote: Atom) -> Option<Arc<dyn Transport>> {
+        self.inner.transports.write().remove(&remote)
+    }
+
+    /// Entry point for signals arriving from a transport: delivers `signal`
+    /// to its local destination (or forwards it if it is for another node).
+    pub fn deliver(&self, signal: Signal) {
+        self.route(signal);
+    }
+
+    /// The connection to `remote` is gone: removes its transport and fires,
+    /// once each, every link with a process there (exit signal
+    /// `noconnection`) and every monitor of a process there
+    /// (`{'DOWN', Ref, process, Object, noconnection}`); monitors held by
+    /// processes there on local processes are dropped.
+    pub fn connection_lost(&self, remote: Atom) {
+        self.inner.transports.write().remove(&remote);
+        let Some(book) = self.inner.remote.lock().remove(&remote) else {
+            return;
+        };
+        for (local, far) in book.links {
+            self.deliver_local(Signal::Exit {
+                from: far,
+                to: local,
+                reason: exit::noconnection(),
+            });
+        }
+        for (reference, (watcher, target)) in book.monitors {
+            self.deliver_local(Signal::Down {
+                from: target,
+                to: watcher,
+                reference,
+                reason: exit::noconnection(),
+            });
+        }
+        for (reference, (watcher, target)) in book.monitored_by {
+            self.deliver_local(Signal::Demonitor {
+                from: watcher,
+                target: MonitorTarget::Pid(target),
+                reference,
+            });
+        }
+    }
+
+    // ---- internal -------------------------------------------------------
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub(crate) fn is_local(&self, pid: &Pid) -> bool {
+        pid.node == self.inner.name
+    }
+
+    pub(crate) fn alloc_pid(&self) -> Pid {
+        let n = self.inner.next_pid.fetch_add(1, Ordering::Relaxed) & PID_NUMBER_MASK;
+        Pid {
+            node: self.inner.name,
+            id: n & ((1 << PID_ID_BITS) - 1),
+            serial: n >> PID_ID_BITS,
+            creation: self.inner.creation,
+        }
+    }
+
+    fn key(pid: &Pid) -> u32 {
+        pid.id | (pid.serial << PID_ID_BITS)
+    }
+
+    fn shard(&self, key: u32) -> &Mutex<HashMap<u32, Arc<ProcShared>>> {
+        &self.inner.procs[key as usize % SHARDS]
+    }
+
+    pub(crate) fn insert(&self, shared: Arc<ProcShared>) {
+        let key = Node::key(&shared.pid);
+        self.shard(key).lock().insert(key, shared);
+    }
+
+    pub(crate) fn remove(&self, pid: &Pid) {
+        let key = Node::key(pid);
+        self.shard(key).lock().remove(&key);
+    }
+
+    pub(crate) fn lookup(&self, pid: &Pid) -> Option<Arc<ProcShared>> {
+        if pid.node != self.inner.name || pid.creation != self.inner.creation {
+            return None;
+        }
+        let key = Node::key(pid);
+        self.shard(key).lock().get(&key).cloned()
+    }
+
+    /// Sends a signal wherever it must go: a local process, or the transport
+    /// for its node (no transport: the node is unreachable).
+    pub(crate) fn route(&self, signal: Signal) {
+        let dest = signal.destination_node();
+        if dest == self.inner.name {
+            self.deliver_local(signal);
+            return;
+        }
+        let transport = self.inner.transports.read().get(&dest).cloned();
+        match transport {
+            Some(t) => t.deliver(signal),
+            None => self.undeliverable(signal, exit::noconnection()),
+        }
+    }
+
+    /// Delivers a typed Rust message to a local process; dropped if the
+    /// process is dead or remote (such values cannot cross nodes).
+    pub(crate) fn send_local_boxed(&self, to: &Pid, msg: Box<dyn Any + Send>) {
+        match self.lookup(to) {
+            Some(p) => {
+                let _ = p.push(Envelope::Local(msg));
+            }
+            None if !self.is_local(to) => {
+                tracing::warn!(to = ?to, "typed local message to a remote pid dropped");
+            }
+            None => {}
+        }
+    }
+
+    fn deliver_local(&self, signal: Signal) {
+        let target = match &signal {
+            Signal::RegSend {
+                from, to_name, msg, ..
+            } => {
+                if let Some(pid) = self.whereis(*to_name) {
+                    self.deliver_local(Signal::Send {
+                        from: Some(*from),
+                        to: pid,
+                        msg: msg.clone(),
+                    });
+                }
+                return;
+            }
+            Signal::Monitor {
+                from,
+                target: MonitorTarget::Name { name, .. },
+                reference,
+            } => match self.whereis(*name) {
+                Some(pid) => {
+                    let resolved = Signal::Monitor {
+                        from: *from,
+                        target: MonitorTarget::Pid(pid),
+                        reference: reference.clone(),
+                    };
+                    self.deliver_local(resolved);
+                    return;
+                }
+                None => {
+                    self.undeliverable(signal, exit::noproc());
+                    return;
+                }
+            },
+            Signal::Demonitor {
+                target: MonitorTarget::Name { name, .. },
+                ..
+            } => match self.whereis(*name) {
+                Some(pid) => pid,
+                None => return,
+            },
+            Signal::Monitor {
+                target: MonitorTarget::Pid(p),
+                ..
+            }
+            | Signal::Demonitor {
+                target: MonitorTarget::Pid(p),
+                ..
+            } => *p,
+            Signal::Send { to, .. }
+            | Signal::Link { to, .. }
+            | Signal::Unlink { to, .. }
+            | Signal::UnlinkAck { to, .. }
+            | Signal::Exit { to, .. }
+            | Signal::Exit2 { to, .. }
+            | Signal::Down { to, .. } => *to,
+        };
+        match self.lookup(&target) {
+            Some(p) => {
+                if let Err(Envelope::Signal(s)) = p.push(Envelope::Signal(signal)) {
+                    self.undeliverable(s, exit::noproc());
+                }
+            }
+            None => self.undeliverable(signal, exit::noproc()),
+        }
+    }
+
+    /// A signal whose destination is gone (`noproc`) or unreachable
+    /// (`noconnection`): links answer with an exit signal, monitors with a
+    /// `'DOWN'`; everything else is dropped, as in OTP.
+    pub(crate) fn undeliverable(&self, signal: Signal, reason: Term) {
+        match signal {
+            Signal::Link { from, to } => self.route(Signal::Exit {
+                from: to,
+                to: from,
+                reason,
+            }),
+            Signal::Monitor {
+                from,
+                target,
+                reference,
+            } => self.route(Signal::Down {
+                from: target,
+                to: from,
+                reference,
+                reason,
+            }),
+            _ => {}
+        }
+    }
+
+    // ---- remote book-keeping (for connection_lost) ---------------------
+
+    pub(crate) fn book_link(&self, local: Pid, far: Pid, present: bool) {
+        if self.is_local(&far) {
+            return;
+        }
+        let mut remote = self.inner.remote.lock();
+        if present {
+            remote
+                .entry(far.node)
+                .or_default()
+                .links
+                .insert((local, far));
+        } else if let Some(book) = remote.get_mut(&far.node) {
+            book.links.remove(&(local, far));
+        }
+    }
+
+    pub(crate) fn book_monitor(
+        &self,
+        watcher: Pid,
+        target: &MonitorTarget,
+        reference: &Reference,
+        present: bool,
+    ) {
+        let node = target.node();
+        if node == self.inner.name {
+            return;
+        }
+        let mut remote = self.inner.remote.lock();
+        if present {
+            remote
+                .entry(node)
+                .or_default()
+                .monitors
+                .insert(reference.clone(), (watcher, target.clone()));
+        } else if let Some(book) = remote.get_mut(&node) {
+            book.monitors.remove(reference);
+        }
+    }
+
+    pub(crate) fn book_monitored_by(
+        &self,
+        watcher: Pid,
+        target: Pid,
+        reference: &Reference,
+        present: bool,
+    ) {
+        if self.is_local(&watcher) {
+            return;
+        }
+        let mut remote = self.inner.remote.lock();
+        if present {
+            remote
+                .entry(watcher.node)
+                .or_default()
+                .monitored_by
+                .insert(reference.clone(), (watcher, target));
+        } else if let Some(book) = remote.get_mut(&watcher.node) {
+            book.monitored_by.remove(reference);
+        }
+    }
+}

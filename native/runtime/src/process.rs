@@ -1,0 +1,599 @@
+//! Processes: spawning, the process context, and how a process ends.
+//!
+//! A process is a tokio task with a mailbox, links, monitors and a
+//! `trap_exit` flag. Its body is an async closure that receives the
+//! [`Process`] context, the Rust side of Erlang's `self()`:
+//!
+//! | Erlang                                  | Rust                                        |
+//! |-----------------------------------------|---------------------------------------------|
+//! | `spawn(fun() -> ... end)`               | `node.spawn(\|ctx\| async move { ... })`    |
+//! | `spawn_link(Fun)`                       | `ctx.spawn_link(f)`                         |
+//! | `spawn_monitor(Fun)`                    | `ctx.spawn_monitor(f)` → `(Pid, Reference)` |
+//! | `self()`                                | `ctx.pid()`                                 |
+//! | `Pid ! Msg`                             | `ctx.send(&pid, msg)`                       |
+//! | `Name ! Msg`, `{Name, Node} ! Msg`      | `ctx.send_to(name, msg)`                    |
+//! | `receive M -> M end`                    | `ctx.receive().await`                       |
+//! | `receive M -> M after T -> t end`       | `ctx.receive_timeout(t).await`              |
+//! | `receive Pattern -> .. after T -> .. end` | `ctx.receive_match(pred, Some(t)).await`  |
+//! | `exit(Reason)`                          | `ctx.exit_self(reason).await`               |
+//!
+//! A body ends the process when it returns: `()` or `Ok(())` is `normal`,
+//! `Err(reason)` is `reason` ([`IntoExitReason`]); a panic becomes
+//! `{panic, Msg, Location}` ([`crate::panic`]). A process also ends when an
+//! exit signal kills it: its body is dropped at its next `.await`.
+//!
+//! On death a process, in this order: drops its body (and so everything it
+//! owned), leaves the process table, releases its registered name, sends
+//! an exit signal with its reason to every linked process and a `'DOWN'` to
+//! every monitoring process, and logs a crash report if its own body
+//! crashed (an error return other than `normal`, `shutdown`,
+//! `{shutdown, _}`, or a panic).
+//!
+//! ## Busy processes
+//!
+//! tokio cannot preempt a task: a process that loops without awaiting
+//! holds its worker thread until it awaits. Other processes keep running on
+//! the other worker threads, but a long synchronous loop should await
+//! [`Process::yield_now`] now and then (OTP's reductions, by hand).
+//! `receive` takes part in tokio's cooperative budget, so a process that
+//! always has messages waiting still yields regularly.
+//!
+//! ```
+//! use ferrotp::Node;
+//! use etf::Term;
+//! let node = Node::local();
+//! node.block_on_process(|mut ctx| async move {
+//!     let (child, mref) = ctx.spawn_monitor(|_child| async { Err::<(), _>(Term::atom("boom")) });
+//!     let down = ctx.receive().await.into_term().unwrap();
+//!     assert_eq!(
+//!         down,
+//!         Term::tuple(vec![
+//!             Term::atom("DOWN"), Term::Reference(mref), Term::atom("process"),
+//!             Term::Pid(child), Term::atom("boom"),
+//!         ])
+//!     );
+//! }).unwrap();
+//! ```
+
+use std::any::Any;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::convert::Infallible;
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use etf::{Atom, Pid, Reference, Term};
+use parking_lot::Mutex;
+
+use crate::exit::{self, IntoExitReason};
+use crate::mailbox::{Mailbox, Message};
+use crate::node::Node;
+use crate::signal::{MonitorTarget, Signal};
+
+/// Something that arrives in a process's signal queue.
+pub(crate) enum Envelope {
+    /// A signal (message, link, exit, monitor...).
+    Signal(Signal),
+    /// A typed Rust message from a process on the same node.
+    Local(Box<dyn Any + Send>),
+}
+
+/// The part of a process other processes can reach: its pid, its signal
+/// queue, and its state (locked only by its own task).
+pub(crate) struct ProcShared {
+    pub(crate) pid: Pid,
+    inbox: Mutex<Inbox>,
+    pub(crate) state: Mutex<ProcState>,
+}
+
+#[derive(Default)]
+struct Inbox {
+    queue: VecDeque<Envelope>,
+    waker: Option<Waker>,
+    closed: bool,
+}
+
+/// A process's own state; only its task touches it.
+#[derive(Default)]
+pub(crate) struct ProcState {
+    pub(crate) mailbox: Mailbox,
+    pub(crate) links: HashSet<Pid>,
+    /// Monitors this process holds: ref -> what it watches (as given).
+    pub(crate) monitors: HashMap<Reference, MonitorTarget>,
+    /// Monitors held on this process: ref -> watcher.
+    pub(crate) monitored_by: HashMap<Reference, Pid>,
+    pub(crate) trap_exit: bool,
+    pub(crate) name: Option<Atom>,
+    /// Set when the process must die (a signal, or `exit_self`).
+    pub(crate) exiting: Option<Term>,
+    pub(crate) next_unlink_id: u64,
+    /// Told the exit reason on death (used by `Node::run`).
+    pub(crate) on_exit: Option<tokio::sync::oneshot::Sender<Term>>,
+}
+
+impl ProcShared {
+    /// Queues an envelope; gives it back if the process has died.
+    pub(crate) fn push(&self, envelope: Envelope) -> Result<(), Envelope> {
+        let waker = {
+            let mut inbox = self.inbox.lock();
+            if inbox.closed {
+                return Err(envelope);
+            }
+            inbox.queue.push_back(envelope);
+            inbox.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Takes every queued envelope; registers `waker` for the next one.
+    fn take(&self, waker: Option<&Waker>) -> VecDeque<Envelope> {
+        let mut inbox = self.inbox.lock();
+        if let Some(w) = waker {
+            match &inbox.waker {
+                Some(old) if old.will_wake(w) => {}
+                _ => inbox.waker = Some(w.clone()),
+            }
+        }
+        std::mem::take(&mut inbox.queue)
+    }
+
+    /// Closes the queue for good and returns what was still in it.
+    fn close(&self) -> VecDeque<Envelope> {
+        let mut inbox = self.inbox.lock();
+        inbox.closed = true;
+        inbox.waker = None;
+        std::mem::take(&mut inbox.queue)
+    }
+
+    /// Handles every queued signal (messages into the mailbox, links,
+    /// exits, monitors), then routes the signals that produced.
+    pub(crate) fn drain(&self, node: &Node, waker: Option<&Waker>) {
+        let batch = self.take(waker);
+        if batch.is_empty() {
+            return;
+        }
+        let mut out = Vec::new();
+        {
+            let mut st = self.state.lock();
+            for envelope in batch {
+                self.handle(&mut st, node, envelope, &mut out);
+            }
+        }
+        for s in out {
+            node.route(s);
+        }
+    }
+
+    fn handle(&self, st: &mut ProcState, node: &Node, envelope: Envelope, out: &mut Vec<Signal>) {
+        let signal = match envelope {
+            Envelope::Local(msg) => {
+                st.mailbox.push(Message::Local(msg));
+                return;
+            }
+            Envelope::Signal(s) => s,
+        };
+        let me = self.pid;
+        match signal {
+            Signal::Send { msg, .. } | Signal::RegSend { msg, .. } => {
+                st.mailbox.push(Message::Term(msg))
+            }
+            Signal::Link { from, .. } => crate::link::on_link(me, st, node, from),
+            Signal::Unlink { from, id, .. } => crate::link::on_unlink(me, st, node, from, id, out),
+            Signal::UnlinkAck { .. } => {}
+            Signal::Exit { from, reason, .. } => crate::link::on_exit(me, st, node, from, reason),
+            Signal::Exit2 { from, reason, .. } => crate::exit::on_exit2(me, st, from, reason),
+            Signal::Monitor {
+                from, reference, ..
+            } => crate::monitor::on_monitor(me, st, node, from, reference),
+            Signal::Demonitor {
+                from, reference, ..
+            } => crate::monitor::on_demonitor(me, st, node, from, reference),
+            Signal::Down {
+                reference, reason, ..
+            } => crate::monitor::on_down(me, st, node, reference, reason),
+        }
+    }
+}
+
+/// Spawns a process whose state is first prepared by `setup` (so
+/// `spawn_link`/`spawn_monitor` are atomic: the link or monitor exists
+/// before the body can run).
+pub(crate) fn spawn_with<F, Fut, R>(
+    node: &Node,
+    f: F,
+    setup: impl FnOnce(&mut ProcState),
+    before_start: impl FnOnce(Pid),
+) -> Pid
+where
+    F: FnOnce(Process) -> Fut + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: IntoExitReason + 'static,
+{
+    let pid = node.alloc_pid();
+    let mut state = ProcState::default();
+    setup(&mut state);
+    let shared = Arc::new(ProcShared {
+        pid,
+        inbox: Mutex::new(Inbox::default()),
+        state: Mutex::new(state),
+    });
+    node.insert(shared.clone());
+    before_start(pid);
+    let ctx = Process {
+        shared: shared.clone(),
+        node: node.clone(),
+    };
+    node.handle().spawn(run(shared, node.clone(), f, ctx));
+    pid
+}
+
+/// How a process came to end: its body finished (or crashed), or a signal
+/// killed it.
+enum Ending {
+    Body(Term),
+    Signal(Term),
+}
+
+async fn run<F, Fut, R>(shared: Arc<ProcShared>, node: Node, f: F, ctx: Process)
+where
+    F: FnOnce(Process) -> Fut,
+    Fut: Future<Output = R>,
+    R: IntoExitReason,
+{
+    let ending = match catch_unwind(AssertUnwindSafe(move || f(ctx))) {
+        Err(_) => Ending::Body(crate::panic::panic_reason(
+            "panic while starting process",
+            "unknown",
+        )),
+        Ok(body) => {
+            // The body lives only in this block: it is dropped before the
+            // exit signals go out.
+            let mut body = pin!(body);
+            poll_fn(|cx| {
+                shared.drain(&node, Some(cx.waker()));
+                if let Some(reason) = shared.state.lock().exiting.take() {
+                    return Poll::Ready(Ending::Signal(reason));
+                }
+                match crate::panic::catch_poll(body.as_mut(), cx) {
+                    Err(panic_reason) => Poll::Ready(Ending::Body(panic_reason)),
+                    Ok(Poll::Ready(out)) => Poll::Ready(Ending::Body(out.into_exit_reason())),
+                    Ok(Poll::Pending) => match shared.state.lock().exiting.take() {
+                        Some(reason) => Poll::Ready(Ending::Signal(reason)),
+                        None => Poll::Pending,
+                    },
+                }
+            })
+            .await
+        }
+    };
+    terminate(&shared, &node, ending);
+}
+
+/// A process's death: see the module docs for the order of events.
+fn terminate(shared: &ProcShared, node: &Node, ending: Ending) {
+    let me = shared.pid;
+    node.remove(&me);
+    let leftovers = shared.close();
+    let (reason, crashed) = match ending {
+        Ending::Body(r) => {
+            let crashed = !exit::is_orderly(&r);
+            (r, crashed)
+        }
+        Ending::Signal(r) => (r, false),
+    };
+    let (links, monitored_by, monitors, name, on_exit) = {
+        let mut st = shared.state.lock();
+        (
+            std::mem::take(&mut st.links),
+            std::mem::take(&mut st.monitored_by),
+            std::mem::take(&mut st.monitors),
+            st.name.take(),
+            st.on_exit.take(),
+        )
+    };
+    if let Some(n) = name {
+        node.registry().unregister_pid(n, me);
+    }
+    if crashed {
+        tracing::error!(
+            target: "ferrotp::crash_report",
+            pid = ?me,
+            registered_name = name.map(|n| n.as_str()).unwrap_or("[]"),
+            reason = ?reason,
+            "process crashed"
+        );
+    }
+    for far in links {
+        node.book_link(me, far, false);
+        node.route(Signal::Exit {
+            from: me,
+            to: far,
+            reason: reason.clone(),
+        });
+    }
+    for (reference, watcher) in monitored_by {
+        node.book_monitored_by(watcher, me, &reference, false);
+        node.route(Signal::Down {
+            from: MonitorTarget::Pid(me),
+            to: watcher,
+            reference,
+            reason: reason.clone(),
+        });
+    }
+    for (reference, target) in monitors {
+        node.book_monitor(me, &target, &reference, false);
+        node.route(Signal::Demonitor {
+            from: me,
+            target,
+            reference,
+        });
+    }
+    for envelope in leftovers {
+        if let Envelope::Signal(s) = envelope {
+            node.undeliverable(s, exit::noproc());
+        }
+    }
+    if let Some(tx) = on_exit {
+        let _ = tx.send(reason);
+    }
+}
+
+/// A destination for a message: a pid, a locally registered name, or a
+/// name on a node (`Pid`, `Name`, `{Name, Node}` in Erlang).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dest {
+    /// A process by pid.
+    Pid(Pid),
+    /// A name registered on this node.
+    Name(Atom),
+    /// A name registered on `node`.
+    Registered {
+        /// The name.
+        name: Atom,
+        /// The node.
+        node: Atom,
+    },
+}
+
+impl From<Pid> for Dest {
+    fn from(p: Pid) -> Dest {
+        Dest::Pid(p)
+    }
+}
+
+impl From<&Pid> for Dest {
+    fn from(p: &Pid) -> Dest {
+        Dest::Pid(*p)
+    }
+}
+
+impl From<Atom> for Dest {
+    fn from(a: Atom) -> Dest {
+        Dest::Name(a)
+    }
+}
+
+impl From<(Atom, Atom)> for Dest {
+    fn from((name, node): (Atom, Atom)) -> Dest {
+        Dest::Registered { name, node }
+    }
+}
+
+/// Sending to a name that is not registered (`Name ! Msg` raises `badarg`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no process registered as {0}")]
+pub struct NotRegistered(pub Atom);
+
+/// The context of a running process: Erlang's `self()` and the BIFs that
+/// act on it. Handed to the process body; lives as long as the body.
+///
+/// `receive*` only works inside the process's own task (the body): the
+/// runtime wakes that task when signals arrive.
+pub struct Process {
+    pub(crate) shared: Arc<ProcShared>,
+    pub(crate) node: Node,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("pid", &self.shared.pid)
+            .finish()
+    }
+}
+
+impl Process {
+    /// This process's pid (`self()`).
+    pub fn pid(&self) -> Pid {
+        self.shared.pid
+    }
+
+    /// The node this process runs on.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Sends `msg` to `to` (`To ! Msg`); never fails, as in Erlang
+    /// (a dead or unreachable receiver just never gets it).
+    pub fn send(&self, to: &Pid, msg: Term) {
+        self.node.route(Signal::Send {
+            from: Some(self.shared.pid),
+            to: *to,
+            msg,
+        });
+    }
+
+    /// Sends to a pid, a registered name, or `{Name, Node}`.
+    ///
+    /// A local name that is not registered is an error (`badarg` in
+    /// Erlang); `{Name, Node}` sends never fail.
+    pub fn send_to(&self, to: impl Into<Dest>, msg: Term) -> Result<(), NotRegistered> {
+        match to.into() {
+            Dest::Pid(p) => self.send(&p, msg),
+            Dest::Name(name) => match self.node.whereis(name) {
+                Some(p) => self.send(&p, msg),
+                None => return Err(NotRegistered(name)),
+            },
+            Dest::Registered { name, node } => self.node.route(Signal::RegSend {
+                from: self.shared.pid,
+                to_name: name,
+                to_node: node,
+                msg,
+            }),
+        }
+        Ok(())
+    }
+
+    /// Sends a typed Rust value to a process on this node; it arrives as
+    /// [`Message::Local`]. Values sent to remote pids are dropped (logged):
+    /// they cannot be encoded.
+    pub fn send_local<T: Any + Send>(&self, to: &Pid, msg: T) {
+        self.node.send_local_boxed(to, Box::new(msg));
+    }
+
+    /// Waits for the next message (`receive M -> M end`).
+    pub async fn receive(&mut self) -> Message {
+        loop {
+            if let Some(m) = self.receive_match(|_| true, None).await {
+                return m;
+            }
+        }
+    }
+
+    /// Waits at most `timeout` for the next message (`receive M -> M after T -> timeout end`).
+    /// `Duration::ZERO` only looks at what has already arrived.
+    pub async fn receive_timeout(&mut self, timeout: Duration) -> Option<Message> {
+        self.receive_match(|_| true, Some(timeout)).await
+    }
+
+    /// Selective receive: waits (at most `timeout`, `None` = forever) for
+    /// the first message for which `matches` is true and removes it. The
+    /// messages skipped stay in the mailbox, in order.
+    pub async fn receive_match(
+        &mut self,
+        mut matches: impl FnMut(&Message) -> bool,
+        timeout: Option<Duration>,
+    ) -> Option<Message> {
+        tokio::task::consume_budget().await;
+        let mut scanned = 0usize;
+        // Boxed: an idle process parked in `receive` should not carry a
+        // timer entry inline (memory per process).
+        let mut deadline = timeout.map(|t| Box::pin(tokio::time::sleep(t)));
+        let shared = &self.shared;
+        let node = &self.node;
+        poll_fn(|cx| {
+            shared.drain(node, Some(cx.waker()));
+            {
+                let mut st = shared.state.lock();
+                if st.exiting.is_some() {
+                    // The task's top level ends the process on its next poll.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                if let Some(m) = st.mailbox.take_match(&mut scanned, &mut matches) {
+                    return Poll::Ready(Some(m));
+                }
+            }
+            match deadline.as_mut() {
+                Some(sleep) => sleep.as_mut().poll(cx).map(|()| None),
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Number of messages waiting (`process_info(self(), message_queue_len)`).
+    pub fn message_queue_len(&self) -> usize {
+        self.shared.drain(&self.node, None);
+        self.shared.state.lock().mailbox.len()
+    }
+
+    /// Ends this process with `reason` (`exit(Reason)`, erlang:exit/1): the
+    /// returned future never completes; the body is dropped at this await.
+    pub async fn exit_self(&mut self, reason: Term) -> Infallible {
+        self.shared.state.lock().exiting = Some(reason);
+        poll_fn(|cx| {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Lets other tasks run (`erlang:yield()`).
+    pub async fn yield_now(&self) {
+        tokio::task::yield_now().await;
+    }
+
+    /// Spawns an unlinked process on this node (`spawn(Fun)`).
+    pub fn spawn<F, Fut, R>(&self, f: F) -> Pid
+    where
+        F: FnOnce(Process) -> Fut + Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoExitReason + 'static,
+    {
+        spawn_with(&self.node, f, |_| {}, |_| {})
+    }
+
+    /// Spawns a process linked to this one (`spawn_link(Fun)`): the link
+    /// exists before the child runs.
+    pub fn spawn_link<F, Fut, R>(&mut self, f: F) -> Pid
+    where
+        F: FnOnce(Process) -> Fut + Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoExitReason + 'static,
+    {
+        let me = self.shared.pid;
+        let shared = &self.shared;
+        spawn_with(
+            &self.node,
+            f,
+            |st| {
+                st.links.insert(me);
+            },
+            |child| {
+                shared.state.lock().links.insert(child);
+            },
+        )
+    }
+
+    /// Spawns a process monitored by this one (`spawn_monitor(Fun)`): the
+    /// monitor exists before the child runs.
+    pub fn spawn_monitor<F, Fut, R>(&mut self, f: F) -> (Pid, Reference)
+    where
+        F: FnOnce(Process) -> Fut + Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoExitReason + 'static,
+    {
+        let me = self.shared.pid;
+        let reference = self.node.make_ref();
+        let r = reference.clone();
+        let r2 = reference.clone();
+        let shared = &self.shared;
+        let child = spawn_with(
+            &self.node,
+            f,
+            |st| {
+                st.monitored_by.insert(r2, me);
+            },
+            |child| {
+                shared
+                    .state
+                    .lock()
+                    .monitors
+                    .insert(r, MonitorTarget::Pid(child));
+            },
+        );
+        (child, reference)
+    }
+
+    /// A new unique reference (`make_ref()`).
+    pub fn make_ref(&self) -> Reference {
+        self.node.make_ref()
+    }
+}

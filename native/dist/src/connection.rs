@@ -17,6 +17,12 @@
 //! A malformed frame closes this connection only, with a logged reason; no
 //! input can make the tasks panic.
 //!
+//! Incoming messages go to a channel ([`Connection::spawn`]) or, one task hop
+//! shorter, to a [`ConnectionSink`] called from the reading task
+//! ([`Connection::spawn_with`], what [`crate::node`] uses). Outgoing messages
+//! queue on an unbounded channel; the writing task encodes them (atom cache,
+//! fragments) and flushes once per batch of whatever is queued.
+//!
 //! ```no_run
 //! # async fn demo(stream: tokio::net::TcpStream, est: dist::handshake::Established) {
 //! use dist::connection::{Connection, ConnectionConfig};
@@ -35,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use etf::Term;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
@@ -213,6 +219,31 @@ fn close_with(tx: &watch::Sender<Option<CloseReason>>, reason: CloseReason) -> b
     })
 }
 
+/// Where a connection's reader delivers what arrives, in order, from the
+/// connection's own task (so implementations must not block).
+pub trait ConnectionSink: Send + 'static {
+    /// One incoming message.
+    fn message(&mut self, conn: &Connection, msg: ControlMessage, payload: Option<Term>);
+    /// The connection closed; no more messages follow.
+    fn closed(&mut self, conn: &Connection, reason: &CloseReason);
+}
+
+/// The sink behind [`Connection::spawn`]: a channel that ends when the connection does.
+struct ChannelSink(Option<mpsc::UnboundedSender<Incoming>>);
+
+impl ConnectionSink for ChannelSink {
+    fn message(&mut self, _conn: &Connection, msg: ControlMessage, payload: Option<Term>) {
+        if let Some(tx) = &self.0 {
+            // Nobody listening is fine: the connection stays up regardless.
+            let _ = tx.send((msg, payload));
+        }
+    }
+
+    fn closed(&mut self, _conn: &Connection, _reason: &CloseReason) {
+        self.0 = None;
+    }
+}
+
 impl Connection {
     /// Starts the connection's tasks on `stream`, which has just completed
     /// the handshake `established`. Returns the handle and the stream of
@@ -225,9 +256,25 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let conn = Connection::spawn_with(stream, established, config, ChannelSink(Some(in_tx)));
+        (conn, in_rx)
+    }
+
+    /// Like [`Connection::spawn`], delivering to `sink` straight from the
+    /// reading task: one task hop less per message than the channel.
+    pub fn spawn_with<S, K>(
+        stream: S,
+        established: Established,
+        config: ConnectionConfig,
+        sink: K,
+    ) -> Connection
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+        K: ConnectionSink,
+    {
         let (reader, writer) = tokio::io::split(stream);
         let (tx, out_rx) = mpsc::unbounded_channel();
-        let (in_tx, in_rx) = mpsc::unbounded_channel();
         let (close_tx, closed) = watch::channel(None);
         let close_tx = Arc::new(close_tx);
         let last_read = Arc::new(AtomicU64::new(0));
@@ -246,9 +293,9 @@ impl Connection {
         let peer = conn.peer;
         tokio::spawn(read_loop(
             reader,
-            peer,
+            conn.clone(),
             config.clone(),
-            in_tx,
+            sink,
             close_tx.clone(),
             closed.clone(),
             last_read.clone(),
@@ -266,7 +313,7 @@ impl Connection {
             last_read,
             started,
         ));
-        (conn, in_rx)
+        conn
     }
 
     /// Sends one control message, with its payload when it takes one
@@ -349,11 +396,11 @@ fn millis_since(started: Instant) -> u64 {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn read_loop<R: AsyncRead>(
+async fn read_loop<R: AsyncRead, K: ConnectionSink>(
     reader: R,
-    peer: NodeName,
+    conn: Connection,
     config: ConnectionConfig,
-    incoming: mpsc::UnboundedSender<Incoming>,
+    mut sink: K,
     close_tx: Arc<watch::Sender<Option<CloseReason>>>,
     mut closed: watch::Receiver<Option<CloseReason>>,
     last_read: Arc<AtomicU64>,
@@ -361,6 +408,7 @@ async fn read_loop<R: AsyncRead>(
     stats: Arc<Stats>,
 ) {
     tokio::pin!(reader);
+    let peer = conn.peer;
     let mut reassembler = Reassembler::new(config.max_message_size, config.max_sequences);
     // A single packet may carry a whole message plus a header of at most
     // 255 atoms of up to 1020 bytes each.
@@ -386,10 +434,9 @@ async fn read_loop<R: AsyncRead>(
             Err(e) => break Some(CloseReason::Malformed(e.to_string())),
         };
         match decode(&message) {
-            Ok(m) => {
+            Ok((msg, payload)) => {
                 stats.messages_in.fetch_add(1, Ordering::Relaxed);
-                // The receiver may be gone (nobody listens): keep the link alive anyway.
-                let _ = incoming.send(m);
+                sink.message(&conn, msg, payload);
             }
             Err(e) => break Some(CloseReason::Malformed(e.to_string())),
         }
@@ -403,6 +450,8 @@ async fn read_loop<R: AsyncRead>(
         }
         close_with(&close_tx, reason);
     }
+    let reason = closed.borrow().clone().unwrap_or(CloseReason::PeerClosed);
+    sink.closed(&conn, &reason);
 }
 
 async fn read_packet<R: AsyncRead + Unpin>(
@@ -431,7 +480,7 @@ async fn read_packet<R: AsyncRead + Unpin>(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn write_loop<W: AsyncWrite>(
+async fn write_loop<W: AsyncWrite + Unpin>(
     writer: W,
     peer: NodeName,
     flags: DistFlags,
@@ -442,7 +491,7 @@ async fn write_loop<W: AsyncWrite>(
     last_read: Arc<AtomicU64>,
     started: Instant,
 ) {
-    tokio::pin!(writer);
+    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     let mut encoder = MessageEncoder::new(flags, config.fragment_size);
     let tick_every = (config.ticktime / 4).max(Duration::from_millis(10));
     let mut ticker = tokio::time::interval(tick_every);
@@ -465,7 +514,10 @@ async fn write_loop<W: AsyncWrite>(
                     wrote_since_tick = false;
                     Ok(())
                 } else {
-                    writer.write_all(&[0, 0, 0, 0]).await
+                    match writer.write_all(&[0, 0, 0, 0]).await {
+                        Ok(()) => writer.flush().await,
+                        Err(e) => Err(e),
+                    }
                 }
             }
             out = outgoing.recv(), if !senders_gone => match out {
@@ -477,7 +529,7 @@ async fn write_loop<W: AsyncWrite>(
                 }
                 Some(out) => {
                     wrote_since_tick = true;
-                    write_outgoing(&mut writer, &mut encoder, out).await
+                    write_batch(&mut writer, &mut encoder, out, &mut outgoing).await
                 }
             },
         };
@@ -493,26 +545,44 @@ async fn write_loop<W: AsyncWrite>(
     }
 }
 
-async fn write_outgoing<W: AsyncWrite + Unpin>(
-    writer: &mut W,
+/// How many queued messages are written before one flush.
+const WRITE_BATCH: usize = 256;
+
+/// Writes `first` and whatever else is already queued (up to a batch), then
+/// flushes once: small messages share syscalls, large bodies bypass the buffer.
+async fn write_batch<W: AsyncWrite + Unpin>(
+    writer: &mut BufWriter<W>,
     encoder: &mut MessageEncoder,
-    out: Outgoing,
+    first: Outgoing,
+    queue: &mut mpsc::UnboundedReceiver<Outgoing>,
 ) -> std::io::Result<()> {
-    let packets = match out {
-        Outgoing::Message(msg, payload) => encoder
-            .encode(&msg, payload.as_ref())
-            .into_iter()
-            .map(|f| f.encode())
-            .collect(),
-        Outgoing::Raw(p) => vec![p],
-    };
-    for p in packets {
-        let len = u32::try_from(p.len()).map_err(|_| std::io::Error::other("packet over 4 GiB"))?;
-        // One write per packet: the length and body together.
-        let mut framed = Vec::with_capacity(p.len() + 4);
-        framed.extend_from_slice(&len.to_be_bytes());
-        framed.extend_from_slice(&p);
-        writer.write_all(&framed).await?;
+    let mut next = Some(first);
+    let mut written = 0;
+    while let Some(out) = next.take() {
+        match out {
+            Outgoing::Message(msg, payload) => {
+                for frame in encoder.encode(&msg, payload.as_ref()) {
+                    let mut head = Vec::with_capacity(64);
+                    frame.encode_head(&mut head);
+                    let body = frame.body();
+                    let len = u32::try_from(head.len() + body.len())
+                        .map_err(|_| std::io::Error::other("packet over 4 GiB"))?;
+                    writer.write_all(&len.to_be_bytes()).await?;
+                    writer.write_all(&head).await?;
+                    writer.write_all(body).await?;
+                }
+            }
+            Outgoing::Raw(p) => {
+                let len = u32::try_from(p.len())
+                    .map_err(|_| std::io::Error::other("packet over 4 GiB"))?;
+                writer.write_all(&len.to_be_bytes()).await?;
+                writer.write_all(&p).await?;
+            }
+        }
+        written += 1;
+        if written < WRITE_BATCH {
+            next = queue.try_recv().ok();
+        }
     }
     writer.flush().await
 }

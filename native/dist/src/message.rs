@@ -121,7 +121,7 @@ impl MessageEncoder {
         encode_message(
             &plan.header,
             &control_bytes,
-            &payload_bytes,
+            payload_bytes.into(),
             sequence,
             fragment_size,
         )

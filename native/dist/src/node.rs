@@ -48,10 +48,10 @@ use std::time::Duration;
 
 use etf::{Atom, Pid, Term};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::connection::{CloseReason, Closed, Connection, ConnectionConfig, Incoming};
+use crate::connection::{CloseReason, Closed, Connection, ConnectionConfig, ConnectionSink};
 use crate::control::{ControlMessage, ProcRef};
 use crate::cookie::{Cookie, CookieError};
 use crate::epmd::{self, EpmdClient, EpmdError, NodeEntry, Registration};
@@ -134,6 +134,18 @@ impl NodeConfig {
     /// Sets the cookie (`-setcookie`).
     pub fn cookie(mut self, cookie: Cookie) -> NodeConfig {
         self.cookie = Some(cookie);
+        self
+    }
+
+    /// Sets whether the node is hidden (`-hidden`; the default).
+    pub fn hidden(mut self, hidden: bool) -> NodeConfig {
+        self.hidden = hidden;
+        self
+    }
+
+    /// Sets the address to accept connections on.
+    pub fn listen(mut self, addr: SocketAddr) -> NodeConfig {
+        self.listen = addr;
         self
     }
 
@@ -619,7 +631,13 @@ impl DistNode {
     fn register_connection(&self, stream: TcpStream, est: handshake::Established) -> Connection {
         let peer = est.peer;
         let flags = est.flags;
-        let (conn, incoming) = Connection::spawn(stream, est, self.inner.connection.clone());
+        // Hold the sink's first message until the connection is in the map and nodeup is out.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let sink = NodeSink {
+            node: self.clone(),
+            ready: Some(ready_rx),
+        };
+        let conn = Connection::spawn_with(stream, est, self.inner.connection.clone(), sink);
         let old = lock(&self.inner.peers).insert(peer, Peer::Up(conn.clone()));
         self.bump();
         if let Some(Peer::Up(old)) = old {
@@ -629,19 +647,13 @@ impl DistNode {
         }
         info!(%peer, ?flags, "nodeup");
         self.inner.handler.on_nodeup(peer);
-        tokio::spawn(self.clone().route(conn.clone(), incoming));
+        let _ = ready_tx.send(());
         conn
     }
 
-    async fn route(self, conn: Connection, mut incoming: mpsc::UnboundedReceiver<Incoming>) {
+    /// The connection ended: forget it (unless a newer one replaced it) and report nodedown.
+    fn connection_closed(&self, conn: &Connection, reason: &CloseReason) {
         let peer = conn.peer();
-        while let Some((msg, payload)) = incoming.recv().await {
-            if self.net_kernel(&conn, &msg, payload.as_ref()) {
-                continue;
-            }
-            self.inner.handler.on_control(peer, msg, payload);
-        }
-        let reason = conn.closed().await;
         let removed = {
             let mut peers = lock(&self.inner.peers);
             let ours = matches!(peers.get(&peer), Some(Peer::Up(c)) if c.id() == conn.id());
@@ -653,7 +665,7 @@ impl DistNode {
         if removed {
             self.bump();
             info!(%peer, %reason, "nodedown");
-            self.inner.handler.on_nodedown(peer, &reason);
+            self.inner.handler.on_nodedown(peer, reason);
         }
     }
 
@@ -709,6 +721,40 @@ impl DistNode {
         if conn.send(control, Some(message)).is_err() {
             debug!(peer = %conn.peer(), "net_kernel: reply lost, connection closed");
         }
+    }
+}
+
+/// Delivers a connection's traffic to the node's handler, from the connection's reading task.
+struct NodeSink {
+    node: DistNode,
+    /// Set until the node has announced the connection (nodeup before any message).
+    ready: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl NodeSink {
+    fn wait_ready(&mut self) {
+        if let Some(ready) = self.ready.take() {
+            // `register_connection` signals right after nodeup, without awaiting.
+            let _ = ready.recv_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+impl ConnectionSink for NodeSink {
+    fn message(&mut self, conn: &Connection, msg: ControlMessage, payload: Option<Term>) {
+        self.wait_ready();
+        if self.node.net_kernel(conn, &msg, payload.as_ref()) {
+            return;
+        }
+        self.node
+            .inner
+            .handler
+            .on_control(conn.peer(), msg, payload);
+    }
+
+    fn closed(&mut self, conn: &Connection, reason: &CloseReason) {
+        self.wait_ready();
+        self.node.connection_closed(conn, reason);
     }
 }
 

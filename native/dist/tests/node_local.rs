@@ -187,3 +187,35 @@ async fn erl_registers_with_the_embedded_epmd_and_pings_us() {
     erl.expect("pong");
     node.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_mode_starts_the_system_epmd_when_none_runs() {
+    init_tracing();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (node, _events) = start("auto", port, EpmdMode::Auto).await;
+    let epmd = dist::epmd::EpmdClient::new(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    let names = epmd.names().await.unwrap();
+    assert!(
+        names.iter().any(|(n, _)| n == node.name().alive()),
+        "{names:?}"
+    );
+    let mut erl = Erl::start_on(
+        port,
+        &unique("autoping"),
+        "local",
+        &[],
+        &format!(
+            "io:format(\"~p~n\", [net_adm:ping('{}')]), receive stop -> ok end.",
+            node.name()
+        ),
+    );
+    erl.expect("pong");
+    drop(erl);
+    node.shutdown();
+    // The daemon outlives the node, as erl's does; this test stops it.
+    assert!(epmd.kill().await.unwrap());
+}

@@ -92,6 +92,8 @@ pub enum CloseReason {
     Disconnected,
     /// Another connection to the same node replaced this one.
     Replaced,
+    /// The connection could not be set up at all (from [`crate::node::DistNode::enqueue`]).
+    ConnectFailed(String),
 }
 
 impl fmt::Display for CloseReason {
@@ -100,6 +102,7 @@ impl fmt::Display for CloseReason {
             CloseReason::PeerClosed => f.write_str("connection_closed"),
             CloseReason::TickTimeout => f.write_str("net_tick_timeout"),
             CloseReason::Io(e) => write!(f, "io error: {e}"),
+            CloseReason::ConnectFailed(e) => write!(f, "connect failed: {e}"),
             CloseReason::Malformed(e) => write!(f, "malformed traffic: {e}"),
             CloseReason::Disconnected => f.write_str("disconnect"),
             CloseReason::Replaced => f.write_str("replaced by a new connection"),
@@ -325,6 +328,23 @@ impl Connection {
         self.tx
             .send(Outgoing::Message(msg, payload))
             .map_err(|_| Closed { peer: self.peer })
+    }
+
+    /// Like [`Connection::send`], but a closed connection hands the message back.
+    pub(crate) fn send_or_return(
+        &self,
+        msg: ControlMessage,
+        payload: Option<Term>,
+    ) -> Result<(), (ControlMessage, Option<Term>)> {
+        if self.is_closed() {
+            return Err((msg, payload));
+        }
+        self.tx
+            .send(Outgoing::Message(msg, payload))
+            .map_err(|e| match e.0 {
+                Outgoing::Message(m, p) => (m, p),
+                Outgoing::Raw(_) => (ControlMessage::NodeLink, None),
+            })
     }
 
     /// Writes raw packet bytes (without the length prefix). For tests of

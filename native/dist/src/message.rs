@@ -91,14 +91,19 @@ impl MessageEncoder {
 
     /// Encodes one message into the frames to send, in order.
     pub fn encode(&mut self, msg: &ControlMessage, payload: Option<&Term>) -> Vec<Frame> {
-        let (msg, payload) = adapt(msg, payload, self.flags);
+        // Only rewritten messages are copied; the payload is encoded in place.
+        let adapted = adapt(msg, payload, self.flags);
+        let (msg, payload) = match &adapted {
+            Some((m, p)) => (m, p.as_ref()),
+            None => (msg, payload),
+        };
         let control = msg.to_term();
         let opts = encode_options();
         if !self.flags.contains(DistFlags::DIST_HDR_ATOM_CACHE) {
             // Pass-through: each term with its own version byte.
             let mut body = Vec::new();
             etf::encode_into(&control, &opts, &mut body);
-            if let Some(p) = &payload {
+            if let Some(p) = payload {
                 etf::encode_into(p, &opts, &mut body);
             }
             return vec![Frame::PassThrough(body.into())];
@@ -109,7 +114,7 @@ impl MessageEncoder {
         let mut control_bytes = Vec::with_capacity(64);
         write_cached(&control, 0, &plan.index, &opts, &mut control_bytes);
         let mut payload_bytes = Vec::new();
-        if let Some(p) = &payload {
+        if let Some(p) = payload {
             etf::encode_body_into(p, &opts, &mut payload_bytes);
         }
         let fragment_size = self
@@ -135,7 +140,7 @@ fn adapt(
     msg: &ControlMessage,
     payload: Option<&Term>,
     flags: DistFlags,
-) -> (ControlMessage, Option<Term>) {
+) -> Option<(ControlMessage, Option<Term>)> {
     use ControlMessage::*;
     let reason = || payload.cloned().unwrap_or_else(|| Term::atom("normal"));
     let exit_payload = flags.contains(DistFlags::EXIT_PAYLOAD);
@@ -167,17 +172,14 @@ fn adapt(
         }),
         _ => None,
     };
-    match adapted {
-        Some(m) => {
-            let p = if m.has_payload() {
-                payload.cloned()
-            } else {
-                None
-            };
-            (m, p)
-        }
-        None => (msg.clone(), payload.cloned()),
-    }
+    adapted.map(|m| {
+        let p = if m.has_payload() {
+            payload.cloned()
+        } else {
+            None
+        };
+        (m, p)
+    })
 }
 
 /// Atoms of the control tuple that [`write_cached`] can write as references.
@@ -388,7 +390,8 @@ mod tests {
             &ControlMessage::PayloadExit { from: a, to: b },
             Some(&Term::atom("boom")),
             flags,
-        );
+        )
+        .unwrap();
         assert_eq!(
             m,
             ControlMessage::Exit {
@@ -402,9 +405,18 @@ mod tests {
             &ControlMessage::SendSender { from: a, to: b },
             Some(&Term::Int(1)),
             flags,
-        );
+        )
+        .unwrap();
         assert_eq!(m, ControlMessage::Send { to: b });
         assert_eq!(p, Some(Term::Int(1)));
+        // With the flags, nothing is rewritten (and nothing copied).
+        let all = DistFlags::ours(true);
+        assert!(adapt(
+            &ControlMessage::SendSender { from: a, to: b },
+            Some(&Term::Int(1)),
+            all
+        )
+        .is_none());
     }
 
     #[test]

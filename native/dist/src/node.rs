@@ -241,6 +241,8 @@ struct Inner {
     stop: watch::Sender<bool>,
     registration: Mutex<Option<Registration>>,
     epmd_server: Mutex<Option<EpmdServer>>,
+    /// Messages for peers being connected by [`DistNode::enqueue`], in send order.
+    outbox: Mutex<HashMap<NodeName, Vec<(ControlMessage, Option<Term>)>>>,
 }
 
 /// A running distribution node; cheap to clone. Stop it with [`DistNode::shutdown`].
@@ -299,6 +301,7 @@ impl DistNode {
             stop,
             registration: Mutex::new(registration),
             epmd_server: Mutex::new(server),
+            outbox: Mutex::new(HashMap::new()),
         });
         let node = DistNode { inner };
         tokio::spawn(node.clone().accept_loop(listener, stopped));
@@ -367,6 +370,54 @@ impl DistNode {
         let conn = self.connect(peer).await?;
         conn.send(msg, payload)?;
         Ok(())
+    }
+
+    /// Sends without waiting, connecting in the background when needed —
+    /// what a runtime's synchronous `Transport::deliver` wants. Messages to
+    /// one peer leave in the order they were enqueued, before and after the
+    /// connection comes up. If connecting fails the queued messages are
+    /// dropped and the handler sees `on_nodedown(peer, ConnectFailed(..))`,
+    /// so links and monitors towards that node fire `noconnection`, as when
+    /// an Erlang auto-connect fails.
+    pub fn enqueue(&self, peer: NodeName, msg: ControlMessage, payload: Option<Term>) {
+        let mut outbox = lock(&self.inner.outbox);
+        if let Some(queue) = outbox.get_mut(&peer) {
+            queue.push((msg, payload));
+            return;
+        }
+        let (msg, payload) = match self.connection(peer) {
+            // Under the outbox lock, so this cannot overtake a queue being drained.
+            Some(conn) => match conn.send_or_return(msg, payload) {
+                Ok(()) => return,
+                Err(back) => back,
+            },
+            None => (msg, payload),
+        };
+        outbox.insert(peer, vec![(msg, payload)]);
+        drop(outbox);
+        let node = self.clone();
+        tokio::spawn(async move {
+            let result = node.connect(peer).await;
+            // Hold the outbox lock while draining: new messages wait behind these.
+            let mut outbox = lock(&node.inner.outbox);
+            let queued = outbox.remove(&peer).unwrap_or_default();
+            match result {
+                Ok(conn) => {
+                    for (msg, payload) in queued {
+                        if conn.send(msg, payload).is_err() {
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    drop(outbox);
+                    warn!(%peer, error = %e, dropped = queued.len(), "auto-connect failed");
+                    node.inner
+                        .handler
+                        .on_nodedown(peer, &CloseReason::ConnectFailed(e.to_string()));
+                }
+            }
+        });
     }
 
     /// Closes the connection to `peer` (`erlang:disconnect_node/1`); `true`

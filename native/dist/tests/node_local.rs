@@ -219,3 +219,68 @@ async fn auto_mode_starts_the_system_epmd_when_none_runs() {
     // The daemon outlives the node, as erl's does; this test stops it.
     assert!(epmd.kill().await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueued_messages_keep_their_order_across_the_auto_connect() {
+    init_tracing();
+    let epmd = dist::epmd_server::serve("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let port = epmd.local_addr().port();
+    let (a, _ea) = start("q_a", port, EpmdMode::External).await;
+    let (b, mut eb) = start("q_b", port, EpmdMode::External).await;
+    let (from, to) = (pid(&a, 1), pid(&b, 2));
+    // Yielding now and then spreads the sends over the connect and the drain.
+    for i in 0..5000 {
+        a.enqueue(
+            b.name(),
+            ControlMessage::SendSender { from, to },
+            Some(Term::Int(i)),
+        );
+        if i % 5 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let mut next = 0;
+    while next < 5000 {
+        match tokio::time::timeout(WAIT, eb.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Event::Control(ControlMessage::SendSender { .. }, Some(Term::Int(i))) => {
+                assert_eq!(i, next, "out of order");
+                next += 1;
+            }
+            Event::Down(n, r) => panic!("unexpected nodedown {n} {r}"),
+            _ => {}
+        }
+    }
+    a.shutdown();
+    b.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_to_an_unreachable_node_reports_nodedown() {
+    init_tracing();
+    let epmd = dist::epmd_server::serve("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (a, mut ea) = start("lonely", epmd.local_addr().port(), EpmdMode::External).await;
+    let nobody = NodeName::parse("nobody_home@localhost").unwrap();
+    a.enqueue(nobody, ControlMessage::NodeLink, None);
+    loop {
+        match tokio::time::timeout(WAIT, ea.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Event::Down(n, CloseReason::ConnectFailed(_)) => {
+                assert_eq!(n, nobody);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    a.shutdown();
+}

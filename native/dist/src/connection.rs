@@ -335,15 +335,15 @@ impl Connection {
         &self,
         msg: ControlMessage,
         payload: Option<Term>,
-    ) -> Result<(), (ControlMessage, Option<Term>)> {
+    ) -> Result<(), Box<Incoming>> {
         if self.is_closed() {
-            return Err((msg, payload));
+            return Err(Box::new((msg, payload)));
         }
         self.tx
             .send(Outgoing::Message(msg, payload))
             .map_err(|e| match e.0 {
-                Outgoing::Message(m, p) => (m, p),
-                Outgoing::Raw(_) => (ControlMessage::NodeLink, None),
+                Outgoing::Message(m, p) => Box::new((m, p)),
+                Outgoing::Raw(_) => Box::new((ControlMessage::NodeLink, None)),
             })
     }
 

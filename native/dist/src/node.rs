@@ -51,7 +51,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::connection::{CloseReason, Closed, Connection, ConnectionConfig, ConnectionSink};
+use crate::connection::{
+    CloseReason, Closed, Connection, ConnectionConfig, ConnectionSink, Incoming,
+};
 use crate::control::{ControlMessage, ProcRef};
 use crate::cookie::{Cookie, CookieError};
 use crate::epmd::{self, EpmdClient, EpmdError, NodeEntry, Registration};
@@ -242,7 +244,7 @@ struct Inner {
     registration: Mutex<Option<Registration>>,
     epmd_server: Mutex<Option<EpmdServer>>,
     /// Messages for peers being connected by [`DistNode::enqueue`], in send order.
-    outbox: Mutex<HashMap<NodeName, Vec<(ControlMessage, Option<Term>)>>>,
+    outbox: Mutex<HashMap<NodeName, Vec<Incoming>>>,
 }
 
 /// A running distribution node; cheap to clone. Stop it with [`DistNode::shutdown`].
@@ -389,7 +391,7 @@ impl DistNode {
             // Under the outbox lock, so this cannot overtake a queue being drained.
             Some(conn) => match conn.send_or_return(msg, payload) {
                 Ok(()) => return,
-                Err(back) => back,
+                Err(back) => *back,
             },
             None => (msg, payload),
         };

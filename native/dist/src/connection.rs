@@ -12,7 +12,9 @@
 //! Ticks: "a zero-length packet". A tick goes out whenever nothing else was
 //! written during the last `ticktime / 4`, which also answers the peer's
 //! ticks; the peer is declared dead when nothing at all arrived for
-//! `ticktime` (OTP: between `ticktime` and `1.25 × ticktime`).
+//! `ticktime` (OTP: between `ticktime` and `1.25 × ticktime`). As in OTP,
+//! both nodes must use the same `net_ticktime`: a peer ticking less often
+//! than every `ticktime` looks dead.
 //!
 //! A malformed frame closes this connection only, with a logged reason; no
 //! input can make the tasks panic.

@@ -466,3 +466,44 @@ async fn disconnect_node_from_erl_is_seen_as_nodedown() {
     erl.expect("true");
     assert!(rust.node.nodes().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_erl_is_declared_dead_after_ticktime() {
+    init_tracing();
+    let epmd = Epmd::start();
+    let mut rust = Rust::start(&epmd, "frozen_cookie", Duration::from_secs(2)).await;
+    let short = unique("frozen");
+    let mut erl = Erl::start(
+        &epmd,
+        &short,
+        "frozen_cookie",
+        &["-kernel", "net_ticktime", "2"],
+        ECHO,
+    );
+    erl.expect("ready");
+    let conn = rust.node.connect(erl_name(&short)).await.unwrap();
+    // Alive past the ticktime while erl runs: it ticks every 0.5 s.
+    let deadline = std::time::Instant::now() + WAIT;
+    while conn.stats().ticks_in < 6 {
+        assert!(std::time::Instant::now() < deadline, "erl never ticked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rust.node.nodes(), vec![erl_name(&short)]);
+    let stopped = std::time::Instant::now();
+    erl.signal("-STOP");
+    let reason = rust
+        .expect("nodedown", |e| match e {
+            Event::Down(_, r) => Some(r),
+            _ => None,
+        })
+        .await;
+    let after = stopped.elapsed();
+    erl.signal("-CONT");
+    assert_eq!(reason, CloseReason::TickTimeout);
+    // OTP declares a peer dead between ticktime and 1.25 x ticktime; allow for a loaded machine.
+    assert!(
+        after >= Duration::from_millis(1500),
+        "declared dead too early: {after:?}"
+    );
+    assert!(rust.node.nodes().is_empty());
+}

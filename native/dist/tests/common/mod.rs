@@ -186,6 +186,16 @@ impl Erl {
         }
     }
 
+    /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) the node's OS process.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill {sig} failed");
+    }
+
     /// Waits for the line exactly equal to `want`.
     pub fn expect(&mut self, want: &str) {
         self.expect_line(want, |l| l == want);

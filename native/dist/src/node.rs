@@ -245,6 +245,8 @@ struct Inner {
     epmd_server: Mutex<Option<EpmdServer>>,
     /// Messages for peers being connected by [`DistNode::enqueue`], in send order.
     outbox: Mutex<HashMap<NodeName, Vec<Incoming>>>,
+    /// The tokio runtime the node was started on: `enqueue` may be called from anywhere.
+    runtime: tokio::runtime::Handle,
 }
 
 /// A running distribution node; cheap to clone. Stop it with [`DistNode::shutdown`].
@@ -304,6 +306,7 @@ impl DistNode {
             registration: Mutex::new(registration),
             epmd_server: Mutex::new(server),
             outbox: Mutex::new(HashMap::new()),
+            runtime: tokio::runtime::Handle::current(),
         });
         let node = DistNode { inner };
         tokio::spawn(node.clone().accept_loop(listener, stopped));
@@ -380,7 +383,7 @@ impl DistNode {
     /// connection comes up. If connecting fails the queued messages are
     /// dropped and the handler sees `on_nodedown(peer, ConnectFailed(..))`,
     /// so links and monitors towards that node fire `noconnection`, as when
-    /// an Erlang auto-connect fails.
+    /// an Erlang auto-connect fails. Callable from any thread.
     pub fn enqueue(&self, peer: NodeName, msg: ControlMessage, payload: Option<Term>) {
         let mut outbox = lock(&self.inner.outbox);
         if let Some(queue) = outbox.get_mut(&peer) {
@@ -398,7 +401,7 @@ impl DistNode {
         outbox.insert(peer, vec![(msg, payload)]);
         drop(outbox);
         let node = self.clone();
-        tokio::spawn(async move {
+        self.inner.runtime.spawn(async move {
             let result = node.connect(peer).await;
             // Hold the outbox lock while draining: new messages wait behind these.
             let mut outbox = lock(&node.inner.outbox);

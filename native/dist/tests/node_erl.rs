@@ -507,3 +507,96 @@ async fn a_frozen_erl_is_declared_dead_after_ticktime() {
     );
     assert!(rust.node.nodes().is_empty());
 }
+
+/// Links, monitors and exit signals we send are understood by erl: a
+/// trapping erl process sees `{'EXIT', ..}` and `'DOWN'` from our pid, and
+/// `exit(Victim, kill)` from our pid kills an erl process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_monitor_and_exit_signals_reach_erl() {
+    init_tracing();
+    let epmd = Epmd::start();
+    let mut rust = Rust::start(&epmd, "sig_cookie", Duration::from_secs(60)).await;
+    let short = unique("probe");
+    let mut erl = Erl::start(
+        &epmd,
+        &short,
+        "sig_cookie",
+        &[],
+        "process_flag(trap_exit, true), register(probe, self()), io:format(\"ready~n\"), \
+         receive {go, R} -> ok end, \
+         link(R), Ref = erlang:monitor(process, R), \
+         V = spawn(fun() -> receive never -> ok end end), VRef = erlang:monitor(process, V), \
+         R ! {victim, V}, \
+         receive {'EXIT', R, E} -> io:format(\"exit ~p~n\", [E]) end, \
+         receive {'DOWN', Ref, process, R, D} -> io:format(\"down ~p~n\", [D]) end, \
+         receive {'DOWN', VRef, process, V, K} -> io:format(\"victim ~p~n\", [K]) end, \
+         receive stop -> ok end.",
+    );
+    erl.expect("ready");
+    let me = rust.pid(77);
+    rust.node
+        .send(
+            erl_name(&short),
+            ControlMessage::RegSend {
+                from: me,
+                to_name: Atom::new("probe"),
+            },
+            Some(Term::tuple(vec![Term::atom("go"), Term::Pid(me)])),
+        )
+        .await
+        .unwrap();
+    let linker = rust
+        .expect("LINK", |e| match e {
+            Event::Control(_, ControlMessage::Link { from, to }, None) if to == me => Some(from),
+            _ => None,
+        })
+        .await;
+    let reference = rust
+        .expect("MONITOR_P", |e| match e {
+            Event::Control(_, ControlMessage::MonitorP { to, reference, .. }, None)
+                if to == dist::control::ProcRef::Pid(me) =>
+            {
+                Some(reference)
+            }
+            _ => None,
+        })
+        .await;
+    let victim = rust
+        .expect("the victim's pid", |e| match e {
+            Event::Control(_, _, Some(p)) => match p.as_tuple() {
+                Some([tag, Term::Pid(v)]) if tag.is_atom("victim") => Some(*v),
+                _ => None,
+            },
+            _ => None,
+        })
+        .await;
+    let conn = rust.node.connection(erl_name(&short)).unwrap();
+    conn.send(
+        ControlMessage::PayloadExit {
+            from: me,
+            to: linker,
+        },
+        Some(Term::atom("boom")),
+    )
+    .unwrap();
+    conn.send(
+        ControlMessage::PayloadMonitorPExit {
+            from: dist::control::ProcRef::Pid(me),
+            to: linker,
+            reference,
+        },
+        Some(Term::atom("boom")),
+    )
+    .unwrap();
+    conn.send(
+        ControlMessage::PayloadExit2 {
+            from: me,
+            to: victim,
+        },
+        Some(Term::atom("kill")),
+    )
+    .unwrap();
+    erl.expect("exit boom");
+    erl.expect("down boom");
+    erl.expect("victim killed");
+}

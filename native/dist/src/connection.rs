@@ -96,6 +96,9 @@ pub enum CloseReason {
     Replaced,
     /// The connection could not be set up at all (from [`crate::node::DistNode::enqueue`]).
     ConnectFailed(String),
+    /// The code receiving our messages panicked; the connection is closed
+    /// rather than left half-working.
+    HandlerPanicked(String),
 }
 
 impl fmt::Display for CloseReason {
@@ -105,6 +108,7 @@ impl fmt::Display for CloseReason {
             CloseReason::TickTimeout => f.write_str("net_tick_timeout"),
             CloseReason::Io(e) => write!(f, "io error: {e}"),
             CloseReason::ConnectFailed(e) => write!(f, "connect failed: {e}"),
+            CloseReason::HandlerPanicked(e) => write!(f, "handler panicked: {e}"),
             CloseReason::Malformed(e) => write!(f, "malformed traffic: {e}"),
             CloseReason::Disconnected => f.write_str("disconnect"),
             CloseReason::Replaced => f.write_str("replaced by a new connection"),
@@ -458,7 +462,12 @@ async fn read_loop<R: AsyncRead, K: ConnectionSink>(
         match decode(&message) {
             Ok((msg, payload)) => {
                 stats.messages_in.fetch_add(1, Ordering::Relaxed);
-                sink.message(&conn, msg, payload);
+                let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    sink.message(&conn, msg, payload)
+                }));
+                if let Err(panic) = delivered {
+                    break Some(CloseReason::HandlerPanicked(panic_text(&*panic)));
+                }
             }
             Err(e) => break Some(CloseReason::Malformed(e.to_string())),
         }
@@ -468,12 +477,27 @@ async fn read_loop<R: AsyncRead, K: ConnectionSink>(
             CloseReason::Malformed(e) => {
                 warn!(%peer, error = %e, "closing connection: malformed traffic")
             }
+            CloseReason::HandlerPanicked(e) => {
+                warn!(%peer, panic = %e, "closing connection: message handler panicked")
+            }
             other => debug!(%peer, reason = %other, "read side ended"),
         }
         close_with(&close_tx, reason);
     }
     let reason = closed.borrow().clone().unwrap_or(CloseReason::PeerClosed);
-    sink.closed(&conn, &reason);
+    let reported =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.closed(&conn, &reason)));
+    if let Err(panic) = reported {
+        warn!(%peer, panic = %panic_text(&*panic), "connection close handler panicked");
+    }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".to_owned())
 }
 
 async fn read_packet<R: AsyncRead + Unpin>(
@@ -689,6 +713,27 @@ mod tests {
         assert_eq!(ia.recv().await.map(|m| m.0), Some(ControlMessage::NodeLink));
         cb.close();
         assert!(ia.recv().await.is_none());
+    }
+
+    struct Panicky;
+    impl ConnectionSink for Panicky {
+        fn message(&mut self, _: &Connection, _: ControlMessage, _: Option<Term>) {
+            panic!("handler bug");
+        }
+        fn closed(&mut self, _: &Connection, _: &CloseReason) {}
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_closes_only_its_connection() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (ca, _ia) = Connection::spawn(a, est("b@h"), config(60_000));
+        let cb = Connection::spawn_with(b, est("a@h"), config(60_000), Panicky);
+        ca.send(ControlMessage::NodeLink, None).unwrap();
+        assert_eq!(
+            cb.closed().await,
+            CloseReason::HandlerPanicked("handler bug".into())
+        );
+        assert_eq!(ca.closed().await, CloseReason::PeerClosed);
     }
 
     #[tokio::test]

@@ -42,6 +42,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -417,9 +418,7 @@ impl DistNode {
                 Err(e) => {
                     drop(outbox);
                     warn!(%peer, error = %e, dropped = queued.len(), "auto-connect failed");
-                    node.inner
-                        .handler
-                        .on_nodedown(peer, &CloseReason::ConnectFailed(e.to_string()));
+                    node.nodedown(peer, &CloseReason::ConnectFailed(e.to_string()));
                 }
             }
         });
@@ -699,12 +698,25 @@ impl DistNode {
         if let Some(Peer::Up(old)) = old {
             old.close_because(CloseReason::Replaced);
             info!(%peer, "nodedown: replaced by a new connection");
-            self.inner.handler.on_nodedown(peer, &CloseReason::Replaced);
+            self.nodedown(peer, &CloseReason::Replaced);
         }
         info!(%peer, ?flags, "nodeup");
-        self.inner.handler.on_nodeup(peer);
+        let up = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.handler.on_nodeup(peer)));
+        if up.is_err() {
+            warn!(%peer, "on_nodeup handler panicked");
+        }
         let _ = ready_tx.send(());
         conn
+    }
+
+    /// Tells the handler, which may panic without taking a task down with it.
+    fn nodedown(&self, peer: NodeName, reason: &CloseReason) {
+        let down = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.inner.handler.on_nodedown(peer, reason)
+        }));
+        if down.is_err() {
+            warn!(%peer, "on_nodedown handler panicked");
+        }
     }
 
     /// The connection ended: forget it (unless a newer one replaced it) and report nodedown.
@@ -721,7 +733,7 @@ impl DistNode {
         if removed {
             self.bump();
             info!(%peer, %reason, "nodedown");
-            self.inner.handler.on_nodedown(peer, reason);
+            self.nodedown(peer, reason);
         }
     }
 

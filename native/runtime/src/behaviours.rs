@@ -167,6 +167,16 @@ fn lookup(name: Atom) -> Option<Arc<dyn Behaviour>> {
     registry().behaviours.read().get(&name).cloned()
 }
 
+/// A fresh process body of behaviour `name` for init argument `arg`
+/// (`{undef, ...}` if there is no such behaviour), for a transport that
+/// starts it in its own way.
+pub fn body(name: Atom, arg: Term) -> Result<Body, Term> {
+    match lookup(name) {
+        Some(b) => b.body(arg),
+        None => Err(undef(name, Atom::new("start_link"), &[arg])),
+    }
+}
+
 /// `{undef, [{M, F, Args, []}]}`: what `apply/3` exits with for a missing function.
 pub fn undef(module: Atom, function: Atom, args: &[Term]) -> Term {
     Term::tuple(vec![

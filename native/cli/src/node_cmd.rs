@@ -69,6 +69,13 @@ fn short_hostname() -> Result<String> {
 
 /// Runs the node until SIGTERM/SIGINT.
 pub fn run(args: NodeArgs) -> Result<()> {
+    // Connection events go to stderr; RUST_LOG tunes them (default: info).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let name = node_name(&args)?;
     let mut config = NodeConfig::new(name);
     if let Some(c) = &args.cookie {

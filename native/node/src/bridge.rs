@@ -8,14 +8,15 @@
 //! | `{nodeup, Node}`                              | `Node::set_transport(peer, DistTransport)`        |
 //! | `{nodedown, Node}`: links and monitors fire `noconnection` | `Node::connection_lost(peer)`        |
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use dist::connection::CloseReason;
 use dist::control::ControlMessage;
 use dist::node::{DistHandler, DistNode};
 use dist::NodeName;
-use etf::Term;
-use ferrotp::{Node, Signal, Transport};
+use etf::{Atom, Reference, Term};
+use ferrotp::{MonitorTarget, Node, Signal, Transport};
 use tracing::{debug, warn};
 
 use crate::signals;
@@ -25,19 +26,86 @@ use crate::signals;
 pub struct DistTransport {
     dist: DistNode,
     peer: NodeName,
+    names: NamedMonitors,
 }
 
 impl DistTransport {
     /// The transport to `peer` through `dist`.
     pub fn new(dist: DistNode, peer: NodeName) -> DistTransport {
-        DistTransport { dist, peer }
+        DistTransport::with_names(dist, peer, NamedMonitors::default())
+    }
+
+    fn with_names(dist: DistNode, peer: NodeName, names: NamedMonitors) -> DistTransport {
+        DistTransport { dist, peer, names }
     }
 }
 
 impl Transport for DistTransport {
     fn deliver(&self, signal: Signal) {
+        let signal = self.names.name_down(signal);
         let (msg, payload) = signals::to_control(signal);
         self.dist.enqueue(self.peer, msg, payload);
+    }
+}
+
+/// Monitors peers took on our processes *by name*: the runtime resolves
+/// the name to a pid, but the `'DOWN'` the peer gets must name
+/// `{Name, Node}`, as `erlang:monitor(process, {Name, Node})` promises.
+#[derive(Clone, Default)]
+struct NamedMonitors(Arc<Mutex<HashMap<Reference, Atom>>>);
+
+impl NamedMonitors {
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<Reference, Atom>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes (or forgets) a by-name monitor arriving from a peer.
+    fn observe(&self, signal: &Signal) {
+        match signal {
+            Signal::Monitor {
+                target: MonitorTarget::Name { name, .. },
+                reference,
+                ..
+            } => {
+                self.table().insert(reference.clone(), *name);
+            }
+            Signal::Demonitor { reference, .. } => {
+                self.table().remove(reference);
+            }
+            _ => {}
+        }
+    }
+
+    /// A `'DOWN'` for a by-name monitor names the process as it was monitored.
+    fn name_down(&self, signal: Signal) -> Signal {
+        match signal {
+            Signal::Down {
+                from,
+                to,
+                reference,
+                reason,
+            } => {
+                let from = match (self.table().remove(&reference), from) {
+                    (Some(name), MonitorTarget::Pid(pid)) => MonitorTarget::Name {
+                        name,
+                        node: pid.node,
+                    },
+                    (_, from) => from,
+                };
+                Signal::Down {
+                    from,
+                    to,
+                    reference,
+                    reason,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Forgets every monitor held by processes on `peer`.
+    fn forget_node(&self, peer: Atom) {
+        self.table().retain(|r, _| r.node != peer);
     }
 }
 
@@ -47,6 +115,7 @@ impl Transport for DistTransport {
 #[derive(Default)]
 pub struct Bridge {
     ends: OnceLock<Ends>,
+    names: NamedMonitors,
 }
 
 struct Ends {
@@ -79,14 +148,21 @@ impl DistHandler for Bridge {
         let local = ends.node.name();
         let op = msg.op();
         match signals::from_control(local, peer.atom(), msg, payload) {
-            Some(signal) => ends.node.deliver(signal),
+            Some(signal) => {
+                self.names.observe(&signal);
+                ends.node.deliver(signal)
+            }
             None => debug!(%peer, op, "control message without a runtime signal: ignored"),
         }
     }
 
     fn on_nodeup(&self, peer: NodeName) {
         if let Some(ends) = self.ends.get() {
-            let transport = Arc::new(DistTransport::new(ends.dist.clone(), peer));
+            let transport = Arc::new(DistTransport::with_names(
+                ends.dist.clone(),
+                peer,
+                self.names.clone(),
+            ));
             ends.node.set_transport(peer.atom(), transport);
         }
     }
@@ -95,6 +171,7 @@ impl DistHandler for Bridge {
         if let Some(ends) = self.ends.get() {
             debug!(%peer, %reason, "connection lost: links and monitors fire noconnection");
             ends.node.connection_lost(peer.atom());
+            self.names.forget_node(peer.atom());
         }
     }
 }

@@ -89,7 +89,8 @@ impl Epmd {
 
 /// The driver an erl node runs: evaluates `{eval, From, Ref, Src}` with
 /// bindings kept across evaluations and answers `{Ref, Value}`; an
-/// exception is answered as `{caught, Class, Reason}`.
+/// exception is answered as `{caught, Class, Reason}`. Other messages stay
+/// in its mailbox for later expressions to receive.
 const DRIVER: &str = r#"
 register(driver, self()),
 Loop = fun Loop(B) ->
@@ -102,8 +103,7 @@ Loop = fun Loop(B) ->
         {V, NB}
       catch C:E -> {{caught, C, E}, B} end,
       From ! {Ref, R},
-      Loop(B2);
-    Other -> io:format("driver: unexpected ~p~n", [Other]), Loop(B)
+      Loop(B2)
   end
 end,
 Loop(erl_eval:new_bindings()).
@@ -278,4 +278,44 @@ impl Rust {
 /// Formats a term as Erlang text (for assertions on shapes with pids).
 pub fn text(t: &Term) -> String {
     t.to_string()
+}
+
+/// Waits (up to [`WAIT`]) for a term message satisfying `pred`.
+pub async fn recv_term(ctx: &mut Process, pred: impl Fn(&Term) -> bool) -> Term {
+    let m = ctx
+        .receive_match(|m| m.as_term().is_some_and(&pred), Some(WAIT))
+        .await
+        .expect("expected message within the timeout");
+    m.into_term().unwrap_or_else(|_| Term::nil())
+}
+
+/// `true` if `t` is a tuple whose first element is atom `tag`.
+pub fn tagged(t: &Term, tag: &str) -> bool {
+    t.as_tuple()
+        .and_then(|x| x.first())
+        .is_some_and(|h| h.is_atom(tag))
+}
+
+/// Element `i` of tuple `t`.
+pub fn elem(t: &Term, i: usize) -> Term {
+    t.as_tuple()
+        .and_then(|x| x.get(i))
+        .cloned()
+        .unwrap_or_else(Term::nil)
+}
+
+/// A process registered as `echo` on `hidden` that answers `{From, Msg}` with `Msg`.
+pub fn spawn_echo(hidden: &HiddenNode) -> Pid {
+    hidden.runtime().spawn(echo_loop)
+}
+
+async fn echo_loop(mut ctx: Process) {
+    ctx.register(Atom::new("echo")).expect("echo registers");
+    loop {
+        if let Ok(t) = ctx.receive().await.into_term() {
+            if let Some([Term::Pid(from), msg]) = t.as_tuple() {
+                ctx.send(from, msg.clone());
+            }
+        }
+    }
 }

@@ -24,7 +24,7 @@
 -export([start_link/2, start_link/3, start/3, behaviours/0, process_count/0,
          pool_size/0, max_poll_ns/0]).
 %% proc_lib entry points
--export([init_it/4, pool_init/1, pool_proxy/0]).
+-export([init_it/4, pool_init/1, pool_proxy/0, loop/1]).
 %% NIFs behind the proxy loop
 -export([start_nif/3, adopt/1, deliver/2, exit_signal/3, down/4, poll/1,
          pool_add/2]).
@@ -98,7 +98,9 @@ init_it(Starter, Behaviour, Arg, Opts) ->
             case start_nif(Behaviour, Arg, self()) of
                 {ok, Proc} ->
                     proc_lib:init_ack(Starter, {ok, self()}),
-                    loop(Proc);
+                    %% Wait for the first message hibernated: an idle Rust
+                    %% process costs the BEAM only a minimal heap.
+                    proc_lib:hibernate(?MODULE, loop, [Proc]);
                 {error, Reason} ->
                     proc_lib:init_ack(Starter, {error, Reason}),
                     exit(normal);
@@ -127,6 +129,7 @@ register_name({via, Mod, Name}) ->
         no -> {error, {already_started, Mod:whereis_name(Name)}}
     end.
 
+%% @private
 loop(Proc) ->
     receive
         Msg -> handle(Msg, Proc)
@@ -271,7 +274,7 @@ pool_proxy() ->
         '$ferrotp_adopt' ->
             process_flag(trap_exit, true),
             case adopt(self()) of
-                {ok, Proc} -> loop(Proc);
+                {ok, Proc} -> proc_lib:hibernate(?MODULE, loop, [Proc]);
                 {stop, Crashed, Reason} -> stop(Crashed, Reason, '$ferrotp_adopt');
                 error -> exit(normal)
             end

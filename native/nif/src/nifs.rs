@@ -9,7 +9,7 @@
 use etf::Term;
 use ferrotp::{MonitorTarget, Signal};
 use rustler::types::atom;
-use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc};
+use rustler::{Encoder, Env, NifResult, ResourceArc};
 
 use crate::beam_env;
 use crate::behaviours;
@@ -41,15 +41,12 @@ fn step<'a>(env: Env<'a>, step: Step) -> rustler::Term<'a> {
     }
 }
 
-/// Watches the proxy and runs the process's first poll: `{ok, Proc}` or a
-/// stop step.
-fn begin<'a>(
-    env: Env<'a>,
-    proxy: rustler::Term<'a>,
-    process: ResourceArc<RustProcess>,
-) -> NifResult<rustler::Term<'a>> {
-    let local: LocalPid = proxy.decode()?;
-    let _ = process.monitor(Some(env), &local);
+/// Runs the process's first poll: `{ok, Proc}` or a stop step.
+///
+/// The proxy's heap holds the only reference to `Proc`: when the proxy dies
+/// without the Rust process having ended (`exit(Pid, kill)`), the resource's
+/// destructor kills the Rust process (cheaper than a monitor per process).
+fn begin<'a>(env: Env<'a>, process: ResourceArc<RustProcess>) -> NifResult<rustler::Term<'a>> {
     match process.poll(env) {
         Step::Running => Ok((atom::ok(), process).encode(env)),
         other => Ok(step(env, other)),
@@ -89,7 +86,7 @@ fn start<'a>(
         ]);
         return Ok((atom::error(), to_beam(env, &reason)).encode(env));
     };
-    begin(env, proxy, process)
+    begin(env, process)
 }
 
 /// `adopt(Self)`: a pooled proxy takes the Rust process spawned with its pid.
@@ -97,7 +94,7 @@ fn start<'a>(
 fn adopt<'a>(env: Env<'a>, proxy: rustler::Term<'a>) -> NifResult<rustler::Term<'a>> {
     let pid = pid_from_beam(proxy).map_err(bad)?;
     match host::take_newborn(&pid) {
-        Some(process) => begin(env, proxy, process),
+        Some(process) => begin(env, process),
         None => Ok(atom::error().encode(env)),
     }
 }

@@ -11,7 +11,7 @@
 //! | Erlang                               | here                               |
 //! |--------------------------------------|------------------------------------|
 //! | a process being scheduled            | [`RustProcess::poll`]              |
-//! | `exit(Pid, kill)` on the proxy       | `down`: the Rust process dies `killed` |
+//! | `exit(Pid, kill)` on the proxy       | the destructor: the Rust process dies `killed` |
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,7 +22,7 @@ use etf::{Pid, Term};
 use ferrotp::executor::{Exited, ProcessTask};
 use ferrotp::Signal;
 use parking_lot::Mutex;
-use rustler::{Env, LocalPid, Monitor};
+use rustler::Env;
 
 use crate::beam_env;
 use crate::host;
@@ -69,16 +69,11 @@ impl Wake for PollWaker {
 
 #[rustler::resource_impl]
 impl rustler::Resource for RustProcess {
-    const IMPLEMENTS_DOWN: bool = true;
     const IMPLEMENTS_DESTRUCTOR: bool = true;
 
-    /// The proxy died without the Rust process having ended (killed with
-    /// `exit(Pid, kill)`): the Rust process dies `killed`, so its Rust
-    /// links and monitors fire.
-    fn down<'a>(&'a self, env: Env<'a>, _pid: LocalPid, _monitor: Monitor) {
-        self.kill(env);
-    }
-
+    /// The proxy is gone (its heap held the only reference) without the
+    /// Rust process having ended — killed with `exit(Pid, kill)`: the Rust
+    /// process dies `killed`, so its Rust links and monitors fire.
     fn destructor(self, env: Env<'_>) {
         self.kill(env);
     }

@@ -26,8 +26,8 @@
 %% proc_lib entry points
 -export([init_it/4, pool_init/1, pool_proxy/0, loop/1]).
 %% NIFs behind the proxy loop
--export([start_nif/3, adopt/1, deliver/2, exit_signal/3, down/4, poll/1,
-         pool_add/2]).
+-export([start_nif/3, adopt/1, deliver/2, deliver_all/2, exit_signal/3, down/4,
+         poll/1, pool_add/2]).
 %% Design measurement (ferrotp_nif_bench)
 -export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2]).
 
@@ -36,6 +36,8 @@
 -define(NOT_LOADED, erlang:nif_error({not_loaded, ?MODULE})).
 -define(POOL, ferrotp_nif_pool).
 -define(POOL_BATCH, 64).
+%% Most messages handed to a Rust process in one NIF call.
+-define(BURST, 64).
 
 -type behaviour() :: atom().
 -type option() :: {name, atom() | {local, atom()} | {global, term()}
@@ -154,7 +156,37 @@ handle({'DOWN', Ref, process, Object, Reason} = Msg, Proc) ->
             step(down(Proc, RustRef, Object, Reason), Proc, Msg)
     end;
 handle(Msg, Proc) ->
-    step(deliver(Proc, Msg), Proc, Msg).
+    receive
+        Next -> burst(Next, [Msg], ?BURST - 1, Proc)
+    after 0 ->
+        step(deliver(Proc, Msg), Proc, Msg)
+    end.
+
+%% Ordinary messages already waiting go to the Rust process in one NIF call
+%% (in order); a message the proxy handles itself ends the burst.
+burst(Msg, Acc, N, Proc) ->
+    case ordinary(Msg) andalso N > 0 of
+        true ->
+            receive
+                Next -> burst(Next, [Msg | Acc], N - 1, Proc)
+            after 0 ->
+                Msgs = lists:reverse(Acc, [Msg]),
+                step(deliver_all(Proc, Msgs), Proc, Msg)
+            end;
+        false ->
+            Msgs = lists:reverse(Acc),
+            case deliver_all(Proc, Msgs) of
+                ok -> handle(Msg, Proc);
+                Stop -> step(Stop, Proc, hd(Acc))
+            end
+    end.
+
+ordinary('$ferrotp_poll') -> false;
+ordinary({'EXIT', _, _}) -> false;
+ordinary({'$ferrotp', _, _}) -> false;
+ordinary({'$ferrotp', _, _, _}) -> false;
+ordinary({'DOWN', _, process, _, _}) -> false;
+ordinary(_) -> true.
 
 %% What the Rust process asked of the BEAM (see host.rs, BeamTransport):
 %% the proxy performs it as the process it is.
@@ -334,6 +366,8 @@ start_nif(_Behaviour, _Arg, _Self) -> ?NOT_LOADED.
 adopt(_Self) -> ?NOT_LOADED.
 %% @private
 deliver(_Proc, _Msg) -> ?NOT_LOADED.
+%% @private
+deliver_all(_Proc, _Msgs) -> ?NOT_LOADED.
 %% @private
 exit_signal(_Proc, _From, _Reason) -> ?NOT_LOADED.
 %% @private

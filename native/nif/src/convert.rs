@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use etf::{Atom, Pid, Term};
 use rustler::sys::ERL_NIF_TERM;
-use rustler::types::tuple::{get_tuple, make_tuple};
+use rustler::types::tuple::make_tuple;
 use rustler::{Binary, Encoder, Env, ListIterator, MapIterator, OwnedBinary, TermType};
 
 /// Why a BEAM term could not become an `etf::Term`.
@@ -42,15 +42,43 @@ impl std::fmt::Display for ConvertError {
     }
 }
 
+/// A multiplicative hasher for the caches' small integer keys (term words,
+/// atom indexes): SipHash's flood resistance is not needed for keys the VM
+/// and the runtime hand out, and it costs more than the lookup.
+#[derive(Default, Clone, Copy)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<WordHasher>>;
+
 /// Entries kept in the per-thread pid caches before they are emptied.
 const PID_CACHE_MAX: usize = 65_536;
 
 #[derive(Default)]
 struct Caches {
-    atoms_in: HashMap<ERL_NIF_TERM, Atom>,
-    atoms_out: HashMap<Atom, ERL_NIF_TERM>,
-    pids_in: HashMap<ERL_NIF_TERM, Pid>,
-    pids_out: HashMap<Pid, ERL_NIF_TERM>,
+    atoms_in: FastMap<ERL_NIF_TERM, Atom>,
+    atoms_out: FastMap<Atom, ERL_NIF_TERM>,
+    pids_in: FastMap<ERL_NIF_TERM, Pid>,
+    pids_out: FastMap<Pid, ERL_NIF_TERM>,
 }
 
 thread_local! {
@@ -74,12 +102,18 @@ pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
             Err(_) => via_external(term), // a bitstring
         },
         TermType::Tuple => {
-            let items = get_tuple(term).map_err(|_| ConvertError::Unreadable("tuple"))?;
-            items
-                .into_iter()
-                .map(from_beam)
-                .collect::<Result<Vec<_>, _>>()
-                .map(Term::Tuple)
+            let env = term.get_env();
+            // SAFETY: `term` is a tuple of `env`; the element slice lives as
+            // long as the term (it is the tuple's own memory).
+            let items =
+                unsafe { rustler::wrapper::tuple::get_tuple(env.as_c_arg(), term.as_c_arg()) }
+                    .map_err(|_| ConvertError::Unreadable("tuple"))?;
+            let mut out = Vec::with_capacity(items.len());
+            for raw in items {
+                // SAFETY: each element is a term of `env`.
+                out.push(from_beam(unsafe { rustler::Term::new(env, *raw) })?);
+            }
+            Ok(Term::Tuple(out))
         }
         TermType::List => list_from_beam(term),
         TermType::Map => {

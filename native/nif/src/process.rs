@@ -156,6 +156,18 @@ impl RustProcess {
         self.poll(env)
     }
 
+    /// Delivers several signals, in order, and polls once.
+    pub fn deliver_all(&self, env: Env<'_>, signals: Vec<Signal>) -> Step {
+        if let Some(node) = host::existing_node() {
+            self.waker.scheduled.store(true, Ordering::Release);
+            let _env = beam_env::enter(env);
+            for signal in signals {
+                node.deliver(signal);
+            }
+        }
+        self.poll(env)
+    }
+
     /// Ends the process with `killed` if it still runs (its proxy is gone).
     fn kill(&self, env: Env<'_>) {
         if self.task.lock().is_none() {

@@ -42,15 +42,15 @@ pub mod panic;
 pub mod process;
 pub mod registry;
 pub mod signal;
-pub mod sys;
 pub mod start;
 pub mod supervisor;
+pub mod sys;
 pub mod timer;
 pub mod transport;
 
 pub use etf;
-pub use gen_server::{GenServer, GenServerRef};
 pub use executor::{Executor, Exited, ProcessTask};
+pub use gen_server::{GenServer, GenServerRef};
 pub use mailbox::Message;
 pub use node::Node;
 pub use process::{Dest, NotRegistered, Process};

@@ -26,8 +26,8 @@
 %% proc_lib entry points
 -export([init_it/4, pool_init/1, pool_proxy/0, loop/1]).
 %% NIFs behind the proxy loop
--export([start_nif/3, adopt/1, deliver/2, deliver_all/2, exit_signal/3, down/4,
-         poll/1, pool_add/2]).
+-export([start_nif/4, init_status/1, adopt/1, deliver/2, deliver_all/2,
+         exit_signal/3, down/4, poll/1, pool_add/2]).
 %% Design measurement (ferrotp_nif_bench)
 -export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2]).
 
@@ -97,18 +97,44 @@ init_it(Starter, Behaviour, Arg, Opts) ->
             proc_lib:init_ack(Starter, Taken),
             exit(normal);
         ok ->
-            case start_nif(Behaviour, Arg, self()) of
+            case start_nif(Behaviour, Arg, self(), Starter) of
                 {ok, Proc} ->
-                    proc_lib:init_ack(Starter, {ok, self()}),
-                    %% Wait for the first message hibernated: an idle Rust
-                    %% process costs the BEAM only a minimal heap.
-                    proc_lib:hibernate(?MODULE, loop, [Proc]);
+                    init_loop(Starter, Proc, {init, Behaviour, Arg});
                 {error, Reason} ->
                     proc_lib:init_ack(Starter, {error, Reason}),
                     exit(normal);
                 {stop, Crashed, Reason} ->
                     proc_lib:init_ack(Starter, {error, Reason}),
                     stop(Crashed, Reason, {init, Behaviour, Arg})
+            end
+    end.
+
+%% The Rust process runs its init (as gen_server's init/1 runs before
+%% start_link returns) until it acknowledges: {ok, Pid}, ignore or
+%% {error, Reason} to the starter, as proc_lib:init_ack/2 does.
+init_loop(Starter, Proc, LastMsg) ->
+    case init_status(Proc) of
+        ok ->
+            proc_lib:init_ack(Starter, {ok, self()}),
+            %% Wait for the first message hibernated: an idle Rust
+            %% process costs the BEAM only a minimal heap.
+            proc_lib:hibernate(?MODULE, loop, [Proc]);
+        ignore ->
+            proc_lib:init_ack(Starter, ignore),
+            loop(Proc);
+        {error, Reason} ->
+            proc_lib:init_ack(Starter, {error, Reason}),
+            loop(Proc);
+        pending ->
+            receive
+                Msg ->
+                    case handle(Msg, Proc) of
+                        ok ->
+                            init_loop(Starter, Proc, Msg);
+                        {stop, Crashed, Reason} ->
+                            proc_lib:init_ack(Starter, {error, Reason}),
+                            stop(Crashed, Reason, LastMsg)
+                    end
             end
     end.
 
@@ -134,32 +160,37 @@ register_name({via, Mod, Name}) ->
 %% @private
 loop(Proc) ->
     receive
-        Msg -> handle(Msg, Proc)
+        Msg ->
+            case handle(Msg, Proc) of
+                ok -> loop(Proc);
+                {stop, Crashed, Reason} -> stop(Crashed, Reason, Msg)
+            end
     end.
 
-%% Messages the proxy handles itself; everything else is the Rust
-%% process's.
+%% One message: ok while the Rust process lives, {stop, Crashed, Reason}
+%% once it has died. Messages the proxy handles itself come first;
+%% everything else is the Rust process's.
 handle('$ferrotp_poll', Proc) ->
-    step(poll(Proc), Proc, '$ferrotp_poll');
-handle({'EXIT', From, Reason} = Msg, Proc) ->
-    step(exit_signal(Proc, From, Reason), Proc, Msg);
-handle({'$ferrotp', Op, Arg}, Proc) ->
-    request(Op, Arg, Proc);
-handle({'$ferrotp', Op, Arg1, Arg2}, Proc) ->
-    request(Op, {Arg1, Arg2}, Proc);
+    poll(Proc);
+handle({'EXIT', From, Reason}, Proc) ->
+    exit_signal(Proc, From, Reason);
+handle({'$ferrotp', Op, Arg}, _Proc) ->
+    request(Op, Arg);
+handle({'$ferrotp', Op, Arg1, Arg2}, _Proc) ->
+    request(Op, {Arg1, Arg2});
 handle({'DOWN', Ref, process, Object, Reason} = Msg, Proc) ->
     case erase({?MODULE, Ref}) of
         undefined ->
-            step(deliver(Proc, Msg), Proc, Msg);
+            deliver(Proc, Msg);
         RustRef ->
             erase({?MODULE, RustRef}),
-            step(down(Proc, RustRef, Object, Reason), Proc, Msg)
+            down(Proc, RustRef, Object, Reason)
     end;
 handle(Msg, Proc) ->
     receive
         Next -> burst(Next, [Msg], ?BURST - 1, Proc)
     after 0 ->
-        step(deliver(Proc, Msg), Proc, Msg)
+        deliver(Proc, Msg)
     end.
 
 %% Ordinary messages already waiting go to the Rust process in one NIF call
@@ -170,14 +201,12 @@ burst(Msg, Acc, N, Proc) ->
             receive
                 Next -> burst(Next, [Msg | Acc], N - 1, Proc)
             after 0 ->
-                Msgs = lists:reverse(Acc, [Msg]),
-                step(deliver_all(Proc, Msgs), Proc, Msg)
+                deliver_all(Proc, lists:reverse(Acc, [Msg]))
             end;
         false ->
-            Msgs = lists:reverse(Acc),
-            case deliver_all(Proc, Msgs) of
+            case deliver_all(Proc, lists:reverse(Acc)) of
                 ok -> handle(Msg, Proc);
-                Stop -> step(Stop, Proc, hd(Acc))
+                Stop -> Stop
             end
     end.
 
@@ -190,34 +219,29 @@ ordinary(_) -> true.
 
 %% What the Rust process asked of the BEAM (see host.rs, BeamTransport):
 %% the proxy performs it as the process it is.
-request(link, Pid, Proc) ->
+request(link, Pid) ->
     catch link(Pid),
-    loop(Proc);
-request(unlink, Pid, Proc) ->
+    ok;
+request(unlink, Pid) ->
     unlink(Pid),
-    loop(Proc);
-request(exit, {Pid, Reason}, Proc) ->
+    ok;
+request(exit, {Pid, Reason}) ->
     exit(Pid, Reason),
-    loop(Proc);
-request(monitor, {Target, RustRef}, Proc) ->
+    ok;
+request(monitor, {Target, RustRef}) ->
     Ref = erlang:monitor(process, Target),
     put({?MODULE, Ref}, RustRef),
     put({?MODULE, RustRef}, Ref),
-    loop(Proc);
-request(demonitor, RustRef, Proc) ->
+    ok;
+request(demonitor, RustRef) ->
     case erase({?MODULE, RustRef}) of
         undefined ->
             ok;
         Ref ->
             erase({?MODULE, Ref}),
-            erlang:demonitor(Ref, [flush])
-    end,
-    loop(Proc).
-
-step(ok, Proc, _Msg) ->
-    loop(Proc);
-step({stop, Crashed, Reason}, _Proc, Msg) ->
-    stop(Crashed, Reason, Msg).
+            erlang:demonitor(Ref, [flush]),
+            ok
+    end.
 
 %% The Rust process has died: the proxy dies with its reason.
 stop(true, Reason, LastMsg) ->
@@ -306,7 +330,7 @@ pool_proxy() ->
         '$ferrotp_adopt' ->
             process_flag(trap_exit, true),
             case adopt(self()) of
-                {ok, Proc} -> proc_lib:hibernate(?MODULE, loop, [Proc]);
+                {ok, Proc} -> loop(Proc);
                 {stop, Crashed, Reason} -> stop(Crashed, Reason, '$ferrotp_adopt');
                 error -> exit(normal)
             end
@@ -361,7 +385,9 @@ repo_priv(Dir) ->
 %%%===================================================================
 
 %% @private
-start_nif(_Behaviour, _Arg, _Self) -> ?NOT_LOADED.
+start_nif(_Behaviour, _Arg, _Self, _Parent) -> ?NOT_LOADED.
+%% @private
+init_status(_Proc) -> ?NOT_LOADED.
 %% @private
 adopt(_Self) -> ?NOT_LOADED.
 %% @private

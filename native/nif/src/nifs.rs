@@ -7,15 +7,15 @@
 //! `Reason`, logging a crash report when `Crashed`).
 
 use etf::Term;
+use ferrotp::start::{Ack, Init};
 use ferrotp::{MonitorTarget, Signal};
 use rustler::types::atom;
 use rustler::{Encoder, Env, NifResult, ResourceArc};
 
 use crate::beam_env;
-use crate::behaviours;
 use crate::convert::{from_beam, pid_from_beam, to_beam};
 use crate::host;
-use crate::process::{RustProcess, Step};
+use crate::process::{InitStatus, RustProcess, Step};
 
 fn bad(e: impl std::fmt::Display) -> rustler::Error {
     rustler::Error::Term(Box::new(e.to_string()))
@@ -53,40 +53,57 @@ fn begin<'a>(env: Env<'a>, process: ResourceArc<RustProcess>) -> NifResult<rustl
     }
 }
 
-/// `start_nif(Behaviour, Arg, Self)`: spawns `Behaviour` with `Arg` as the
-/// calling proxy's Rust process and runs it until it first waits.
+/// `start_nif(Behaviour, Arg, Self, Parent)`: starts `Behaviour` with
+/// `Arg` as the calling proxy's Rust process (taking its pid; `Parent` is
+/// the process that called `start_link`) and runs it until it first waits.
+/// Then `init_status/1` tells whether it acknowledged its start.
 #[rustler::nif(name = "start_nif")]
 fn start<'a>(
     env: Env<'a>,
     behaviour: rustler::Term<'a>,
     arg: rustler::Term<'a>,
     proxy: rustler::Term<'a>,
+    parent: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
     let pid = pid_from_beam(proxy).map_err(bad)?;
+    let parent = pid_from_beam(parent).map_err(bad)?;
     let name = match from_beam(behaviour).map_err(bad)? {
         Term::Atom(a) => a,
         _ => return Err(rustler::Error::BadArg),
     };
-    let Some(start) = behaviours::lookup(name) else {
+    let Some(behaviour) = ferrotp::behaviours::behaviour(name) else {
         let reason = Term::Tuple(vec![Term::atom("unknown_behaviour"), Term::Atom(name)]);
         return Ok((atom::error(), to_beam(env, &reason)).encode(env));
     };
-    let arg = from_beam(arg).map_err(bad)?;
+    let body = match behaviour.body(from_beam(arg).map_err(bad)?) {
+        Ok(body) => body,
+        Err(reason) => return Ok((atom::error(), to_beam(env, &reason)).encode(env)),
+    };
+    let (init, ack) = Init::attached(Vec::new(), Some(parent));
     let node = host::node(&pid);
     let spawned = {
         let _env = beam_env::enter(env);
         let _rt = node.handle().enter();
-        host::starting(pid, || start(node, arg))
+        host::starting(pid, || node.spawn(move |ctx| body(ctx, init)))
     };
     let Some(process) = host::take_newborn(&pid) else {
-        let reason = Term::Tuple(vec![
-            Term::atom("behaviour_did_not_spawn"),
-            Term::Atom(name),
-            Term::Pid(spawned),
-        ]);
+        let reason = Term::Tuple(vec![Term::atom("not_spawned_here"), Term::Pid(spawned)]);
         return Ok((atom::error(), to_beam(env, &reason)).encode(env));
     };
+    process.expect_ack(ack);
     begin(env, process)
+}
+
+/// `init_status(Proc)`: `pending`, `ok`, `ignore` or `{error, Reason}`.
+#[rustler::nif]
+fn init_status<'a>(env: Env<'a>, process: ResourceArc<RustProcess>) -> rustler::Term<'a> {
+    let status = match process.init_status() {
+        InitStatus::Pending => Term::atom("pending"),
+        InitStatus::Acked(Ack::Ok) => Term::atom("ok"),
+        InitStatus::Acked(Ack::Ignore) => Term::atom("ignore"),
+        InitStatus::Acked(Ack::Error(reason)) => Term::Tuple(vec![Term::atom("error"), reason]),
+    };
+    to_beam(env, &status)
 }
 
 /// `adopt(Self)`: a pooled proxy takes the Rust process spawned with its pid.
@@ -236,7 +253,10 @@ fn pool_size() -> usize {
 /// `behaviours()`: the names `start/3` accepts.
 #[rustler::nif]
 fn behaviours<'a>(env: Env<'a>) -> rustler::Term<'a> {
-    let names: Vec<Term> = behaviours::names().into_iter().map(Term::Atom).collect();
+    let names: Vec<Term> = ferrotp::behaviours::registered()
+        .into_iter()
+        .map(Term::Atom)
+        .collect();
     to_beam(env, &Term::List(names))
 }
 

@@ -20,9 +20,11 @@ use std::time::{Duration, Instant};
 
 use etf::{Pid, Term};
 use ferrotp::executor::{Exited, ProcessTask};
+use ferrotp::start::Ack;
 use ferrotp::Signal;
 use parking_lot::Mutex;
 use rustler::Env;
+use tokio::sync::oneshot;
 
 use crate::beam_env;
 use crate::host;
@@ -42,6 +44,16 @@ pub struct RustProcess {
     pid: Pid,
     task: Mutex<Option<ProcessTask>>,
     waker: Arc<PollWaker>,
+    /// The start's acknowledgement, until read (`proc_lib:init_ack/1`).
+    ack: Mutex<Option<oneshot::Receiver<Ack>>>,
+}
+
+/// Where a start stands (`init_status/1`).
+pub enum InitStatus {
+    /// Not acknowledged yet.
+    Pending,
+    /// Acknowledged (or not a started body).
+    Acked(Ack),
 }
 
 // The task is only touched under its lock; a panic in a poll is caught by
@@ -102,6 +114,29 @@ impl RustProcess {
                 proxy: pid,
                 scheduled: AtomicBool::new(false),
             }),
+            ack: Mutex::new(None),
+        }
+    }
+
+    /// Watches for the start acknowledgement on `ack`.
+    pub fn expect_ack(&self, ack: oneshot::Receiver<Ack>) {
+        *self.ack.lock() = Some(ack);
+    }
+
+    /// Whether the body has acknowledged its start. A body that ended
+    /// without acknowledging shows as pending: its exit reason comes with
+    /// the stop step.
+    pub fn init_status(&self) -> InitStatus {
+        let mut slot = self.ack.lock();
+        let Some(rx) = slot.as_mut() else {
+            return InitStatus::Acked(Ack::Ok);
+        };
+        match rx.try_recv() {
+            Ok(ack) => {
+                *slot = None;
+                InitStatus::Acked(ack)
+            }
+            Err(_) => InitStatus::Pending,
         }
     }
 

@@ -228,6 +228,10 @@ request(unlink, Pid) ->
 request(exit, {Pid, Reason}) ->
     exit(Pid, Reason),
     ok;
+request(apply, {{M, F, A}, Tag}) ->
+    %% A Rust supervisor starting an Erlang child: linked to this pid.
+    self() ! {'$ferrotp_applied', Tag, catch apply(M, F, A)},
+    ok;
 request(monitor, {Target, RustRef}) ->
     Ref = erlang:monitor(process, Target),
     put({?MODULE, Ref}, RustRef),

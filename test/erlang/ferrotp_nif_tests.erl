@@ -25,6 +25,9 @@ nif_test_() ->
      ?T(supervisor_restarts_a_crashed_rust_child_fresh),
      ?T(terminate_child_delivers_shutdown),
      ?T(intensity_escalates_to_the_supervisor),
+     ?T(rust_supervisor_restarts_its_rust_child_fresh),
+     ?T(rust_supervisor_supervises_an_erlang_child),
+     ?T(rust_supervisor_terminate_child_delivers_shutdown),
      ?T(ten_thousand_processes_start_and_answer),
      ?T(schedulers_stay_responsive_while_rust_is_busy)].
 
@@ -210,6 +213,46 @@ intensity_escalates_to_the_supervisor() ->
     crash_child(Sup, c1),
     ?assertEqual(shutdown, down_reason(SupRef)).
 
+rust_supervisor_restarts_its_rust_child_fresh() ->
+    process_flag(trap_exit, true),
+    {ok, Sup} = rust_sup([#{id => c1, start => {counter, start_link, [5]}}]),
+    [{c1, C1, worker, _}] = supervisor:which_children(Sup),
+    ?assertEqual(node(), node(C1)),
+    gen_server:cast(C1, {bump, 1}),
+    ?assertEqual(6, gen_server:call(C1, value)),
+    Ref = monitor(process, C1),
+    gen_server:cast(C1, crash_please),
+    ?assert(names(crash_please, down_reason(Ref))),
+    C2 = wait_restart(Sup, c1, C1),
+    ?assertEqual(5, gen_server:call(C2, value)),
+    stop(Sup).
+
+rust_supervisor_supervises_an_erlang_child() ->
+    process_flag(trap_exit, true),
+    Spec = #{id => e1, start => {ferrotp_nif_tests_counter, start_link, [7]}},
+    {ok, Sup} = rust_sup([Spec]),
+    [{e1, E1, worker, _}] = supervisor:which_children(Sup),
+    ?assertEqual(7, gen_server:call(E1, value)),
+    {links, Links} = process_info(E1, links),
+    ?assert(lists:member(Sup, Links)),
+    Ref = monitor(process, E1),
+    exit(E1, kill),
+    ?assertEqual(killed, down_reason(Ref)),
+    E2 = wait_restart(Sup, e1, E1),
+    ?assertEqual(7, gen_server:call(E2, value)),
+    stop(Sup).
+
+rust_supervisor_terminate_child_delivers_shutdown() ->
+    process_flag(trap_exit, true),
+    {ok, Sup} = rust_sup([#{id => c1, start => {counter, start_link, [0]}},
+                          #{id => e1, start => {ferrotp_nif_tests_counter, start_link, [0]}}]),
+    Children = supervisor:which_children(Sup),
+    Refs = [{Id, monitor(process, P)} || {Id, P, _, _} <- Children],
+    ok = supervisor:terminate_child(Sup, c1),
+    ok = supervisor:terminate_child(Sup, e1),
+    [?assertEqual({Id, shutdown}, {Id, down_reason(R)}) || {Id, R} <- Refs],
+    stop(Sup).
+
 ten_thousand_processes_start_and_answer() ->
     N = 10000,
     Pids = [begin {ok, P} = ferrotp_nif:start_link(counter, I, []), P end
@@ -259,6 +302,10 @@ lateness_probe(K, Ms, Worst) ->
 counter_spec(Id, Init) ->
     #{id => Id, start => {ferrotp_nif, start_link, [counter, Init, []]},
       restart => permanent, shutdown => 5000, type => worker}.
+
+rust_sup(Children) ->
+    Flags = #{strategy => one_for_one, intensity => 3, period => 10},
+    ferrotp_nif:start_link(supervisor, {Flags, Children}, []).
 
 start_sup(Intensity, Children) ->
     Flags = #{strategy => one_for_one, intensity => Intensity, period => 10},

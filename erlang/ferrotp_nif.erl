@@ -345,7 +345,7 @@ pool_proxy() ->
 %%%===================================================================
 
 init() ->
-    Path = filename:join(priv_dir(), "libferrotp_nif"),
+    Path = library(),
     case erlang:load_nif(Path, 0) of
         ok ->
             ok;
@@ -354,6 +354,20 @@ init() ->
                          "build it with `bash native/build.sh` (mix compile and "
                          "rebar3 compile run it)", [Path, Why, Text]),
             {error, {Why, Text}}
+    end.
+
+%% The library to load: a user's own (ferrotp's NIFs plus their behaviours,
+%% see docs/nif.md) named by $FERROTP_NIF_LIBRARY or the application
+%% environment's nif_library (a path without the .so), else ferrotp's own.
+library() ->
+    case os:getenv("FERROTP_NIF_LIBRARY") of
+        Path when is_list(Path), Path =/= "" ->
+            filename:rootname(Path, ".so");
+        _ ->
+            case application:get_env(ferrotp, nif_library) of
+                {ok, Path} -> filename:rootname(unicode:characters_to_list(Path), ".so");
+                undefined -> filename:join(priv_dir(), "libferrotp_nif")
+            end
     end.
 
 %% code:priv_dir(ferrotp) when the application is known to the code server;

@@ -24,9 +24,19 @@ pub mod nifs;
 pub mod probe;
 pub mod process;
 
-fn load(_env: rustler::Env, _info: rustler::Term) -> bool {
+/// ferrotp's setup when the VM loads a library with these NIFs: registers
+/// the `probe` test behaviour (`counter` and `supervisor` are built into
+/// the runtime). A crate that builds its own NIF library calls it from its
+/// `load` before registering its own behaviours.
+pub fn on_load() {
     probe::register();
+}
+
+#[cfg(feature = "library")]
+fn load(_env: rustler::Env, _info: rustler::Term) -> bool {
+    on_load();
     true
 }
 
+#[cfg(feature = "library")]
 rustler::init!("ferrotp_nif", load = load);

@@ -193,27 +193,28 @@ defmodule Ferrotp.NIFTest do
     rust = flood_lateness(fn -> Ferrotp.start_link(:counter, 0) end)
     beam = flood_lateness(fn -> GenServer.start_link(ElixirCounter, 0) end)
     IO.puts("worst 2 ms timer lateness under a cast flood: rust #{rust} us, GenServer #{beam} us")
-    assert rust < 3 * beam + 100_000
+    assert rust < 4 * beam + 100_000
   end
 
-  # A BEAM process asks for a 2 ms timeout 100 times while 200 servers take
-  # 2000 casts each; returns its worst lateness (microseconds).
+  # A BEAM process asks for a 2 ms timeout 200 times while 4 servers take
+  # 20 000 casts each (more runnable processes than schedulers); returns its
+  # worst lateness (microseconds): how long a server holds a scheduler.
   defp flood_lateness(start) do
-    servers = for _ <- 1..200, do: elem(start.(), 1)
+    servers = for _ <- 1..4, do: elem(start.(), 1)
     test = self()
-    probe = spawn_link(fn -> send(test, {:lateness, lateness(100, 0)}) end)
+    probe = spawn_link(fn -> send(test, {:lateness, lateness(200, 0)}) end)
 
     flooders =
       for s <- servers do
         spawn_link(fn ->
-          for _ <- 1..2000, do: GenServer.cast(s, {:bump, 1})
+          for _ <- 1..20_000, do: GenServer.cast(s, {:bump, 1})
           send(test, {:flooded, self()})
         end)
       end
 
     for f <- flooders, do: assert_receive({:flooded, ^f}, 60_000)
     assert_receive {:lateness, worst}, 60_000
-    assert GenServer.call(hd(servers), :value, 60_000) == 2000
+    assert GenServer.call(hd(servers), :value, 60_000) == 20_000
     Process.unlink(probe)
     Enum.each(servers, &stop/1)
     worst

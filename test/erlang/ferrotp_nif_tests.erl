@@ -263,29 +263,32 @@ ten_thousand_processes_start_and_answer() ->
     [stop(P) || P <- Pids],
     ok.
 
-%% A BEAM process asks for a 2 ms timeout over and over while 200 servers
-%% chew through 2000 casts each; its worst lateness is measured with Rust
-%% counters and with gen_server counters doing the same work, in the same
-%% run. The Rust processes must not hold schedulers longer than gen_servers
-%% do (each NIF call is short and reports its time slice).
+%% A BEAM process asks for a 2 ms timeout over and over while 4 servers
+%% are flooded with 20 000 casts each (more runnable processes than
+%% schedulers): its lateness measures how long a server holds a scheduler
+%% before the probe gets it back. Measured with Rust counters and with
+%% gen_server counters doing the same work, in the same run: each NIF call
+%% is short and charges its time slice, so Rust processes yield as
+%% gen_servers do. (On a loaded machine the OS adds its own delays to both.)
 schedulers_stay_responsive_while_rust_is_busy() ->
     Rust = flood_lateness(fun() -> ferrotp_nif:start_link(counter, 0, []) end),
     Beam = flood_lateness(fun() -> gen_server:start_link(ferrotp_nif_tests_counter, 0, []) end),
     ?debugFmt("worst 2 ms timer lateness under a cast flood: rust ~b us, gen_server ~b us",
               [Rust, Beam]),
-    ?assert(Rust < 3 * Beam + 100000).
+    ?assert(Rust < 4 * Beam + 100000).
 
 flood_lateness(Start) ->
-    Counters = [begin {ok, P} = Start(), P end || _ <- lists:seq(1, 200)],
+    Casts = 20000,
+    Counters = [begin {ok, P} = Start(), P end || _ <- lists:seq(1, 4)],
     Self = self(),
-    Probe = spawn_link(fun() -> Self ! {lateness, lateness_probe(100, 2, 0)} end),
+    Probe = spawn_link(fun() -> Self ! {lateness, lateness_probe(200, 2, 0)} end),
     Flooders = [spawn_link(fun() ->
-                                   [gen_server:cast(C, {bump, 1}) || _ <- lists:seq(1, 2000)],
+                                   [gen_server:cast(C, {bump, 1}) || _ <- lists:seq(1, Casts)],
                                    Self ! {flooded, self()}
                            end) || C <- Counters],
     [receive {flooded, F} -> ok end || F <- Flooders],
     Worst = receive {lateness, W} -> W end,
-    ?assertEqual(2000, gen_server:call(hd(Counters), value, 60000)),
+    ?assertEqual(Casts, gen_server:call(hd(Counters), value, 60000)),
     unlink(Probe),
     [stop(C) || C <- Counters],
     Worst.

@@ -37,10 +37,11 @@ defmodule NifBench do
       :higher
     )
 
-    {bt, bm} = starts(beam)
-    {rt, rm} = starts(rust)
+    {bt, bm, bm1} = starts(beam)
+    {rt, rm, rm1} = starts(rust)
     row("#{@starts} starts", "us each", bt, rt, :lower)
     row("BEAM memory per process", "bytes", bm, rm, :lower)
+    row("  ... after one call each", "bytes", bm1, rm1, :lower)
   end
 
   defp row(what, unit, beam, rust, better) do
@@ -100,18 +101,20 @@ defmodule NifBench do
         cast_loop(pid, n - 1)
       )
 
-  # Time per start and BEAM memory (erlang:memory(total)) per process.
+  # Time per start, and BEAM memory (erlang:memory(total)) per process once
+  # started (init has run: start_link returned) and after one call each.
   defp starts(start) do
+    pids = List.duplicate(nil, @starts)
     :erlang.garbage_collect()
     m0 = :erlang.memory(:total)
     t0 = System.monotonic_time(:nanosecond)
-    pids = for _ <- 1..@starts, do: elem(start.(), 1)
+    pids = Enum.map(pids, fn _ -> elem(start.(), 1) end)
     us = (System.monotonic_time(:nanosecond) - t0) / 1000 / @starts
-    # Settle: every process has run its init and is waiting.
-    Enum.each(pids, &GenServer.call(&1, :value))
     m1 = :erlang.memory(:total)
+    Enum.each(pids, &GenServer.call(&1, :value))
+    m2 = :erlang.memory(:total)
     Enum.each(pids, &stop/1)
-    {us, div(m1 - m0, @starts)}
+    {us, div(m1 - m0, @starts), div(m2 - m0, @starts)}
   end
 
   defp stop(pid) do

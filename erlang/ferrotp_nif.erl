@@ -26,7 +26,7 @@
 %% proc_lib entry points
 -export([init_it/4, pool_init/1, pool_proxy/0, loop/1]).
 %% NIFs behind the proxy loop
--export([start_nif/4, init_status/1, adopt/1, deliver/2, deliver_all/2,
+-export([start_nif/4, init_status/1, adopt/1, deliver/2, deliver_all/2, deliver_dirty/2,
          exit_signal/3, down/4, poll/1, pool_add/2]).
 %% Design measurement (ferrotp_nif_bench)
 -export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2]).
@@ -181,7 +181,7 @@ handle({'$ferrotp', Op, Arg1, Arg2}, _Proc) ->
 handle({'DOWN', Ref, process, Object, Reason} = Msg, Proc) ->
     case erase({?MODULE, Ref}) of
         undefined ->
-            deliver(Proc, Msg);
+            send_in(Proc, [Msg]);
         RustRef ->
             erase({?MODULE, RustRef}),
             down(Proc, RustRef, Object, Reason)
@@ -190,7 +190,7 @@ handle(Msg, Proc) ->
     receive
         Next -> burst(Next, [Msg], ?BURST - 1, Proc)
     after 0 ->
-        deliver(Proc, Msg)
+        send_in(Proc, [Msg])
     end.
 
 %% Ordinary messages already waiting go to the Rust process in one NIF call
@@ -201,13 +201,26 @@ burst(Msg, Acc, N, Proc) ->
             receive
                 Next -> burst(Next, [Msg | Acc], N - 1, Proc)
             after 0 ->
-                deliver_all(Proc, lists:reverse(Acc, [Msg]))
+                send_in(Proc, lists:reverse(Acc, [Msg]))
             end;
         false ->
-            case deliver_all(Proc, lists:reverse(Acc)) of
+            case send_in(Proc, lists:reverse(Acc)) of
                 ok -> handle(Msg, Proc);
                 Stop -> Stop
             end
+    end.
+
+%% Messages into the Rust process: converted on this scheduler, or on a
+%% dirty one when too large to convert within about a millisecond.
+send_in(Proc, [Msg]) ->
+    case deliver(Proc, Msg) of
+        dirty -> deliver_dirty(Proc, [Msg]);
+        Step -> Step
+    end;
+send_in(Proc, Msgs) ->
+    case deliver_all(Proc, Msgs) of
+        dirty -> deliver_dirty(Proc, Msgs);
+        Step -> Step
     end.
 
 ordinary('$ferrotp_poll') -> false;
@@ -412,6 +425,8 @@ adopt(_Self) -> ?NOT_LOADED.
 deliver(_Proc, _Msg) -> ?NOT_LOADED.
 %% @private
 deliver_all(_Proc, _Msgs) -> ?NOT_LOADED.
+%% @private
+deliver_dirty(_Proc, _Msgs) -> ?NOT_LOADED.
 %% @private
 exit_signal(_Proc, _From, _Reason) -> ?NOT_LOADED.
 %% @private

@@ -21,6 +21,7 @@ nif_test_() ->
      ?T(rust_process_monitors_a_beam_process),
      ?T(rust_process_sends_to_beam_and_to_rust),
      ?T(rust_timer_fires_from_another_thread),
+     ?T(large_messages_are_converted_off_the_normal_schedulers),
      ?T(rust_spawned_process_has_a_beam_pid),
      ?T(supervisor_restarts_a_crashed_rust_child_fresh),
      ?T(terminate_child_delivers_shutdown),
@@ -162,6 +163,16 @@ rust_process_sends_to_beam_and_to_rust() ->
     ?assertEqual(7, wait_value(Counter, 7)),
     stop(Probe),
     stop(Counter).
+
+%% A message too large to convert within ~1 ms goes to a dirty scheduler;
+%% it arrives intact, and no poll on a normal scheduler takes long for it.
+large_messages_are_converted_off_the_normal_schedulers() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    Big = {big, lists:seq(1, 200000), binary:copy(<<"x">>, 4000000)},
+    Probe ! Big,
+    [Got] = wait_inbox(Probe, fun(L) -> L =/= [] end),
+    ?assertEqual(Big, Got),
+    stop(Probe).
 
 rust_timer_fires_from_another_thread() ->
     {ok, Probe} = ferrotp_nif:start_link(probe, [], []),

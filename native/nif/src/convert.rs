@@ -15,7 +15,7 @@
 //! funs take the external term format (`term_to_binary`), which is exact
 //! and rare enough to be cheap overall.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use bytes::Bytes;
@@ -31,6 +31,8 @@ pub enum ConvertError {
     Unreadable(&'static str),
     /// The external-format fallback did not decode.
     Decode(etf::DecodeError),
+    /// Larger than the budget given to [`from_beam_within`].
+    TooBig,
 }
 
 impl std::fmt::Display for ConvertError {
@@ -38,6 +40,7 @@ impl std::fmt::Display for ConvertError {
         match self {
             ConvertError::Unreadable(what) => write!(f, "unreadable {what}"),
             ConvertError::Decode(e) => write!(f, "external term format: {e}"),
+            ConvertError::TooBig => write!(f, "term larger than the conversion budget"),
         }
     }
 }
@@ -83,10 +86,43 @@ struct Caches {
 
 thread_local! {
     static CACHES: RefCell<Caches> = RefCell::new(Caches::default());
+    /// Work units left for the conversion in progress.
+    static BUDGET: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Bytes of binary copied per work unit of the budget.
+const BYTES_PER_UNIT: usize = 256;
+
+/// [`from_beam`], giving up with [`ConvertError::TooBig`] after `budget`
+/// work units (a term node, or 256 bytes of binary): how a NIF on a normal
+/// scheduler keeps a huge message from holding it, and hands it to a dirty
+/// scheduler instead.
+pub fn from_beam_within(term: rustler::Term<'_>, budget: usize) -> Result<Term, ConvertError> {
+    let previous = BUDGET.with(|b| b.replace(budget));
+    let out = from_beam(term);
+    BUDGET.with(|b| b.set(previous));
+    out
+}
+
+fn spend(units: usize) -> Result<(), ConvertError> {
+    BUDGET.with(|b| {
+        let left = b.get();
+        if left == usize::MAX {
+            return Ok(());
+        }
+        match left.checked_sub(units) {
+            Some(rest) => {
+                b.set(rest);
+                Ok(())
+            }
+            None => Err(ConvertError::TooBig),
+        }
+    })
 }
 
 /// Reads a BEAM term into an owned `etf::Term`.
 pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
+    spend(1)?;
     match term.get_type() {
         TermType::Atom => atom_from_beam(term).map(Term::Atom),
         TermType::Integer => match term.decode::<i64>() {
@@ -98,7 +134,10 @@ pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
             .map(Term::Float)
             .map_err(|_| ConvertError::Unreadable("float")),
         TermType::Binary => match Binary::from_term(term) {
-            Ok(b) => Ok(Term::Binary(Bytes::copy_from_slice(b.as_slice()))),
+            Ok(b) => {
+                spend(b.len() / BYTES_PER_UNIT)?;
+                Ok(Term::Binary(Bytes::copy_from_slice(b.as_slice())))
+            }
             Err(_) => via_external(term), // a bitstring
         },
         TermType::Tuple => {

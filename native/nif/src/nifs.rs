@@ -13,7 +13,7 @@ use rustler::types::atom;
 use rustler::{Encoder, Env, NifResult, ResourceArc};
 
 use crate::beam_env;
-use crate::convert::{from_beam, pid_from_beam, to_beam};
+use crate::convert::{from_beam, from_beam_within, pid_from_beam, to_beam, ConvertError};
 use crate::host;
 use crate::process::{InitStatus, RustProcess, Step};
 
@@ -116,43 +116,65 @@ fn adopt<'a>(env: Env<'a>, proxy: rustler::Term<'a>) -> NifResult<rustler::Term<
     }
 }
 
-/// `deliver(Proc, Msg)`: `Msg` arrived at the proxy.
+/// Work units (term nodes, 256-byte binary chunks) a message may take to
+/// convert on a normal scheduler: about a millisecond. Larger messages go
+/// to a dirty scheduler (`dirty` answer, then `deliver_dirty/2`).
+const BUDGET: usize = 20_000;
+
+fn deliver_in<'a>(
+    env: Env<'a>,
+    process: &RustProcess,
+    msgs: impl Iterator<Item = rustler::Term<'a>>,
+    budget: usize,
+) -> NifResult<rustler::Term<'a>> {
+    let to = process.pid();
+    let mut signals = Vec::new();
+    for m in msgs {
+        match from_beam_within(m, budget) {
+            Ok(msg) => signals.push(Signal::Send {
+                from: None,
+                to,
+                msg,
+            }),
+            Err(ConvertError::TooBig) => return Ok(to_beam(env, &Term::atom("dirty"))),
+            Err(e) => return Err(bad(e)),
+        }
+    }
+    Ok(step(env, process.deliver_all(env, signals)))
+}
+
+/// `deliver(Proc, Msg)`: `Msg` arrived at the proxy. `dirty` when it is too
+/// large to convert here (the proxy then calls `deliver_dirty/2`).
 #[rustler::nif]
 fn deliver<'a>(
     env: Env<'a>,
     process: ResourceArc<RustProcess>,
     msg: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    let msg = from_beam(msg).map_err(bad)?;
-    let signal = Signal::Send {
-        from: None,
-        to: process.pid(),
-        msg,
-    };
-    Ok(step(env, process.deliver(env, signal)))
+    deliver_in(env, &process, std::iter::once(msg), BUDGET)
 }
 
 /// `deliver_all(Proc, Msgs)`: messages that arrived one after another at
 /// the proxy, delivered in order with a single poll (a burst of casts costs
-/// one NIF call, not one each).
+/// one NIF call, not one each). `dirty` as for `deliver/2`.
 #[rustler::nif]
 fn deliver_all<'a>(
     env: Env<'a>,
     process: ResourceArc<RustProcess>,
     msgs: rustler::ListIterator<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    let to = process.pid();
-    let signals = msgs
-        .map(|m| {
-            from_beam(m).map(|msg| Signal::Send {
-                from: None,
-                to,
-                msg,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?;
-    Ok(step(env, process.deliver_all(env, signals)))
+    deliver_in(env, &process, msgs, BUDGET)
+}
+
+/// `deliver_dirty(Proc, Msgs)`: as `deliver_all/2`, on a dirty CPU
+/// scheduler, for messages too large to convert within ~1 ms.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn deliver_dirty<'a>(
+    env: Env<'a>,
+    process: ResourceArc<RustProcess>,
+    msgs: rustler::ListIterator<'a>,
+) -> NifResult<rustler::Term<'a>> {
+    deliver_in(env, &process, msgs, usize::MAX)
 }
 
 /// `exit_signal(Proc, From, Reason)`: an exit signal reached the proxy

@@ -43,6 +43,10 @@ pub struct PortArgs {
     /// (0 turns the watchdog off).
     #[arg(long, value_name = "MS", default_value_t = 500)]
     watchdog_ms: u64,
+    /// Threads running Rust processes (1: everything on one thread, the
+    /// lowest latency; more: processes run in parallel).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    threads: usize,
 }
 
 fn atom(text: &str, what: &str) -> Result<Atom> {
@@ -72,6 +76,7 @@ pub fn run(args: PortArgs) -> Result<()> {
         peer: atom(&args.peer, "--peer")?,
         max_packet: args.max_packet,
         watchdog: (args.watchdog_ms > 0).then(|| Duration::from_millis(args.watchdog_ms)),
+        threads: args.threads,
     };
     match port::run(config) {
         Ok(()) => Ok(()),

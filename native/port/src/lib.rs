@@ -16,7 +16,8 @@
 //! | `{packet,4}` on a stream     | [`packet`]    | `read_exact` / `write_exact`       |
 //! | control message + payload    | [`frame`]     | `erl_dist_protocol` messages       |
 //! | runtime signals ↔ frames     | [`signals`]   | the DIST signal set                |
-//! | frames out                   | [`outbox`]    | the port's output queue            |
+//! | frames in                    | [`input`]     | `read_exact` on fd 0               |
+//! | frames out                   | [`outbox`]    | `write_exact` on fd 1              |
 //! | starting behaviours          | [`spawn`]     | `SPAWN_REQUEST` / `SPAWN_REPLY`     |
 //! | the program                  | [`program`]   | a C port's `main` loop             |
 //! | echo (benchmark baseline)    | [`echo`]      | `cat` with `{packet,4}`            |
@@ -28,6 +29,7 @@
 mod builtin;
 pub mod echo;
 pub mod frame;
+pub mod input;
 pub mod limits;
 pub mod outbox;
 pub mod packet;

@@ -1,8 +1,8 @@
 //! The port program: a runtime node behind stdin/stdout.
 //!
 //! ```text
-//!  host (BEAM)  ──{packet,4} frames──▶  reader (main thread) ──▶ node.deliver / spawn
-//!  host (BEAM)  ◀──{packet,4} frames──  writer thread ◀── PortTransport ◀── processes
+//!  host (BEAM)  ──{packet,4} frames──▶  reader task ──▶ node.deliver / spawn
+//!  host (BEAM)  ◀──{packet,4} frames──  Outbox ◀── PortTransport ◀── processes
 //! ```
 //!
 //! The node is named as the host asks (`--node-name`), and every pid of the
@@ -16,7 +16,7 @@
 //! | `open_port({spawn_executable, "ferrotp"}, [{args, ["port", ..]}, {packet, 4}, binary])` | `program::run(config)` |
 
 use std::fs::File;
-use std::io::{self, BufReader};
+use std::io;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +26,9 @@ use etf::{Atom, Term};
 use ferrotp::Node;
 
 use crate::frame::{Frame, FrameError};
+use crate::input::AsyncInput;
 use crate::outbox::{Outbox, PortTransport};
-use crate::packet::{read_packet, DEFAULT_MAX_PACKET};
+use crate::packet::DEFAULT_MAX_PACKET;
 use crate::signals::{frame_to_incoming, Incoming, IncomingError};
 
 /// Exit status after a malformed frame.
@@ -47,6 +48,9 @@ pub struct Config {
     pub max_packet: usize,
     /// How often the watchdog checks the parent; `None`: no watchdog.
     pub watchdog: Option<Duration>,
+    /// Threads running processes: 1 (the default) runs everything on one
+    /// thread, as a C port would; more run processes in parallel.
+    pub threads: usize,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             peer: Atom::new("nonode@nohost"),
             max_packet: DEFAULT_MAX_PACKET,
             watchdog: Some(Duration::from_millis(500)),
+            threads: 1,
         }
     }
 }
@@ -93,13 +98,52 @@ pub fn run(config: Config) -> Result<(), PortError> {
     }
     let stdin = File::from(io::stdin().as_fd().try_clone_to_owned()?);
     let stdout = File::from(io::stdout().as_fd().try_clone_to_owned()?);
-    let (outbox, _writer) = Outbox::start(stdout);
+    let outbox = Outbox::new(stdout);
+    let runtime = build_runtime(config.threads)?;
+    let _entered = runtime.enter();
+    // Created inside the runtime, the node runs its processes on it.
     let node = Node::new(config.node_name, config.creation);
     node.set_transport(config.peer, Arc::new(PortTransport::new(outbox.clone())));
-    let mut input = BufReader::with_capacity(64 * 1024, stdin);
+    // The reader is a task on a worker thread, so the processes it wakes
+    // run next on the same worker: no thread hand-off on the way in.
+    let reader = runtime.spawn(read_loop(node.clone(), outbox, stdin, config.max_packet));
+    let result = match runtime.block_on(reader) {
+        Ok(result) => result,
+        Err(join) => Err(PortError::Read(io::Error::other(format!(
+            "the reader task failed: {join}"
+        )))),
+    };
+    drop(_entered);
+    runtime.shutdown_background();
+    result
+}
+
+/// One thread runs the reader and every process (the lowest latency: no
+/// thread ever waits for another); more threads run processes in parallel.
+fn build_runtime(threads: usize) -> io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("ferrotp-port")
+            .enable_all()
+            .build()
+    }
+}
+
+async fn read_loop(
+    node: Node,
+    outbox: Outbox,
+    stdin: File,
+    max_packet: usize,
+) -> Result<(), PortError> {
+    let mut input = AsyncInput::new(stdin, max_packet)?;
     let here = node.name();
-    while let Some(body) = read_packet(&mut input, config.max_packet)? {
-        let frame = Frame::decode(body.into())?;
+    while let Some(body) = input.next_packet().await? {
+        let frame = Frame::decode(body)?;
         match frame_to_incoming(frame, here)? {
             Incoming::Signal(signal) => node.deliver(signal),
             Incoming::Spawn(req) => crate::spawn::handle(&node, &outbox, req),

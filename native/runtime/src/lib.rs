@@ -17,10 +17,21 @@
 //! | [`timer`]     | `send_after/3`, `cancel_timer/1`                       |
 //! | [`panic`]     | a panic is a crash: `{panic, Msg, Location}`           |
 //! | [`transport`] | how signals reach other nodes                          |
+//! | [`gen_server`]| the generic server behaviour, typed                    |
+//! | [`sys`]       | system messages: `get_state`, `suspend`, `terminate`... |
+//! | [`start`]     | `proc_lib:start_link`, `proc_lib:init_ack`             |
+//! | [`call`]      | `gen:call`, `gen:reply`, `gen_server:cast` wire shapes |
+//! | [`supervisor`]| `supervisor`: strategies, child specs, intensity       |
+//! | [`behaviours`]| named behaviours started from `{M, start_link, Args}`  |
+//! | [`counter`]   | the seed's counter, built in                           |
 
 #![deny(missing_docs)]
 
+pub mod behaviours;
+pub mod call;
+pub mod counter;
 pub mod exit;
+pub mod gen_server;
 pub mod link;
 pub mod mailbox;
 pub mod monitor;
@@ -29,10 +40,14 @@ pub mod panic;
 pub mod process;
 pub mod registry;
 pub mod signal;
+pub mod sys;
+pub mod start;
+pub mod supervisor;
 pub mod timer;
 pub mod transport;
 
 pub use etf;
+pub use gen_server::{GenServer, GenServerRef};
 pub use mailbox::Message;
 pub use node::Node;
 pub use process::{Dest, NotRegistered, Process};

@@ -1,0 +1,246 @@
+//! The behaviour registry: named behaviours that can be started from a
+//! start MFA `{Behaviour, start_link, Args}`, from Rust or from the BEAM.
+//!
+//! A transport (hidden node, NIF, port) or a supervisor meets a start
+//! function as an Erlang term; this registry turns the module name into a
+//! Rust process. Every behaviour takes one init argument, exactly as
+//! `gen_server:start_link(Module, Arg, Opts)` does:
+//!
+//! | Erlang                                         | Rust                                                       |
+//! |------------------------------------------------|------------------------------------------------------------|
+//! | `{counter, start_link, [5]}` in a child spec   | `behaviours::start_link(&mut ctx, counter, vec![5]).await` |
+//! | `ferrotp:start_link(Where, counter, 5)`        | `behaviours::start_link_arg(&mut ctx, counter, 5, None).await` |
+//! | `ferrotp:start_link(W, counter, 5, [{name, c}])` | `behaviours::start_link_arg(&mut ctx, counter, 5, Some(c)).await` |
+//! | `-behaviour(...)` + a module on the code path  | `behaviours::register(name, behaviour)`                    |
+//!
+//! Built in, in every mode:
+//! - `counter` ([`crate::counter`]): init argument the initial count (any
+//!   integer, bignums included); MFA `{counter, start_link, [Count]}`.
+//! - `supervisor` ([`crate::supervisor`]): init argument
+//!   `{SupFlags, ChildSpecs}` in OTP's map form; MFA
+//!   `{supervisor, start_link, [SupFlags, ChildSpecs]}`.
+//!
+//! A start MFA whose module is not registered goes to the
+//! [`RemoteStarter`], if one is installed (the hidden-node transport
+//! installs one that starts it on a BEAM node); otherwise it fails with
+//! `{undef, [{M, F, Args, []}]}`, the reason `apply/3` gives for a missing
+//! function. So does a registered behaviour called with a function other
+//! than `start_link` or with the wrong number of arguments.
+//!
+//! The registry is process-wide (one per OS process, shared by every
+//! [`Node`](crate::Node) in it), like the code path of a BEAM node.
+//!
+//! ```
+//! use etf::{Atom, Term};
+//! use ferrotp::{behaviours, start, Node};
+//! // A behaviour that echoes its init argument back on request.
+//! behaviours::register(Atom::new("doc_echo"), |arg: Term| {
+//!     Ok(start::body(move |mut ctx, mut init| async move {
+//!         init.ok();
+//!         while let Ok(Term::Pid(p)) = ctx.receive().await.into_term() {
+//!             ctx.send(&p, arg.clone());
+//!         }
+//!     }))
+//! });
+//! let node = Node::local();
+//! node.block_on_process(|mut ctx| async move {
+//!     let pid = behaviours::start_link(&mut ctx, Atom::new("doc_echo"), vec![Term::Int(7)])
+//!         .await
+//!         .unwrap();
+//!     ctx.send(&pid, Term::Pid(ctx.pid()));
+//!     assert_eq!(ctx.receive().await.into_term().unwrap(), Term::Int(7));
+//! }).unwrap();
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use etf::{Atom, Pid, Term};
+use parking_lot::RwLock;
+
+use crate::process::Process;
+use crate::start::{self, Body, BoxFuture, Started};
+
+/// A startable behaviour: from one init argument to a process body.
+pub trait Behaviour: Send + Sync + 'static {
+    /// The init argument for a start MFA's argument list. Default: exactly
+    /// one argument, which is the init argument; `None` means there is no
+    /// such function (`undef`).
+    fn init_arg(&self, args: Vec<Term>) -> Option<Term> {
+        let mut args = args;
+        match args.len() {
+            1 => args.pop(),
+            _ => None,
+        }
+    }
+
+    /// A fresh process body for init argument `arg`, or the reason the
+    /// start fails (`{error, Reason}`).
+    fn body(&self, arg: Term) -> Result<Body, Term>;
+}
+
+impl<F> Behaviour for F
+where
+    F: Fn(Term) -> Result<Body, Term> + Send + Sync + 'static,
+{
+    fn body(&self, arg: Term) -> Result<Body, Term> {
+        self(arg)
+    }
+}
+
+/// Starts start MFAs whose module is not a registered behaviour — on a
+/// BEAM node, typically. Installed by a transport with
+/// [`set_remote_starter`].
+pub trait RemoteStarter: Send + Sync + 'static {
+    /// Calls `apply(M, F, Args)` somewhere and reads its result as a
+    /// supervisor does ([`Started::from_term`]); the started process must
+    /// be linked to `ctx`.
+    fn start_link<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        module: Atom,
+        function: Atom,
+        args: Vec<Term>,
+    ) -> BoxFuture<'a, Result<Started, Term>>;
+}
+
+struct Registry {
+    behaviours: RwLock<HashMap<Atom, Arc<dyn Behaviour>>>,
+    remote: RwLock<Option<Arc<dyn RemoteStarter>>>,
+}
+
+fn registry() -> &'static Registry {
+    static REG: OnceLock<Registry> = OnceLock::new();
+    REG.get_or_init(|| {
+        let mut builtins: HashMap<Atom, Arc<dyn Behaviour>> = HashMap::new();
+        builtins.insert(
+            Atom::new("counter"),
+            Arc::new(crate::counter::CounterBehaviour),
+        );
+        builtins.insert(
+            Atom::new("supervisor"),
+            Arc::new(crate::supervisor::SupervisorBehaviour),
+        );
+        Registry {
+            behaviours: RwLock::new(builtins),
+            remote: RwLock::new(None),
+        }
+    })
+}
+
+/// Registers (or replaces) behaviour `name`.
+pub fn register(name: Atom, behaviour: impl Behaviour) {
+    registry()
+        .behaviours
+        .write()
+        .insert(name, Arc::new(behaviour));
+}
+
+/// Removes behaviour `name`; `true` if it was registered.
+pub fn unregister(name: Atom) -> bool {
+    registry().behaviours.write().remove(&name).is_some()
+}
+
+/// `true` if `name` is a registered behaviour.
+pub fn is_registered(name: Atom) -> bool {
+    registry().behaviours.read().contains_key(&name)
+}
+
+/// The registered behaviour names, sorted.
+pub fn registered() -> Vec<Atom> {
+    let mut names: Vec<Atom> = registry().behaviours.read().keys().copied().collect();
+    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    names
+}
+
+/// Installs the starter for modules that are not registered behaviours.
+pub fn set_remote_starter(starter: Arc<dyn RemoteStarter>) {
+    *registry().remote.write() = Some(starter);
+}
+
+/// Removes the remote starter.
+pub fn clear_remote_starter() {
+    *registry().remote.write() = None;
+}
+
+fn lookup(name: Atom) -> Option<Arc<dyn Behaviour>> {
+    registry().behaviours.read().get(&name).cloned()
+}
+
+/// `{undef, [{M, F, Args, []}]}`: what `apply/3` exits with for a missing function.
+pub fn undef(module: Atom, function: Atom, args: &[Term]) -> Term {
+    Term::tuple(vec![
+        Term::atom("undef"),
+        Term::List(vec![Term::tuple(vec![
+            Term::Atom(module),
+            Term::Atom(function),
+            Term::List(args.to_vec()),
+            Term::nil(),
+        ])]),
+    ])
+}
+
+/// Starts `{Behaviour, start_link, Args}` linked to `ctx`; the new pid.
+/// `ignore` from the behaviour is `Err(ignore)`; any other failure is the
+/// reason of `{error, Reason}`.
+pub async fn start_link(ctx: &mut Process, behaviour: Atom, args: Vec<Term>) -> Result<Pid, Term> {
+    match apply(ctx, behaviour, Atom::new("start_link"), args, Vec::new()).await? {
+        Started::Ok(p) | Started::OkInfo(p, _) => Ok(p),
+        Started::Ignore => Err(Term::atom("ignore")),
+    }
+}
+
+/// Starts behaviour `behaviour` with its one init argument, optionally
+/// registered as `name` (`ferrotp:start_link(Where, Behaviour, Arg, [{name, Name}])`).
+pub async fn start_link_arg(
+    ctx: &mut Process,
+    behaviour: Atom,
+    arg: Term,
+    name: Option<Atom>,
+) -> Result<Pid, Term> {
+    let Some(b) = lookup(behaviour) else {
+        return Err(undef(behaviour, Atom::new("start_link"), &[arg]));
+    };
+    let body = b.body(arg)?;
+    match start::start_body(ctx, name, Vec::new(), body).await? {
+        Started::Ok(p) | Started::OkInfo(p, _) => Ok(p),
+        Started::Ignore => Err(Term::atom("ignore")),
+    }
+}
+
+/// Starts `apply(M, F, Args ++ Extra)` as a supervisor does: through the
+/// registry when `M` is a registered behaviour (`F` must be `start_link`),
+/// through the [`RemoteStarter`] otherwise. Returns what the start
+/// function returned: `{ok, Pid}`, `{ok, Pid, Info}`, `ignore`, or
+/// `Err(Reason)` for `{error, Reason}`; a missing function is
+/// `{'EXIT', {undef, ...}}`, as `catch apply(M, F, A)` gives it.
+pub async fn apply(
+    ctx: &mut Process,
+    module: Atom,
+    function: Atom,
+    args: Vec<Term>,
+    extra: Vec<Term>,
+) -> Result<Started, Term> {
+    let mut all = args;
+    all.extend(extra);
+    if let Some(b) = lookup(module) {
+        if function.as_str() != "start_link" {
+            return Err(caught(undef(module, function, &all)));
+        }
+        let arg = b
+            .init_arg(all.clone())
+            .ok_or_else(|| caught(undef(module, function, &all)))?;
+        let body = b.body(arg)?;
+        return start::start_body(ctx, None, Vec::new(), body).await;
+    }
+    let remote = registry().remote.read().clone();
+    match remote {
+        Some(r) => r.start_link(ctx, module, function, all).await,
+        None => Err(caught(undef(module, function, &all))),
+    }
+}
+
+/// `{'EXIT', Reason}`: an exception as `catch` returns it.
+fn caught(reason: Term) -> Term {
+    Term::tuple(vec![Term::atom("EXIT"), reason])
+}

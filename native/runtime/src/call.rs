@@ -1,0 +1,328 @@
+//! The request/reply wire shapes every OTP behaviour speaks (OTP's `gen`).
+//!
+//! | Erlang                                  | on the wire                                   | Rust                               |
+//! |-----------------------------------------|-----------------------------------------------|------------------------------------|
+//! | `gen_server:call(S, Req)`               | `{'$gen_call', {From, Tag}, Req}`             | `call::call(&mut ctx, s, req, t)`  |
+//! | `gen_server:reply({From, Tag}, R)`      | `{Tag, R}` to `From`                          | `from.reply(&ctx, r)`              |
+//! | `gen_server:cast(S, Msg)`               | `{'$gen_cast', Msg}`                          | `call::cast(&ctx, s, msg)`         |
+//! | `sys:get_state(S)` and friends          | `{system, {From, Tag}, Req}`                  | [`Incoming::System`]               |
+//!
+//! `Tag` is a reference, or since OTP 24 `[alias | Ref]`; a reply is always
+//! `{Tag, Reply}` whatever the tag's shape, sent to the caller's pid (the
+//! caller's receive matches the tag, so it does not matter that the BEAM
+//! would address an alias).
+//!
+//! A call monitors the server for its duration: if the server is or goes
+//! down the call fails with the server's exit reason (`noproc` if it did
+//! not exist), as `gen:call` exits with it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use ferrotp::call::{self, Incoming};
+//! use ferrotp::Node;
+//! use etf::Term;
+//! let node = Node::local();
+//! node.block_on_process(|mut ctx| async move {
+//!     let echo = ctx.spawn(|mut s| async move {
+//!         let m = s.receive().await;
+//!         if let Incoming::Call { from, request } = Incoming::classify(m) {
+//!             from.reply(&s, request);
+//!         }
+//!     });
+//!     let r = call::call(&mut ctx, echo, Term::atom("hi"), Some(Duration::from_secs(5))).await;
+//!     assert_eq!(r, Ok(Term::atom("hi")));
+//! }).unwrap();
+//! ```
+
+use std::any::Any;
+use std::time::Duration;
+
+use etf::{Pid, Reference, Term};
+
+use crate::mailbox::Message;
+use crate::process::{Dest, Process};
+
+/// Who is waiting for a reply: `{Pid, Tag}` (gen_server's `From`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct From {
+    /// The calling process.
+    pub pid: Pid,
+    /// The tag its receive matches (a reference, or `[alias | Ref]`).
+    pub tag: Term,
+}
+
+impl From {
+    /// Reads `{Pid, Tag}`.
+    pub fn from_term(t: &Term) -> Option<From> {
+        match t.as_tuple()? {
+            [Term::Pid(pid), tag] => Some(From {
+                pid: *pid,
+                tag: tag.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// `{Pid, Tag}`.
+    pub fn to_term(&self) -> Term {
+        Term::tuple(vec![Term::Pid(self.pid), self.tag.clone()])
+    }
+
+    /// Sends `{Tag, Reply}` to the caller (`gen_server:reply/2`).
+    pub fn reply(&self, ctx: &Process, reply: Term) {
+        ctx.send(&self.pid, Term::tuple(vec![self.tag.clone(), reply]));
+    }
+}
+
+/// A message as a behaviour's receive loop sees it.
+#[derive(Debug)]
+pub enum Incoming {
+    /// `{'$gen_call', From, Request}`.
+    Call {
+        /// The caller.
+        from: From,
+        /// The request.
+        request: Term,
+    },
+    /// `{'$gen_cast', Msg}`.
+    Cast(Term),
+    /// `{system, From, Request}` (sys).
+    System {
+        /// The caller.
+        from: From,
+        /// The sys request (`get_state`, `get_status`, `{terminate, R}`...).
+        request: Term,
+    },
+    /// `{'EXIT', Pid, Reason}` (the process traps exits).
+    Exit {
+        /// The process the signal came from.
+        from: Pid,
+        /// Its exit reason.
+        reason: Term,
+    },
+    /// Any other term (`handle_info`).
+    Info(Term),
+    /// A typed Rust message from this node.
+    Local(Box<dyn Any + Send>),
+}
+
+impl Incoming {
+    /// Sorts a message into the shapes above.
+    pub fn classify(msg: Message) -> Incoming {
+        let t = match msg {
+            Message::Local(b) => return Incoming::Local(b),
+            Message::Term(t) => t,
+        };
+        let shape = match t.as_tuple() {
+            Some([tag, from, req]) if tag.is_atom("$gen_call") => {
+                From::from_term(from).map(|f| (0, Some(f), req.clone()))
+            }
+            Some([tag, msg]) if tag.is_atom("$gen_cast") => Some((1, None, msg.clone())),
+            Some([tag, from, req]) if tag.is_atom("system") => {
+                From::from_term(from).map(|f| (2, Some(f), req.clone()))
+            }
+            Some([tag, Term::Pid(p), reason]) if tag.is_atom("EXIT") => {
+                return Incoming::Exit {
+                    from: *p,
+                    reason: reason.clone(),
+                }
+            }
+            _ => None,
+        };
+        match shape {
+            Some((0, Some(from), request)) => Incoming::Call { from, request },
+            Some((1, _, msg)) => Incoming::Cast(msg),
+            Some((2, Some(from), request)) => Incoming::System { from, request },
+            _ => Incoming::Info(t),
+        }
+    }
+}
+
+/// `true` if `m` is `{'DOWN', Ref, process, _, _}` for `mref`.
+pub(crate) fn is_down_for(m: &Message, mref: &Reference) -> bool {
+    m.as_term().and_then(Term::as_tuple).is_some_and(|t| {
+        t.len() == 5 && t[0].is_atom("DOWN") && matches!(&t[1], Term::Reference(r) if r == mref)
+    })
+}
+
+/// Calls `server` with `request` and waits (at most `timeout`; `None` is
+/// `infinity`) for its reply (`gen:call/4`).
+///
+/// `Err(reason)` when the call fails: `noproc` (no such process or name),
+/// `timeout`, or the server's exit reason if it died first.
+pub async fn call(
+    ctx: &mut Process,
+    server: impl Into<Dest>,
+    request: Term,
+    timeout: Option<Duration>,
+) -> Result<Term, Term> {
+    let mref = match server.into() {
+        Dest::Pid(p) => {
+            let r = ctx.monitor(&p);
+            send_call(ctx, Dest::Pid(p), &r, request);
+            r
+        }
+        Dest::Name(n) => match ctx.node().whereis(n) {
+            Some(p) => {
+                let r = ctx.monitor(&p);
+                send_call(ctx, Dest::Pid(p), &r, request);
+                r
+            }
+            None => return Err(crate::exit::noproc()),
+        },
+        Dest::Registered { name, node } => {
+            let r = ctx.monitor_name(name, node);
+            send_call(ctx, Dest::Registered { name, node }, &r, request);
+            r
+        }
+    };
+    let tag = Term::Reference(mref.clone());
+    let got = ctx
+        .receive_match(
+            |m| {
+                is_down_for(m, &mref)
+                    || m.as_term()
+                        .and_then(Term::as_tuple)
+                        .is_some_and(|t| t.len() == 2 && t[0] == tag)
+            },
+            timeout,
+        )
+        .await;
+    let Some(msg) = got else {
+        ctx.demonitor(&mref, true);
+        return Err(Term::atom("timeout"));
+    };
+    let Ok(Term::Tuple(mut items)) = msg.into_term() else {
+        return Err(Term::atom("badreply"));
+    };
+    if items.len() == 2 {
+        ctx.demonitor(&mref, true);
+        return Ok(items.pop().unwrap_or_else(Term::nil));
+    }
+    Err(items.pop().unwrap_or_else(crate::exit::noproc))
+}
+
+fn send_call(ctx: &Process, to: Dest, mref: &Reference, request: Term) {
+    let msg = Term::tuple(vec![
+        Term::atom("$gen_call"),
+        Term::tuple(vec![Term::Pid(ctx.pid()), Term::Reference(mref.clone())]),
+        request,
+    ]);
+    // A dead name was caught above; a {Name, Node} send never fails.
+    let _ = ctx.send_to(to, msg);
+}
+
+/// Sends `{'$gen_cast', Msg}` (`gen_server:cast/2`): never fails.
+pub fn cast(ctx: &Process, server: impl Into<Dest>, msg: Term) {
+    let _ = ctx.send_to(server, Term::tuple(vec![Term::atom("$gen_cast"), msg]));
+}
+
+/// What a behaviour's loop does after answering a system message.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SysAction {
+    /// Carry on.
+    Continue,
+    /// `sys:suspend/1`: handle only system messages until resumed.
+    Suspend,
+    /// `sys:resume/1`.
+    Resume,
+    /// `sys:terminate/2` (and `gen_server:stop/1`): end with this reason
+    /// after the behaviour's own cleanup.
+    Terminate(Term),
+}
+
+/// Answers a `{system, From, Request}` message the way `sys` expects from
+/// a `gen_server`:
+///
+/// | request              | reply                                                    |
+/// |----------------------|----------------------------------------------------------|
+/// | `get_state`          | `{ok, State}` (`sys:get_state/1` returns `State`)        |
+/// | `get_status`         | `{status, Pid, {module, Module}, [PDict, running, Parent, [], Misc]}` |
+/// | `suspend`, `resume`  | `ok`                                                     |
+/// | `{terminate, R}`     | `ok`, then the process ends with `R`                      |
+/// | `get_modules`...     | `{error, {unknown_system_msg, Request}}`                 |
+pub(crate) fn handle_system(
+    ctx: &Process,
+    parent: Option<Pid>,
+    from: &From,
+    request: &Term,
+    module: &str,
+    state: impl FnOnce() -> Term,
+) -> SysAction {
+    if request.is_atom("get_state") {
+        from.reply(ctx, Term::tuple(vec![Term::atom("ok"), state()]));
+        return SysAction::Continue;
+    }
+    if request.is_atom("get_status") {
+        let parent = parent
+            .map(Term::Pid)
+            .unwrap_or_else(|| Term::atom("undefined"));
+        let misc = Term::List(vec![
+            Term::tuple(vec![
+                Term::atom("header"),
+                Term::List(
+                    format!("Status for {module} {}", ctx.pid())
+                        .chars()
+                        .map(|c| Term::Int(c as i64))
+                        .collect(),
+                ),
+            ]),
+            Term::tuple(vec![
+                Term::atom("data"),
+                Term::List(vec![Term::tuple(vec![
+                    Term::List("State".chars().map(|c| Term::Int(c as i64)).collect()),
+                    state(),
+                ])]),
+            ]),
+        ]);
+        let status = Term::tuple(vec![
+            Term::atom("status"),
+            Term::Pid(ctx.pid()),
+            Term::tuple(vec![Term::atom("module"), Term::atom(module)]),
+            Term::List(vec![
+                Term::nil(),
+                Term::atom("running"),
+                parent,
+                Term::nil(),
+                misc,
+            ]),
+        ]);
+        from.reply(ctx, status);
+        return SysAction::Continue;
+    }
+    if request.is_atom("suspend") {
+        from.reply(ctx, Term::atom("ok"));
+        return SysAction::Suspend;
+    }
+    if request.is_atom("resume") {
+        from.reply(ctx, Term::atom("ok"));
+        return SysAction::Resume;
+    }
+    if let Some([t, reason]) = request.as_tuple() {
+        if t.is_atom("terminate") {
+            from.reply(ctx, Term::atom("ok"));
+            return SysAction::Terminate(reason.clone());
+        }
+    }
+    from.reply(
+        ctx,
+        Term::tuple(vec![
+            Term::atom("error"),
+            Term::tuple(vec![Term::atom("unknown_system_msg"), request.clone()]),
+        ]),
+    );
+    SysAction::Continue
+}
+
+/// The next message for a behaviour loop: any message, or only system
+/// messages while suspended.
+pub(crate) async fn next_message(ctx: &mut Process, suspended: bool) -> Message {
+    if !suspended {
+        return ctx.receive().await;
+    }
+    loop {
+        if let Some(m) = ctx.receive_match(|m| m.is_tagged("system"), None).await {
+            return m;
+        }
+    }
+}

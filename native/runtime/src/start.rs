@@ -1,0 +1,284 @@
+//! Synchronous starts: a parent waits until its new child has initialised.
+//!
+//! OTP's `proc_lib:start_link/3` spawns a linked process and blocks until
+//! the child calls `proc_lib:init_ack/1`; `gen_server:start_link/4` is built
+//! on it, and so is every `start` function a supervisor calls. This module
+//! is the same contract for Rust process bodies:
+//!
+//! | Erlang                                            | Rust                                     |
+//! |---------------------------------------------------|------------------------------------------|
+//! | `proc_lib:start_link(M, F, A)`                    | `start::start_link(&mut ctx, name, body).await` |
+//! | `proc_lib:init_ack({ok, self()})`                 | `init.ok()`                              |
+//! | `proc_lib:init_ack(ignore), exit(normal)`         | `init.ignore(); return Ok(())`           |
+//! | `proc_lib:init_ack({error, R}), exit(R)`          | `init.error(r.clone()); return Err(r)`   |
+//! | `{ok, Pid}` / `ignore` / `{error, Reason}`        | `Ok(Started::Ok(pid))` / `Ok(Started::Ignore)` / `Err(reason)` |
+//!
+//! A body that dies before acknowledging makes the start fail with the
+//! body's exit reason (`{error, Reason}`), exactly as `proc_lib` reports a
+//! child that crashed in `init/1`. When the parent traps exits, the
+//! child's `{'EXIT', Child, Reason}` message is consumed by the start (as
+//! `proc_lib:sync_start_link` does); otherwise the link kills the parent
+//! too, as in OTP.
+//!
+//! With a `name`, the child registers itself before its body runs; if the
+//! name is taken the start returns `{already_started, Pid}` and the child
+//! exits `normal`.
+//!
+//! ```
+//! use ferrotp::start::{self, Started};
+//! use ferrotp::Node;
+//! let node = Node::local();
+//! node.block_on_process(|mut ctx| async move {
+//!     let started = start::start_link(&mut ctx, None, |_child, mut init| async move {
+//!         init.ok(); // {ok, Pid} to the parent
+//!         std::future::pending::<()>().await
+//!     })
+//!     .await;
+//!     assert!(matches!(started, Ok(Started::Ok(_))));
+//! }).unwrap();
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use etf::{Atom, Pid, Term};
+use tokio::sync::oneshot;
+
+use crate::exit::IntoExitReason;
+use crate::process::Process;
+
+/// A boxed, sendable future (what trait objects in this crate return).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A process body that acknowledges its start through [`Init`]; built
+/// fresh for every (re)start. Its output is the process's exit reason.
+pub type Body = Box<dyn FnOnce(Process, Init) -> BoxFuture<'static, Term> + Send>;
+
+/// Boxes an async closure into a [`Body`].
+pub fn body<F, Fut, R>(f: F) -> Body
+where
+    F: FnOnce(Process, Init) -> Fut + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: IntoExitReason + 'static,
+{
+    Box::new(move |ctx, init| Box::pin(async move { f(ctx, init).await.into_exit_reason() }))
+}
+
+/// A successful start, as a supervisor's start function returns it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Started {
+    /// `{ok, Pid}`.
+    Ok(Pid),
+    /// `{ok, Pid, Info}` (only starts on the BEAM side return extra info).
+    OkInfo(Pid, Term),
+    /// `ignore`: the child chose not to run; there is no process.
+    Ignore,
+}
+
+impl Started {
+    /// The pid, if a process was started.
+    pub fn pid(&self) -> Option<Pid> {
+        match self {
+            Started::Ok(p) | Started::OkInfo(p, _) => Some(*p),
+            Started::Ignore => None,
+        }
+    }
+
+    /// The start function's return value in Erlang: `{ok, Pid}`,
+    /// `{ok, Pid, Info}` or `ignore`.
+    pub fn to_term(&self) -> Term {
+        match self {
+            Started::Ok(p) => Term::tuple(vec![Term::atom("ok"), Term::Pid(*p)]),
+            Started::OkInfo(p, info) => {
+                Term::tuple(vec![Term::atom("ok"), Term::Pid(*p), info.clone()])
+            }
+            Started::Ignore => Term::atom("ignore"),
+        }
+    }
+
+    /// Reads a start function's return value: `{ok, Pid}`, `{ok, Pid, Info}`,
+    /// `ignore`; `{error, R}` is `Err(R)` and anything else `Err(Other)`,
+    /// as `supervisor` reads what a start MFA returned.
+    pub fn from_term(t: &Term) -> Result<Started, Term> {
+        match t {
+            Term::Atom(a) if a.as_str() == "ignore" => Ok(Started::Ignore),
+            Term::Tuple(items) => match items.as_slice() {
+                [ok, Term::Pid(p)] if ok.is_atom("ok") => Ok(Started::Ok(*p)),
+                [ok, Term::Pid(p), info] if ok.is_atom("ok") => {
+                    Ok(Started::OkInfo(*p, info.clone()))
+                }
+                [e, reason] if e.is_atom("error") => Err(reason.clone()),
+                _ => Err(t.clone()),
+            },
+            other => Err(other.clone()),
+        }
+    }
+}
+
+enum Ack {
+    Ok,
+    Ignore,
+    Error(Term),
+}
+
+/// The child's side of a synchronous start (`proc_lib:init_ack/1`), and
+/// the extra start arguments (a `simple_one_for_one` supervisor's
+/// `start_child(Sup, ExtraArgs)`; empty otherwise).
+pub struct Init {
+    /// Extra start arguments, appended to the child spec's own.
+    pub args: Vec<Term>,
+    parent: Option<Pid>,
+    ack: Option<oneshot::Sender<Ack>>,
+}
+
+impl std::fmt::Debug for Init {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Init")
+            .field("args", &self.args)
+            .field("acked", &self.ack.is_none())
+            .finish()
+    }
+}
+
+impl Init {
+    /// An `Init` whose acknowledgement goes nowhere (for bodies run
+    /// without a waiting parent).
+    pub fn detached(args: Vec<Term>) -> Init {
+        Init {
+            args,
+            parent: None,
+            ack: None,
+        }
+    }
+
+    /// The process that started this one and waits for the
+    /// acknowledgement (OTP's `Parent`), if any.
+    pub fn parent(&self) -> Option<Pid> {
+        self.parent
+    }
+
+    /// Initialised: the parent's start returns `{ok, Pid}`. Later calls do nothing.
+    pub fn ok(&mut self) {
+        self.send(Ack::Ok);
+    }
+
+    /// The parent's start returns `ignore`; the body should then end `normal`.
+    pub fn ignore(&mut self) {
+        self.send(Ack::Ignore);
+    }
+
+    /// The parent's start returns `{error, Reason}`; the body should then
+    /// end with `reason`.
+    pub fn error(&mut self, reason: Term) {
+        self.send(Ack::Error(reason));
+    }
+
+    /// `true` once acknowledged.
+    pub fn is_acked(&self) -> bool {
+        self.ack.is_none()
+    }
+
+    fn send(&mut self, ack: Ack) {
+        if let Some(tx) = self.ack.take() {
+            let _ = tx.send(ack);
+        }
+    }
+}
+
+/// `{already_started, Pid}`.
+pub fn already_started(pid: Pid) -> Term {
+    Term::tuple(vec![Term::atom("already_started"), Term::Pid(pid)])
+}
+
+/// Spawns `f` linked to `ctx` and waits for its acknowledgement
+/// (`proc_lib:start_link/3`); see the module docs.
+pub async fn start_link<F, Fut, R>(
+    ctx: &mut Process,
+    name: Option<Atom>,
+    f: F,
+) -> Result<Started, Term>
+where
+    F: FnOnce(Process, Init) -> Fut + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: IntoExitReason + 'static,
+{
+    start_body(ctx, name, Vec::new(), body(f)).await
+}
+
+/// [`start_link`] for an already boxed [`Body`], with extra start `args`.
+pub async fn start_body(
+    ctx: &mut Process,
+    name: Option<Atom>,
+    args: Vec<Term>,
+    body: Body,
+) -> Result<Started, Term> {
+    if let Some(n) = name {
+        if let Some(owner) = ctx.node().whereis(n) {
+            return Err(already_started(owner));
+        }
+    }
+    let (tx, rx) = oneshot::channel();
+    let mut init = Init {
+        args,
+        parent: Some(ctx.pid()),
+        ack: Some(tx),
+    };
+    let child = ctx.spawn_link(move |mut c| async move {
+        if let Some(n) = name {
+            if c.register(n).is_err() {
+                // Lost a race for the name: report who has it.
+                let owner = c.node().whereis(n).map(Term::Pid);
+                init.error(match owner {
+                    Some(Term::Pid(p)) => already_started(p),
+                    _ => Term::atom("already_started"),
+                });
+                return Term::atom("normal");
+            }
+        }
+        body(c, init).await
+    });
+    match rx.await {
+        Ok(Ack::Ok) => Ok(Started::Ok(child)),
+        Ok(Ack::Ignore) => Ok(Started::Ignore),
+        Ok(Ack::Error(reason)) => Err(reason),
+        Err(_) => Err(init_death_reason(ctx, child).await),
+    }
+}
+
+/// The child ended without acknowledging: find out why (its `'EXIT'`
+/// message when trapping, a monitor otherwise).
+async fn init_death_reason(ctx: &mut Process, child: Pid) -> Term {
+    if ctx.is_trapping_exits() {
+        let exit = ctx
+            .receive_match(
+                |m| {
+                    m.as_term().and_then(Term::as_tuple).is_some_and(|t| {
+                        t.len() == 3 && t[0].is_atom("EXIT") && t[1] == Term::Pid(child)
+                    })
+                },
+                Some(Duration::from_secs(60)),
+            )
+            .await;
+        if let Some(reason) = exit.and_then(|m| m.into_term().ok()).and_then(|t| match t {
+            Term::Tuple(mut items) if items.len() == 3 => items.pop(),
+            _ => None,
+        }) {
+            return reason;
+        }
+        return crate::exit::noproc();
+    }
+    let mref = ctx.monitor(&child);
+    let down = ctx
+        .receive_match(
+            |m| crate::call::is_down_for(m, &mref),
+            Some(Duration::from_secs(60)),
+        )
+        .await;
+    down.and_then(|m| m.into_term().ok())
+        .and_then(|t| match t {
+            Term::Tuple(mut items) if items.len() == 5 => items.pop(),
+            _ => None,
+        })
+        .unwrap_or_else(crate::exit::noproc)
+}

@@ -40,9 +40,9 @@ pub mod panic;
 pub mod process;
 pub mod registry;
 pub mod signal;
-pub mod sys;
 pub mod start;
 pub mod supervisor;
+pub mod sys;
 pub mod timer;
 pub mod transport;
 

@@ -236,7 +236,7 @@ pub(crate) enum SysAction {
 ///
 /// | request              | reply                                                    |
 /// |----------------------|----------------------------------------------------------|
-/// | `get_state`          | `{ok, State}` (`sys:get_state/1` returns `State`)        |
+/// | `get_state`          | `State` (OTP 25's `sys:get_state/1` returns the reply as is) |
 /// | `get_status`         | `{status, Pid, {module, Module}, [PDict, running, Parent, [], Misc]}` |
 /// | `suspend`, `resume`  | `ok`                                                     |
 /// | `{terminate, R}`     | `ok`, then the process ends with `R`                      |
@@ -250,7 +250,7 @@ pub(crate) fn handle_system(
     state: impl FnOnce() -> Term,
 ) -> SysAction {
     if request.is_atom("get_state") {
-        from.reply(ctx, Term::tuple(vec![Term::atom("ok"), state()]));
+        from.reply(ctx, state());
         return SysAction::Continue;
     }
     if request.is_atom("get_status") {

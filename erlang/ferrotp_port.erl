@@ -286,13 +286,18 @@ spawn_reply(ReqId, Result, #{tab := Tab} = S) ->
                     ets:insert(Tab, [{P, Result}, {Result, P}, {{watch, ReqId}, P}]),
                     P ! {?TAG, self(), {ready, Result}},
                     gen_server:reply(From, {ok, P}),
-                    {noreply, S1};
+                    %% It may have died already: its 'DOWN' overtook this reply.
+                    case erase({early_down, ReqId}) of
+                        undefined -> {noreply, S1};
+                        Reason -> rust_down(ReqId, Reason, S1)
+                    end;
                 false when is_pid(Result) ->
                     %% The proxy was killed while the Rust process started.
                     write(S, [term_to_binary({26, self(), Result}) | term_to_binary(kill)]),
                     gen_server:reply(From, {error, killed}),
                     {noreply, S1};
                 false ->
+                    erase({early_down, ReqId}),
                     exit_proxy(P, normal),
                     gen_server:reply(From, {error, from_port(Result, S)}),
                     {noreply, S1}
@@ -404,6 +409,8 @@ rust_down(Ref, Reason, #{tab := Tab} = S) ->
             end,
             exit_proxy(P, from_port(Reason, S));
         [] ->
+            %% A process still starting: its reply comes next.
+            is_map_key(Ref, pending(S)) andalso put({early_down, Ref}, Reason),
             ok
     end,
     {noreply, S}.

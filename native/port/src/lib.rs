@@ -26,7 +26,6 @@
 
 #![deny(missing_docs)]
 
-mod builtin;
 pub mod echo;
 pub mod frame;
 pub mod input;

@@ -1,43 +1,60 @@
 //! `SPAWN_REQUEST`: starting a behaviour in the port program.
 //!
 //! The host sends `{29, ReqId, Host, GroupLeader, {Behaviour, start_link, 1}, Opts}`
-//! followed by `[Arg]`; the program starts the behaviour (its `init` has run
-//! when the reply goes out, as `proc_lib:start_link` promises) and answers
-//! `{31, ReqId, Host, Flags, PidOrReason}`. With `monitor` in `Opts` the
-//! host monitors the new process under `ReqId`, so it learns how the
-//! process ends (`MONITOR_P_EXIT`) and can end its BEAM proxy the same way.
-//! `{parent, Pid}` in `Opts` names the process's parent (the caller of
-//! `ferrotp:start_link`).
+//! followed by `[Arg]`. The program starts the behaviour from the runtime's
+//! registry (`counter`, `supervisor`, and any registered one) and answers
+//! `{31, ReqId, Host, Flags, PidOrReason}` once `init` has run, as
+//! `proc_lib:start_link` returns only then.
+//!
+//! `Opts`:
+//! - `{parent, Pid}`: the BEAM process that called `ferrotp:start_link`;
+//!   the new process is linked to it and treats it as its OTP parent
+//!   (its exit signal makes a trapping supervisor shut down);
+//! - `monitor`: the host monitors the new process under `ReqId` from its
+//!   first instant, so it always learns how the process ends
+//!   (`MONITOR_P_EXIT`) and ends the BEAM proxy the same way.
 
-use etf::{Pid, Term};
-use ferrotp::{MonitorTarget, Node, Signal};
+use etf::Term;
+use ferrotp::start::{self, RemoteParent, Started};
+use ferrotp::{behaviours, Node};
 
 use crate::outbox::Outbox;
 use crate::program::spawn_reply;
 use crate::signals::SpawnRequest;
 
+/// Flag in `SPAWN_REPLY`: a link was set up.
+const LINK_FLAG: u32 = 1;
 /// Flag in `SPAWN_REPLY`: the requester monitors the new process.
 const MONITOR_FLAG: u32 = 2;
 
-/// Starts the behaviour `req` names and answers the host.
+/// Starts the behaviour `req` names (on the node's runtime; this returns
+/// at once) and answers the host when its `init` is done.
 pub fn handle(node: &Node, outbox: &Outbox, req: SpawnRequest) {
-    match crate::builtin::start(node, &req) {
-        Ok(pid) => reply_started(node, outbox, &req, pid),
-        Err(reason) => outbox.push(&spawn_reply(&req, 0, reason)),
-    }
+    let (node, outbox) = (node.clone(), outbox.clone());
+    node.handle().clone().spawn(async move {
+        let reply = match start(&node, &req).await {
+            Ok(Started::Ok(pid)) | Ok(Started::OkInfo(pid, _)) => {
+                let mut flags = LINK_FLAG;
+                if req.has_opt("monitor") {
+                    flags |= MONITOR_FLAG;
+                }
+                spawn_reply(&req, flags, Term::Pid(pid))
+            }
+            Ok(Started::Ignore) => spawn_reply(&req, 0, Term::atom("ignore")),
+            Err(reason) => spawn_reply(&req, 0, reason),
+        };
+        outbox.push(&reply);
+    });
 }
 
-fn reply_started(node: &Node, outbox: &Outbox, req: &SpawnRequest, pid: Pid) {
-    let monitor = req.has_opt("monitor");
-    let flags = if monitor { MONITOR_FLAG } else { 0 };
-    // The reply goes out before the monitor is set, so a 'DOWN' can never
-    // overtake it.
-    outbox.push(&spawn_reply(req, flags, Term::Pid(pid)));
-    if monitor {
-        node.deliver(Signal::Monitor {
-            from: req.from,
-            target: MonitorTarget::Pid(pid),
-            reference: req.req_id.clone(),
-        });
-    }
+async fn start(node: &Node, req: &SpawnRequest) -> Result<Started, Term> {
+    let body = behaviours::body(req.behaviour, req.function, req.args.clone())?;
+    let parent = match req.opt("parent") {
+        Some(Term::Pid(p)) => *p,
+        _ => req.from,
+    };
+    let monitor = req
+        .has_opt("monitor")
+        .then(|| (req.from, req.req_id.clone()));
+    start::start_body_remote(node, RemoteParent { parent, monitor }, Vec::new(), body).await
 }

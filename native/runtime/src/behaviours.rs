@@ -180,20 +180,16 @@ pub fn undef(module: Atom, function: Atom, args: &[Term]) -> Term {
     ])
 }
 
-/// The process body for the start MFA `{Behaviour, Function, Args}` of a
-/// registered behaviour, for a transport that starts it itself (with
-/// [`start::start_body_remote`]). Fails as [`apply`] does for a missing
-/// behaviour or function (`{undef, ...}`, unwrapped), or with the
-/// behaviour's own reason for a bad init argument.
-pub fn body(module: Atom, function: Atom, args: Vec<Term>) -> Result<Body, Term> {
-    let b = lookup(module).ok_or_else(|| undef(module, function, &args))?;
-    if function.as_str() != "start_link" {
-        return Err(undef(module, function, &args));
+/// The process body for behaviour `behaviour` with init argument `arg`,
+/// for a transport that starts it itself (with
+/// [`start::start_body_remote`]), as [`start_link_arg`] would: a missing
+/// behaviour is `{undef, ...}`; a bad init argument fails with the
+/// behaviour's own reason.
+pub fn body(behaviour: Atom, arg: Term) -> Result<Body, Term> {
+    match lookup(behaviour) {
+        Some(b) => b.body(arg),
+        None => Err(undef(behaviour, Atom::new("start_link"), &[arg])),
     }
-    let arg = b
-        .init_arg(args.clone())
-        .ok_or_else(|| undef(module, function, &args))?;
-    b.body(arg)
 }
 
 /// Starts `{Behaviour, start_link, Args}` linked to `ctx`; the new pid.

@@ -100,6 +100,6 @@ fn a_child_that_dies_in_init_fails_the_start_with_its_reason() {
 
 #[test]
 fn an_unknown_behaviour_is_undef() {
-    let err = behaviours::body(Atom::new("no_such"), Atom::new("start_link"), vec![]).err();
+    let err = behaviours::body(Atom::new("no_such"), Term::Int(1)).err();
     assert!(matches!(err, Some(Term::Tuple(ref t)) if t[0].is_atom("undef")));
 }

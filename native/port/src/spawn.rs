@@ -1,7 +1,8 @@
 //! `SPAWN_REQUEST`: starting a behaviour in the port program.
 //!
 //! The host sends `{29, ReqId, Host, GroupLeader, {Behaviour, start_link, 1}, Opts}`
-//! followed by `[Arg]`. The program starts the behaviour from the runtime's
+//! followed by `[Arg]`, `Arg` being the behaviour's one init argument (as
+//! `ferrotp:start_link(Host, Behaviour, Arg)` takes it). The program starts the behaviour from the runtime's
 //! registry (`counter`, `supervisor`, and any registered one) and answers
 //! `{31, ReqId, Host, Flags, PidOrReason}` once `init` has run, as
 //! `proc_lib:start_link` returns only then.
@@ -48,7 +49,11 @@ pub fn handle(node: &Node, outbox: &Outbox, req: SpawnRequest) {
 }
 
 async fn start(node: &Node, req: &SpawnRequest) -> Result<Started, Term> {
-    let body = behaviours::body(req.behaviour, req.function, req.args.clone())?;
+    let arg = match (req.function.as_str(), req.args.as_slice()) {
+        ("start_link", [arg]) => arg.clone(),
+        _ => return Err(behaviours::undef(req.behaviour, req.function, &req.args)),
+    };
+    let body = behaviours::body(req.behaviour, arg)?;
     let parent = match req.opt("parent") {
         Some(Term::Pid(p)) => *p,
         _ => req.from,

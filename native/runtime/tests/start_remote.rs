@@ -46,12 +46,7 @@ fn an_exit_signal_from_the_remote_parent_ends_the_child_and_the_monitor_reports_
     let (node, rec) = setup();
     let (parent, host) = (vm_pid(1), vm_pid(2));
     let reference = node.make_ref();
-    let body = behaviours::body(
-        Atom::new("counter"),
-        Atom::new("start_link"),
-        vec![Term::Int(3)],
-    )
-    .unwrap();
+    let body = behaviours::body(Atom::new("counter"), Term::Int(3)).unwrap();
     let started = node.block_on(start::start_body_remote(
         &node,
         RemoteParent {

@@ -60,6 +60,6 @@ start_link_port(Host, Behaviour, Arg, Opts) ->
 start_link_node(_Node, _Behaviour, _Arg, _Opts) ->
     {error, not_supported}.
 
-%% NIF mode: a Rust process inside this VM (not yet available).
-start_link_nif(_Behaviour, _Arg, _Opts) ->
-    {error, not_supported}.
+%% NIF mode: a Rust process inside this VM.
+start_link_nif(Behaviour, Arg, Opts) ->
+    ferrotp_nif:start_link(Behaviour, Arg, Opts).

@@ -112,7 +112,7 @@ impl Outbox {
                 for packet in batch {
                     if let Err(e) = out.write_all(&packet) {
                         s.broken.store(true, Ordering::Relaxed);
-                        tracing::warn!(error = %e, "writing to the host failed; output closed");
+                        tracing::debug!(error = %e, "writing to the host failed; output closed");
                         break;
                     }
                 }
@@ -120,7 +120,7 @@ impl Outbox {
             if !s.broken.load(Ordering::Relaxed) {
                 if let Err(e) = out.flush() {
                     s.broken.store(true, Ordering::Relaxed);
-                    tracing::warn!(error = %e, "writing to the host failed; output closed");
+                    tracing::debug!(error = %e, "writing to the host failed; output closed");
                 }
             }
             drop(out);

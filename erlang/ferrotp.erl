@@ -12,9 +12,10 @@
 %% links and `exit(Pid, kill)'; `{ferrotp, start_link, [Where, counter, 0]}'
 %% works as the start of an OTP child spec.
 %%
-%% Where a process runs is chosen by `Where': a port host pid
-%% ({@link ferrotp_port}), a node name (a Rust node), or nothing (this VM,
-%% through the NIF). Each mode has its own internal function below.
+%% Where a process runs is chosen by `Where': a port host ({@link
+%% ferrotp_port}: its pid, or the name it is registered under), a node
+%% name (an atom with `@': a Rust node), or nothing (this VM, through the
+%% NIF). Each mode has its own internal function below.
 -module(ferrotp).
 
 -export([start_link/2, start_link/3, start_link/4]).
@@ -38,15 +39,24 @@ start_link(Behaviour, Arg) when is_atom(Behaviour) ->
 start_link(Where, Behaviour, Arg) ->
     start_link(Where, Behaviour, Arg, []).
 
-%% @doc Starts `Behaviour' with `Arg' at `Where' (a port host pid or a Rust
-%% node name), linked to the caller. `Opts': `{name, Name}' registers the
+%% @doc Starts `Behaviour' with `Arg' at `Where' (a port host pid or
+%% registered name, or a Rust node name), linked to the caller. `Opts': `{name, Name}' registers the
 %% pid locally.
 -spec start_link(where(), behaviour(), term(), [option()]) ->
     {ok, pid()} | {error, term()}.
 start_link(Host, Behaviour, Arg, Opts) when is_pid(Host), is_atom(Behaviour), is_list(Opts) ->
     start_link_port(Host, Behaviour, Arg, Opts);
-start_link(Node, Behaviour, Arg, Opts) when is_atom(Node), is_atom(Behaviour), is_list(Opts) ->
-    start_link_node(Node, Behaviour, Arg, Opts).
+start_link(Name, Behaviour, Arg, Opts) when is_atom(Name), is_atom(Behaviour), is_list(Opts) ->
+    case lists:member($@, atom_to_list(Name)) of
+        true ->
+            start_link_node(Name, Behaviour, Arg, Opts);
+        false ->
+            %% A registered port host.
+            case whereis(Name) of
+                Host when is_pid(Host) -> start_link_port(Host, Behaviour, Arg, Opts);
+                undefined -> {error, {no_such_host, Name}}
+            end
+    end.
 
 %%%===================================================================
 %%% Internal: one function per mode

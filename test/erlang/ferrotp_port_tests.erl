@@ -48,6 +48,17 @@ start_link_links_the_caller_and_registers_the_name_test() ->
         )
     end).
 
+a_registered_host_name_works_as_where_test() ->
+    isolated(fun() ->
+        {ok, Host} = ferrotp_port:start_link(#{name => ferrotp_port_tests_host}),
+        ?assertEqual(Host, whereis(ferrotp_port_tests_host)),
+        {ok, C} = ferrotp:start_link(ferrotp_port_tests_host, counter, 4),
+        ?assertEqual(4, gen_server:call(C, value)),
+        ?assertEqual(
+            {error, {no_such_host, no_such_host}}, ferrotp:start_link(no_such_host, counter, 0)
+        )
+    end).
+
 a_bad_init_argument_is_an_error_test() ->
     with_host(fun(Host) ->
         {error, Reason} = ferrotp:start_link(Host, counter, not_a_number),

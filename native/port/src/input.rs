@@ -48,6 +48,9 @@ impl AsyncInput {
                 let body = packet.split_off(4);
                 return Ok(Some(body.freeze()));
             }
+            // Let the processes the last packets woke run (and answer)
+            // before this task spends a read(2) finding nothing new.
+            tokio::task::yield_now().await;
             if self.fill().await? == 0 {
                 return if self.buf.is_empty() {
                     Ok(None)

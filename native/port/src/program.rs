@@ -5,8 +5,9 @@
 //!  host (BEAM)  ◀──{packet,4} frames──  Outbox ◀── PortTransport ◀── processes
 //! ```
 //!
-//! The node is named as the host asks (`--node-name`), and every pid of the
-//! host's VM (`--peer`) is reached through the [`PortTransport`]. The
+//! The node is named as the host asks (`--node-name`); every pid of the
+//! host's VM (`--peer`), and of any other node, is reached through the
+//! [`PortTransport`]: the host delivers it. The
 //! program ends when stdin closes (status 0), when a frame is malformed
 //! (status [`BAD_FRAME`], the reason on stderr), or when its parent goes
 //! away (the [`watchdog`](crate::watchdog)).
@@ -103,7 +104,10 @@ pub fn run(config: Config) -> Result<(), PortError> {
     let _entered = runtime.enter();
     // Created inside the runtime, the node runs its processes on it.
     let node = Node::new(config.node_name, config.creation);
-    node.set_transport(config.peer, Arc::new(PortTransport::new(outbox.clone())));
+    // The host VM, and through it every node it knows.
+    let transport = Arc::new(PortTransport::new(outbox.clone()));
+    node.set_transport(config.peer, transport.clone());
+    node.set_default_transport(transport);
     // The reader is a task on a worker thread, so the processes it wakes
     // run next on the same worker: no thread hand-off on the way in.
     let reader = runtime.spawn(read_loop(node.clone(), outbox, stdin, config.max_packet));

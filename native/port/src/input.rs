@@ -48,9 +48,6 @@ impl AsyncInput {
                 let body = packet.split_off(4);
                 return Ok(Some(body.freeze()));
             }
-            // Let the processes the last packets woke run (and answer)
-            // before this task spends a read(2) finding nothing new.
-            tokio::task::yield_now().await;
             if self.fill().await? == 0 {
                 return if self.buf.is_empty() {
                     Ok(None)
@@ -95,6 +92,12 @@ impl AsyncInput {
             let scratch = &mut self.scratch;
             match guard.try_io(|fd| fd.get_ref().read(&mut scratch[..])) {
                 Ok(Ok(n)) => {
+                    if n > 0 && n < self.scratch.len() {
+                        // A short read drained the pipe: wait for the next
+                        // readiness event instead of spending a read(2) on
+                        // EAGAIN (tokio keeps any event that came meanwhile).
+                        guard.clear_ready();
+                    }
                     self.buf.extend_from_slice(&self.scratch[..n]);
                     return Ok(n);
                 }

@@ -38,6 +38,7 @@
 %% | `{19, X, PidOrName, Ref}'                     | the host monitors for X             |
 %% | `{20, X, PidOrName, Ref}'                     | ... and demonitors                  |
 %% | `{24, X, Pid}' + `R' / `{3, X, Pid, R}'       | ignored: X's proxy exits with `R'   |
+%% | `{29, ReqId, X, _, {M, F, N}, _}' + `Args'    | X's proxy runs `apply(M, F, Args)' and answers `{31, ..}' |
 -module(ferrotp_port).
 -behaviour(gen_server).
 
@@ -340,6 +341,10 @@ decode(Bin) ->
 %% SPAWN_REPLY
 frame({31, ReqId, _To, _Flags, Result}, none, S) ->
     spawn_reply(ReqId, Result, S);
+%% SPAWN_REQUEST from a Rust supervisor: its proxy applies the start MFA
+%% (so the child links to it) and writes the SPAWN_REPLY itself.
+frame({29, ReqId, X, _GL, {M, F, _Arity}, _Opts}, {payload, Args}, S) when is_list(Args) ->
+    to_proxy(X, {apply, M, F, from_port(Args, S), ReqId}, S);
 %% SEND, SEND_SENDER
 frame({2, _, To}, {payload, Msg}, S) ->
     send(To, Msg, S);

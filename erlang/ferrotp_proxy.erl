@@ -22,7 +22,8 @@
 %%
 %% What the host tells a proxy (`{'$ferrotp_port', Host, Command}'):
 %% `{ready, X}', `{exit, Reason}', `{link, Pid}', `{unlink, Pid}',
-%% `{exit2, Pid, Reason}' (the Rust process called `exit(Pid, Reason)').
+%% `{exit2, Pid, Reason}' (the Rust process called `exit(Pid, Reason)'),
+%% `{apply, M, F, Args, ReqId}' (a Rust supervisor starts an Erlang child).
 -module(ferrotp_proxy).
 
 -export([start/4, init/4]).
@@ -76,6 +77,12 @@ command({unlink, Pid}, _S) ->
     unlink(Pid);
 command({exit2, Pid, Reason}, _S) ->
     catch exit(Pid, Reason);
+command({apply, M, F, Args, ReqId}, #{port := Port, tab := Tab, x := X}) ->
+    %% A Rust supervisor starts an Erlang child: the child links to this
+    %% proxy, as an OTP supervisor's children link to the supervisor.
+    Returned = (catch apply(M, F, Args)),
+    Reply = {31, ReqId, X, 1, ferrotp_port_pids:to_port(Tab, Returned)},
+    write(Port, term_to_binary(Reply));
 command(_Other, _S) ->
     ok.
 

@@ -357,6 +357,36 @@ a_rust_supervisor_runs_counter_children_in_the_port_test_() ->
         end)
     end}.
 
+a_rust_supervisor_in_the_port_owns_an_erlang_child_test_() ->
+    {timeout, 60, fun() ->
+        with_host(fun(Host) ->
+            Flags = #{strategy => one_for_one, intensity => 3, period => 10},
+            Specs = [
+                #{id => beam, start => {ferrotp_port_tests_worker, start_link, [port_beam_child]}},
+                #{id => rust, start => {counter, start_link, [7]}}
+            ],
+            {ok, Sup} = ferrotp:start_link(Host, supervisor, {Flags, Specs}),
+            W1 = whereis(port_beam_child),
+            ?assertEqual(pong, gen_server:call(port_beam_child, ping)),
+            ?assertMatch({beam, W1, worker, _}, lists:keyfind(beam, 1, supervisor:which_children(Sup))),
+            %% The Rust supervisor restarts its Erlang child.
+            M = monitor(process, W1),
+            exit(W1, kill),
+            killed = down(M),
+            W2 = wait_until(fun() ->
+                case whereis(port_beam_child) of
+                    P when is_pid(P), P =/= W1 -> {true, P};
+                    _ -> false
+                end
+            end),
+            ?assertEqual(pong, gen_server:call(W2, ping)),
+            %% ... and shuts it down with itself.
+            M2 = monitor(process, W2),
+            ok = gen_server:stop(Sup),
+            ?assertEqual(shutdown, down(M2))
+        end)
+    end}.
+
 %%%===================================================================
 %%% helpers
 %%%===================================================================

@@ -19,6 +19,7 @@
 //! | frames in                    | [`input`]     | `read_exact` on fd 0               |
 //! | frames out                   | [`outbox`]    | `write_exact` on fd 1              |
 //! | starting behaviours          | [`spawn`]     | `SPAWN_REQUEST` / `SPAWN_REPLY`     |
+//! | BEAM children of Rust sups   | [`remote_start`] | `apply(M, F, A)` in a supervisor |
 //! | the program                  | [`program`]   | a C port's `main` loop             |
 //! | echo (benchmark baseline)    | [`echo`]      | `cat` with `{packet,4}`            |
 //! | orphan protection            | [`watchdog`]  | `getppid()` polling                |
@@ -33,6 +34,7 @@ pub mod limits;
 pub mod outbox;
 pub mod packet;
 pub mod program;
+pub mod remote_start;
 pub mod signals;
 pub mod spawn;
 pub mod watchdog;

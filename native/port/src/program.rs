@@ -30,6 +30,7 @@ use crate::frame::{Frame, FrameError};
 use crate::input::AsyncInput;
 use crate::outbox::{Outbox, PortTransport};
 use crate::packet::DEFAULT_MAX_PACKET;
+use crate::remote_start::PortStarter;
 use crate::signals::{frame_to_incoming, Incoming, IncomingError};
 
 /// Exit status after a malformed frame.
@@ -110,7 +111,15 @@ pub fn run(config: Config) -> Result<(), PortError> {
     node.set_default_transport(transport);
     // The reader is a task on a worker thread, so the processes it wakes
     // run next on the same worker: no thread hand-off on the way in.
-    let reader = runtime.spawn(read_loop(node.clone(), outbox, stdin, config.max_packet));
+    let starter = PortStarter::new(outbox.clone());
+    ferrotp::behaviours::set_remote_starter(Arc::new(starter.clone()));
+    let reader = runtime.spawn(read_loop(
+        node.clone(),
+        outbox,
+        starter,
+        stdin,
+        config.max_packet,
+    ));
     let result = match runtime.block_on(reader) {
         Ok(result) => result,
         Err(join) => Err(PortError::Read(io::Error::other(format!(
@@ -141,6 +150,7 @@ fn build_runtime(threads: usize) -> io::Result<tokio::runtime::Runtime> {
 async fn read_loop(
     node: Node,
     outbox: Outbox,
+    starter: PortStarter,
     stdin: File,
     max_packet: usize,
 ) -> Result<(), PortError> {
@@ -151,6 +161,11 @@ async fn read_loop(
         match frame_to_incoming(frame, here)? {
             Incoming::Signal(signal) => node.deliver(signal),
             Incoming::Spawn(req) => crate::spawn::handle(&node, &outbox, req),
+            Incoming::SpawnReply { req_id, result } => {
+                if !starter.reply(&req_id, result) {
+                    tracing::warn!(?req_id, "SPAWN_REPLY for no request; ignored");
+                }
+            }
         }
     }
     Ok(())

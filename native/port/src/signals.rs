@@ -42,6 +42,13 @@ pub enum Incoming {
     Signal(Signal),
     /// `SPAWN_REQUEST`: start a behaviour here.
     Spawn(SpawnRequest),
+    /// `SPAWN_REPLY`: the host started an Erlang MFA for a Rust process.
+    SpawnReply {
+        /// The request answered.
+        req_id: Reference,
+        /// What the start function returned.
+        result: Term,
+    },
 }
 
 /// A `SPAWN_REQUEST`: `{29, ReqId, From, GroupLeader, {Behaviour, Function, Arity}, Opts}` + `Args`.
@@ -283,6 +290,9 @@ pub fn frame_to_incoming(frame: Frame, here: Atom) -> Result<Incoming, IncomingE
                 args,
                 opts,
             }));
+        }
+        C::SpawnReply { req_id, result, .. } => {
+            return Ok(Incoming::SpawnReply { req_id, result });
         }
         _ => return Err(IncomingError::Unsupported(op)),
     };

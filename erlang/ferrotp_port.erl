@@ -53,6 +53,7 @@
     executable => file:filename_all(),
     max_memory => pos_integer(),
     start_timeout => timeout(),
+    threads => pos_integer(),
     name => atom()
 }.
 -export_type([options/0]).
@@ -71,7 +72,8 @@ start_link() ->
 %% Options: `executable' (the `ferrotp' binary; found when absent, see
 %% {@link executable/0}), `max_memory' (bytes of address space for the
 %% program, `setrlimit(RLIMIT_AS)'), `start_timeout' (milliseconds a Rust
-%% `init' may take, default `infinity'), `name' (register the host).
+%% `init' may take, default `infinity'), `threads' (threads running Rust
+%% processes in the program, default 1), `name' (register the host).
 -spec start_link(options()) -> {ok, pid()} | {error, term()}.
 start_link(Opts) when is_map(Opts) ->
     case Opts of
@@ -211,6 +213,10 @@ open(Exe, Opts) ->
                     ["--max-memory", integer_to_list(Bytes)];
                 _ ->
                     []
+            end ++
+            case Opts of
+                #{threads := N} when is_integer(N), N > 0 -> ["--threads", integer_to_list(N)];
+                _ -> []
             end,
     try
         open_port({spawn_executable, Exe}, [

@@ -284,6 +284,18 @@ large_messages_round_trip_without_blocking_others_test_() ->
         end)
     end}.
 
+a_multi_threaded_port_program_serves_concurrent_callers_test_() ->
+    {timeout, 60, fun() ->
+        isolated(fun() ->
+            {ok, Host} = ferrotp_port:start_link(#{threads => 2}),
+            Pids = [element(2, ferrotp:start_link(Host, counter, N)) || N <- lists:seq(1, 50)],
+            Self = self(),
+            [spawn_link(fun() -> Self ! {P, gen_server:call(P, value)} end) || P <- Pids],
+            Got = [receive {P, V} -> V after ?WAIT -> error(timeout) end || P <- Pids],
+            ?assertEqual(lists:seq(1, 50), Got)
+        end)
+    end}.
+
 %%%===================================================================
 %%% supervision
 %%%===================================================================

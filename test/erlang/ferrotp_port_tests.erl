@@ -209,6 +209,34 @@ a_malformed_frame_closes_the_port_with_a_reason_test_() ->
         end)
     end}.
 
+a_malformed_frame_from_the_program_stops_the_host_with_a_reason_test_() ->
+    {timeout, 60, fun() ->
+        isolated(fun() ->
+            %% A stand-in program that answers the first frame with a packet
+            %% that is not ETF, then waits for its stdin to close.
+            Script = filename:join(
+                "/tmp", "ferrotp_bad_port_" ++ integer_to_list(erlang:unique_integer([positive]))
+            ),
+            ok = file:write_file(
+                Script,
+                "#!/bin/sh\nhead -c 4 >/dev/null\nprintf '\\000\\000\\000\\003abc'\nexec cat >/dev/null\n"
+            ),
+            ok = file:change_mode(Script, 8#755),
+            try
+                {ok, Host} = ferrotp_port:start_link(#{executable => Script}),
+                OsPid = ferrotp_port:os_pid(Host),
+                HostMon = monitor(process, Host),
+                ?assertMatch(
+                    {error, {port_protocol_error, _}}, ferrotp:start_link(Host, counter, 0)
+                ),
+                ?assertMatch({port_protocol_error, _}, down(HostMon)),
+                ?assert(gone(OsPid))
+            after
+                file:delete(Script)
+            end
+        end)
+    end}.
+
 max_memory_limits_the_port_program_test_() ->
     {timeout, 120, fun() ->
         isolated(fun() ->

@@ -115,7 +115,7 @@ executable() ->
     Candidates =
         [os:getenv("FERROTP_EXECUTABLE") || os:getenv("FERROTP_EXECUTABLE") =/= false] ++
             priv_candidates() ++
-            upward_candidates(filename:dirname(code:which(?MODULE)), 8) ++
+            beam_dir_candidates() ++
             [os:find_executable("ferrotp") || os:find_executable("ferrotp") =/= false],
     case [C || C <- Candidates, filelib:is_regular(C)] of
         [Found | _] -> {ok, Found};
@@ -191,6 +191,13 @@ priv_candidates() ->
     case code:priv_dir(ferrotp) of
         {error, _} -> [];
         Dir -> [filename:join(Dir, "ferrotp")]
+    end.
+
+%% `target/release/ferrotp' in the directories above this module's beam.
+beam_dir_candidates() ->
+    case code:which(?MODULE) of
+        Beam when is_list(Beam) -> upward_candidates(filename:dirname(Beam), 8);
+        _CoverCompiledOrPreloaded -> upward_candidates(element(2, file:get_cwd()), 1)
     end.
 
 upward_candidates(_Dir, 0) ->

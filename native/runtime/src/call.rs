@@ -237,11 +237,7 @@ pub(crate) enum SysAction {
 ///
 /// | request              | reply                                                    |
 /// |----------------------|----------------------------------------------------------|
-<<<<<<< HEAD
-/// | `get_state`          | `State` (OTP 25's `sys:get_state/1` returns the reply as is) |
-=======
 /// | `get_state`          | `State` (what `sys:get_state/1` returns)                 |
->>>>>>> main
 /// | `get_status`         | `{status, Pid, {module, Module}, [PDict, running, Parent, [], Misc]}` |
 /// | `suspend`, `resume`  | `ok`                                                     |
 /// | `{terminate, R}`     | `ok`, then the process ends with `R`                      |
@@ -255,12 +251,9 @@ pub(crate) fn handle_system(
     state: impl FnOnce() -> Term,
 ) -> SysAction {
     if request.is_atom("get_state") {
-<<<<<<< HEAD
-=======
         // The reply is the bare state: sys.erl's do_get_state unwraps
         // Mod:system_get_state/1's {ok, State} before replying (checked
         // against a gen_server on erl: `{Tag, 42}`).
->>>>>>> main
         from.reply(ctx, state());
         return SysAction::Continue;
     }

@@ -107,11 +107,7 @@ async fn sys_get_state_returns_the_count() {
         let c = Counter::start_link(&mut ctx, 41).await.unwrap();
         c.bump(&ctx, 1);
         let pid = c.pid().unwrap();
-<<<<<<< HEAD
-        // sys:get_state(Pid) sends {system, From, get_state} and returns the reply as is (OTP 25)
-=======
         // sys:get_state(Pid) sends {system, From, get_state}; the reply is the bare state
->>>>>>> main
         let r = ctx.make_ref();
         let from = Term::tuple(vec![Term::Pid(ctx.pid()), Term::Reference(r.clone())]);
         ctx.send(&pid, Term::tuple(vec![a("system"), from, a("get_state")]));

@@ -30,9 +30,13 @@ to_port(Tab, Term) ->
     Local = node(),
     map(
         fun(P) when node(P) =:= Local ->
-                case ets:lookup(Tab, P) of
+                try ets:lookup(Tab, P) of
                     [{_, X}] -> X;
                     [] -> P
+                catch
+                    %% The host is gone (and its table): this proxy is
+                    %% about to end with the host's reason anyway.
+                    error:badarg -> P
                 end;
            (P) ->
                 P

@@ -120,3 +120,74 @@ fn set_nonblocking(file: &File) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+
+    fn pair() -> (File, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        (File::from(OwnedFd::from(a)), b)
+    }
+
+    fn packet(body: &[u8]) -> Vec<u8> {
+        let mut p = (body.len() as u32).to_be_bytes().to_vec();
+        p.extend_from_slice(body);
+        p
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn packets_split_across_reads_come_out_whole_and_in_order() {
+        let (file, mut writer) = pair();
+        let big = vec![5u8; 300_000];
+        let mut wire = packet(b"first");
+        wire.extend(packet(&big));
+        wire.extend(packet(b""));
+        let feeder = std::thread::spawn(move || {
+            for chunk in wire.chunks(7_777) {
+                writer.write_all(chunk).unwrap();
+            }
+        });
+        runtime().block_on(async {
+            let mut input = AsyncInput::new(file, 1 << 20).unwrap();
+            assert_eq!(&input.next_packet().await.unwrap().unwrap()[..], b"first");
+            assert_eq!(input.next_packet().await.unwrap().unwrap().len(), 300_000);
+            assert_eq!(&input.next_packet().await.unwrap().unwrap()[..], b"");
+            feeder.join().unwrap();
+            assert!(input.next_packet().await.unwrap().is_none());
+        });
+    }
+
+    #[test]
+    fn input_ending_inside_a_packet_is_an_error() {
+        let (file, mut writer) = pair();
+        writer.write_all(&[0, 0, 0, 10, 1, 2]).unwrap();
+        drop(writer);
+        runtime().block_on(async {
+            let mut input = AsyncInput::new(file, 1 << 20).unwrap();
+            let err = input.next_packet().await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        });
+    }
+
+    #[test]
+    fn a_length_over_the_limit_is_refused() {
+        let (file, mut writer) = pair();
+        writer.write_all(&[0x7f, 0xff, 0xff, 0xff]).unwrap();
+        runtime().block_on(async {
+            let mut input = AsyncInput::new(file, 1 << 20).unwrap();
+            let err = input.next_packet().await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        });
+    }
+}

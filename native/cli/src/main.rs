@@ -5,6 +5,7 @@
 //! |---------------------------------|----------------------------------------------|
 //! | `ferrotp etf decode [FILE]`     | ETF bytes → Erlang term text (`binary_to_term` + `~tp`) |
 //! | `ferrotp etf encode [FILE]`     | Erlang term text → ETF bytes (`erl_parse` + `term_to_binary`) |
+//! | `ferrotp port`                  | a port program hosting Rust processes (`ferrotp_port`) |
 //! | `ferrotp node --sname NAME`     | a hidden Rust node hosting `top_sup` + `counter` |
 //!
 //! Each subcommand lives in its own module (`etf_cmd.rs`) with an `Args`
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod etf_cmd;
+mod port_cmd;
 mod node_cmd;
 
 /// A Rust-native OTP that speaks the Erlang External Term Format.
@@ -32,6 +34,8 @@ struct Cli {
 enum Command {
     /// Convert between ETF bytes and Erlang term text.
     Etf(etf_cmd::EtfArgs),
+    /// Host Rust processes behind {packet,4} frames on stdin/stdout (started by ferrotp_port).
+    Port(port_cmd::PortArgs),
     /// Run a hidden Rust node hosting the seed's top_sup and counter.
     Node(node_cmd::NodeArgs),
 }
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Etf(args) => etf_cmd::run(args),
+        Command::Port(args) => port_cmd::run(args),
         Command::Node(args) => node_cmd::run(args),
     };
     match result {

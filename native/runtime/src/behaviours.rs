@@ -167,14 +167,11 @@ fn lookup(name: Atom) -> Option<Arc<dyn Behaviour>> {
     registry().behaviours.read().get(&name).cloned()
 }
 
-/// A fresh process body of behaviour `name` for init argument `arg`
-/// (`{undef, ...}` if there is no such behaviour), for a transport that
-/// starts it in its own way.
-pub fn body(name: Atom, arg: Term) -> Result<Body, Term> {
-    match lookup(name) {
-        Some(b) => b.body(arg),
-        None => Err(undef(name, Atom::new("start_link"), &[arg])),
-    }
+/// Behaviour `name`, for hosts that start bodies themselves (the NIF: it
+/// runs the body on a BEAM process and reads the ack with
+/// [`Init::attached`](crate::start::Init::attached)).
+pub fn behaviour(name: Atom) -> Option<Arc<dyn Behaviour>> {
+    lookup(name)
 }
 
 /// `{undef, [{M, F, Args, []}]}`: what `apply/3` exits with for a missing function.
@@ -188,6 +185,18 @@ pub fn undef(module: Atom, function: Atom, args: &[Term]) -> Term {
             Term::nil(),
         ])]),
     ])
+}
+
+/// The process body for behaviour `behaviour` with init argument `arg`,
+/// for a transport that starts it itself (with
+/// [`start::start_body_remote`]), as [`start_link_arg`] would: a missing
+/// behaviour is `{undef, ...}`; a bad init argument fails with the
+/// behaviour's own reason.
+pub fn body(behaviour: Atom, arg: Term) -> Result<Body, Term> {
+    match lookup(behaviour) {
+        Some(b) => b.body(arg),
+        None => Err(undef(behaviour, Atom::new("start_link"), &[arg])),
+    }
 }
 
 /// Starts `{Behaviour, start_link, Args}` linked to `ctx`; the new pid.

@@ -66,9 +66,9 @@ start_link(Name, Behaviour, Arg, Opts) when is_atom(Name), is_atom(Behaviour), i
 start_link_port(Host, Behaviour, Arg, Opts) ->
     ferrotp_port:start_child(Host, Behaviour, Arg, Opts, self()).
 
-%% Node mode: a Rust process on a hidden Rust node (not yet available).
-start_link_node(_Node, _Behaviour, _Arg, _Opts) ->
-    {error, not_supported}.
+%% Node mode: a Rust process on a hidden Rust node (`ferrotp node').
+start_link_node(Node, Behaviour, Arg, Opts) ->
+    ferrotp_node:start_link(Node, Behaviour, Arg, Opts).
 
 %% NIF mode: a Rust process inside this VM.
 start_link_nif(Behaviour, Arg, Opts) ->

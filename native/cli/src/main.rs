@@ -18,8 +18,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod etf_cmd;
-mod port_cmd;
 mod node_cmd;
+mod port_cmd;
 
 /// A Rust-native OTP that speaks the Erlang External Term Format.
 #[derive(Debug, Parser)]

@@ -319,3 +319,24 @@ async fn echo_loop(mut ctx: Process) {
         }
     }
 }
+
+/// Compiles `erlang/ferrotp*.erl` and the test modules into a fresh
+/// directory for `-pa`.
+pub fn compile_erlang() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::env::temp_dir().join(unique("ferrotp_node_beams"));
+    std::fs::create_dir_all(&out).expect("beam dir");
+    let sources = [
+        root.join("erlang/ferrotp.erl"),
+        root.join("erlang/ferrotp_node.erl"),
+        root.join("native/node/tests/erlang/node_test_sup.erl"),
+    ];
+    let status = Command::new("erlc")
+        .arg("-o")
+        .arg(&out)
+        .args(&sources)
+        .status()
+        .expect("erlc runs");
+    assert!(status.success(), "erlc failed");
+    out
+}

@@ -1,0 +1,41 @@
+%% @doc Rust processes on a hidden Rust node (`ferrotp node').
+%%
+%% ```
+%% {ok, C} = ferrotp_node:start_link('rust@host', counter, 0, []),
+%% 0 = gen_server:call(C, value).
+%% '''
+%%
+%% The Rust node runs a registered `ferrotp' service; a start is a
+%% `gen_server:call({ferrotp, Node}, {start_link, Caller, Behaviour, Arg,
+%% Opts})'. The new Rust process links to `Caller' before its init runs and
+%% takes it as its OTP parent, and the call returns once init is done, as
+%% `proc_lib:start_link' does. So `{ferrotp, start_link, [Node, counter, 0]}'
+%% is a valid start of an OTP child spec: the supervisor is the parent,
+%% `terminate_child' sends `shutdown', a crash is restarted.
+%%
+%% `Opts': `{name, Name}' registers the process as `Name' on the Rust
+%% node (reach it as `{Name, Node}').
+-module(ferrotp_node).
+
+-export([start_link/4, service/1]).
+
+%% @doc Starts `Behaviour' with init argument `Arg' on Rust node `Node',
+%% linked to the caller. `{error, {nodedown, Node}}' when the node cannot
+%% be reached, `{error, noproc}' when it runs no `ferrotp' service.
+-spec start_link(node(), atom(), term(), [{name, atom()}]) ->
+    {ok, pid()} | ignore | {error, term()}.
+start_link(Node, Behaviour, Arg, Opts)
+  when is_atom(Node), is_atom(Behaviour), is_list(Opts) ->
+    Request = {start_link, self(), Behaviour, Arg, Opts},
+    try
+        gen_server:call(service(Node), Request, infinity)
+    catch
+        exit:{{nodedown, N}, _} -> {error, {nodedown, N}};
+        exit:{noproc, _} -> {error, noproc};
+        exit:{Reason, _} -> {error, Reason}
+    end.
+
+%% @doc The start service on `Node'.
+-spec service(node()) -> {ferrotp, node()}.
+service(Node) ->
+    {ferrotp, Node}.

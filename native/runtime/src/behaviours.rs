@@ -174,6 +174,21 @@ pub fn behaviour(name: Atom) -> Option<Arc<dyn Behaviour>> {
     lookup(name)
 }
 
+/// A fresh process body for the start MFA `{Module, Function, Args}` of a
+/// registered behaviour (`Function` must be `start_link`, `Args` what its
+/// [`Behaviour::init_arg`] accepts); `{undef, ...}` otherwise. For a
+/// transport that runs the behaviour in a process it spawned itself (a
+/// remote `spawn(Node, counter, start_link, [0])`).
+pub fn body_for_mfa(module: Atom, function: Atom, args: Vec<Term>) -> Result<Body, Term> {
+    let missing = || undef(module, function, &args);
+    let b = lookup(module).ok_or_else(missing)?;
+    if function.as_str() != "start_link" {
+        return Err(missing());
+    }
+    let arg = b.init_arg(args.clone()).ok_or_else(missing)?;
+    b.body(arg)
+}
+
 /// `{undef, [{M, F, Args, []}]}`: what `apply/3` exits with for a missing function.
 pub fn undef(module: Atom, function: Atom, args: &[Term]) -> Term {
     Term::tuple(vec![

@@ -17,7 +17,7 @@
 %% node (reach it as `{Name, Node}').
 -module(ferrotp_node).
 
--export([start_link/4, service/1]).
+-export([start_link/4, service/1, supervised/4]).
 
 %% @doc Starts `Behaviour' with init argument `Arg' on Rust node `Node',
 %% linked to the caller. `{error, {nodedown, Node}}' when the node cannot
@@ -39,3 +39,38 @@ start_link(Node, Behaviour, Arg, Opts)
 -spec service(node()) -> {ferrotp, node()}.
 service(Node) ->
     {ferrotp, Node}.
+
+%% @private Spawned (linked) on this node by a Rust supervisor for a child
+%% whose start `{M, F, A}' is Erlang code: starts it here and stands
+%% between the two as `supervisor_bridge' does. Reports
+%% `{ferrotp_started, self(), Result}' to the supervisor; then exits with
+%% the child's reason, passes the supervisor's exit signals on to the
+%% child, and forwards every other message to it (so calls reach it).
+-spec supervised(pid(), module(), atom(), [term()]) -> no_return().
+supervised(Sup, M, F, A) ->
+    process_flag(trap_exit, true),
+    case whereis(user) of
+        undefined -> ok;
+        User -> group_leader(User, self())
+    end,
+    Result = (catch apply(M, F, A)),
+    Sup ! {ferrotp_started, self(), Result},
+    case Result of
+        {ok, Pid} when is_pid(Pid) -> bridge(Sup, Pid);
+        {ok, Pid, _Info} when is_pid(Pid) -> bridge(Sup, Pid);
+        _ -> exit(normal)
+    end.
+
+bridge(Sup, Pid) ->
+    receive
+        {'EXIT', Pid, Reason} ->
+            exit(Reason);
+        {'EXIT', Sup, Reason} ->
+            exit(Pid, Reason),
+            receive {'EXIT', Pid, R} -> exit(R) end;
+        {'EXIT', _, _} ->
+            bridge(Sup, Pid);
+        Msg ->
+            Pid ! Msg,
+            bridge(Sup, Pid)
+    end.

@@ -20,6 +20,7 @@ use ferrotp::{MonitorTarget, Node, Signal, Transport};
 use tracing::{debug, warn};
 
 use crate::signals;
+use crate::spawn::SpawnService;
 
 /// Carries the runtime's signals for pids on one peer node over the
 /// distribution connection to it (connecting in the background if needed).
@@ -121,6 +122,7 @@ pub struct Bridge {
 struct Ends {
     node: Node,
     dist: DistNode,
+    spawn: SpawnService,
 }
 
 impl Bridge {
@@ -133,9 +135,17 @@ impl Bridge {
     /// Connects the bridge to its two ends. The runtime node's name and
     /// creation must be the distribution node's. A second call is ignored.
     pub fn attach(&self, node: Node, dist: DistNode) {
-        if self.ends.set(Ends { node, dist }).is_err() {
+        let spawn = SpawnService::new(node.clone(), dist.clone());
+        if self.ends.set(Ends { node, dist, spawn }).is_err() {
             warn!("bridge attached twice; keeping the first");
         }
+    }
+}
+
+impl Bridge {
+    /// The spawn service, once attached.
+    pub fn spawn_service(&self) -> Option<SpawnService> {
+        self.ends.get().map(|e| e.spawn.clone())
     }
 }
 
@@ -146,6 +156,17 @@ impl DistHandler for Bridge {
             return;
         };
         let local = ends.node.name();
+        match msg {
+            ControlMessage::SpawnRequest { .. } | ControlMessage::SpawnRequestTt { .. } => {
+                ends.spawn.request(peer, msg, payload);
+                return;
+            }
+            ControlMessage::SpawnReply { .. } | ControlMessage::SpawnReplyTt { .. } => {
+                ends.spawn.reply_arrived(msg);
+                return;
+            }
+            _ => {}
+        }
         let op = msg.op();
         match signals::from_control(local, peer.atom(), msg, payload) {
             Some(signal) => {
@@ -172,6 +193,7 @@ impl DistHandler for Bridge {
             debug!(%peer, %reason, "connection lost: links and monitors fire noconnection");
             ends.node.connection_lost(peer.atom());
             self.names.forget_node(peer.atom());
+            ends.spawn.connection_lost(peer);
         }
     }
 }

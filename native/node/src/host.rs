@@ -14,18 +14,28 @@ use std::sync::Arc;
 use dist::connection::Connection;
 use dist::node::{DistHandler, DistNode, NodeConfig, NodeError};
 use dist::NodeName;
-use etf::Pid;
+use etf::{Atom, Pid, Term};
 use ferrotp::Node;
 
 use crate::bridge::Bridge;
+use crate::remote_start::BeamStarter;
 use crate::service;
 
 /// A runtime node wired to a distribution node; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HiddenNode {
     node: Node,
     dist: DistNode,
     service: Pid,
+    bridge: Arc<Bridge>,
+}
+
+impl std::fmt::Debug for HiddenNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HiddenNode")
+            .field("name", &self.dist.name())
+            .finish()
+    }
 }
 
 impl HiddenNode {
@@ -46,6 +56,7 @@ impl HiddenNode {
             node,
             dist,
             service,
+            bridge,
         })
     }
 
@@ -67,6 +78,33 @@ impl HiddenNode {
     /// The `ferrotp` start service's pid.
     pub fn service(&self) -> Pid {
         self.service
+    }
+
+    /// `spawn_request(Peer, M, F, Args, [link])` on behalf of local
+    /// process `requester` (see [`crate::spawn`]).
+    pub async fn spawn_request(
+        &self,
+        peer: NodeName,
+        requester: Pid,
+        mfa: (Atom, Atom, Vec<Term>),
+        link: bool,
+    ) -> Result<Pid, Term> {
+        match self.bridge.spawn_service() {
+            Some(s) => s.spawn_request(peer, requester, mfa, link).await,
+            None => Err(Term::atom("noconnection")),
+        }
+    }
+
+    /// Makes every Rust supervisor in this OS process start children whose
+    /// start module is not a Rust behaviour on a BEAM node through this
+    /// node: `peer`, or the first connected node (see
+    /// [`crate::remote_start`]). The behaviour registry is process-wide,
+    /// so the last node to call this wins.
+    pub fn start_beam_children(&self, peer: Option<NodeName>) {
+        if let Some(spawn) = self.bridge.spawn_service() {
+            let starter = BeamStarter::new(spawn, self.dist.clone(), peer);
+            ferrotp::behaviours::set_remote_starter(Arc::new(starter));
+        }
     }
 
     /// Connects to `peer` (`net_kernel:connect_node/1`).

@@ -12,6 +12,8 @@
 //! | [`host`]      | a hidden node: `erl -sname rust -hidden`                    |
 //! | [`service`]   | `ferrotp:start_link(Node, Behaviour, Arg)` on the Rust side |
 //! | [`seed`]      | the seed's `top_sup` + `counter` tree                       |
+//! | [`remote_start`] | Rust supervisors starting Erlang children (`supervisor_bridge`) |
+//! | [`spawn`]     | `spawn_request` / `SPAWN_REPLY`, both directions            |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,6 +30,8 @@
 
 pub mod bridge;
 pub mod host;
+pub mod remote_start;
 pub mod seed;
 pub mod service;
 pub mod signals;
+pub mod spawn;

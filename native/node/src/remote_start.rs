@@ -1,0 +1,128 @@
+//! Rust supervisors owning BEAM processes: a child spec whose start
+//! `{M, F, A}` names no Rust behaviour is started on a BEAM node.
+//!
+//! There, `ferrotp_node:supervised(Sup, M, F, A)` (from `erlang/`, which
+//! must be on the BEAM node's code path) is spawned linked to the Rust
+//! supervisor (`SPAWN_REQUEST` with `link`). It calls `M:F(A...)` and stands
+//! between the supervisor and the started process as OTP's
+//! `supervisor_bridge` does:
+//!
+//! | the Rust supervisor sees                       | on the BEAM                                              |
+//! |------------------------------------------------|----------------------------------------------------------|
+//! | `{ok, Child}` (Child: the bridge, linked)      | `M:F(A)` returned `{ok, Pid}`; `Pid`'s parent is the bridge |
+//! | `ignore` / `{error, R}`                        | what `M:F(A)` returned                                   |
+//! | `{'EXIT', Child, R}`                           | `Pid` exited with `R`                                    |
+//! | `exit(Child, shutdown)` then `kill`            | forwarded to `Pid` (shutdown), or the bridge dies (kill) and takes `Pid` with it |
+//! | `gen_server:call(Child, Req)`                  | forwarded to `Pid`, which replies directly               |
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use dist::node::DistNode;
+use dist::NodeName;
+use etf::{Atom, Pid, Term};
+use ferrotp::behaviours::RemoteStarter;
+use ferrotp::start::{BoxFuture, Started};
+use ferrotp::Process;
+
+use crate::spawn::SpawnService;
+
+/// The module and function of the bridge process on the BEAM node.
+pub const BRIDGE: (&str, &str) = ("ferrotp_node", "supervised");
+
+/// How long a BEAM start may take before the supervisor gives up on it.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Starts non-Rust start MFAs on a BEAM node: the one named, or the first
+/// connected one.
+pub struct BeamStarter {
+    spawn: SpawnService,
+    dist: DistNode,
+    peer: Mutex<Option<NodeName>>,
+}
+
+impl BeamStarter {
+    /// A starter using `spawn` over `dist`; `peer` fixes the BEAM node
+    /// (default: the first connected node).
+    pub fn new(spawn: SpawnService, dist: DistNode, peer: Option<NodeName>) -> BeamStarter {
+        BeamStarter {
+            spawn,
+            dist,
+            peer: Mutex::new(peer),
+        }
+    }
+
+    /// Sets the BEAM node children are started on.
+    pub fn set_peer(&self, peer: Option<NodeName>) {
+        *self.peer.lock().unwrap_or_else(|p| p.into_inner()) = peer;
+    }
+
+    fn peer(&self) -> Option<NodeName> {
+        let fixed = *self.peer.lock().unwrap_or_else(|p| p.into_inner());
+        fixed.or_else(|| self.dist.nodes().into_iter().next())
+    }
+}
+
+fn is_report(t: &Term, proxy: Pid) -> bool {
+    matches!(t.as_tuple(), Some([tag, Term::Pid(p), _]) if (tag.is_atom("ferrotp_started") || tag.is_atom("EXIT")) && *p == proxy)
+}
+
+impl RemoteStarter for BeamStarter {
+    fn start_link<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        module: Atom,
+        function: Atom,
+        args: Vec<Term>,
+    ) -> BoxFuture<'a, Result<Started, Term>> {
+        Box::pin(async move {
+            let Some(peer) = self.peer() else {
+                return Err(Term::tuple(vec![
+                    Term::atom("no_beam_node"),
+                    Term::tuple(vec![
+                        Term::Atom(module),
+                        Term::Atom(function),
+                        Term::List(args),
+                    ]),
+                ]));
+            };
+            let bridge_args = vec![
+                Term::Pid(ctx.pid()),
+                Term::Atom(module),
+                Term::Atom(function),
+                Term::List(args),
+            ];
+            let mfa = (Atom::new(BRIDGE.0), Atom::new(BRIDGE.1), bridge_args);
+            let proxy = self.spawn.spawn_request(peer, ctx.pid(), mfa, true).await?;
+            let report = ctx
+                .receive_match(
+                    |m| m.as_term().is_some_and(|t| is_report(t, proxy)),
+                    Some(START_TIMEOUT),
+                )
+                .await;
+            let Some(report) = report.and_then(|m| m.into_term().ok()) else {
+                ctx.exit(&proxy, Term::atom("kill"));
+                return Err(Term::atom("timeout"));
+            };
+            let (tag, result) = match report {
+                Term::Tuple(mut items) if items.len() == 3 => {
+                    let result = items.pop().unwrap_or_else(Term::nil);
+                    (items.swap_remove(0), result)
+                }
+                _ => return Err(Term::atom("badarg")),
+            };
+            if tag.is_atom("EXIT") {
+                return Err(result);
+            }
+            match result.as_tuple() {
+                Some([ok, Term::Pid(_)]) if ok.is_atom("ok") => Ok(Started::Ok(proxy)),
+                Some([ok, Term::Pid(_), info]) if ok.is_atom("ok") => {
+                    Ok(Started::OkInfo(proxy, info.clone()))
+                }
+                Some([error, reason]) if error.is_atom("error") => Err(reason.clone()),
+                _ if result.is_atom("ignore") => Ok(Started::Ignore),
+                _ => Err(Term::tuple(vec![Term::atom("bad_return"), result])),
+            }
+        })
+    }
+}

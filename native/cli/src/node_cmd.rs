@@ -14,7 +14,7 @@
 //! | `--sname NAME[@HOST]`     | `-sname NAME` (short host)  |
 //! | `--name NAME@HOST`        | `-name NAME@HOST`           |
 //! | `--cookie C`              | `-setcookie C` (default: `~/.erlang.cookie`) |
-//! | `--connect NODE`          | `net_kernel:connect_node(NODE)` at boot      |
+//! | `--connect NODE`          | `net_kernel:connect_node(NODE)` at boot; Erlang children of Rust supervisors start there |
 //!
 //! EPMD: the one running on `ERL_EPMD_PORT` (default 4369), else the
 //! system's `epmd -daemon`, else an embedded one. SIGTERM or SIGINT shuts
@@ -125,6 +125,9 @@ async fn serve(config: NodeConfig, peers: Vec<NodeName>) -> Result<()> {
         .await
         .map_err(|_| anyhow!("node: the root process died"))?
         .map_err(|reason| anyhow!("node: top_sup failed to start: {reason}"))?;
+    // Rust supervisors start Erlang children (start modules that are not
+    // Rust behaviours) on the first --connect node, else the first connected one.
+    hidden.start_beam_children(peers.first().copied());
     for peer in peers {
         hidden
             .connect(peer)

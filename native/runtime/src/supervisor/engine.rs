@@ -161,6 +161,9 @@ pub(crate) async fn run(mut ctx: Process, mut init: Init, arg: InitArg, parent: 
             let Term::List(items) = &specs_t else {
                 return init_failed(&mut init, tagged("start_spec", specs_t.clone()));
             };
+            if flags.strategy == Strategy::SimpleOneForOne && items.len() != 1 {
+                return init_failed(&mut init, tagged("bad_start_spec", specs_t.clone()));
+            }
             let mut specs = Vec::with_capacity(items.len());
             for item in items {
                 match ChildSpec::from_term(item, flags.auto_shutdown) {

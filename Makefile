@@ -10,7 +10,7 @@ FERROTP := target/release/ferrotp
 # nextest when installed, cargo test otherwise.
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help deps build demo test test-rust test-fuzz bench lint
+.PHONY: help deps build demo test test-rust test-fuzz test-erlang test-elixir bench lint
 
 help:
 	@echo "make demo   - install what is missing, build, run the let-it-crash demo"
@@ -36,6 +36,8 @@ test: deps
 	$(CARGO) build --release --locked -p ferrotp-cli
 	$(MAKE) test-rust
 	$(MAKE) test-fuzz
+	$(MAKE) test-erlang
+	$(MAKE) test-elixir
 
 test-rust:
 ifeq ($(NEXTEST),yes)
@@ -47,6 +49,14 @@ endif
 ## A CI-sized run of the decoder fuzz loop (a longer one: see README).
 test-fuzz:
 	@true
+
+## EUnit (and Common Test suites under test/erlang) through rebar3, no hex deps.
+test-erlang:
+	@if ls test/erlang/*_tests.erl >/dev/null 2>&1; then rebar3 eunit; else echo "no EUnit suites yet"; fi
+
+## ExUnit through Mix, no hex deps.
+test-elixir:
+	@if ls test/elixir/*_test.exs >/dev/null 2>&1; then MIX_ENV=test mix test; else echo "no ExUnit suites yet"; fi
 
 bench: build
 	$(FERROTP) bench etf

@@ -75,12 +75,36 @@ const SEGMENT_BITS: u32 = 10;
 const SEGMENT_LEN: usize = 1 << SEGMENT_BITS;
 const SEGMENTS: usize = MAX_ATOMS / SEGMENT_LEN;
 
-type Segment = Box<[OnceLock<&'static str>]>;
+type Segment = Box<[OnceLock<AtomInfo>]>;
+
+/// What the table keeps per atom: its name, and what the encoder needs to
+/// know about it so that writing an atom never rescans the name.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AtomInfo {
+    /// The name.
+    pub name: &'static str,
+    /// Every character is ASCII (so the name's bytes are also its Latin-1).
+    pub ascii: bool,
+    /// Every character is below U+0100 (representable as `ATOM_EXT`).
+    pub latin1: bool,
+}
+
+const EMPTY_INFO: AtomInfo = AtomInfo {
+    name: "",
+    ascii: true,
+    latin1: true,
+};
 
 static NAMES: [OnceLock<Segment>; SEGMENTS] = [const { OnceLock::new() }; SEGMENTS];
 
-fn name_slot(i: u32) -> Option<&'static OnceLock<&'static str>> {
-    let segment = NAMES.get((i >> SEGMENT_BITS) as usize)?.get_or_init(|| {
+#[inline]
+fn name_slot(i: u32) -> Option<&'static OnceLock<AtomInfo>> {
+    let segment = NAMES.get((i >> SEGMENT_BITS) as usize)?;
+    // Reading an existing atom: its segment is there (fast path, no init).
+    if let Some(segment) = segment.get() {
+        return segment.get(i as usize & (SEGMENT_LEN - 1));
+    }
+    let segment = segment.get_or_init(|| {
         (0..SEGMENT_LEN)
             .map(|_| OnceLock::new())
             .collect::<Vec<_>>()
@@ -95,20 +119,42 @@ fn name_slot(i: u32) -> Option<&'static OnceLock<&'static str>> {
 const CACHE_SLOTS: usize = 512;
 
 thread_local! {
-    static CACHE: [Cell<u32>; CACHE_SLOTS] = const { [const { Cell::new(u32::MAX) }; CACHE_SLOTS] };
+    // Each slot keeps the name beside the index, so a hit is one compare
+    // with no further lookup.
+    static CACHE: [Cell<(u32, &'static str)>; CACHE_SLOTS] =
+        const { [const { Cell::new((u32::MAX, "")) }; CACHE_SLOTS] };
 }
 
-fn cache_slot(name: &str) -> usize {
-    // FNV-1a over at most the first and last 16 bytes: cheap, and good
-    // enough to spread atom names over the slots.
-    let b = name.as_bytes();
-    let mut h: u32 = 0x811c_9dc5 ^ b.len() as u32;
-    let head = &b[..b.len().min(16)];
-    let tail = &b[b.len().saturating_sub(16)..];
-    for &x in head.iter().chain(tail) {
-        h = (h ^ x as u32).wrapping_mul(0x0100_0193);
-    }
-    (h ^ (h >> 16)) as usize % CACHE_SLOTS
+fn cache_slot(b: &[u8]) -> usize {
+    // A folded multiply of the first and last 8 bytes (or fewer) and the
+    // length: a few cycles whatever the length. Names that differ only in
+    // their middle share a slot, which only costs a cache miss.
+    let n = b.len();
+    let u64_at = |i: usize| {
+        b.get(i..i + 8)
+            .and_then(|s| s.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let u32_at = |i: usize| {
+        b.get(i..i + 4)
+            .and_then(|s| s.try_into().ok())
+            .map_or(0, u32::from_le_bytes) as u64
+    };
+    let byte_at = |i: usize| b.get(i).copied().map_or(0, u64::from);
+    // Overlapping reads instead of copying into a buffer (a copy followed
+    // by a wide load is a store-forwarding stall).
+    let (x, y) = if n >= 8 {
+        (u64_at(0), u64_at(n - 8))
+    } else if n >= 4 {
+        (u32_at(0), u32_at(n - 4))
+    } else if n > 0 {
+        (byte_at(0) | byte_at(n / 2) << 8 | byte_at(n - 1) << 16, 0)
+    } else {
+        (0, 0)
+    };
+    let m =
+        u128::from(x ^ 0x9e37_79b9_7f4a_7c15) * u128::from(y ^ n as u64 ^ 0xc2b2_ae3d_27d4_eb4f);
+    ((m as u64) ^ ((m >> 64) as u64)) as usize % CACHE_SLOTS
 }
 
 impl Atom {
@@ -126,14 +172,26 @@ impl Atom {
 
     /// Interns `name`, or says why it cannot be an atom.
     pub fn try_new(name: &str) -> Result<Atom, AtomError> {
-        let slot = cache_slot(name);
-        let cached = CACHE.with(|c| c[slot].get());
-        if cached != u32::MAX && Atom(cached).as_str() == name {
+        let slot = cache_slot(name.as_bytes());
+        // `try_with`: during thread teardown the cache may be gone; go to the table.
+        let (cached, cached_name) = CACHE.try_with(|c| c[slot].get()).unwrap_or((u32::MAX, ""));
+        if cached != u32::MAX && cached_name == name {
             return Ok(Atom(cached));
         }
         let atom = Atom::intern(name)?;
-        CACHE.with(|c| c[slot].set(atom.0));
+        let _ = CACHE.try_with(|c| c[slot].set((atom.0, atom.as_str())));
         Ok(atom)
+    }
+
+    /// The atom named by the UTF-8 bytes `name`, if this thread's cache
+    /// holds it: a decoder's fast path that skips UTF-8 validation (the
+    /// cached name is valid UTF-8, and equal bytes are the same text).
+    #[inline]
+    pub(crate) fn cached_utf8(name: &[u8]) -> Option<Atom> {
+        let (cached, cached_name) = CACHE
+            .try_with(|c| c[cache_slot(name)].get())
+            .unwrap_or((u32::MAX, ""));
+        (cached != u32::MAX && cached_name.as_bytes() == name).then_some(Atom(cached))
     }
 
     fn intern(name: &str) -> Result<Atom, AtomError> {
@@ -157,7 +215,11 @@ impl Atom {
         let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
         let i = t.count;
         if let Some(slot) = name_slot(i) {
-            let _ = slot.set(leaked);
+            let _ = slot.set(AtomInfo {
+                name: leaked,
+                ascii: leaked.is_ascii(),
+                latin1: leaked.chars().all(|c| (c as u32) < 0x100),
+            });
         }
         t.count += 1;
         t.index.insert(leaked, i);
@@ -171,11 +233,16 @@ impl Atom {
 
     /// The atom's name.
     pub fn as_str(&self) -> &'static str {
+        self.info().name
+    }
+
+    /// The atom's table entry.
+    #[inline]
+    pub(crate) fn info(self) -> &'static AtomInfo {
         // Every Atom was created by `intern`, which filled its slot first.
         name_slot(self.0)
             .and_then(|s| s.get())
-            .copied()
-            .unwrap_or("")
+            .unwrap_or(&EMPTY_INFO)
     }
 
     /// `true` for `true`, `false` for `false`, `None` for any other atom.

@@ -13,8 +13,10 @@
 //!   [`DecodeOptions::max_depth`] bounds it so the decoded term can also be
 //!   dropped, printed and encoded without overflowing the thread's stack;
 //! * it never trusts a length: a declared length is checked against the
-//!   bytes actually left before anything is reserved, and the total
-//!   capacity reserved by open containers never exceeds the input left;
+//!   bytes actually left, and nothing is reserved from it. Elements go on
+//!   one value stack as they are decoded (each took at least one input
+//!   byte) and move into an exactly-sized `Vec` when their container
+//!   completes, so memory stays proportional to the input actually read;
 //! * a compressed term (tag 80) is inflated to exactly its declared size
 //!   and no further (a zlib bomb is an error, not an allocation).
 //!
@@ -25,6 +27,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use bytes::Bytes;
 use num_bigint::{BigInt, Sign};
@@ -118,7 +121,7 @@ pub fn decode_body_prefix(input: &[u8]) -> Result<(Term, usize), DecodeError> {
 /// Decodes the term at the start of `input` as `opts` say, returning it
 /// and the number of bytes it took. Binaries in the result are copies.
 pub fn decode_with(input: &[u8], opts: &DecodeOptions) -> Result<(Term, usize), DecodeError> {
-    Decoder::new(input, None, opts).top()
+    Decoder::new(input, None, opts).run()
 }
 
 /// Like [`decode_with`], but binaries in the result share `input`'s buffer.
@@ -126,7 +129,7 @@ pub fn decode_bytes_with(
     input: &Bytes,
     opts: &DecodeOptions,
 ) -> Result<(Term, usize), DecodeError> {
-    Decoder::new(input, Some(input), opts).top()
+    Decoder::new(input, Some(input), opts).run()
 }
 
 fn whole(input: &[u8], r: Result<(Term, usize), DecodeError>) -> Result<Term, DecodeError> {
@@ -142,29 +145,68 @@ fn whole_len(len: usize, r: Result<(Term, usize), DecodeError>) -> Result<Term, 
     }
 }
 
-/// A container whose elements are still being decoded.
-enum Frame {
-    Tuple {
-        items: Vec<Term>,
-        left: u32,
-    },
-    /// `in_tail`: all elements are in, the next term is the list's tail.
-    List {
-        items: Vec<Term>,
-        left: u32,
-        in_tail: bool,
-    },
-    Map {
-        entries: Vec<(Term, Term)>,
-        key: Option<Term>,
-        left: u32,
-        at: usize,
-    },
+/// `vec.push(value)`, but with `value` built straight into the vector's
+/// spare slot. `Vec::push` takes the value as an argument, so it is first
+/// assembled on the stack with narrow stores and then copied with wide
+/// loads, a store-forwarding stall on every element: the decoder's hottest
+/// cost before this.
+macro_rules! push_direct {
+    ($vec:expr, $value:expr) => {{
+        let v: &mut Vec<_> = &mut *$vec;
+        if v.len() == v.capacity() {
+            v.reserve(1);
+        }
+        let len = v.len();
+        if let Some(slot) = v.spare_capacity_mut().first_mut() {
+            slot.write($value);
+            // SAFETY: the element at `len` was initialised just above.
+            unsafe { v.set_len(len + 1) };
+        }
+    }};
 }
+
+/// What kind of container a [`Frame`] is collecting.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FrameKind {
+    Tuple,
+    List,
+    /// A list whose elements are all in; the next value is its tail.
+    ListTail,
+    /// Keys and values alternate on the value stack.
+    Map,
+}
+
+/// A container whose elements are still being decoded. Its elements so far
+/// are `values[start..]` on the decoder's one value stack; they move into
+/// the container's own exactly-sized `Vec` when it completes.
+struct Frame {
+    kind: FrameKind,
+    /// Values still to come (keys and values both, for a map).
+    left: u64,
+    /// Where the container's values start on the value stack.
+    start: usize,
+    /// The container's tag offset, for errors found on completion.
+    at: usize,
+}
+
+/// The decoder's working stacks, kept per thread between calls so that
+/// decoding a small term allocates nothing but the term itself.
+#[derive(Default)]
+struct Scratch {
+    frames: Vec<Frame>,
+    values: Vec<Term>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// Scratch stacks grown past this many entries are not kept.
+const SCRATCH_KEEP: usize = 4096;
 
 /// What follows a list's last element.
 enum Tail {
-    /// `[]` (or a string/list that completed it): the list is proper and done.
+    /// `[]` (or a string that completed it): the list is proper and done.
     Proper,
     /// Another `LIST_EXT` continues it with this many more elements.
     More(u32),
@@ -179,9 +221,14 @@ struct Decoder<'a, 'o> {
     atom_cache: Option<&'o [Option<Atom>]>,
     max_depth: usize,
     version_byte: bool,
+    error: Cell<Option<DecodeError>>,
 }
 
-type Result<T, E = DecodeError> = std::result::Result<T, E>;
+/// The decoder's internal failure: the details wait in `Decoder::error`,
+/// so that every read returns a register-sized `Result`.
+struct Fail;
+
+type R<T> = std::result::Result<T, Fail>;
 
 impl<'a, 'o> Decoder<'a, 'o> {
     fn new(buf: &'a [u8], owner: Option<&'a Bytes>, opts: &DecodeOptions<'o>) -> Self {
@@ -192,14 +239,30 @@ impl<'a, 'o> Decoder<'a, 'o> {
             atom_cache: opts.atom_cache,
             max_depth: opts.max_depth,
             version_byte: opts.version_byte,
+            error: Cell::new(None),
         }
     }
 
-    fn top(mut self) -> Result<(Term, usize)> {
+    fn run(mut self) -> Result<(Term, usize), DecodeError> {
+        self.top().map_err(|Fail| {
+            self.error
+                .take()
+                .unwrap_or(DecodeError::new(self.pos, Kind::UnexpectedEof))
+        })
+    }
+
+    /// Records why decoding failed; the caller returns `Err(Fail)`.
+    #[cold]
+    fn fail(&self, offset: usize, kind: Kind) -> Fail {
+        self.error.set(Some(DecodeError::new(offset, kind)));
+        Fail
+    }
+
+    fn top(&mut self) -> R<(Term, usize)> {
         if self.version_byte {
             let v = self.u8()?;
             if v != VERSION {
-                return Err(DecodeError::new(0, Kind::BadVersion(v)));
+                return Err(self.fail(0, Kind::BadVersion(v)));
             }
             if self.buf.get(self.pos) == Some(&COMPRESSED) {
                 return self.compressed();
@@ -210,13 +273,13 @@ impl<'a, 'o> Decoder<'a, 'o> {
     }
 
     /// `80, UncompressedSize:32, ZlibData`: the term after inflating.
-    fn compressed(mut self) -> Result<(Term, usize)> {
+    fn compressed(&mut self) -> R<(Term, usize)> {
         self.pos += 1;
         let size_at = self.pos;
         let declared = self.u32()? as usize;
         let data = self.buf.get(self.pos..).unwrap_or(&[]);
         let (body, used) = compress::inflate(data, declared)
-            .map_err(|why| DecodeError::new(size_at, Kind::BadCompressed(why)))?;
+            .map_err(|why| self.fail(size_at, Kind::BadCompressed(why)))?;
         let body = Bytes::from(body);
         let mut inner = Decoder {
             buf: &body,
@@ -225,21 +288,22 @@ impl<'a, 'o> Decoder<'a, 'o> {
             atom_cache: self.atom_cache,
             max_depth: self.max_depth,
             version_byte: false,
+            error: Cell::new(None),
         };
-        let term = inner.term()?;
+        let term = inner
+            .term()
+            .inspect_err(|_| self.error.set(inner.error.take()))?;
         if inner.pos != body.len() {
-            return Err(DecodeError::new(
-                inner.pos,
-                Kind::TrailingBytes(body.len() - inner.pos),
-            ));
+            return Err(self.fail(inner.pos, Kind::TrailingBytes(body.len() - inner.pos)));
         }
         Ok((term, self.pos + used))
     }
 
     // ---- primitive reads -------------------------------------------------
 
-    fn eof(&self) -> DecodeError {
-        DecodeError::new(self.pos, Kind::UnexpectedEof)
+    #[cold]
+    fn eof(&self) -> Fail {
+        self.fail(self.pos, Kind::UnexpectedEof)
     }
 
     fn remaining(&self) -> usize {
@@ -247,14 +311,14 @@ impl<'a, 'o> Decoder<'a, 'o> {
     }
 
     #[inline]
-    fn u8(&mut self) -> Result<u8> {
+    fn u8(&mut self) -> R<u8> {
         let b = *self.buf.get(self.pos).ok_or_else(|| self.eof())?;
         self.pos += 1;
         Ok(b)
     }
 
     #[inline]
-    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+    fn array<const N: usize>(&mut self) -> R<[u8; N]> {
         let a: [u8; N] = self
             .buf
             .get(self.pos..self.pos.saturating_add(N))
@@ -265,17 +329,17 @@ impl<'a, 'o> Decoder<'a, 'o> {
     }
 
     #[inline]
-    fn u16(&mut self) -> Result<u16> {
+    fn u16(&mut self) -> R<u16> {
         self.array().map(u16::from_be_bytes)
     }
 
     #[inline]
-    fn u32(&mut self) -> Result<u32> {
+    fn u32(&mut self) -> R<u32> {
         self.array().map(u32::from_be_bytes)
     }
 
     #[inline]
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    fn take(&mut self, n: usize) -> R<&'a [u8]> {
         let s = self
             .buf
             .get(self.pos..self.pos.saturating_add(n))
@@ -285,7 +349,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
     }
 
     /// `n` bytes as a `Bytes`: a slice of the owner when there is one.
-    fn bytes(&mut self, n: usize) -> Result<Bytes> {
+    fn bytes(&mut self, n: usize) -> R<Bytes> {
         let start = self.pos;
         let s = self.take(n)?;
         Ok(match self.owner {
@@ -294,13 +358,11 @@ impl<'a, 'o> Decoder<'a, 'o> {
         })
     }
 
-    /// Checks a declared length against the input left (each of the `n`
-    /// elements needs at least `min_bytes`, plus `extra` bytes after them)
-    /// and returns how many elements' capacity to reserve.
+    /// Checks a declared length against the input left: each of the `n`
+    /// elements needs at least `min_bytes`, plus `extra` bytes after them.
     ///
-    /// `owed` is the number of elements open containers still expect: their
-    /// bytes are also still ahead, so reserving beyond `remaining - owed`
-    /// could only be for input that cannot exist.
+    /// Nothing is reserved from a declared length: elements go on the value
+    /// stack as they are actually decoded, so memory follows the input.
     fn claim(
         &self,
         len_at: usize,
@@ -308,12 +370,10 @@ impl<'a, 'o> Decoder<'a, 'o> {
         n: u32,
         min_bytes: usize,
         extra: usize,
-        owed: usize,
-    ) -> Result<usize> {
-        let n = n as usize;
+    ) -> R<()> {
         let room = self.remaining().saturating_sub(extra) / min_bytes;
-        if n > room {
-            return Err(DecodeError::new(
+        if n as usize > room {
+            return Err(self.fail(
                 len_at,
                 Kind::Oversized {
                     what,
@@ -321,33 +381,55 @@ impl<'a, 'o> Decoder<'a, 'o> {
                 },
             ));
         }
-        Ok(n.min(room.saturating_sub(owed)))
+        Ok(())
     }
 
-    fn check_depth(&self, depth: usize, at: usize) -> Result<()> {
-        if depth >= self.max_depth {
-            Err(DecodeError::new(at, Kind::TooDeep(self.max_depth)))
-        } else {
-            Ok(())
+    fn open(&self, stack: &mut Vec<Frame>, frame: Frame) -> R<()> {
+        if stack.len() >= self.max_depth {
+            return Err(self.fail(frame.at, Kind::TooDeep(self.max_depth)));
         }
+        push_direct!(stack, frame);
+        Ok(())
     }
 
     // ---- the term walk -----------------------------------------------------
 
     /// Decodes one term, iteratively.
-    fn term(&mut self) -> Result<Term> {
-        let mut stack: Vec<Frame> = Vec::new();
-        // Elements the open containers still expect (see `claim`).
-        let mut owed: usize = 0;
-        loop {
+    fn term(&mut self) -> R<Term> {
+        // `try_with`: during thread teardown the scratch may be gone.
+        let mut scratch = SCRATCH.try_with(|s| s.take()).unwrap_or_default();
+        let term = self.walk(&mut scratch.frames, &mut scratch.values)?;
+        if scratch.frames.capacity() <= SCRATCH_KEEP && scratch.values.capacity() <= SCRATCH_KEEP {
+            let _ = SCRATCH.try_with(|s| s.set(scratch));
+        }
+        Ok(term)
+    }
+
+    /// The term walk proper: every decoded value goes on `values`; open
+    /// containers are `stack` frames. Both come in (and go out) empty.
+    fn walk(&mut self, stack: &mut Vec<Frame>, values: &mut Vec<Term>) -> R<Term> {
+        'next: loop {
             let at = self.pos;
             let tag = self.u8()?;
-            let mut value = match tag {
-                SMALL_INTEGER_EXT => Term::Int(self.u8()? as i64),
-                INTEGER_EXT => Term::Int(i32::from_be_bytes(self.array()?) as i64),
+            // Leaves push their value; containers open a frame and go on to
+            // their first element (`continue`), except the empty list, whose
+            // tail comes next (`pushed = false`).
+            let mut pushed = true;
+            match tag {
+                SMALL_INTEGER_EXT => {
+                    let i = self.u8()? as i64;
+                    push_direct!(values, Term::Int(i));
+                }
+                INTEGER_EXT => {
+                    let i = i32::from_be_bytes(self.array()?) as i64;
+                    push_direct!(values, Term::Int(i));
+                }
                 ATOM_EXT | SMALL_ATOM_EXT | ATOM_UTF8_EXT | SMALL_ATOM_UTF8_EXT
-                | ATOM_CACHE_REF => Term::Atom(self.atom_body(tag, at)?),
-                NIL_EXT => Term::List(Vec::new()),
+                | ATOM_CACHE_REF => {
+                    let a = self.atom_body(tag, at)?;
+                    push_direct!(values, Term::Atom(a));
+                }
+                NIL_EXT => push_direct!(values, Term::List(Vec::new())),
                 SMALL_TUPLE_EXT | LARGE_TUPLE_EXT => {
                     let len_at = self.pos;
                     let n = if tag == SMALL_TUPLE_EXT {
@@ -356,179 +438,169 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         self.u32()?
                     };
                     if n == 0 {
-                        Term::Tuple(Vec::new())
+                        push_direct!(values, Term::Tuple(Vec::new()));
                     } else {
-                        self.check_depth(stack.len(), at)?;
-                        let cap = self.claim(len_at, "tuple", n, 1, 0, owed)?;
-                        owed += n as usize;
-                        stack.push(Frame::Tuple {
-                            items: Vec::with_capacity(cap),
-                            left: n,
-                        });
-                        continue;
+                        self.claim(len_at, "tuple", n, 1, 0)?;
+                        let start = values.len();
+                        let frame = Frame {
+                            kind: FrameKind::Tuple,
+                            left: n as u64,
+                            start,
+                            at,
+                        };
+                        self.open(stack, frame)?;
+                        continue 'next;
                     }
                 }
                 LIST_EXT => {
                     let len_at = self.pos;
                     let n = self.u32()?;
-                    self.check_depth(stack.len(), at)?;
                     // Every element and the tail need a byte each.
-                    let cap = self.claim(len_at, "list", n, 1, 1, owed)?;
-                    let mut items = Vec::with_capacity(cap);
+                    self.claim(len_at, "list", n, 1, 1)?;
+                    let start = values.len();
+                    let frame = Frame {
+                        kind: FrameKind::List,
+                        left: n as u64,
+                        start,
+                        at,
+                    };
+                    self.open(stack, frame)?;
                     if n > 0 {
-                        owed += n as usize;
-                        stack.push(Frame::List {
-                            items,
-                            left: n,
-                            in_tail: false,
-                        });
-                        continue;
+                        continue 'next;
                     }
-                    match self.list_tail(&mut items, &mut owed)? {
-                        Tail::Proper => Term::List(items),
-                        Tail::More(left) => {
-                            stack.push(Frame::List {
-                                items,
-                                left,
-                                in_tail: false,
-                            });
-                            continue;
-                        }
-                        Tail::Improper => {
-                            stack.push(Frame::List {
-                                items,
-                                left: 0,
-                                in_tail: true,
-                            });
-                            continue;
-                        }
-                    }
+                    pushed = false;
                 }
                 STRING_EXT => {
                     let n = self.u16()? as usize;
                     let s = self.take(n)?;
-                    Term::List(s.iter().map(|&b| Term::Int(b as i64)).collect())
+                    let items = s.iter().map(|&b| Term::Int(b as i64)).collect();
+                    push_direct!(values, Term::List(items));
                 }
                 MAP_EXT => {
                     let len_at = self.pos;
                     let n = self.u32()?;
                     if n == 0 {
-                        Term::Map(Map::new())
+                        push_direct!(values, Term::Map(Map::new()));
                     } else {
-                        self.check_depth(stack.len(), at)?;
-                        let cap = self.claim(len_at, "map", n, 2, 0, owed / 2)?;
-                        owed += 2 * n as usize;
-                        stack.push(Frame::Map {
-                            entries: Vec::with_capacity(cap),
-                            key: None,
-                            left: n,
+                        self.claim(len_at, "map", n, 2, 0)?;
+                        let start = values.len();
+                        let frame = Frame {
+                            kind: FrameKind::Map,
+                            left: 2 * n as u64,
+                            start,
                             at,
-                        });
-                        continue;
+                        };
+                        self.open(stack, frame)?;
+                        continue 'next;
                     }
                 }
                 BINARY_EXT => {
                     let len_at = self.pos;
                     let n = self.u32()?;
-                    self.claim(len_at, "binary", n, 1, 0, 0)?;
-                    Term::Binary(self.bytes(n as usize)?)
+                    self.claim(len_at, "binary", n, 1, 0)?;
+                    let b = self.bytes(n as usize)?;
+                    push_direct!(values, Term::Binary(b));
                 }
-                BIT_BINARY_EXT => self.bit_binary()?,
+                BIT_BINARY_EXT => {
+                    let t = self.bit_binary()?;
+                    push_direct!(values, t);
+                }
                 NEW_FLOAT_EXT => {
                     let f = f64::from_bits(u64::from_be_bytes(self.array()?));
                     if !f.is_finite() {
-                        return Err(DecodeError::new(at, Kind::InvalidFloat));
+                        return Err(self.fail(at, Kind::InvalidFloat));
                     }
-                    Term::Float(f)
+                    push_direct!(values, Term::Float(f));
                 }
-                FLOAT_EXT => self.old_float(at)?,
-                SMALL_BIG_EXT | LARGE_BIG_EXT => self.big(tag)?,
-                PID_EXT | NEW_PID_EXT => Term::Pid(self.pid(tag)?),
-                PORT_EXT | NEW_PORT_EXT | V4_PORT_EXT => Term::Port(self.port(tag)?),
+                FLOAT_EXT => {
+                    let t = self.old_float(at)?;
+                    push_direct!(values, t);
+                }
+                SMALL_BIG_EXT | LARGE_BIG_EXT => {
+                    let t = self.big(tag)?;
+                    push_direct!(values, t);
+                }
+                PID_EXT | NEW_PID_EXT => {
+                    let p = self.pid(tag)?;
+                    push_direct!(values, Term::Pid(p));
+                }
+                PORT_EXT | NEW_PORT_EXT | V4_PORT_EXT => {
+                    let p = self.port(tag)?;
+                    push_direct!(values, Term::Port(p));
+                }
                 REFERENCE_EXT | NEW_REFERENCE_EXT | NEWER_REFERENCE_EXT => {
-                    Term::Reference(self.reference(tag)?)
+                    let r = self.reference(tag)?;
+                    push_direct!(values, Term::Reference(r));
                 }
-                NEW_FUN_EXT => self.new_fun(at)?,
-                EXPORT_EXT => self.export(at)?,
-                LOCAL_EXT => return Err(DecodeError::new(at, Kind::LocalExt)),
-                _ => return Err(DecodeError::new(at, Kind::UnknownTag(tag))),
-            };
+                NEW_FUN_EXT => {
+                    let t = self.new_fun(at)?;
+                    push_direct!(values, t);
+                }
+                EXPORT_EXT => {
+                    let t = self.export(at)?;
+                    push_direct!(values, t);
+                }
+                LOCAL_EXT => return Err(self.fail(at, Kind::LocalExt)),
+                _ => return Err(self.fail(at, Kind::UnknownTag(tag))),
+            }
 
-            // Hand the finished value to its container; a container it
-            // completes is itself a finished value for the one below.
+            // A value is on the stack: count it against its container, and
+            // complete every container that this completes.
             loop {
-                let Some(frame) = stack.last_mut() else {
-                    return Ok(value);
+                let Some(top) = stack.last_mut() else {
+                    return values.pop().ok_or_else(|| self.eof());
                 };
-                match frame {
-                    Frame::Tuple { items, left } => {
-                        items.push(value);
-                        owed = owed.saturating_sub(1);
-                        *left -= 1;
-                        if *left > 0 {
-                            break;
-                        }
-                        let items = std::mem::take(items);
-                        stack.pop();
-                        value = Term::Tuple(items);
+                if pushed {
+                    if top.kind == FrameKind::ListTail {
+                        let tail = values.pop().ok_or_else(|| self.eof())?;
+                        let items = values.split_off(top.start);
+                        stack.truncate(stack.len() - 1);
+                        push_direct!(values, improper(items, tail));
+                        continue;
                     }
-                    Frame::List {
-                        items,
-                        left,
-                        in_tail,
-                    } => {
-                        if *in_tail {
-                            let items = std::mem::take(items);
-                            stack.pop();
-                            value = improper(items, value);
-                            continue;
-                        }
-                        items.push(value);
-                        owed = owed.saturating_sub(1);
-                        *left -= 1;
-                        if *left > 0 {
-                            break;
-                        }
-                        match self.list_tail(items, &mut owed)? {
-                            Tail::Proper => {
-                                let items = std::mem::take(items);
-                                stack.pop();
-                                value = Term::List(items);
-                            }
-                            Tail::More(n) => {
-                                *left = n;
-                                break;
-                            }
-                            Tail::Improper => {
-                                *in_tail = true;
-                                break;
-                            }
-                        }
+                    top.left -= 1;
+                    if top.left > 0 {
+                        continue 'next;
                     }
-                    Frame::Map {
-                        entries,
-                        key,
-                        left,
-                        at,
-                    } => {
-                        owed = owed.saturating_sub(1);
-                        let Some(k) = key.take() else {
-                            *key = Some(value);
-                            break;
-                        };
-                        entries.push((k, value));
-                        *left -= 1;
-                        if *left > 0 {
-                            break;
+                }
+                pushed = true;
+                let start = top.start;
+                // Each arm pushes its container itself: built in place, it
+                // is not first assembled on the stack and copied.
+                match top.kind {
+                    FrameKind::Tuple => {
+                        let items = values.split_off(start);
+                        stack.truncate(stack.len() - 1);
+                        push_direct!(values, Term::Tuple(items));
+                    }
+                    FrameKind::Map => {
+                        let mut entries = Vec::with_capacity((values.len() - start) / 2);
+                        let mut flat = values.drain(start..);
+                        while let (Some(k), Some(v)) = (flat.next(), flat.next()) {
+                            entries.push((k, v));
                         }
-                        let map_at = *at;
-                        let entries = std::mem::take(entries);
-                        stack.pop();
+                        drop(flat);
                         if has_duplicate_keys(&entries) {
-                            return Err(DecodeError::new(map_at, Kind::DuplicateMapKey));
+                            return Err(self.fail(top.at, Kind::DuplicateMapKey));
                         }
-                        value = Term::Map(Map { entries });
+                        stack.truncate(stack.len() - 1);
+                        push_direct!(values, Term::Map(Map { entries }));
                     }
+                    _ => match self.list_tail(values)? {
+                        Tail::Proper => {
+                            let items = values.split_off(start);
+                            stack.truncate(stack.len() - 1);
+                            push_direct!(values, Term::List(items));
+                        }
+                        Tail::More(n) => {
+                            top.left = n as u64;
+                            continue 'next;
+                        }
+                        Tail::Improper => {
+                            top.kind = FrameKind::ListTail;
+                            continue 'next;
+                        }
+                    },
                 }
             }
         }
@@ -537,7 +609,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
     /// After a list's last element: reads `[]`, or a `STRING_EXT`/`LIST_EXT`
     /// that continues the list (the BEAM never writes these, but they
     /// decode to one flat list there too), or leaves an improper tail.
-    fn list_tail(&mut self, items: &mut Vec<Term>, owed: &mut usize) -> Result<Tail> {
+    fn list_tail(&mut self, values: &mut Vec<Term>) -> R<Tail> {
         loop {
             match self.buf.get(self.pos) {
                 Some(&NIL_EXT) => {
@@ -548,17 +620,15 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     self.pos += 1;
                     let n = self.u16()? as usize;
                     let s = self.take(n)?;
-                    items.extend(s.iter().map(|&b| Term::Int(b as i64)));
+                    values.extend(s.iter().map(|&b| Term::Int(b as i64)));
                     return Ok(Tail::Proper);
                 }
                 Some(&LIST_EXT) => {
                     self.pos += 1;
                     let len_at = self.pos;
                     let n = self.u32()?;
-                    let cap = self.claim(len_at, "list", n, 1, 1, *owed)?;
+                    self.claim(len_at, "list", n, 1, 1)?;
                     if n > 0 {
-                        items.reserve(cap);
-                        *owed += n as usize;
                         return Ok(Tail::More(n));
                     }
                 }
@@ -570,13 +640,13 @@ impl<'a, 'o> Decoder<'a, 'o> {
     // ---- atoms ---------------------------------------------------------------
 
     /// An atom-valued field (a pid's node, a fun's module): tag and body.
-    fn atom(&mut self) -> Result<Atom> {
+    fn atom(&mut self) -> R<Atom> {
         let at = self.pos;
         let tag = self.u8()?;
         self.atom_body(tag, at)
     }
 
-    fn atom_body(&mut self, tag: u8, at: usize) -> Result<Atom> {
+    fn atom_body(&mut self, tag: u8, at: usize) -> R<Atom> {
         let (len, utf8) = match tag {
             SMALL_ATOM_UTF8_EXT => (self.u8()? as usize, true),
             ATOM_UTF8_EXT => (self.u16()? as usize, true),
@@ -587,29 +657,34 @@ impl<'a, 'o> Decoder<'a, 'o> {
                 return self
                     .atom_cache
                     .and_then(|cache| cache.get(i as usize).copied().flatten())
-                    .ok_or(DecodeError::new(at, Kind::AtomCacheRef(i)));
+                    .ok_or_else(|| self.fail(at, Kind::AtomCacheRef(i)));
             }
-            LOCAL_EXT => return Err(DecodeError::new(at, Kind::LocalExt)),
-            _ => return Err(DecodeError::new(at, Kind::UnknownTag(tag))),
+            LOCAL_EXT => return Err(self.fail(at, Kind::LocalExt)),
+            _ => return Err(self.fail(at, Kind::UnknownTag(tag))),
         };
         let raw = self.take(len)?;
+        if let Some(atom) = Atom::cached_utf8(raw) {
+            // Latin-1 bytes equal to a UTF-8 name only mean the same text
+            // when they are ASCII.
+            if utf8 || raw.is_ascii() {
+                return Ok(atom);
+            }
+        }
         let name: Cow<str> = if raw.is_ascii() {
             // ASCII is both Latin-1 and UTF-8.
             Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default())
         } else if utf8 {
-            Cow::Borrowed(
-                std::str::from_utf8(raw).map_err(|_| DecodeError::new(at, Kind::InvalidUtf8))?,
-            )
+            Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| self.fail(at, Kind::InvalidUtf8))?)
         } else {
             Cow::Owned(raw.iter().map(|&b| b as char).collect())
         };
-        Atom::try_new(&name).map_err(|e| DecodeError::new(at, Kind::InvalidAtom(e)))
+        Atom::try_new(&name).map_err(|e| self.fail(at, Kind::InvalidAtom(e)))
     }
 
     // ---- numbers -------------------------------------------------------------
 
     /// `FLOAT_EXT`: 31 bytes of `"%.20e"` text, NUL padded.
-    fn old_float(&mut self, at: usize) -> Result<Term> {
+    fn old_float(&mut self, at: usize) -> R<Term> {
         let raw = self.take(31)?;
         let text = raw.split(|&b| b == 0).next().unwrap_or_default();
         std::str::from_utf8(text)
@@ -617,19 +692,19 @@ impl<'a, 'o> Decoder<'a, 'o> {
             .and_then(|s| s.trim().parse::<f64>().ok())
             .filter(|f| f.is_finite())
             .map(Term::Float)
-            .ok_or(DecodeError::new(at, Kind::InvalidFloat))
+            .ok_or_else(|| self.fail(at, Kind::InvalidFloat))
     }
 
     /// `SMALL_BIG_EXT`/`LARGE_BIG_EXT`: sign byte, little-endian digits;
     /// normalised to `Term::Int` when the value fits in `i64`.
-    fn big(&mut self, tag: u8) -> Result<Term> {
+    fn big(&mut self, tag: u8) -> R<Term> {
         let len_at = self.pos;
         let n = if tag == SMALL_BIG_EXT {
             self.u8()? as u32
         } else {
             self.u32()?
         };
-        self.claim(len_at, "bignum", n, 1, 1, 0)?;
+        self.claim(len_at, "bignum", n, 1, 1)?;
         let sign = self.u8()?;
         let digits = self.take(n as usize)?;
         if digits.len() <= 8 {
@@ -650,18 +725,15 @@ impl<'a, 'o> Decoder<'a, 'o> {
     // ---- binaries ------------------------------------------------------------
 
     /// `BIT_BINARY_EXT`: `Len:32, Bits:8, Data`; unused low bits are cleared.
-    fn bit_binary(&mut self) -> Result<Term> {
+    fn bit_binary(&mut self) -> R<Term> {
         let len_at = self.pos;
         let len = self.u32()?;
         let bits = self.u8()?;
         if !(1..=8).contains(&bits) || len == 0 {
-            return Err(DecodeError::new(
-                len_at,
-                Kind::InvalidBitString { len, bits },
-            ));
+            return Err(self.fail(len_at, Kind::InvalidBitString { len, bits }));
         }
         if len as usize > self.remaining() {
-            return Err(DecodeError::new(
+            return Err(self.fail(
                 len_at,
                 Kind::Oversized {
                     what: "bitstring",
@@ -691,7 +763,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
 
     // ---- pids, ports, references -----------------------------------------------
 
-    fn pid(&mut self, tag: u8) -> Result<Pid> {
+    fn pid(&mut self, tag: u8) -> R<Pid> {
         let node = self.atom()?;
         let id = self.u32()?;
         let serial = self.u32()?;
@@ -708,7 +780,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
         })
     }
 
-    fn port(&mut self, tag: u8) -> Result<Port> {
+    fn port(&mut self, tag: u8) -> R<Port> {
         let node = self.atom()?;
         let (id, creation) = match tag {
             PORT_EXT => (self.u32()? as u64, self.u8()? as u32),
@@ -718,7 +790,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
         Ok(Port { node, id, creation })
     }
 
-    fn reference(&mut self, tag: u8) -> Result<Reference> {
+    fn reference(&mut self, tag: u8) -> R<Reference> {
         if tag == REFERENCE_EXT {
             let node = self.atom()?;
             let id = self.u32()?;
@@ -732,7 +804,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
         let len_at = self.pos;
         let len = self.u16()?;
         if !(1..=5).contains(&len) {
-            return Err(DecodeError::new(len_at, Kind::InvalidReference(len)));
+            return Err(self.fail(len_at, Kind::InvalidReference(len)));
         }
         let node = self.atom()?;
         let creation = if tag == NEW_REFERENCE_EXT {
@@ -755,13 +827,13 @@ impl<'a, 'o> Decoder<'a, 'o> {
 
     /// `NEW_FUN_EXT`: `Size:32` counts itself and everything after it; the
     /// fun is kept as its exact bytes.
-    fn new_fun(&mut self, at: usize) -> Result<Term> {
+    fn new_fun(&mut self, at: usize) -> R<Term> {
         let size = self.u32()? as usize;
         if size < 4 {
-            return Err(DecodeError::new(at, Kind::InvalidFun));
+            return Err(self.fail(at, Kind::InvalidFun));
         }
         if size - 4 > self.remaining() {
-            return Err(DecodeError::new(
+            return Err(self.fail(
                 at + 1,
                 Kind::Oversized {
                     what: "fun",
@@ -776,12 +848,12 @@ impl<'a, 'o> Decoder<'a, 'o> {
 
     /// `EXPORT_EXT`: `Module, Function, Arity` (an atom, an atom and a
     /// `SMALL_INTEGER_EXT`), kept as its exact bytes.
-    fn export(&mut self, at: usize) -> Result<Term> {
+    fn export(&mut self, at: usize) -> R<Term> {
         self.atom()?;
         self.atom()?;
         let arity_at = self.pos;
         if self.u8()? != SMALL_INTEGER_EXT {
-            return Err(DecodeError::new(arity_at, Kind::InvalidFun));
+            return Err(self.fail(arity_at, Kind::InvalidFun));
         }
         self.u8()?;
         let len = self.pos - at;

@@ -35,7 +35,7 @@
 //! assert_eq!(etf::encode(&t), [131, 104, 2, 100, 0, 2, 111, 107, 97, 7]);
 //! ```
 
-use num_bigint::Sign;
+use num_bigint::{BigInt, Sign};
 
 use crate::atom::Atom;
 use crate::compress;
@@ -101,7 +101,7 @@ pub fn encode_into(term: &Term, opts: &EncodeOptions, out: &mut Vec<u8>) {
             }
         }
         _ => {
-            out.reserve(64);
+            out.reserve(128);
             out.push(VERSION);
             encode_body_into(term, opts, out);
         }
@@ -138,10 +138,7 @@ impl Encoder<'_> {
             Term::Int(i) => self.int(*i),
             Term::BigInt(n) => match i64::try_from(n) {
                 Ok(i) => self.int(i),
-                Err(_) => {
-                    let (sign, digits) = n.to_bytes_le();
-                    self.big(sign == Sign::Minus, &digits);
-                }
+                Err(_) => self.bigint(n),
             },
             Term::Float(f) => self.float(*f),
             Term::Binary(b) => {
@@ -194,6 +191,26 @@ impl Encoder<'_> {
         }
     }
 
+    /// A bignum's magnitude written straight from its 64-bit digits
+    /// (`BigInt::to_bytes_le` would allocate and convert byte by byte).
+    fn bigint(&mut self, n: &BigInt) {
+        let len = n.magnitude().bits().div_ceil(8) as usize;
+        if len <= 255 {
+            self.out.extend_from_slice(&[SMALL_BIG_EXT, len as u8]);
+        } else {
+            self.u8(LARGE_BIG_EXT);
+            self.u32(len as u32);
+        }
+        self.u8((n.sign() == Sign::Minus) as u8);
+        let mut left = len;
+        for digit in n.iter_u64_digits() {
+            let bytes = digit.to_le_bytes();
+            let take = left.min(8);
+            self.out.extend_from_slice(&bytes[..take]);
+            left -= take;
+        }
+    }
+
     fn big(&mut self, negative: bool, digits: &[u8]) {
         if digits.len() <= 255 {
             self.out
@@ -217,20 +234,19 @@ impl Encoder<'_> {
     }
 
     fn atom(&mut self, a: Atom) {
-        let name = a.as_str();
-        if self.opts.minor_version < 2 {
-            if name.is_ascii() {
-                self.u8(ATOM_EXT);
-                self.u16(name.len() as u16);
+        let info = a.info();
+        let name = info.name;
+        if self.opts.minor_version < 2 && info.latin1 {
+            if info.ascii {
+                let [hi, lo] = (name.len() as u16).to_be_bytes();
+                self.out.extend_from_slice(&[ATOM_EXT, hi, lo]);
                 self.out.extend_from_slice(name.as_bytes());
-                return;
-            }
-            if name.chars().all(|c| (c as u32) < 256) {
+            } else {
                 self.u8(ATOM_EXT);
                 self.u16(name.chars().count() as u16);
                 self.out.extend(name.chars().map(|c| c as u8));
-                return;
             }
+            return;
         }
         if name.len() <= 255 {
             self.out

@@ -8,9 +8,14 @@
 //! | `binary_to_term(B)`             | `etf::decode(&b)?`                |
 //! | `term_to_binary(T)`             | `etf::encode(&t)`                 |
 //! | `term_to_binary(T, Opts)`       | `etf::encode_with(&t, &opts)`     |
+//! | `binary_to_term(B, [used])`     | `etf::decode_prefix(&b)?`         |
+//! | (zero-copy binaries)            | `etf::decode_bytes(bytes)?`       |
+//! | (dist: no 131, atom cache)      | `etf::decode_with(&b, &opts)?`, `etf::encode_body_into(..)` |
+//! | `A < B`, `lists:sort/1`         | `Ord for Term` ([`order`])        |
 //! | `io:format("~tp", [T])`         | `t.to_string()`                   |
 //! | `erl_scan` + `erl_parse`        | `etf::parse(text)?`               |
-//! | a term as a Rust type            | `etf::from_term::<T>(&t)?`, `etf::to_term(&v)?` (see [`serde`](crate::serde)) |
+//! | a term as a Rust type (serde)    | `etf::from_term::<T>(&t)?`, `etf::to_term(&v)?` |
+//! | `term_to_binary`/`binary_to_term` of a Rust type | `etf::to_vec(&v)?`, `etf::from_slice::<T>(&b)?` (see [`serde`]) |
 
 #![deny(missing_docs)]
 
@@ -25,7 +30,7 @@ pub mod tag;
 pub mod term;
 pub mod text;
 
-pub use crate::serde::{from_term, from_term_ref, to_term};
+pub use crate::serde::{from_slice, from_term, from_term_ref, to_term, to_vec};
 pub use atom::{Atom, AtomError};
 pub use decode::{
     decode, decode_body, decode_body_prefix, decode_bytes, decode_bytes_with, decode_prefix,

@@ -126,6 +126,8 @@ fn beam_and_ferrotp_agree_on_every_encoding() {
             let t = decode(bytes).unwrap_or_else(|e| {
                 panic!("term {terms} opts {i}: decode failed: {e}\nbytes: {bytes:?}")
             });
+            let shared = etf::decode_bytes(bytes::Bytes::copy_from_slice(bytes)).unwrap();
+            assert_eq!(shared, t, "term {terms} opts {i}: decode_bytes differs");
             let again = encode_with(&t, o);
             if again != bytes && mismatches.len() < 20 {
                 mismatches.push(format!(

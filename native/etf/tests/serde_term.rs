@@ -532,3 +532,21 @@ mod round_trip {
         }
     }
 }
+
+/// Outside the ETF formats a term keeps its lossless tagged form, so it
+/// survives a trip through another serde format (JSON here).
+#[test]
+fn raw_term_round_trips_through_another_serde_format() {
+    let t = tuple(vec![
+        atom("ok"),
+        Term::Pid(pid()),
+        Term::from_bigint(num_bigint::BigInt::from(u128::MAX)),
+        Term::ImproperList(vec![Term::Float(1.5)], Box::new(bin("tail"))),
+        Term::Map([(Term::Int(1), Term::nil())].into_iter().collect()),
+    ]);
+    let json = serde_json::to_string(&t).unwrap();
+    assert!(json.contains(r#"{"Pid":["a@host",42,1,7]}"#), "{json}");
+    assert_eq!(serde_json::from_str::<Term>(&json).unwrap(), t);
+    let p: Pid = serde_json::from_str(r#"{"Pid":["a@host",42,1,7]}"#).unwrap();
+    assert_eq!(p, pid());
+}

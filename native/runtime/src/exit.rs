@@ -118,11 +118,11 @@ impl<T: IntoExitReason, E: IntoExitReason> IntoExitReason for Result<T, E> {
 /// to itself; any other reason kills with that reason.
 pub(crate) fn on_exit2(me: Pid, st: &mut ProcState, from: Pid, reason: Term) {
     if is_kill(&reason) {
-        st.exiting = Some(killed());
+        st.exiting = Some(Box::new(killed()));
     } else if st.trap_exit {
         st.mailbox.push(crate::link::exit_message(from, reason));
     } else if !is_normal(&reason) || from == me {
-        st.exiting.get_or_insert(reason);
+        st.exiting.get_or_insert(Box::new(reason));
     }
 }
 

@@ -17,6 +17,8 @@
 //! | [`timer`]     | `send_after/3`, `cancel_timer/1`                       |
 //! | [`panic`]     | a panic is a crash: `{panic, Msg, Location}`           |
 //! | [`transport`] | how signals reach other nodes                          |
+//! | [`gen_server`]| the generic server behaviour, typed                    |
+//! | [`sys`]       | system messages: `get_state`, `suspend`, `terminate`... |
 //! | [`start`]     | `proc_lib:start_link`, `proc_lib:init_ack`             |
 //! | [`call`]      | `gen:call`, `gen:reply`, `gen_server:cast` wire shapes |
 //! | [`supervisor`]| `supervisor`: strategies, child specs, intensity       |
@@ -29,6 +31,7 @@ pub mod behaviours;
 pub mod call;
 pub mod counter;
 pub mod exit;
+pub mod gen_server;
 pub mod link;
 pub mod mailbox;
 pub mod monitor;
@@ -39,10 +42,12 @@ pub mod registry;
 pub mod signal;
 pub mod start;
 pub mod supervisor;
+pub mod sys;
 pub mod timer;
 pub mod transport;
 
 pub use etf;
+pub use gen_server::{GenServer, GenServerRef};
 pub use mailbox::Message;
 pub use node::Node;
 pub use process::{Dest, NotRegistered, Process};

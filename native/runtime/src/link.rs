@@ -45,7 +45,7 @@ pub(crate) fn exit_message(from: Pid, reason: Term) -> Message {
 
 /// A `Link` signal arrived from `from`.
 pub(crate) fn on_link(me: Pid, st: &mut ProcState, node: &Node, from: Pid) {
-    if from != me && st.links.insert(from) {
+    if from != me && st.rel().links.insert(from) {
         node.book_link(me, from, true);
     }
 }
@@ -59,7 +59,7 @@ pub(crate) fn on_unlink(
     id: u64,
     out: &mut Vec<Signal>,
 ) {
-    if st.links.remove(&from) {
+    if st.rel().links.remove(&from) {
         node.book_link(me, from, false);
     }
     out.push(Signal::UnlinkAck {
@@ -72,14 +72,14 @@ pub(crate) fn on_unlink(
 /// A link exit signal arrived. Ignored unless the link still exists (an
 /// unlink wins over an exit signal already on its way).
 pub(crate) fn on_exit(me: Pid, st: &mut ProcState, node: &Node, from: Pid, reason: Term) {
-    if !st.links.remove(&from) {
+    if !st.rel().links.remove(&from) {
         return;
     }
     node.book_link(me, from, false);
     if st.trap_exit {
         st.mailbox.push(exit_message(from, reason));
     } else if !exit::is_normal(&reason) {
-        st.exiting.get_or_insert(reason);
+        st.exiting.get_or_insert(Box::new(reason));
     }
 }
 
@@ -92,7 +92,7 @@ impl Process {
         if *pid == me {
             return;
         }
-        let fresh = self.shared.state.lock().links.insert(*pid);
+        let fresh = self.shared.state.lock().rel().links.insert(*pid);
         if fresh {
             self.node.book_link(me, *pid, true);
             self.node.route(Signal::Link { from: me, to: *pid });
@@ -106,7 +106,7 @@ impl Process {
         let me = self.pid();
         let id = {
             let mut st = self.shared.state.lock();
-            if !st.links.remove(pid) {
+            if !st.rel().links.remove(pid) {
                 return;
             }
             st.next_unlink_id += 1;
@@ -123,6 +123,13 @@ impl Process {
     /// The processes this one is linked to (`process_info(self(), links)`).
     pub fn links(&self) -> Vec<Pid> {
         self.shared.drain(&self.node, None);
-        self.shared.state.lock().links.iter().copied().collect()
+        self.shared
+            .state
+            .lock()
+            .rel()
+            .links
+            .iter()
+            .copied()
+            .collect()
     }
 }

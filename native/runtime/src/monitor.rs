@@ -56,7 +56,7 @@ pub(crate) fn on_monitor(
     reference: Reference,
 ) {
     node.book_monitored_by(from, me, &reference, true);
-    st.monitored_by.insert(reference, from);
+    st.rel().monitored_by.insert(reference, from);
 }
 
 /// A `Demonitor` signal arrived.
@@ -67,7 +67,7 @@ pub(crate) fn on_demonitor(
     from: Pid,
     reference: Reference,
 ) {
-    if st.monitored_by.remove(&reference).is_some() {
+    if st.rel().monitored_by.remove(&reference).is_some() {
         node.book_monitored_by(from, me, &reference, false);
     }
 }
@@ -80,7 +80,7 @@ pub(crate) fn on_down(
     reference: Reference,
     reason: Term,
 ) {
-    if let Some(target) = st.monitors.remove(&reference) {
+    if let Some(target) = st.rel().monitors.remove(&reference) {
         node.book_monitor(me, &target, &reference, false);
         st.mailbox
             .push(down_message(reference, target.to_term(), reason));
@@ -106,6 +106,7 @@ impl Process {
         self.shared
             .state
             .lock()
+            .rel()
             .monitors
             .insert(reference.clone(), target.clone());
         self.node.book_monitor(me, &target, &reference, true);
@@ -123,7 +124,7 @@ impl Process {
     /// active.
     pub fn demonitor(&mut self, reference: &Reference, flush: bool) -> bool {
         let me = self.pid();
-        let target = self.shared.state.lock().monitors.remove(reference);
+        let target = self.shared.state.lock().rel().monitors.remove(reference);
         let active = target.is_some();
         if let Some(target) = target {
             self.node.book_monitor(me, &target, reference, false);

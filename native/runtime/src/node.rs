@@ -191,7 +191,8 @@ impl Node {
     /// Runs `f` in a new process and returns what it returns, or the exit
     /// reason if the process died first (killed by a signal, panicked).
     ///
-    /// The process exits `normal` after `f` returns.
+    /// The process exits `normal` after `f` returns; `run` returns once it
+    /// has fully exited (its name released, its links and monitors fired).
     pub async fn run<F, Fut, T>(&self, f: F) -> Result<T, Term>
     where
         F: FnOnce(Process) -> Fut + Send + 'static,
@@ -209,10 +210,11 @@ impl Node {
             |st| st.on_exit = Some(exit_tx),
             |_| {},
         );
-        match rx.await {
-            Ok(v) => Ok(v),
-            Err(_) => Err(exit_rx.await.unwrap_or_else(|_| exit::noproc())),
-        }
+        let value = rx.await;
+        // Wait until the process is fully gone (name released, links and
+        // monitors fired), so the caller sees a settled node.
+        let reason = exit_rx.await.unwrap_or_else(|_| exit::noproc());
+        value.map_err(|_| reason)
     }
 
     /// [`Node::run`] from synchronous code (see [`Node::block_on`]).

@@ -29,6 +29,10 @@
 //! crashed (an error return other than `normal`, `shutdown`,
 //! `{shutdown, _}`, or a panic).
 //!
+//! A body that never returns (an endless `loop`) has type `!`, which Rust
+//! cannot yet use as an [`IntoExitReason`]: name the output type,
+//! `ctx.spawn::<_, _, ()>(|ctx| async move { loop { .. } })`.
+//!
 //! ## Busy processes
 //!
 //! tokio cannot preempt a task: a process that loops without awaiting
@@ -100,18 +104,33 @@ struct Inbox {
 #[derive(Default)]
 pub(crate) struct ProcState {
     pub(crate) mailbox: Mailbox,
+    /// Links and monitors, allocated on first use: many processes have
+    /// none, and an idle process should stay small.
+    relations: Option<Box<Relations>>,
+    pub(crate) trap_exit: bool,
+    pub(crate) name: Option<Atom>,
+    /// Set when the process must die (a signal, or `exit_self`).
+    pub(crate) exiting: Option<Box<Term>>,
+    pub(crate) next_unlink_id: u64,
+    /// Told the exit reason on death (used by `Node::run`).
+    pub(crate) on_exit: Option<tokio::sync::oneshot::Sender<Term>>,
+}
+
+/// A process's links and monitors.
+#[derive(Default)]
+pub(crate) struct Relations {
     pub(crate) links: HashSet<Pid>,
     /// Monitors this process holds: ref -> what it watches (as given).
     pub(crate) monitors: HashMap<Reference, MonitorTarget>,
     /// Monitors held on this process: ref -> watcher.
     pub(crate) monitored_by: HashMap<Reference, Pid>,
-    pub(crate) trap_exit: bool,
-    pub(crate) name: Option<Atom>,
-    /// Set when the process must die (a signal, or `exit_self`).
-    pub(crate) exiting: Option<Term>,
-    pub(crate) next_unlink_id: u64,
-    /// Told the exit reason on death (used by `Node::run`).
-    pub(crate) on_exit: Option<tokio::sync::oneshot::Sender<Term>>,
+}
+
+impl ProcState {
+    /// The links and monitors (allocated on first use).
+    pub(crate) fn rel(&mut self) -> &mut Relations {
+        self.relations.get_or_insert_with(Box::default)
+    }
 }
 
 impl ProcShared {
@@ -258,13 +277,13 @@ where
             poll_fn(|cx| {
                 shared.drain(&node, Some(cx.waker()));
                 if let Some(reason) = shared.state.lock().exiting.take() {
-                    return Poll::Ready(Ending::Signal(reason));
+                    return Poll::Ready(Ending::Signal(*reason));
                 }
                 match crate::panic::catch_poll(body.as_mut(), cx) {
                     Err(panic_reason) => Poll::Ready(Ending::Body(panic_reason)),
                     Ok(Poll::Ready(out)) => Poll::Ready(Ending::Body(out.into_exit_reason())),
                     Ok(Poll::Pending) => match shared.state.lock().exiting.take() {
-                        Some(reason) => Poll::Ready(Ending::Signal(reason)),
+                        Some(reason) => Poll::Ready(Ending::Signal(*reason)),
                         None => Poll::Pending,
                     },
                 }
@@ -287,26 +306,26 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) {
         }
         Ending::Signal(r) => (r, false),
     };
-    let (links, monitored_by, monitors, name, on_exit) = {
+    let (relations, name, on_exit) = {
         let mut st = shared.state.lock();
-        (
-            std::mem::take(&mut st.links),
-            std::mem::take(&mut st.monitored_by),
-            std::mem::take(&mut st.monitors),
-            st.name.take(),
-            st.on_exit.take(),
-        )
+        (st.relations.take(), st.name.take(), st.on_exit.take())
     };
+    let Relations {
+        links,
+        monitors,
+        monitored_by,
+    } = relations.map(|b| *b).unwrap_or_default();
+
     if let Some(n) = name {
         node.registry().unregister_pid(n, me);
     }
     if crashed {
         tracing::error!(
             target: "ferrotp::crash_report",
-            pid = ?me,
+            pid = %me,
             registered_name = name.map(|n| n.as_str()).unwrap_or("[]"),
-            reason = ?reason,
-            "process crashed"
+            reason = %reason,
+            "crash report: process exited abnormally"
         );
     }
     for far in links {
@@ -517,7 +536,7 @@ impl Process {
     /// Ends this process with `reason` (`exit(Reason)`, erlang:exit/1): the
     /// returned future never completes; the body is dropped at this await.
     pub async fn exit_self(&mut self, reason: Term) -> Infallible {
-        self.shared.state.lock().exiting = Some(reason);
+        self.shared.state.lock().exiting = Some(Box::new(reason));
         poll_fn(|cx| {
             cx.waker().wake_by_ref();
             Poll::Pending
@@ -554,10 +573,10 @@ impl Process {
             &self.node,
             f,
             |st| {
-                st.links.insert(me);
+                st.rel().links.insert(me);
             },
             |child| {
-                shared.state.lock().links.insert(child);
+                shared.state.lock().rel().links.insert(child);
             },
         )
     }
@@ -579,12 +598,13 @@ impl Process {
             &self.node,
             f,
             |st| {
-                st.monitored_by.insert(r2, me);
+                st.rel().monitored_by.insert(r2, me);
             },
             |child| {
                 shared
                     .state
                     .lock()
+                    .rel()
                     .monitors
                     .insert(r, MonitorTarget::Pid(child));
             },

@@ -262,8 +262,12 @@ pub(crate) fn from_repr(repr: Term) -> Result<Term, Error> {
         }),
         "Port" => {
             let node = node(&text(next()?)?)?;
-            let id = int(next()?)?;
-            let id = u64::try_from(id).map_err(|_| Error::mismatch("u64", id))?;
+            let id = match next()? {
+                Term::Int(i) => u64::try_from(i).ok(),
+                Term::BigInt(n) => u64::try_from(&n).ok(),
+                _ => None,
+            }
+            .ok_or_else(|| Error::Custom("port id is not a u64".into()))?;
             Term::Port(Port {
                 node,
                 id,

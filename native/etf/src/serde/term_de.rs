@@ -52,6 +52,18 @@ impl<'a> TermDeserializer<'a> {
         }
     }
 
+    /// An improper list where a sequence is wanted: its elements are read
+    /// first, as [`from_slice`](crate::serde::from_slice) meets them, so an
+    /// error in them is reported the same way; then the tail is refused.
+    fn improper<'de, V: Visitor<'de>>(
+        &self,
+        items: &'de [Term],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        SeqDeserializer::new(items.iter().map(TermDeserializer::new)).deserialize_any(visitor)?;
+        Err(self.mismatch("proper list"))
+    }
+
     /// A charlist (a proper list of code points) as a string.
     fn charlist(&self, items: &[Term]) -> Result<String, Error> {
         items
@@ -121,6 +133,7 @@ impl<'de> de::Deserializer<'de> for TermDeserializer<'de> {
                     .deserialize_any(visitor)
             }
             Term::Map(_) => self.deserialize_map(visitor),
+            Term::ImproperList(items, _) => self.improper(items, visitor),
             _ => Err(self.mismatch("a term with a serde equivalent (use etf::Term for it)")),
         }
     }
@@ -237,6 +250,7 @@ impl<'de> de::Deserializer<'de> for TermDeserializer<'de> {
             Term::List(items) => SeqDeserializer::new(items.iter().map(TermDeserializer::new))
                 .deserialize_any(visitor),
             Term::Binary(b) => SeqDeserializer::new(b.iter().copied()).deserialize_any(visitor),
+            Term::ImproperList(items, _) => self.improper(items, visitor),
             _ => Err(self.mismatch("list")),
         }
     }
@@ -290,7 +304,12 @@ impl<'de> de::Deserializer<'de> for TermDeserializer<'de> {
     ) -> Result<V::Value, Error> {
         let (tag, payload) = match self.term {
             Term::Atom(a) => (a.as_str(), None),
-            Term::Binary(b) => (utf8(self.term, b)?, None),
+            Term::Binary(b) => match std::str::from_utf8(b) {
+                Ok(tag) => (tag, None),
+                Err(_) => {
+                    return Err(self.mismatch(format_args!("atom or tagged tuple (enum {name})")))
+                }
+            },
             Term::Tuple(items) => match items.split_first() {
                 Some((Term::Atom(a), rest)) => (a.as_str(), Some(rest)),
                 _ => return Err(self.mismatch(format_args!("atom or tagged tuple (enum {name})"))),
@@ -308,7 +327,7 @@ impl<'de> de::Deserializer<'de> for TermDeserializer<'de> {
         match self.term {
             Term::Atom(a) => visitor.visit_borrowed_str(a.as_str()),
             Term::Binary(b) => visitor.visit_borrowed_str(utf8(self.term, b)?),
-            Term::Int(i) => match u64::try_from(*i) {
+            Term::Int(_) | Term::BigInt(_) => match self.int::<u64>("u64") {
                 Ok(u) => visitor.visit_u64(u),
                 Err(_) => Err(self.mismatch("field name (atom)")),
             },

@@ -8,7 +8,7 @@ use serde::ser::{self, Serialize};
 
 use crate::atom::Atom;
 use crate::serde::error::Error;
-use crate::serde::raw;
+use crate::serde::{map_keys, raw};
 use crate::term::{Map, Term};
 
 /// Serializes into a [`Term`] (`erlang:term_to_binary/1`'s input, not its output).
@@ -186,7 +186,7 @@ impl ser::Serializer for TermSerializer {
 
     fn serialize_map(self, _len: Option<usize>) -> Result<MapBuilder, Error> {
         Ok(MapBuilder {
-            map: Map::new(),
+            entries: Vec::new(),
             key: None,
         })
     }
@@ -194,7 +194,7 @@ impl ser::Serializer for TermSerializer {
     fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<StructBuilder, Error> {
         Ok(StructBuilder {
             tag: None,
-            map: Map::new(),
+            entries: Vec::new(),
         })
     }
 
@@ -207,7 +207,7 @@ impl ser::Serializer for TermSerializer {
     ) -> Result<StructBuilder, Error> {
         Ok(StructBuilder {
             tag: Some(atom(variant)?),
-            map: Map::new(),
+            entries: Vec::new(),
         })
     }
 }
@@ -281,7 +281,7 @@ impl ser::SerializeTupleVariant for TupleBuilder {
 /// Builds a map from a Rust map.
 #[doc(hidden)]
 pub struct MapBuilder {
-    map: Map,
+    entries: Vec<(Term, Term)>,
     key: Option<Term>,
 }
 
@@ -299,12 +299,14 @@ impl ser::SerializeMap for MapBuilder {
             .key
             .take()
             .ok_or_else(|| Error::Custom("map value serialized before its key".into()))?;
-        self.map.insert(key, value.serialize(TermSerializer)?);
+        self.entries.push((key, value.serialize(TermSerializer)?));
         Ok(())
     }
 
     fn end(self) -> Result<Term, Error> {
-        Ok(Term::Map(self.map))
+        Ok(Term::Map(Map {
+            entries: map_keys::dedupe(self.entries),
+        }))
     }
 }
 
@@ -313,7 +315,7 @@ impl ser::SerializeMap for MapBuilder {
 #[doc(hidden)]
 pub struct StructBuilder {
     tag: Option<Term>,
-    map: Map,
+    entries: Vec<(Term, Term)>,
 }
 
 impl ser::SerializeStruct for StructBuilder {
@@ -325,13 +327,15 @@ impl ser::SerializeStruct for StructBuilder {
         key: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        self.map
-            .insert(atom(key)?, value.serialize(TermSerializer)?);
+        self.entries
+            .push((atom(key)?, value.serialize(TermSerializer)?));
         Ok(())
     }
 
     fn end(self) -> Result<Term, Error> {
-        let map = Term::Map(self.map);
+        let map = Term::Map(Map {
+            entries: map_keys::dedupe(self.entries),
+        });
         Ok(match self.tag {
             Some(tag) => Term::Tuple(vec![tag, map]),
             None => map,

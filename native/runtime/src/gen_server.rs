@@ -1,0 +1,1110 @@
+//! `gen_server`: the generic server, typed.
+//!
+//! The engine (this module) owns the receive loop, calls, casts, system
+//! messages, starting and stopping; a [`GenServer`] implementation supplies
+//! the callbacks, with typed requests instead of terms:
+//!
+//! | Erlang (`gen_server`)                        | Rust                                                  |
+//! |----------------------------------------------|-------------------------------------------------------|
+//! | `init(Arg) -> {ok, S}`                       | `async fn init(arg, ctx) -> Init<Self>` (`Init::Ok(s)`) |
+//! | `{ok, S, {continue, C}}`, `{stop, R}`, `ignore` | `Init::Continue(s, c)`, `Init::Stop(r)`, `Init::Ignore` |
+//! | `handle_call(Req, From, S) -> {reply, R, S}` | `async fn handle_call(&mut self, req, from, ctx) -> CallResult<Self>` |
+//! | `{noreply, S}` + `gen_server:reply(From, R)` | `CallResult::NoReply` + [`reply`]`(ctx, &from, r)`     |
+//! | `{stop, Reason, Reply, S}`                   | `CallResult::Stop { reason, reply: Some(r) }`         |
+//! | `handle_cast(Msg, S) -> {noreply, S}`        | `async fn handle_cast(&mut self, msg, ctx) -> CastResult<Self>` |
+//! | `handle_info(Info, S)`                       | `async fn handle_info(&mut self, msg: Message, ctx)`  |
+//! | `handle_continue(C, S)`                      | `async fn handle_continue(&mut self, c, ctx)`         |
+//! | `terminate(Reason, S)`                       | `async fn terminate(&mut self, reason: &Term, ctx)`   |
+//! | `gen_server:start_link(M, Arg, [])`          | [`start_link::<S>`]`(ctx, arg, Opts::default())`      |
+//! | `gen_server:start_link({local, N}, M, A, [])`| `start_link::<S>(ctx, arg, Opts::named(n))`           |
+//! | `gen_server:call(S, Req, T)`                 | `server.call(ctx, req, t)` ([`GenServerRef`]) or [`call_term`] |
+//! | `gen_server:cast(S, Msg)`                    | `server.cast(ctx, msg)` or [`cast_term`]             |
+//! | `gen_server:stop(S, Reason, T)`              | `server.stop(ctx, reason, t)`                         |
+//!
+//! ## On the wire
+//!
+//! The server answers the BEAM's message shapes, so Erlang and Elixir can
+//! call it with `gen_server:call/cast` and `sys`:
+//!
+//! ```erlang
+//! {'$gen_call', {FromPid, Tag}, Request}   % reply: FromPid ! {Tag, Reply}
+//!                                          % Tag is a ref, or [alias|Ref] (OTP 24+)
+//! {'$gen_cast', Msg}
+//! {system, {FromPid, Tag}, SysRequest}     % see crate::sys
+//! {'EXIT', Parent, Reason}                 % when trapping exits: terminate, exit Reason
+//! ```
+//!
+//! `Request` and `Msg` are decoded into [`GenServer::Call`] and
+//! [`GenServer::Cast`] with serde (`etf::from_term`). A request that does
+//! not decode is a message the server does not understand: the server
+//! crashes (let it crash) with reason `{bad_call, Request}` or
+//! `{bad_cast, Msg}`, after calling `terminate`; the caller of a bad call
+//! gets [`CallError::Exit`] with that reason.
+//!
+//! Calls between Rust processes on the same node skip the encoding: the
+//! request and reply travel as Rust values, with the same monitor, timeout
+//! and exit semantics.
+//!
+//! ## Stopping
+//!
+//! A panic in a callback, `Stop` from a callback, `sys:terminate`, or an
+//! exit signal from the parent while trapping exits all call `terminate`
+//! and then end the process with the reason. An exit signal when not
+//! trapping exits kills the server at once, as in OTP.
+//!
+//! ```
+//! use ferrotp::gen_server::{self, CallResult, CastResult, GenServer, Init, Opts};
+//! use ferrotp::{Node, Process};
+//! use serde::{Deserialize, Serialize};
+//! use std::time::Duration;
+//!
+//! struct Counter(i64);
+//!
+//! #[derive(Serialize, Deserialize)]
+//! #[serde(rename_all = "snake_case")]
+//! enum Call { Value }
+//! #[derive(Serialize, Deserialize)]
+//! #[serde(rename_all = "snake_case")]
+//! enum Cast { Bump(i64) }
+//!
+//! impl GenServer for Counter {
+//!     type Arg = i64;
+//!     type Call = Call;
+//!     type Reply = i64;
+//!     type Cast = Cast;
+//!     type Continue = ();
+//!     async fn init(start: i64, _ctx: &mut Process) -> Init<Self> {
+//!         Init::Ok(Counter(start))
+//!     }
+//!     async fn handle_call(&mut self, _req: Call, _from: gen_server::From, _ctx: &mut Process) -> CallResult<Self> {
+//!         CallResult::Reply(self.0)
+//!     }
+//!     async fn handle_cast(&mut self, Cast::Bump(n): Cast, _ctx: &mut Process) -> CastResult<Self> {
+//!         self.0 += n;
+//!         CastResult::NoReply
+//!     }
+//! }
+//!
+//! let node = Node::local();
+//! node.block_on_process(|mut ctx| async move {
+//!     let counter = gen_server::start_link::<Counter>(&mut ctx, 5, Opts::default()).await.unwrap();
+//!     counter.cast(&ctx, Cast::Bump(2)).unwrap();
+//!     assert_eq!(counter.call(&mut ctx, Call::Value, Duration::from_secs(5)).await, Ok(7));
+//! }).unwrap();
+//! ```
+
+use std::any::Any;
+use std::future::{poll_fn, Future};
+use std::marker::PhantomData;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use etf::{Atom, Pid, Reference, Term};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::exit::{self, IntoExitReason};
+use crate::mailbox::Message;
+use crate::node::Node;
+use crate::process::{self, Dest, Process};
+use crate::sys;
+
+/// `gen_server`'s default call timeout (5 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Wait forever (`infinity`).
+pub const INFINITY: Duration = Duration::MAX;
+
+// ==== the behaviour ======================================================
+
+/// What `init` decided (`{ok, S}`, `{ok, S, {continue, C}}`, `{stop, R}`, `ignore`).
+pub enum Init<S: GenServer> {
+    /// Start serving with this state.
+    Ok(S),
+    /// Start serving, but first run `handle_continue(C)`.
+    Continue(S, S::Continue),
+    /// Do not start: `start` returns [`StartError::Stop`] and the process exits with the reason.
+    Stop(Term),
+    /// Do not start: `start` returns [`StartError::Ignore`]; the process exits `normal`.
+    Ignore,
+}
+
+/// What `handle_call` decided.
+pub enum CallResult<S: GenServer> {
+    /// `{reply, Reply, S}`.
+    Reply(S::Reply),
+    /// `{reply, Reply, S, {continue, C}}`.
+    ReplyContinue(S::Reply, S::Continue),
+    /// `{noreply, S}`: reply later with [`reply`].
+    NoReply,
+    /// `{noreply, S, {continue, C}}`.
+    NoReplyContinue(S::Continue),
+    /// `{stop, Reason, Reply, S}` or `{stop, Reason, S}` (`reply: None`).
+    Stop {
+        /// The exit reason.
+        reason: Term,
+        /// Sent to the caller after `terminate` runs.
+        reply: Option<S::Reply>,
+    },
+}
+
+/// What `handle_cast`, `handle_info` and `handle_continue` decided.
+pub enum CastResult<S: GenServer> {
+    /// `{noreply, S}`.
+    NoReply,
+    /// `{noreply, S, {continue, C}}`.
+    Continue(S::Continue),
+    /// `{stop, Reason, S}`.
+    Stop(Term),
+}
+
+/// A typed generic server. `Self` is the server's state.
+///
+/// Requests arrive typed: a term that does not decode into [`GenServer::Call`]
+/// / [`GenServer::Cast`] crashes the server (see the module docs).
+pub trait GenServer: Sized + Send + 'static {
+    /// The init argument (`gen_server:start_link(M, Arg, Opts)`'s `Arg`).
+    type Arg: Send + 'static;
+    /// Calls this server understands.
+    type Call: DeserializeOwned + Send + 'static;
+    /// What calls return.
+    type Reply: Serialize + Send + 'static;
+    /// Casts this server understands.
+    type Cast: DeserializeOwned + Send + 'static;
+    /// The `{continue, C}` payload (use `()` if unused).
+    type Continue: Send + 'static;
+
+    /// Initialises the state (runs in the new process before `start` returns).
+    fn init(arg: Self::Arg, ctx: &mut Process) -> impl Future<Output = Init<Self>> + Send;
+
+    /// Handles a call. The default crashes the server with `{bad_call, Req}`
+    /// as an OTP server without the clause would.
+    fn handle_call(
+        &mut self,
+        request: Self::Call,
+        from: From,
+        ctx: &mut Process,
+    ) -> impl Future<Output = CallResult<Self>> + Send {
+        let _ = (request, from, ctx);
+        async {
+            CallResult::Stop {
+                reason: Term::atom("bad_call"),
+                reply: None,
+            }
+        }
+    }
+
+    /// Handles a cast. The default crashes the server with `bad_cast`.
+    fn handle_cast(
+        &mut self,
+        msg: Self::Cast,
+        ctx: &mut Process,
+    ) -> impl Future<Output = CastResult<Self>> + Send {
+        let _ = (msg, ctx);
+        async { CastResult::Stop(Term::atom("bad_cast")) }
+    }
+
+    /// Handles any other message. The default logs it and carries on, as
+    /// OTP's default `handle_info` does.
+    fn handle_info(
+        &mut self,
+        msg: Message,
+        ctx: &mut Process,
+    ) -> impl Future<Output = CastResult<Self>> + Send {
+        tracing::warn!(pid = %ctx.pid(), msg = ?msg, "gen_server received an unexpected message");
+        async { CastResult::NoReply }
+    }
+
+    /// Handles `{continue, C}`. The default does nothing.
+    fn handle_continue(
+        &mut self,
+        cont: Self::Continue,
+        ctx: &mut Process,
+    ) -> impl Future<Output = CastResult<Self>> + Send {
+        let _ = (cont, ctx);
+        async { CastResult::NoReply }
+    }
+
+    /// Called before the server exits (not when killed by an untrapped signal).
+    fn terminate(&mut self, reason: &Term, ctx: &mut Process) -> impl Future<Output = ()> + Send {
+        let _ = (reason, ctx);
+        async {}
+    }
+
+    /// The state as a term, for `sys:get_state/1` and `sys:get_status/1`.
+    /// The default is `{'$rust_state', <<"TypeName">>}`; servers whose
+    /// state is `Serialize` can return `etf::to_term(self)`.
+    fn state_term(&self) -> Term {
+        Term::tuple(vec![
+            Term::atom("$rust_state"),
+            Term::binary(std::any::type_name::<Self>().as_bytes().to_vec()),
+        ])
+    }
+}
+
+// ==== handles, errors, options ===========================================
+
+/// Where a call came from: reply to it with [`reply`] (`gen_server:reply/2`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct From {
+    pid: Pid,
+    tag: Tag,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tag {
+    /// An Erlang caller: reply `{Tag, Reply}` as terms (Tag: ref or `[alias|Ref]`).
+    Wire(Term),
+    /// A Rust caller on this node: reply with a typed [`CallReply`].
+    Local(Reference),
+}
+
+impl From {
+    /// The calling process.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// `{Pid, Tag}` as Erlang sees it.
+    pub fn to_term(&self) -> Term {
+        let tag = match &self.tag {
+            Tag::Wire(t) => t.clone(),
+            Tag::Local(r) => Term::Reference(r.clone()),
+        };
+        Term::tuple(vec![Term::Pid(self.pid), tag])
+    }
+
+    /// Reads `{Pid, Tag}`.
+    pub fn from_term(t: &Term) -> Option<From> {
+        match t.as_tuple()? {
+            [Term::Pid(pid), tag] => Some(From {
+                pid: *pid,
+                tag: Tag::Wire(tag.clone()),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A typed reply travelling between Rust processes on one node.
+struct CallReply {
+    tag: Reference,
+    value: Box<dyn Any + Send>,
+}
+
+/// A request travelling between Rust processes on one node.
+pub(crate) enum Request<S: GenServer> {
+    Call {
+        from: From,
+        req: S::Call,
+    },
+    Cast(S::Cast),
+    ReplaceState {
+        from: From,
+        f: Box<dyn FnOnce(&mut S) + Send>,
+    },
+}
+
+/// Why a call failed (where `gen_server:call` would exit the caller).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// The server died during the call (or did not exist: `noproc`), with this reason.
+    #[error("server exited: {0:?}")]
+    Exit(Term),
+    /// No reply in time.
+    #[error("call timed out")]
+    Timeout,
+    /// A process called itself.
+    #[error("calling_self")]
+    CallingSelf,
+    /// The request could not be encoded as a term.
+    #[error("cannot encode request: {0}")]
+    Encode(String),
+    /// The reply could not be decoded into the expected type.
+    #[error("bad reply: {0}")]
+    BadReply(String),
+}
+
+impl CallError {
+    /// The reason `gen_server:call` would exit with (`noproc`, `timeout`,
+    /// the server's exit reason, ...).
+    pub fn reason(&self) -> Term {
+        match self {
+            CallError::Exit(r) => r.clone(),
+            CallError::Timeout => Term::atom("timeout"),
+            CallError::CallingSelf => Term::atom("calling_self"),
+            CallError::Encode(m) => Term::tuple(vec![
+                Term::atom("bad_request"),
+                Term::binary(m.as_bytes().to_vec()),
+            ]),
+            CallError::BadReply(m) => Term::tuple(vec![
+                Term::atom("bad_reply"),
+                Term::binary(m.as_bytes().to_vec()),
+            ]),
+        }
+    }
+}
+
+impl IntoExitReason for CallError {
+    /// `{Reason, {gen_server, call}}`, so a process that `?`s a failed call
+    /// exits as one whose `gen_server:call` raised.
+    fn into_exit_reason(self) -> Term {
+        Term::tuple(vec![
+            self.reason(),
+            Term::tuple(vec![Term::atom("gen_server"), Term::atom("call")]),
+        ])
+    }
+}
+
+/// Why `start`/`start_link` did not give a running server.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum StartError {
+    /// `init` returned `Stop(reason)` or crashed (`{error, Reason}`).
+    #[error("init stopped: {0:?}")]
+    Stop(Term),
+    /// `init` returned `Ignore` (`ignore`).
+    #[error("ignore")]
+    Ignore,
+    /// The name is taken (`{error, {already_started, Pid}}`).
+    #[error("already started: {0:?}")]
+    AlreadyStarted(Pid),
+    /// `init` did not finish within the start timeout (the process is killed).
+    #[error("start timed out")]
+    Timeout,
+}
+
+impl StartError {
+    /// As `gen_server:start` returns it: `{error, Reason}` or `ignore`.
+    pub fn to_term(&self) -> Term {
+        let error = |r: Term| Term::tuple(vec![Term::atom("error"), r]);
+        match self {
+            StartError::Stop(r) => error(r.clone()),
+            StartError::Ignore => Term::atom("ignore"),
+            StartError::AlreadyStarted(p) => error(Term::tuple(vec![
+                Term::atom("already_started"),
+                Term::Pid(*p),
+            ])),
+            StartError::Timeout => error(Term::atom("timeout")),
+        }
+    }
+}
+
+/// Start options (`gen_server:start_link/4`'s name and `Opts`).
+#[derive(Clone, Debug, Default)]
+pub struct Opts {
+    /// Register the server under this name (`{local, Name}`).
+    pub name: Option<Atom>,
+    /// How long `init` may take (`{timeout, T}`); `None` is `infinity`.
+    pub timeout: Option<Duration>,
+}
+
+impl Opts {
+    /// Options registering the server as `name`.
+    pub fn named(name: Atom) -> Opts {
+        Opts {
+            name: Some(name),
+            timeout: None,
+        }
+    }
+}
+
+/// A typed handle to a running server of type `S`: a pid and the types of
+/// its calls. Cheap to copy.
+pub struct GenServerRef<S: GenServer> {
+    pid: Pid,
+    _server: PhantomData<fn() -> S>,
+}
+
+impl<S: GenServer> Clone for GenServerRef<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: GenServer> Copy for GenServerRef<S> {}
+
+impl<S: GenServer> std::fmt::Debug for GenServerRef<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "GenServerRef<{}>({:?})",
+            std::any::type_name::<S>(),
+            self.pid
+        )
+    }
+}
+
+impl<S: GenServer> PartialEq for GenServerRef<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.pid == other.pid
+    }
+}
+
+impl<S: GenServer> GenServerRef<S> {
+    /// A handle for `pid`, trusted to be a server of type `S` (possibly a
+    /// BEAM `gen_server` that speaks the same terms).
+    pub fn from_pid(pid: Pid) -> Self {
+        GenServerRef {
+            pid,
+            _server: PhantomData,
+        }
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// `gen_server:call(Server, Req, Timeout)`, typed.
+    pub async fn call(
+        &self,
+        ctx: &mut Process,
+        req: S::Call,
+        timeout: Duration,
+    ) -> Result<S::Reply, CallError>
+    where
+        S::Call: Serialize,
+        S::Reply: DeserializeOwned,
+    {
+        if !ctx.node().is_local(&self.pid) {
+            let req = etf::to_term(&req).map_err(|e| CallError::Encode(e.to_string()))?;
+            let reply = call_term(ctx, self.pid, req, timeout).await?;
+            return etf::from_term(&reply).map_err(|e| CallError::BadReply(e.to_string()));
+        }
+        if self.pid == ctx.pid() {
+            return Err(CallError::CallingSelf);
+        }
+        let mref = ctx.monitor(&self.pid);
+        let from = From {
+            pid: ctx.pid(),
+            tag: Tag::Local(mref.clone()),
+        };
+        ctx.send_local(&self.pid, Request::<S>::Call { from, req });
+        let value = await_local_reply(ctx, &mref, timeout).await?;
+        value.downcast::<S::Reply>().map(|b| *b).map_err(|_| {
+            CallError::BadReply(format!("not a {}", std::any::type_name::<S::Reply>()))
+        })
+    }
+
+    /// `gen_server:cast(Server, Msg)`, typed. Only fails if `msg` cannot
+    /// be encoded for a remote server.
+    pub fn cast(&self, ctx: &Process, msg: S::Cast) -> Result<(), CallError>
+    where
+        S::Cast: Serialize,
+    {
+        if ctx.node().is_local(&self.pid) {
+            ctx.send_local(&self.pid, Request::<S>::Cast(msg));
+        } else {
+            let msg = etf::to_term(&msg).map_err(|e| CallError::Encode(e.to_string()))?;
+            cast_term(ctx, self.pid, msg);
+        }
+        Ok(())
+    }
+
+    /// `gen_server:stop(Server, Reason, Timeout)`: asks the server to
+    /// terminate with `reason` and waits until it has exited.
+    pub async fn stop(
+        &self,
+        ctx: &mut Process,
+        reason: Term,
+        timeout: Duration,
+    ) -> Result<(), CallError> {
+        stop(ctx, self.pid, reason, timeout).await
+    }
+}
+
+async fn await_local_reply(
+    ctx: &mut Process,
+    mref: &Reference,
+    timeout: Duration,
+) -> Result<Box<dyn Any + Send>, CallError> {
+    let got = ctx
+        .receive_match(
+            |m| {
+                m.downcast_ref::<CallReply>()
+                    .is_some_and(|r| r.tag == *mref)
+                    || is_down_for(m, mref)
+            },
+            Some(timeout),
+        )
+        .await;
+    match got {
+        Some(m) => match m.downcast::<CallReply>() {
+            Ok(reply) => {
+                ctx.demonitor(mref, true);
+                Ok(reply.value)
+            }
+            Err(down) => Err(CallError::Exit(down_reason(&down))),
+        },
+        None => {
+            ctx.demonitor(mref, true);
+            Err(CallError::Timeout)
+        }
+    }
+}
+
+fn is_down_for(m: &Message, mref: &Reference) -> bool {
+    m.is_tagged("DOWN")
+        && m.as_term()
+            .and_then(Term::as_tuple)
+            .and_then(|t| t.get(1))
+            .is_some_and(|r| matches!(r, Term::Reference(x) if x == mref))
+}
+
+fn down_reason(m: &Message) -> Term {
+    m.as_term()
+        .and_then(Term::as_tuple)
+        .and_then(|t| t.get(4))
+        .cloned()
+        .unwrap_or_else(exit::noproc)
+}
+
+// ==== untyped client API =================================================
+
+/// `gen:call(Dest, Label, Request, Timeout)`: sends `{Label, {Self, Ref}, Request}`,
+/// monitors the server, and waits for `{Ref, Reply}`.
+pub(crate) async fn gen_call(
+    ctx: &mut Process,
+    dest: Dest,
+    label: &str,
+    req: Term,
+    timeout: Duration,
+) -> Result<Term, CallError> {
+    let (mref, target) = match dest {
+        Dest::Pid(p) => {
+            if p == ctx.pid() {
+                return Err(CallError::CallingSelf);
+            }
+            (ctx.monitor(&p), Dest::Pid(p))
+        }
+        Dest::Name(name) => match ctx.whereis(name) {
+            Some(p) if p == ctx.pid() => return Err(CallError::CallingSelf),
+            Some(p) => (ctx.monitor(&p), Dest::Pid(p)),
+            None => return Err(CallError::Exit(exit::noproc())),
+        },
+        Dest::Registered { name, node } => (
+            ctx.monitor_name(name, node),
+            Dest::Registered { name, node },
+        ),
+    };
+    let msg = Term::tuple(vec![
+        Term::atom(label),
+        Term::tuple(vec![Term::Pid(ctx.pid()), Term::Reference(mref.clone())]),
+        req,
+    ]);
+    // `{Name, Node} ! Msg` never fails; a pid send never fails.
+    let _ = ctx.send_to(target, msg);
+    let tag = Term::Reference(mref.clone());
+    let got = ctx
+        .receive_match(
+            |m| {
+                matches!(m.as_term().and_then(Term::as_tuple), Some([t, _]) if *t == tag)
+                    || is_down_for(m, &mref)
+            },
+            Some(timeout),
+        )
+        .await;
+    match got {
+        Some(m) if m.is_tagged("DOWN") => Err(CallError::Exit(down_reason(&m))),
+        Some(m) => {
+            ctx.demonitor(&mref, true);
+            match m.into_term() {
+                Ok(Term::Tuple(mut items)) if items.len() == 2 => Ok(items.swap_remove(1)),
+                _ => Err(CallError::BadReply("malformed reply".into())),
+            }
+        }
+        None => {
+            ctx.demonitor(&mref, true);
+            Err(CallError::Timeout)
+        }
+    }
+}
+
+/// `gen_server:call(Dest, Request, Timeout)` with terms: sends exactly
+/// `{'$gen_call', {Self, Ref}, Request}`, monitors the server during the
+/// call and returns the `Reply` of `{Ref, Reply}`. Works with any
+/// gen_server, Rust or BEAM.
+pub async fn call_term(
+    ctx: &mut Process,
+    dest: impl Into<Dest>,
+    request: Term,
+    timeout: Duration,
+) -> Result<Term, CallError> {
+    gen_call(ctx, dest.into(), "$gen_call", request, timeout).await
+}
+
+/// `gen_server:cast(Dest, Msg)` with terms: sends `{'$gen_cast', Msg}`.
+/// Never fails (a cast to a name nobody holds is dropped, as in OTP).
+pub fn cast_term(ctx: &Process, dest: impl Into<Dest>, msg: Term) {
+    let _ = ctx.send_to(dest, Term::tuple(vec![Term::atom("$gen_cast"), msg]));
+}
+
+/// `gen_server:reply(From, Reply)`: answers a call the server took with
+/// `CallResult::NoReply`. Fails only if `reply` cannot be encoded for an
+/// Erlang caller.
+pub fn reply<R: Serialize + Send + 'static>(
+    ctx: &Process,
+    from: &From,
+    reply: R,
+) -> Result<(), CallError> {
+    match &from.tag {
+        Tag::Local(tag) => {
+            ctx.send_local(
+                &from.pid,
+                CallReply {
+                    tag: tag.clone(),
+                    value: Box::new(reply),
+                },
+            );
+            Ok(())
+        }
+        Tag::Wire(tag) => {
+            let value = etf::to_term(&reply).map_err(|e| CallError::Encode(e.to_string()))?;
+            ctx.send(&from.pid, Term::tuple(vec![tag.clone(), value]));
+            Ok(())
+        }
+    }
+}
+
+/// Replies a term to `from` (for system messages and term-level servers).
+pub(crate) fn reply_term(ctx: &Process, from: &From, value: Term) {
+    match &from.tag {
+        Tag::Local(tag) => ctx.send_local(
+            &from.pid,
+            CallReply {
+                tag: tag.clone(),
+                value: Box::new(value),
+            },
+        ),
+        Tag::Wire(tag) => ctx.send(&from.pid, Term::tuple(vec![tag.clone(), value])),
+    }
+}
+
+/// `gen_server:stop(Server, Reason, Timeout)` (proc_lib:stop): sends
+/// `sys:terminate`, then waits for the server's `'DOWN'`. `Ok` when it
+/// exited with `reason`.
+pub async fn stop(
+    ctx: &mut Process,
+    server: impl Into<Dest>,
+    reason: Term,
+    timeout: Duration,
+) -> Result<(), CallError> {
+    let dest = server.into();
+    let pid = match &dest {
+        Dest::Pid(p) => *p,
+        Dest::Name(n) => ctx.whereis(*n).ok_or(CallError::Exit(exit::noproc()))?,
+        Dest::Registered { .. } => {
+            return gen_call(ctx, dest, "system", sys::terminate_request(reason), timeout)
+                .await
+                .map(|_| ());
+        }
+    };
+    let mref = ctx.monitor(&pid);
+    let msg = Term::tuple(vec![
+        Term::atom("system"),
+        Term::tuple(vec![Term::Pid(ctx.pid()), Term::Reference(mref.clone())]),
+        sys::terminate_request(reason.clone()),
+    ]);
+    ctx.send(&pid, msg);
+    let tag = Term::Reference(mref.clone());
+    let got = ctx
+        .receive_match(|m| is_down_for(m, &mref), Some(timeout))
+        .await;
+    // Drop the `{Ref, ok}` acknowledgement.
+    while ctx
+        .receive_match(
+            |m| matches!(m.as_term().and_then(Term::as_tuple), Some([t, _]) if *t == tag),
+            Some(Duration::ZERO),
+        )
+        .await
+        .is_some()
+    {}
+    match got {
+        Some(down) => {
+            let r = down_reason(&down);
+            if r == reason {
+                Ok(())
+            } else {
+                Err(CallError::Exit(r))
+            }
+        }
+        None => {
+            ctx.demonitor(&mref, true);
+            Err(CallError::Timeout)
+        }
+    }
+}
+
+// ==== starting ===========================================================
+
+enum InitAck {
+    Started,
+    Ignore,
+    Stop(Term),
+    AlreadyStarted(Pid),
+}
+
+/// `gen_server:start(M, Arg, Opts)`: starts an unlinked server from a process.
+pub async fn start<S: GenServer>(
+    ctx: &mut Process,
+    arg: S::Arg,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError> {
+    let node = ctx.node().clone();
+    start_inner::<S>(&node, None, arg, opts).await
+}
+
+/// `gen_server:start_link(M, Arg, Opts)`: starts a server linked to `ctx`.
+/// `init` has run when this returns (proc_lib semantics). When `init`
+/// stops with a reason, the server exits with it, so a caller that does
+/// not trap exits is killed by an abnormal reason, exactly as in OTP 25.
+pub async fn start_link<S: GenServer>(
+    ctx: &mut Process,
+    arg: S::Arg,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError> {
+    let node = ctx.node().clone();
+    start_inner::<S>(&node, Some(ctx), arg, opts).await
+}
+
+/// Starts an unlinked server from outside any process (a `main`, a transport).
+pub async fn start_on<S: GenServer>(
+    node: &Node,
+    arg: S::Arg,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError> {
+    start_inner::<S>(node, None, arg, opts).await
+}
+
+async fn start_inner<S: GenServer>(
+    node: &Node,
+    mut parent: Option<&mut Process>,
+    arg: S::Arg,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError> {
+    let (ack_tx, ack_rx) = tokio::sync::oneshot::channel::<InitAck>();
+    let (exit_tx, exit_rx) = tokio::sync::oneshot::channel::<Term>();
+    let parent_pid = parent.as_ref().map(|p| p.pid());
+    let name = opts.name;
+    let body = move |mut ctx: Process| async move {
+        let parent = parent_pid.unwrap_or(ctx.pid());
+        if let Some(n) = name {
+            if let Err(crate::RegisterError::NameTaken(_)) = ctx.register(n) {
+                let holder = ctx.whereis(n).unwrap_or(ctx.pid());
+                let _ = ack_tx.send(InitAck::AlreadyStarted(holder));
+                return exit::normal();
+            }
+        }
+        let init = match guarded(S::init(arg, &mut ctx)).await {
+            Ok(i) => i,
+            Err(panic_reason) => {
+                let _ = ack_tx.send(InitAck::Stop(panic_reason.clone()));
+                return panic_reason;
+            }
+        };
+        let (state, cont) = match init {
+            Init::Ok(s) => (s, None),
+            Init::Continue(s, c) => (s, Some(c)),
+            Init::Stop(reason) => {
+                if let Some(n) = name {
+                    let _ = ctx.unregister(n);
+                }
+                let _ = ack_tx.send(InitAck::Stop(reason.clone()));
+                return reason;
+            }
+            Init::Ignore => {
+                if let Some(n) = name {
+                    let _ = ctx.unregister(n);
+                }
+                let _ = ack_tx.send(InitAck::Ignore);
+                return exit::normal();
+            }
+        };
+        let _ = ack_tx.send(InitAck::Started);
+        serve(state, cont, &mut ctx, parent).await
+    };
+    let pid = match parent.as_deref_mut() {
+        Some(p) => {
+            let me = p.pid();
+            let shared = p.shared.clone();
+            process::spawn_with(
+                node,
+                body,
+                |st| {
+                    st.rel().links.insert(me);
+                    st.on_exit = Some(exit_tx);
+                },
+                |child| {
+                    shared.state.lock().rel().links.insert(child);
+                },
+            )
+        }
+        None => process::spawn_with(node, body, |st| st.on_exit = Some(exit_tx), |_| {}),
+    };
+    let ack = match opts.timeout {
+        Some(t) => match tokio::time::timeout(t, ack_rx).await {
+            Ok(a) => a,
+            Err(_) => {
+                // proc_lib's kill_flush: unlink first, so the starter survives.
+                if let Some(p) = parent {
+                    p.unlink(&pid);
+                }
+                node.exit(&pid, &pid, exit::kill());
+                return Err(StartError::Timeout);
+            }
+        },
+        None => ack_rx.await,
+    };
+    match ack {
+        Ok(InitAck::Started) => Ok(GenServerRef::from_pid(pid)),
+        Ok(InitAck::Ignore) => Err(StartError::Ignore),
+        Ok(InitAck::Stop(r)) => Err(StartError::Stop(r)),
+        Ok(InitAck::AlreadyStarted(p)) => Err(StartError::AlreadyStarted(p)),
+        // Died before acknowledging (killed during init).
+        Err(_) => Err(StartError::Stop(
+            exit_rx.await.unwrap_or_else(|_| exit::noproc()),
+        )),
+    }
+}
+
+/// Runs a callback future, turning a panic into its exit reason so
+/// `terminate` can still run.
+async fn guarded<F: Future>(fut: F) -> Result<F::Output, Term> {
+    let mut fut = pin!(fut);
+    poll_fn(|cx| match crate::panic::catch_poll(fut.as_mut(), cx) {
+        Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(reason) => Poll::Ready(Err(reason)),
+    })
+    .await
+}
+
+// ==== the server loop ====================================================
+
+/// What the loop does after a callback.
+enum Next<S: GenServer> {
+    /// Keep serving (after `handle_continue` if given).
+    Continue(Option<S::Continue>),
+    /// Call `terminate`, then exit with the reason.
+    Stop(Term),
+    /// `terminate` already ran: exit with the reason.
+    Exit(Term),
+}
+
+fn after_cast<S: GenServer>(r: Result<CastResult<S>, Term>) -> Next<S> {
+    match r {
+        Ok(CastResult::NoReply) => Next::Continue(None),
+        Ok(CastResult::Continue(c)) => Next::Continue(Some(c)),
+        Ok(CastResult::Stop(reason)) => Next::Stop(reason),
+        Err(panic) => Next::Stop(panic),
+    }
+}
+
+/// The receive loop: returns the exit reason once `terminate` has run.
+async fn serve<S: GenServer>(
+    mut state: S,
+    mut cont: Option<S::Continue>,
+    ctx: &mut Process,
+    parent: Pid,
+) -> Term {
+    let mut suspended = false;
+    loop {
+        if let Some(c) = cont.take() {
+            match after_cast(guarded(state.handle_continue(c, ctx)).await) {
+                Next::Continue(c) => cont = c,
+                Next::Stop(reason) => return terminate(&mut state, reason, ctx).await,
+                Next::Exit(reason) => return reason,
+            }
+            continue;
+        }
+        let msg = if suspended {
+            match ctx
+                .receive_match(
+                    |m| {
+                        sys::is_system_message(m)
+                            || is_exit_from(m, parent)
+                            || m.downcast_ref::<Request<S>>()
+                                .is_some_and(|r| matches!(r, Request::ReplaceState { .. }))
+                    },
+                    None,
+                )
+                .await
+            {
+                Some(m) => m,
+                None => continue,
+            }
+        } else {
+            ctx.receive().await
+        };
+        let next = match msg {
+            Message::Local(b) => match b.downcast::<Request<S>>() {
+                Ok(req) => handle_request(&mut state, *req, ctx).await,
+                Err(other) => {
+                    after_cast(guarded(state.handle_info(Message::Local(other), ctx)).await)
+                }
+            },
+            Message::Term(t) => match classify(&t, parent) {
+                Incoming::Call(from, req) => match etf::from_term::<S::Call>(req) {
+                    Ok(req) => handle_call(&mut state, req, from, ctx).await,
+                    Err(e) => {
+                        tracing::error!(pid = %ctx.pid(), error = %e, request = %req, "gen_server: call does not decode");
+                        Next::Stop(Term::tuple(vec![Term::atom("bad_call"), req.clone()]))
+                    }
+                },
+                Incoming::Cast(msg) => match etf::from_term::<S::Cast>(msg) {
+                    Ok(msg) => after_cast(guarded(state.handle_cast(msg, ctx)).await),
+                    Err(e) => {
+                        tracing::error!(pid = %ctx.pid(), error = %e, msg = %msg, "gen_server: cast does not decode");
+                        Next::Stop(Term::tuple(vec![Term::atom("bad_cast"), msg.clone()]))
+                    }
+                },
+                Incoming::System(from, req) => {
+                    match sys::handle_system(&mut state, &from, req, &mut suspended, parent, ctx) {
+                        sys::Outcome::Continue => Next::Continue(None),
+                        sys::Outcome::Terminate(reason) => Next::Stop(reason),
+                    }
+                }
+                Incoming::ParentExit(reason) => Next::Stop(reason.clone()),
+                Incoming::Info => {
+                    after_cast(guarded(state.handle_info(Message::Term(t), ctx)).await)
+                }
+            },
+        };
+        match next {
+            Next::Continue(c) => cont = c,
+            Next::Stop(reason) => return terminate(&mut state, reason, ctx).await,
+            Next::Exit(reason) => return reason,
+        }
+    }
+}
+
+async fn handle_request<S: GenServer>(
+    state: &mut S,
+    req: Request<S>,
+    ctx: &mut Process,
+) -> Next<S> {
+    match req {
+        Request::Call { from, req } => handle_call(state, req, from, ctx).await,
+        Request::Cast(msg) => after_cast(guarded(state.handle_cast(msg, ctx)).await),
+        Request::ReplaceState { from, f } => {
+            let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(state)));
+            let answer = match applied {
+                Ok(()) => state.state_term(),
+                Err(_) => Term::tuple(vec![
+                    Term::atom("error"),
+                    Term::tuple(vec![
+                        Term::atom("callback_failed"),
+                        Term::atom("replace_state"),
+                    ]),
+                ]),
+            };
+            reply_term(ctx, &from, answer);
+            Next::Continue(None)
+        }
+    }
+}
+
+async fn handle_call<S: GenServer>(
+    state: &mut S,
+    req: S::Call,
+    from: From,
+    ctx: &mut Process,
+) -> Next<S> {
+    let result = guarded(state.handle_call(req, from.clone(), ctx)).await;
+    let send = |ctx: &Process, r: S::Reply| -> Option<Term> {
+        reply(ctx, &from, r).err().map(|e| e.reason())
+    };
+    match result {
+        Ok(CallResult::Reply(r)) => match send(ctx, r) {
+            None => Next::Continue(None),
+            Some(bad) => Next::Stop(bad),
+        },
+        Ok(CallResult::ReplyContinue(r, c)) => match send(ctx, r) {
+            None => Next::Continue(Some(c)),
+            Some(bad) => Next::Stop(bad),
+        },
+        Ok(CallResult::NoReply) => Next::Continue(None),
+        Ok(CallResult::NoReplyContinue(c)) => Next::Continue(Some(c)),
+        Ok(CallResult::Stop { reason, reply: r }) => {
+            // OTP: terminate first, then the reply.
+            let reason = terminate(state, reason, ctx).await;
+            if let Some(r) = r {
+                let _ = send(ctx, r);
+            }
+            Next::Exit(reason)
+        }
+        Err(panic) => Next::Stop(panic),
+    }
+}
+
+async fn terminate<S: GenServer>(state: &mut S, reason: Term, ctx: &mut Process) -> Term {
+    let reason = match guarded(state.terminate(&reason, ctx)).await {
+        Ok(()) => reason,
+        Err(panic) => panic,
+    };
+    if !exit::is_orderly(&reason) {
+        // OTP's "** Generic server X terminating" error report.
+        let name = ctx.registered_name().map(|n| n.as_str()).unwrap_or("[]");
+        tracing::error!(
+            target: "ferrotp::gen_server",
+            pid = %ctx.pid(),
+            registered_name = name,
+            state = %state.state_term(),
+            reason = %reason,
+            "generic server terminating"
+        );
+    }
+    reason
+}
+
+/// What an incoming term is, for a gen_server.
+enum Incoming<'a> {
+    Call(From, &'a Term),
+    Cast(&'a Term),
+    System(From, &'a Term),
+    ParentExit(&'a Term),
+    Info,
+}
+
+fn classify(t: &Term, parent: Pid) -> Incoming<'_> {
+    match t.as_tuple() {
+        Some([label, from, req]) if label.is_atom("$gen_call") => match From::from_term(from) {
+            Some(from) => Incoming::Call(from, req),
+            None => Incoming::Info,
+        },
+        Some([label, msg]) if label.is_atom("$gen_cast") => Incoming::Cast(msg),
+        Some([label, from, req]) if label.is_atom("system") => match From::from_term(from) {
+            Some(from) => Incoming::System(from, req),
+            None => Incoming::Info,
+        },
+        Some([label, Term::Pid(p), reason]) if label.is_atom("EXIT") && *p == parent => {
+            Incoming::ParentExit(reason)
+        }
+        _ => Incoming::Info,
+    }
+}
+
+fn is_exit_from(m: &Message, parent: Pid) -> bool {
+    matches!(m.as_term().and_then(Term::as_tuple), Some([l, Term::Pid(p), _]) if l.is_atom("EXIT") && *p == parent)
+}
+
+/// Sends a typed `replace_state` to a local server (used by `sys`).
+pub(crate) async fn replace_state_local<S: GenServer>(
+    ctx: &mut Process,
+    server: &GenServerRef<S>,
+    f: Box<dyn FnOnce(&mut S) + Send>,
+    timeout: Duration,
+) -> Result<Term, CallError> {
+    let mref = ctx.monitor(&server.pid);
+    let from = From {
+        pid: ctx.pid(),
+        tag: Tag::Local(mref.clone()),
+    };
+    ctx.send_local(&server.pid, Request::<S>::ReplaceState { from, f });
+    let value = await_local_reply(ctx, &mref, timeout).await?;
+    value
+        .downcast::<Term>()
+        .map(|b| *b)
+        .map_err(|_| CallError::BadReply("not a term".into()))
+}

@@ -1,0 +1,223 @@
+//! `sys`: system messages every gen_server answers.
+//!
+//! OTP's `sys` module talks to any OTP-compliant process with
+//! `{system, From, Request}` messages (sent by `gen:call(Pid, system,
+//! Request)`, answered `{Tag, Reply}`). Every ferrotp gen_server answers
+//! them, whether they come from Erlang's `sys` or from this module:
+//!
+//! | Erlang                            | Request                   | Reply                                   | Rust                           |
+//! |-----------------------------------|---------------------------|-----------------------------------------|--------------------------------|
+//! | `sys:get_state(P)`                | `get_state`               | the state ([`GenServer::state_term`])   | `sys::get_state(ctx, p)`       |
+//! | `sys:replace_state(P, F)`         | `{replace_state, F}`      | the new state                           | `sys::replace_state(ctx, &s, f)` |
+//! | `sys:get_status(P)`               | `get_status`              | `{status, Pid, {module, gen_server}, [..]}` | `sys::get_status(ctx, p)`  |
+//! | `sys:suspend(P)`                  | `suspend`                 | `ok`                                    | `sys::suspend(ctx, p)`         |
+//! | `sys:resume(P)`                   | `resume`                  | `ok`                                    | `sys::resume(ctx, p)`          |
+//! | `sys:terminate(P, R)`             | `{terminate, R}`          | `ok`, then `terminate/2` and exit `R`   | `sys::terminate(ctx, p, r)`    |
+//!
+//! A suspended server handles only system messages (and its parent's exit);
+//! calls and casts wait in its mailbox until `resume`.
+//!
+//! `sys:replace_state/2` from Erlang passes an Erlang fun, which a Rust
+//! process cannot run: it is answered
+//! `{error, {callback_failed, {gen_server, system_replace_state}, {error, erlang_fun}}}`
+//! (so `sys:replace_state` raises, as it does for a failing fun). From Rust,
+//! [`replace_state`] takes a closure over the typed state. Other requests
+//! are answered `{error, {unknown_system_msg, Request}}`, as `sys` does.
+//!
+//! ```
+//! # use ferrotp::gen_server::{self, CallResult, GenServer, Init, Opts};
+//! # use ferrotp::{sys, Node, Process};
+//! # use etf::Term;
+//! struct Cell(i64);
+//! impl GenServer for Cell {
+//!     type Arg = i64; type Call = (); type Reply = (); type Cast = (); type Continue = ();
+//!     async fn init(v: i64, _: &mut Process) -> Init<Self> { Init::Ok(Cell(v)) }
+//!     fn state_term(&self) -> Term { Term::Int(self.0) }
+//! }
+//! Node::local().block_on_process(|mut ctx| async move {
+//!     let cell = gen_server::start_link::<Cell>(&mut ctx, 1, Opts::default()).await.unwrap();
+//!     assert_eq!(sys::get_state(&mut ctx, cell.pid()).await, Ok(Term::Int(1)));
+//!     sys::replace_state(&mut ctx, &cell, |c| c.0 = 9).await.unwrap();
+//!     assert_eq!(sys::get_state(&mut ctx, cell.pid()).await, Ok(Term::Int(9)));
+//! }).unwrap();
+//! ```
+
+use etf::{Pid, Term};
+
+use crate::gen_server::{self, CallError, GenServer, GenServerRef, DEFAULT_TIMEOUT};
+use crate::mailbox::Message;
+use crate::process::{Dest, Process};
+
+/// What the server loop does after a system message.
+pub(crate) enum Outcome {
+    Continue,
+    Terminate(Term),
+}
+
+/// `{terminate, Reason}`.
+pub(crate) fn terminate_request(reason: Term) -> Term {
+    Term::tuple(vec![Term::atom("terminate"), reason])
+}
+
+/// `true` for `{system, {Pid, Tag}, Request}`.
+pub(crate) fn is_system_message(m: &Message) -> bool {
+    matches!(m.as_term().and_then(Term::as_tuple), Some([l, from, _]) if l.is_atom("system") && gen_server::From::from_term(from).is_some())
+}
+
+fn charlist(s: &str) -> Term {
+    Term::List(s.chars().map(|c| Term::Int(c as i64)).collect())
+}
+
+fn error(reason: Term) -> Term {
+    Term::tuple(vec![Term::atom("error"), reason])
+}
+
+/// Answers one system message (see the module table).
+pub(crate) fn handle_system<S: GenServer>(
+    state: &mut S,
+    from: &gen_server::From,
+    req: &Term,
+    suspended: &mut bool,
+    parent: Pid,
+    ctx: &Process,
+) -> Outcome {
+    let answer = |value: Term| gen_server::reply_term(ctx, from, value);
+    if req.is_atom("get_state") {
+        answer(state.state_term());
+    } else if req.is_atom("suspend") {
+        *suspended = true;
+        answer(Term::atom("ok"));
+    } else if req.is_atom("resume") {
+        *suspended = false;
+        answer(Term::atom("ok"));
+    } else if req.is_atom("get_status") {
+        answer(status(state, *suspended, parent, ctx));
+    } else {
+        match req.as_tuple() {
+            Some([tag, reason]) if tag.is_atom("terminate") => {
+                answer(Term::atom("ok"));
+                return Outcome::Terminate(reason.clone());
+            }
+            Some([tag, _fun]) if tag.is_atom("replace_state") => answer(error(Term::tuple(vec![
+                Term::atom("callback_failed"),
+                Term::tuple(vec![
+                    Term::atom("gen_server"),
+                    Term::atom("system_replace_state"),
+                ]),
+                error(Term::atom("erlang_fun")),
+            ]))),
+            Some([tag, ..]) if tag.is_atom("change_code") => answer(Term::atom("ok")),
+            _ => answer(error(Term::tuple(vec![
+                Term::atom("unknown_system_msg"),
+                req.clone(),
+            ]))),
+        }
+    }
+    Outcome::Continue
+}
+
+/// `{status, Pid, {module, gen_server}, [PDict, SysState, Parent, Debug, Misc]}`
+/// with gen_server's `format_status` layout.
+fn status<S: GenServer>(state: &S, suspended: bool, parent: Pid, ctx: &Process) -> Term {
+    let sys_state = Term::atom(if suspended { "suspended" } else { "running" });
+    let me = ctx.pid();
+    let name = match ctx.registered_name() {
+        Some(n) => n.as_str().to_owned(),
+        None => format!("<0.{}.{}>", me.id, me.serial),
+    };
+    let pair = |k: &str, v: Term| Term::tuple(vec![charlist(k), v]);
+    let misc = Term::List(vec![
+        Term::tuple(vec![
+            Term::atom("header"),
+            charlist(&format!("Status for generic server {name}")),
+        ]),
+        Term::tuple(vec![
+            Term::atom("data"),
+            Term::List(vec![
+                pair("Status", sys_state.clone()),
+                pair("Parent", Term::Pid(parent)),
+                pair("Logged events", Term::nil()),
+            ]),
+        ]),
+        Term::tuple(vec![
+            Term::atom("data"),
+            Term::List(vec![pair("State", state.state_term())]),
+        ]),
+    ]);
+    Term::tuple(vec![
+        Term::atom("status"),
+        Term::Pid(me),
+        Term::tuple(vec![Term::atom("module"), Term::atom("gen_server")]),
+        Term::List(vec![
+            Term::nil(),
+            sys_state,
+            Term::Pid(parent),
+            Term::nil(),
+            misc,
+        ]),
+    ])
+}
+
+async fn system_call(
+    ctx: &mut Process,
+    dest: impl Into<Dest>,
+    req: Term,
+) -> Result<Term, CallError> {
+    gen_server::gen_call(ctx, dest.into(), "system", req, DEFAULT_TIMEOUT).await
+}
+
+fn ok_or_error(reply: Term) -> Result<(), CallError> {
+    if reply.is_atom("ok") {
+        Ok(())
+    } else {
+        Err(CallError::BadReply(format!("{reply:?}")))
+    }
+}
+
+/// `sys:get_state(Server)`: the server's state as a term.
+pub async fn get_state(ctx: &mut Process, server: impl Into<Dest>) -> Result<Term, CallError> {
+    system_call(ctx, server, Term::atom("get_state")).await
+}
+
+/// `sys:get_status(Server)`.
+pub async fn get_status(ctx: &mut Process, server: impl Into<Dest>) -> Result<Term, CallError> {
+    system_call(ctx, server, Term::atom("get_status")).await
+}
+
+/// `sys:suspend(Server)`.
+pub async fn suspend(ctx: &mut Process, server: impl Into<Dest>) -> Result<(), CallError> {
+    ok_or_error(system_call(ctx, server, Term::atom("suspend")).await?)
+}
+
+/// `sys:resume(Server)`.
+pub async fn resume(ctx: &mut Process, server: impl Into<Dest>) -> Result<(), CallError> {
+    ok_or_error(system_call(ctx, server, Term::atom("resume")).await?)
+}
+
+/// `sys:terminate(Server, Reason)`: the server runs `terminate` and exits
+/// with `reason`; returns once it has acknowledged (not once it is gone:
+/// use [`GenServerRef::stop`] for that).
+pub async fn terminate(
+    ctx: &mut Process,
+    server: impl Into<Dest>,
+    reason: Term,
+) -> Result<(), CallError> {
+    ok_or_error(system_call(ctx, server, terminate_request(reason)).await?)
+}
+
+/// `sys:replace_state(Server, Fun)` for a Rust server on this node: runs
+/// `f` on the typed state inside the server; returns the new state as a
+/// term. A panic in `f` does not crash the server (the state is what `f`
+/// left) and is reported as [`CallError::BadReply`] (OTP answers
+/// `{error, {callback_failed, ..}}`).
+pub async fn replace_state<S: GenServer>(
+    ctx: &mut Process,
+    server: &GenServerRef<S>,
+    f: impl FnOnce(&mut S) + Send + 'static,
+) -> Result<Term, CallError> {
+    let t = gen_server::replace_state_local(ctx, server, Box::new(f), DEFAULT_TIMEOUT).await?;
+    match t.as_tuple() {
+        Some([e, _]) if e.is_atom("error") => Err(CallError::BadReply(format!("{t:?}"))),
+        _ => Ok(t),
+    }
+}

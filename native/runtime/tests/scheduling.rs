@@ -1,0 +1,69 @@
+//! Fairness and responsiveness of processes on tokio.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use etf::Term;
+use ferrotp::Node;
+
+/// One worker thread: a process that always has a message waiting must
+/// still let others run (receive takes part in tokio's cooperative budget).
+#[tokio::test(flavor = "current_thread")]
+async fn busy_process_does_not_freeze_others() {
+    Node::local()
+        .run(|mut ctx| async move {
+            // An endless body has type `!`: name the output type.
+            let busy = ctx.spawn::<_, _, ()>(|mut c| async move {
+                let me = c.pid();
+                c.send(&me, Term::Int(0));
+                loop {
+                    let n = c
+                        .receive()
+                        .await
+                        .into_term()
+                        .ok()
+                        .and_then(|t| t.as_i64())
+                        .unwrap_or(0);
+                    c.send(&me, Term::Int(n + 1));
+                }
+            });
+            let me = ctx.pid();
+            let echo = ctx.spawn(move |mut c| async move {
+                for _ in 0..100 {
+                    let m = c.receive().await.into_term().unwrap_or(Term::nil());
+                    c.send(&me, m);
+                }
+            });
+            for i in 0..100 {
+                ctx.send(&echo, Term::Int(i));
+                assert_eq!(recv(&mut ctx).await, Term::Int(i));
+            }
+            ctx.exit(&busy, Term::atom("kill"));
+            assert_eq!(wait_exit(&mut ctx, &busy).await, Term::atom("killed"));
+        })
+        .await
+        .unwrap();
+}
+
+/// An exit signal reaches a process that is awaiting something other than
+/// its mailbox (here a long sleep): its body is dropped at that await.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_interrupts_a_process_awaiting_something_else() {
+    Node::local()
+        .run(|mut ctx| async move {
+            let me = ctx.pid();
+            let sleeper = ctx.spawn(move |c| async move {
+                c.send(&me, Term::atom("sleeping"));
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            });
+            assert_eq!(recv(&mut ctx).await, Term::atom("sleeping"));
+            let started = std::time::Instant::now();
+            ctx.exit(&sleeper, Term::atom("custom"));
+            assert_eq!(wait_exit(&mut ctx, &sleeper).await, Term::atom("custom"));
+            assert!(started.elapsed() < WAIT);
+        })
+        .await
+        .unwrap();
+}

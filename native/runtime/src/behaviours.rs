@@ -53,15 +53,25 @@
 //! ```
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use etf::{Atom, Pid, Term};
 use parking_lot::RwLock;
 
+use serde::de::DeserializeOwned;
+
+use crate::gen_server::{self, GenServer, StartError};
 use crate::process::Process;
 use crate::start::{self, Body, BoxFuture, Started};
 
-/// A startable behaviour: from one init argument to a process body.
+/// A startable behaviour: from one init argument to a linked, running
+/// process (`gen_server:start_link(Module, Arg, [])`).
+///
+/// Implemented for closures `Fn(Term) -> Result<Body, Term>` (a process
+/// body acknowledging through [`Init`](crate::start::Init)), and by
+/// [`GenServerBehaviour`] for any typed [`GenServer`] (see
+/// [`register_gen_server`]).
 pub trait Behaviour: Send + Sync + 'static {
     /// The init argument for a start MFA's argument list. Default: exactly
     /// one argument, which is the init argument; `None` means there is no
@@ -74,18 +84,81 @@ pub trait Behaviour: Send + Sync + 'static {
         }
     }
 
-    /// A fresh process body for init argument `arg`, or the reason the
-    /// start fails (`{error, Reason}`).
-    fn body(&self, arg: Term) -> Result<Body, Term>;
+    /// Starts the behaviour with init argument `arg`, linked to `ctx` and
+    /// registered as `name` if given; returns when its init is done.
+    fn start_link<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        arg: Term,
+        name: Option<Atom>,
+    ) -> BoxFuture<'a, Result<Started, Term>>;
 }
 
 impl<F> Behaviour for F
 where
     F: Fn(Term) -> Result<Body, Term> + Send + Sync + 'static,
 {
-    fn body(&self, arg: Term) -> Result<Body, Term> {
-        self(arg)
+    fn start_link<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        arg: Term,
+        name: Option<Atom>,
+    ) -> BoxFuture<'a, Result<Started, Term>> {
+        Box::pin(async move {
+            let body = self(arg)?;
+            start::start_body(ctx, name, Vec::new(), body).await
+        })
     }
+}
+
+/// A typed [`GenServer`] as a behaviour: the init argument term is
+/// decoded into `S::Arg` with serde (`{badarg, Arg}` if it does not
+/// decode) and the server started with [`gen_server::start_link`].
+pub struct GenServerBehaviour<S>(PhantomData<fn() -> S>);
+
+impl<S> Default for GenServerBehaviour<S> {
+    fn default() -> Self {
+        GenServerBehaviour(PhantomData)
+    }
+}
+
+impl<S> Behaviour for GenServerBehaviour<S>
+where
+    S: GenServer,
+    S::Arg: DeserializeOwned,
+{
+    fn start_link<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        arg: Term,
+        name: Option<Atom>,
+    ) -> BoxFuture<'a, Result<Started, Term>> {
+        Box::pin(async move {
+            let typed: S::Arg = etf::from_term(&arg)
+                .map_err(|_| Term::tuple(vec![Term::atom("badarg"), arg.clone()]))?;
+            let opts = gen_server::Opts {
+                name,
+                timeout: None,
+            };
+            match gen_server::start_link::<S>(ctx, typed, opts).await {
+                Ok(server) => Ok(Started::Ok(server.pid())),
+                Err(StartError::Ignore) => Ok(Started::Ignore),
+                Err(StartError::Stop(r)) => Err(r),
+                Err(StartError::AlreadyStarted(p)) => Err(start::already_started(p)),
+                Err(StartError::Timeout) => Err(Term::atom("timeout")),
+            }
+        })
+    }
+}
+
+/// Registers the typed gen_server `S` as behaviour `name`
+/// (`{Name, start_link, [Arg]}` starts it with `Arg` decoded into `S::Arg`).
+pub fn register_gen_server<S>(name: Atom)
+where
+    S: GenServer,
+    S::Arg: DeserializeOwned,
+{
+    register(name, GenServerBehaviour::<S>::default());
 }
 
 /// Starts start MFAs whose module is not a registered behaviour — on a
@@ -115,7 +188,7 @@ fn registry() -> &'static Registry {
         let mut builtins: HashMap<Atom, Arc<dyn Behaviour>> = HashMap::new();
         builtins.insert(
             Atom::new("counter"),
-            Arc::new(crate::counter::CounterBehaviour),
+            Arc::new(GenServerBehaviour::<crate::counter::CounterServer>::default()),
         );
         builtins.insert(
             Atom::new("supervisor"),
@@ -201,8 +274,7 @@ pub async fn start_link_arg(
     let Some(b) = lookup(behaviour) else {
         return Err(undef(behaviour, Atom::new("start_link"), &[arg]));
     };
-    let body = b.body(arg)?;
-    match start::start_body(ctx, name, Vec::new(), body).await? {
+    match b.start_link(ctx, arg, name).await? {
         Started::Ok(p) | Started::OkInfo(p, _) => Ok(p),
         Started::Ignore => Err(Term::atom("ignore")),
     }
@@ -230,8 +302,7 @@ pub async fn apply(
         let arg = b
             .init_arg(all.clone())
             .ok_or_else(|| caught(undef(module, function, &all)))?;
-        let body = b.body(arg)?;
-        return start::start_body(ctx, None, Vec::new(), body).await;
+        return b.start_link(ctx, arg, None).await;
     }
     let remote = registry().remote.read().clone();
     match remote {

@@ -867,7 +867,7 @@ async fn supervisor_behaviour_starts_from_an_mfa_with_named_children() {
             let from = Term::tuple(vec![Term::Pid(ctx.pid()), Term::Reference(r)]);
             ctx.send(&sup, Term::tuple(vec![a("system"), from, a("get_state")]));
             let reply = recv(&mut ctx).await;
-            let state = reply.as_tuple().and_then(|x| x[1].as_tuple()).map(|x| x[1].clone()).unwrap();
+            let state = reply.as_tuple().map(|x| x[1].clone()).unwrap();
             let fields = state.as_tuple().unwrap();
             assert_eq!(fields[0], a("state"));
             assert_eq!(fields[2], a("one_for_one"));

@@ -259,16 +259,9 @@ impl Sup {
                 }
                 Incoming::Exit { from, reason } => self.restart_child(from, reason).await,
                 Incoming::System { from, request } => {
-                    let parent = Some(self.parent);
                     let state = self.state_term();
-                    match call::handle_system(
-                        &self.ctx,
-                        parent,
-                        &from,
-                        &request,
-                        "supervisor",
-                        || state,
-                    ) {
+                    let (ctx, parent) = (&self.ctx, self.parent);
+                    match call::handle_system(ctx, parent, &from, &request, suspended, || state) {
                         SysAction::Continue => {}
                         SysAction::Suspend => suspended = true,
                         SysAction::Resume => suspended = false,
@@ -1270,20 +1263,28 @@ impl crate::behaviours::Behaviour for SupervisorBehaviour {
         Some(Term::tuple(vec![flags, specs]))
     }
 
-    fn body(&self, arg: Term) -> Result<start::Body, Term> {
-        let (flags, specs) = match arg {
-            Term::Tuple(items) if items.len() == 2 => {
-                let mut it = items.into_iter();
-                match (it.next(), it.next()) {
-                    (Some(f), Some(s)) => (f, s),
-                    _ => return Err(Term::atom("badarg")),
+    fn start_link<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        arg: Term,
+        name: Option<etf::Atom>,
+    ) -> start::BoxFuture<'a, Result<Started, Term>> {
+        Box::pin(async move {
+            let (flags, specs) = match arg {
+                Term::Tuple(items) if items.len() == 2 => {
+                    let mut it = items.into_iter();
+                    match (it.next(), it.next()) {
+                        (Some(f), Some(s)) => (f, s),
+                        _ => return Err(Term::atom("badarg")),
+                    }
                 }
-            }
-            other => return Err(tagged("bad_return", other)),
-        };
-        Ok(start::body(move |ctx: Process, init: Init| async move {
-            let parent = init.parent().unwrap_or_else(|| ctx.pid());
-            run(ctx, init, InitArg::Terms(flags, specs), parent).await
-        }))
+                other => return Err(tagged("bad_return", other)),
+            };
+            let body = start::body(move |ctx: Process, init: Init| async move {
+                let parent = init.parent().unwrap_or_else(|| ctx.pid());
+                run(ctx, init, InitArg::Terms(flags, specs), parent).await
+            });
+            start::start_body(ctx, name, Vec::new(), body).await
+        })
     }
 }

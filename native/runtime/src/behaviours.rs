@@ -9,6 +9,7 @@
 //! | Erlang                                         | Rust                                                       |
 //! |------------------------------------------------|------------------------------------------------------------|
 //! | `{counter, start_link, [5]}` in a child spec   | `behaviours::start_link(&mut ctx, counter, vec![5]).await` |
+//! | `{counter, start_link, [5, [{name, c}]]}`      | the same, registered as `c`                                |
 //! | `ferrotp:start_link(Where, counter, 5)`        | `behaviours::start_link_arg(&mut ctx, counter, 5, None).await` |
 //! | `ferrotp:start_link(W, counter, 5, [{name, c}])` | `behaviours::start_link_arg(&mut ctx, counter, 5, Some(c)).await` |
 //! | `-behaviour(...)` + a module on the code path  | `behaviours::register(name, behaviour)`                    |
@@ -299,16 +300,36 @@ pub async fn apply(
         if function.as_str() != "start_link" {
             return Err(caught(undef(module, function, &all)));
         }
-        let arg = b
-            .init_arg(all.clone())
-            .ok_or_else(|| caught(undef(module, function, &all)))?;
-        return b.start_link(ctx, arg, None).await;
+        let (arg, name) = match b.init_arg(all.clone()) {
+            Some(arg) => (arg, None),
+            None => {
+                split_name_opts(&*b, &all).ok_or_else(|| caught(undef(module, function, &all)))?
+            }
+        };
+        return b.start_link(ctx, arg, name).await;
     }
     let remote = registry().remote.read().clone();
     match remote {
         Some(r) => r.start_link(ctx, module, function, all).await,
         None => Err(caught(undef(module, function, &all))),
     }
+}
+
+/// `[Args.., [{name, Name}]]`: the behaviour's own arguments followed by
+/// start options (as `gen_server:start_link/4` takes them); only
+/// `{name, Atom}` is understood.
+fn split_name_opts(b: &dyn Behaviour, args: &[Term]) -> Option<(Term, Option<Atom>)> {
+    let (Term::List(opts), own) = args.split_last()? else {
+        return None;
+    };
+    let mut name = None;
+    for o in opts {
+        match o.as_tuple() {
+            Some([k, Term::Atom(n)]) if k.is_atom("name") => name = Some(*n),
+            _ => return None,
+        }
+    }
+    Some((b.init_arg(own.to_vec())?, name))
 }
 
 /// `{'EXIT', Reason}`: an exception as `catch` returns it.

@@ -242,3 +242,29 @@ async fn a_child_that_dies_in_init_fails_the_start_with_its_reason() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_start_options_register_the_name() {
+    let node = Node::local();
+    node.run(|mut ctx| async move {
+        let args = vec![Term::Int(3), t("[{name, counter_by_opts}]")];
+        let pid = behaviours::start_link(&mut ctx, Atom::new("counter"), args)
+            .await
+            .unwrap();
+        assert_eq!(ctx.node().whereis(Atom::new("counter_by_opts")), Some(pid));
+        let bad = behaviours::start_link(
+            &mut ctx,
+            Atom::new("counter"),
+            vec![Term::Int(3), t("[{nome, x}]")],
+        )
+        .await;
+        assert_eq!(
+            bad,
+            Err(t(
+                "{'EXIT', {undef, [{counter, start_link, [3, [{nome, x}]], []}]}}"
+            ))
+        );
+    })
+    .await
+    .unwrap();
+}

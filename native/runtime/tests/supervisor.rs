@@ -930,3 +930,43 @@ async fn parent_exit_stops_the_supervisor_and_its_children() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_gen_server_child_is_restarted_under_its_name() {
+    use ferrotp::counter::{Counter, CounterServer, Int};
+    Node::local()
+        .run(|mut ctx| async move {
+            let name = Atom::new("typed_counter_child");
+            let spec = ChildSpec::worker(
+                "counter",
+                Start::gen_server::<CounterServer>(Int::from(5), Some(name)),
+            );
+            let sup = start_sup(&mut ctx, SupFlags::one_for_one(), vec![spec]).await;
+            let c = Counter::at(name);
+            c.bump(&ctx, 1);
+            assert_eq!(c.value(&mut ctx).await.unwrap(), 6.into());
+            let old = ctx.node().whereis(name).unwrap();
+            let r = ctx.monitor(&old);
+            ferrotp::call::cast(&ctx, name, a("reset"));
+            let down = ctx
+                .receive_match(|m| m.is_tagged("DOWN"), Some(WAIT))
+                .await
+                .unwrap();
+            assert_eq!(
+                down.into_term().unwrap(),
+                down_msg(r, Term::Pid(old), t("{bad_cast, reset}"))
+            );
+            // the restart has happened once the supervisor answers
+            supervisor::which_children(&mut ctx, sup).await.unwrap();
+            assert_ne!(ctx.node().whereis(name), Some(old));
+            assert_eq!(c.value(&mut ctx).await.unwrap(), 5.into());
+            let spec = supervisor::get_childspec(&mut ctx, sup, a("counter"))
+                .await
+                .unwrap();
+            let Term::Map(m) = spec else { panic!("map") };
+            let start = m.get_atom("start").unwrap().as_tuple().unwrap().to_vec();
+            assert_eq!(start[0], a("gen_server"));
+        })
+        .await
+        .unwrap();
+}

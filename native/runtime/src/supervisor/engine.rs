@@ -473,7 +473,7 @@ impl Sup {
         };
         let args = match &template.start {
             Start::Mfa { args, .. } => args.iter().cloned().chain(extra).collect(),
-            Start::Rust(_) => extra,
+            Start::Rust(_) | Start::Custom(_) => extra,
         };
         match self.do_start_child(&template, Some(args.clone())).await {
             Ok(Started::Ignore) => ok_tuple(Term::atom("undefined")),
@@ -976,6 +976,7 @@ impl Sup {
                 let a = args.unwrap_or_else(|| own.clone());
                 behaviours::apply(&mut self.ctx, *module, *function, a, Vec::new()).await
             }
+            Start::Custom(c) => c.start(&mut self.ctx, args.unwrap_or_default()).await,
             Start::Rust(f) => {
                 start::start_body(&mut self.ctx, None, args.unwrap_or_default(), f()).await
             }

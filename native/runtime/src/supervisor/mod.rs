@@ -78,7 +78,7 @@ use crate::call;
 use crate::process::{Dest, Process};
 use crate::start::{self, Started};
 
-pub use child_spec::{ChildSpec, ChildType, Modules, Restart, Shutdown, Start};
+pub use child_spec::{ChildSpec, ChildType, Modules, Restart, Shutdown, Start, StartChild};
 pub(crate) use engine::SupervisorBehaviour;
 pub use flags::{AutoShutdown, Strategy, SupFlags};
 
@@ -214,6 +214,7 @@ pub async fn start_child(
 ) -> Result<Option<Pid>, SupervisorError> {
     let sup = sup.into();
     if let Start::Mfa { .. } = spec.start {
+        // A start MFA travels as a term, to any supervisor, anywhere.
         return child_reply(sup_call(ctx, sup, tagged("start_child", spec.to_term())).await?);
     }
     let Some(pid) = local_pid(ctx, &sup) else {

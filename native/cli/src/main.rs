@@ -5,6 +5,7 @@
 //! |---------------------------------|----------------------------------------------|
 //! | `ferrotp etf decode [FILE]`     | ETF bytes → Erlang term text (`binary_to_term` + `~tp`) |
 //! | `ferrotp etf encode [FILE]`     | Erlang term text → ETF bytes (`erl_parse` + `term_to_binary`) |
+//! | `ferrotp demo`                  | the seed's let-it-crash story, narrated      |
 //!
 //! Each subcommand lives in its own module (`etf_cmd.rs`) with an `Args`
 //! struct for clap and a `run` function; add a variant to [`Command`] to
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo_cmd;
 mod etf_cmd;
 
 /// A Rust-native OTP that speaks the Erlang External Term Format.
@@ -30,6 +32,8 @@ struct Cli {
 enum Command {
     /// Convert between ETF bytes and Erlang term text.
     Etf(etf_cmd::EtfArgs),
+    /// The seed's let-it-crash story: top_sup, counter, crash, restart, escalation.
+    Demo(demo_cmd::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Etf(args) => etf_cmd::run(args),
+        Command::Demo(args) => demo_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

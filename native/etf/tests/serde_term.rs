@@ -550,3 +550,29 @@ fn raw_term_round_trips_through_another_serde_format() {
     let p: Pid = serde_json::from_str(r#"{"Pid":["a@host",42,1,7]}"#).unwrap();
     assert_eq!(p, pid());
 }
+
+/// The ETF formats hand raw terms over in a thread-local slot for one call
+/// only: a JSON term read or written right after (or inside) one is unaffected.
+#[test]
+fn raw_term_handoff_does_not_leak_into_other_formats() {
+    struct FromJson(Term);
+    impl<'de> Deserialize<'de> for FromJson {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FromJson, D::Error> {
+            let text = String::deserialize(d)?;
+            serde_json::from_str(&text)
+                .map(FromJson)
+                .map_err(serde::de::Error::custom)
+        }
+    }
+    let p = Term::Pid(pid());
+    let json = serde_json::to_string(&p).unwrap();
+    let pair = tuple(vec![p.clone(), bin(&json)]);
+    let (first, FromJson(second)) = from_term::<(Term, FromJson)>(&pair).unwrap();
+    assert_eq!(first, p);
+    assert_eq!(second, p);
+    let bytes = etf::to_vec(&pair).unwrap();
+    let (first, FromJson(second)) = etf::from_slice::<(Term, FromJson)>(&bytes).unwrap();
+    assert_eq!((first, second), (p.clone(), p.clone()));
+    assert_eq!(to_term(&p).unwrap(), p);
+    assert_eq!(serde_json::to_string(&p).unwrap(), json);
+}

@@ -153,6 +153,7 @@
 //! | [`link`]      | `link/1`, `unlink/1`                                   |
 //! | [`monitor`]   | `monitor/2`, `demonitor/2`                             |
 //! | [`exit`]      | exit reasons, `exit/2`, `trap_exit`                    |
+//! | [`executor`]  | where process tasks run (the VM's schedulers, for the NIF) |
 //! | [`registry`]  | `register/2`, `whereis/1`                              |
 //! | [`timer`]     | `send_after/3`, `cancel_timer/1`                       |
 //! | [`panic`]     | a panic is a crash: `{panic, Msg, Location}`           |
@@ -170,6 +171,7 @@
 pub mod behaviours;
 pub mod call;
 pub mod counter;
+pub mod executor;
 pub mod exit;
 pub mod gen_server;
 pub mod link;
@@ -188,6 +190,7 @@ pub mod transport;
 
 pub use etf;
 pub use gen_server::{GenServer, GenServerRef};
+pub use executor::{Executor, Exited, ProcessTask};
 pub use mailbox::Message;
 pub use node::Node;
 pub use process::{Dest, NotRegistered, Process};

@@ -46,6 +46,7 @@ use etf::{Atom, Pid, Reference, Term};
 use parking_lot::{Mutex, RwLock};
 use tokio::runtime::{Handle, Runtime};
 
+use crate::executor::Executor;
 use crate::exit::{self, IntoExitReason};
 use crate::process::{self, Envelope, ProcShared, Process};
 use crate::registry::Registry;
@@ -72,6 +73,10 @@ struct NodeInner {
     procs: Vec<Mutex<HashMap<u32, Arc<ProcShared>>>>,
     registry: Registry,
     transports: RwLock<HashMap<Atom, Arc<dyn Transport>>>,
+    /// Where signals go for pids of this node that are not in the process
+    /// table (the VM's own processes, for the NIF).
+    local_transport: RwLock<Option<Arc<dyn Transport>>>,
+    executor: RwLock<Option<Arc<dyn Executor>>>,
     remote: Mutex<HashMap<Atom, RemoteBook>>,
     handle: Handle,
     runtime: Option<Runtime>,
@@ -136,6 +141,8 @@ impl Node {
                 procs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
                 registry: Registry::default(),
                 transports: RwLock::new(HashMap::new()),
+                local_transport: RwLock::new(None),
+                executor: RwLock::new(None),
                 remote: Mutex::new(HashMap::new()),
                 handle,
                 runtime,
@@ -283,6 +290,24 @@ impl Node {
         self.inner.transports.write().insert(remote, transport);
     }
 
+    /// Registers `transport` for signals to pids of *this* node that are not
+    /// ferrotp processes, and to names not in its registry: the host's own
+    /// processes when ferrotp runs inside another runtime (the BEAM, through
+    /// the NIF). Without one, such signals find no process (`noproc`).
+    pub fn set_local_transport(&self, transport: Arc<dyn Transport>) {
+        *self.inner.local_transport.write() = Some(transport);
+    }
+
+    /// Makes `executor` run (and name) every process spawned from now on
+    /// (see [`crate::executor`]).
+    pub fn set_executor(&self, executor: Arc<dyn Executor>) {
+        *self.inner.executor.write() = Some(executor);
+    }
+
+    pub(crate) fn executor(&self) -> Option<Arc<dyn Executor>> {
+        self.inner.executor.read().clone()
+    }
+
     /// Removes the transport for `remote`, returning it. Does not fire
     /// links or monitors: call [`Node::connection_lost`] for that.
     pub fn remove_transport(&self, remote: Atom) -> Option<Arc<dyn Transport>> {
@@ -415,6 +440,8 @@ impl Node {
                         to: pid,
                         msg: msg.clone(),
                     });
+                } else if let Some(t) = self.local_transport() {
+                    t.deliver(signal);
                 }
                 return;
             }
@@ -433,7 +460,10 @@ impl Node {
                     return;
                 }
                 None => {
-                    self.undeliverable(signal, exit::noproc());
+                    match self.local_transport() {
+                        Some(t) => t.deliver(signal),
+                        None => self.undeliverable(signal, exit::noproc()),
+                    }
                     return;
                 }
             },
@@ -466,8 +496,15 @@ impl Node {
                     self.undeliverable(s, exit::noproc());
                 }
             }
-            None => self.undeliverable(signal, exit::noproc()),
+            None => match self.local_transport() {
+                Some(t) => t.deliver(signal),
+                None => self.undeliverable(signal, exit::noproc()),
+            },
         }
+    }
+
+    fn local_transport(&self) -> Option<Arc<dyn Transport>> {
+        self.inner.local_transport.read().clone()
     }
 
     /// A signal whose destination is gone (`noproc`) or unreachable

@@ -72,6 +72,7 @@ use std::time::Duration;
 use etf::{Atom, Pid, Reference, Term};
 use parking_lot::Mutex;
 
+use crate::executor::Exited;
 use crate::exit::{self, IntoExitReason};
 use crate::mailbox::{Mailbox, Message};
 use crate::node::Node;
@@ -234,7 +235,11 @@ where
     Fut: Future<Output = R> + Send + 'static,
     R: IntoExitReason + 'static,
 {
-    let pid = node.alloc_pid();
+    let executor = node.executor();
+    let pid = executor
+        .as_ref()
+        .and_then(|e| e.alloc_pid())
+        .unwrap_or_else(|| node.alloc_pid());
     let mut state = ProcState::default();
     setup(&mut state);
     let shared = Arc::new(ProcShared {
@@ -248,7 +253,13 @@ where
         shared: shared.clone(),
         node: node.clone(),
     };
-    node.handle().spawn(run(shared, node.clone(), f, ctx));
+    let task = run(shared, node.clone(), f, ctx);
+    match executor {
+        Some(e) => e.spawn(pid, Box::pin(task)),
+        None => {
+            node.handle().spawn(task);
+        }
+    }
     pid
 }
 
@@ -259,7 +270,7 @@ enum Ending {
     Signal(Term),
 }
 
-async fn run<F, Fut, R>(shared: Arc<ProcShared>, node: Node, f: F, ctx: Process)
+async fn run<F, Fut, R>(shared: Arc<ProcShared>, node: Node, f: F, ctx: Process) -> Exited
 where
     F: FnOnce(Process) -> Fut,
     Fut: Future<Output = R>,
@@ -291,11 +302,11 @@ where
             .await
         }
     };
-    terminate(&shared, &node, ending);
+    terminate(&shared, &node, ending)
 }
 
 /// A process's death: see the module docs for the order of events.
-fn terminate(shared: &ProcShared, node: &Node, ending: Ending) {
+fn terminate(shared: &ProcShared, node: &Node, ending: Ending) -> Exited {
     let me = shared.pid;
     node.remove(&me);
     let leftovers = shared.close();
@@ -359,8 +370,9 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) {
         }
     }
     if let Some(tx) = on_exit {
-        let _ = tx.send(reason);
+        let _ = tx.send(reason.clone());
     }
+    Exited { reason, crashed }
 }
 
 /// A destination for a message: a pid, a locally registered name, or a

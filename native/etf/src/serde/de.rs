@@ -21,7 +21,7 @@ use crate::decode::{decode_with, DecodeOptions};
 use crate::error::DecodeErrorKind;
 use crate::serde::describe::describe;
 use crate::serde::error::Error;
-use crate::serde::raw::{self, Raw};
+use crate::serde::raw;
 use crate::serde::term_de::show_atom;
 use crate::serde::wire::{Cursor, Head, MAX_DEPTH};
 use crate::term::Term;
@@ -623,7 +623,7 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
         at_term!(self, {
             let (term, used) = self.decode_at(self.pos)?;
             self.pos += used;
-            visitor.visit_newtype_struct(Raw(&term))
+            raw::hand_over(term, visitor)
         })
     }
 

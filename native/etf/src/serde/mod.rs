@@ -105,10 +105,11 @@
 //! which byte the offending term starts ([`Error::offset`]):
 //! `at byte 1: expected tuple {bump, _}, found atom bump`.
 //!
-//! Measured by `benches/serde_from_slice.rs` (release, shared 2-core
-//! machine): reading a `{'$gen_call', {Pid, Ref}, {set, #{..}}}` straight
-//! from bytes is about 3x faster than `decode` + [`from_term`], a thousand
-//! small structs about 3-7x; `to_vec` against [`to_term`] + `encode`: 2-20x.
+//! Measured by `benches/serde_from_slice.rs` (release, on a loaded 2-core
+//! machine, so only the ratios mean much): `from_slice` is 1.3-2.9x faster
+//! than `etf::decode` + [`from_term`] (a gen_server call with a pid and a
+//! ref: 1.3x; a thousand small structs: 2x), and `to_vec` 1.3-10x faster
+//! than [`to_term`] + `etf::encode`.
 
 mod charlist;
 mod de;

@@ -13,10 +13,13 @@
 //! This works the way `serde_json::value::RawValue` does: a `Term`
 //! serializes as a newtype struct with a private name ([`TOKEN`]). The ETF
 //! serializers and deserializers of this module recognise the name and pass
-//! the term through as it is (pids, refs and funs included). Any other serde
-//! format sees a lossless externally tagged enum instead, e.g.
-//! `{"Pid": ["node@host", 42, 0, 1]}` in JSON, and reads it back.
+//! the term through as it is (pids, refs and funs included), handing it
+//! over in a thread-local slot for the duration of that one call
+//! ([`capture`], [`hand_over`]). Any other serde format sees a lossless
+//! externally tagged enum instead, e.g. `{"Pid": ["node@host", 42, 0, 1]}`
+//! in JSON, and reads it back.
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use num_bigint::BigInt;
@@ -79,8 +82,22 @@ enum Repr {
 
 impl Serialize for Term {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(TOKEN, &Lossless(self))
+    }
+}
+
+/// What a term serializes as under [`TOKEN`]: its [`ReprRef`], unless an
+/// ETF serializer asked for the term itself (see [`capture`]).
+struct Lossless<'a>(&'a Term);
+
+impl Serialize for Lossless<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if WANT.with(|w| w.replace(false)) {
+            HANDOFF.with(|h| *h.borrow_mut() = Some(self.0.clone()));
+            return s.serialize_unit();
+        }
         let bigint;
-        let repr = match self {
+        let repr = match self.0 {
             Term::Atom(a) => ReprRef::Atom(a.as_str()),
             Term::Int(i) => ReprRef::Int(*i),
             Term::BigInt(n) => {
@@ -99,7 +116,77 @@ impl Serialize for Term {
             Term::Reference(r) => ReprRef::Reference(r.node.as_str(), r.creation, &r.ids),
             Term::Fun(f) => ReprRef::Fun(&f.bytes),
         };
-        s.serialize_newtype_struct(TOKEN, &repr)
+        repr.serialize(s)
+    }
+}
+
+thread_local! {
+    /// Set by [`capture`] for exactly one `serialize` call: "hand me the term".
+    static WANT: Cell<bool> = const { Cell::new(false) };
+    /// A term handed across serde's data model, within one call (see the module doc).
+    static HANDOFF: RefCell<Option<Term>> = const { RefCell::new(None) };
+}
+
+/// The term behind the value an ETF serializer got under [`TOKEN`].
+///
+/// Serde's data model has no pids, so the term cannot travel through it.
+/// Instead the serializer raises [`WANT`] for the one `serialize` call it
+/// makes; [`Lossless`] sees it and hands a clone of its term over in
+/// [`HANDOFF`]. Both slots are emptied before returning, so nothing leaks
+/// into another call or another serde format. A value that does not
+/// cooperate (someone else's type under the private name) is read back
+/// from its representation instead.
+pub(crate) fn capture<T: Serialize + ?Sized>(value: &T) -> Result<Term, Error> {
+    HANDOFF.with(|h| h.borrow_mut().take());
+    WANT.with(|w| w.set(true));
+    let repr = value.serialize(crate::serde::TermSerializer);
+    WANT.with(|w| w.set(false));
+    match HANDOFF.with(|h| h.borrow_mut().take()) {
+        Some(term) => Ok(term),
+        None => from_repr(repr?),
+    }
+}
+
+/// Gives `term` to the `Term` visitor an ETF deserializer got under
+/// [`TOKEN`], through [`HANDOFF`], for the one `visit_newtype_struct` call.
+/// A visitor that does not take it reads it as its representation ([`Raw`]).
+pub(crate) fn hand_over<'de, V: Visitor<'de>>(term: Term, visitor: V) -> Result<V::Value, Error> {
+    HANDOFF.with(|h| *h.borrow_mut() = Some(term));
+    let result = visitor.visit_newtype_struct(Stashed);
+    HANDOFF.with(|h| h.borrow_mut().take());
+    result
+}
+
+/// The deserializer [`hand_over`] passes: the term is in [`HANDOFF`].
+struct Stashed;
+
+impl Stashed {
+    fn take() -> Result<Term, Error> {
+        HANDOFF
+            .with(|h| h.borrow_mut().take())
+            .ok_or_else(|| Error::Custom("raw term already taken".into()))
+    }
+}
+
+impl<'de> Deserializer<'de> for Stashed {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        Raw(&Stashed::take()?).deserialize_any(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        Raw(&Stashed::take()?).deserialize_newtype_struct(name, visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
     }
 }
 
@@ -119,6 +206,10 @@ impl<'de> Visitor<'de> for TermVisitor {
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Term, D::Error> {
+        // From an ETF deserializer (see `hand_over`): the term itself.
+        if let Some(term) = HANDOFF.with(|h| h.borrow_mut().take()) {
+            return Ok(term);
+        }
         let repr = Repr::deserialize(d)?;
         from_owned_repr(repr).map_err(de::Error::custom)
     }

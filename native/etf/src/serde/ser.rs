@@ -311,7 +311,7 @@ impl<'a> ser::Serializer for ByteSerializer<'a> {
         value: &T,
     ) -> Result<(), Error> {
         if name == raw::TOKEN {
-            let term = raw::from_repr(value.serialize(TermSerializer)?)?;
+            let term = raw::capture(value)?;
             write_term(self.out, &term);
             Ok(())
         } else {

@@ -10,7 +10,7 @@ use serde::de::{self, DeserializeSeed, Deserializer as _, IntoDeserializer, Visi
 
 use crate::serde::describe::describe;
 use crate::serde::error::Error;
-use crate::serde::raw::{self, Raw};
+use crate::serde::raw;
 use crate::term::Term;
 
 /// Deserializes Rust values out of a borrowed [`Term`].
@@ -239,7 +239,7 @@ impl<'de> de::Deserializer<'de> for TermDeserializer<'de> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         if name == raw::TOKEN {
-            visitor.visit_newtype_struct(Raw(self.term))
+            raw::hand_over(self.term.clone(), visitor)
         } else {
             visitor.visit_newtype_struct(self)
         }

@@ -136,7 +136,7 @@ impl ser::Serializer for TermSerializer {
         value: &T,
     ) -> Result<Term, Error> {
         if name == raw::TOKEN {
-            raw::from_repr(value.serialize(self)?)
+            raw::capture(value)
         } else {
             value.serialize(self)
         }

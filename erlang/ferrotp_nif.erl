@@ -1,0 +1,349 @@
+%% @doc ferrotp's NIF mode: Rust processes inside this VM.
+%%
+%% ```
+%% {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+%% ok = gen_server:cast(Pid, {bump, 2}),
+%% 2 = gen_server:call(Pid, value).
+%% '''
+%%
+%% Each Rust process takes the pid of a BEAM process, its proxy: the lean
+%% receive loop below. On every message the proxy makes one short NIF call
+%% that queues the message for the Rust process and polls it once, on this
+%% scheduler (see docs/nif.md for why, with measurements). When the Rust
+%% side wakes the process (a message from another Rust process, a timer),
+%% the proxy gets `'$ferrotp_poll''. The proxy traps exits: exit signals
+%% reach the Rust process, which decides (by its own trap_exit flag) whether
+%% it dies. When the Rust process dies, the proxy exits with its reason, so
+%% links, monitors and supervisors see what they would of a gen_server; a
+%% crash (an error return or a panic) is logged as a gen_server's is.
+%%
+%% Loads priv/libferrotp_nif.so (built by native/build.sh).
+-module(ferrotp_nif).
+
+%% API
+-export([start_link/2, start_link/3, start/3, behaviours/0, process_count/0,
+         pool_size/0, max_poll_ns/0]).
+%% proc_lib entry points
+-export([init_it/4, pool_init/1, pool_proxy/0]).
+%% NIFs behind the proxy loop
+-export([start_nif/3, adopt/1, deliver/2, exit_signal/3, down/4, poll/1,
+         pool_add/2]).
+%% Design measurement (ferrotp_nif_bench)
+-export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2]).
+
+-on_load(init/0).
+
+-define(NOT_LOADED, erlang:nif_error({not_loaded, ?MODULE})).
+-define(POOL, ferrotp_nif_pool).
+-define(POOL_BATCH, 64).
+
+-type behaviour() :: atom().
+-type option() :: {name, atom() | {local, atom()} | {global, term()}
+                   | {via, module(), term()}}.
+-export_type([behaviour/0, option/0]).
+
+%%%===================================================================
+%%% API
+%%%===================================================================
+
+%% @equiv start_link(Behaviour, Arg, [])
+-spec start_link(behaviour(), term()) -> {ok, pid()} | {error, term()}.
+start_link(Behaviour, Arg) ->
+    start_link(Behaviour, Arg, []).
+
+%% @doc Starts Rust behaviour `Behaviour' with init argument `Arg' in this
+%% VM, linked to the caller, as `gen_server:start_link/3,4' starts a
+%% gen_server: `{ok, Pid}', `{error, {already_started, Pid}}' when the name
+%% is taken, `{error, Reason}' when init fails (the process then exits with
+%% `Reason'), `{error, {unknown_behaviour, Behaviour}}'.
+-spec start_link(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
+start_link(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
+    ok = ensure_pool(),
+    proc_lib:start_link(?MODULE, init_it, [self(), Behaviour, Arg, Opts]).
+
+%% @doc As start_link/3, without the link.
+-spec start(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
+start(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
+    ok = ensure_pool(),
+    proc_lib:start(?MODULE, init_it, [self(), Behaviour, Arg, Opts]).
+
+%% @doc The behaviours start_link/3 accepts.
+-spec behaviours() -> [behaviour()].
+behaviours() -> ?NOT_LOADED.
+
+%% @doc How many Rust processes live in this VM.
+-spec process_count() -> non_neg_integer().
+process_count() -> ?NOT_LOADED.
+
+%% @doc The longest single NIF poll of a Rust process so far (nanoseconds).
+-spec max_poll_ns() -> non_neg_integer().
+max_poll_ns() -> ?NOT_LOADED.
+
+%% @doc Idle proxies kept for processes spawned from Rust.
+-spec pool_size() -> non_neg_integer().
+pool_size() -> ?NOT_LOADED.
+
+%%%===================================================================
+%%% The proxy
+%%%===================================================================
+
+%% @private
+init_it(Starter, Behaviour, Arg, Opts) ->
+    process_flag(trap_exit, true),
+    case register_name(proplists:get_value(name, Opts)) of
+        {error, _} = Taken ->
+            proc_lib:init_ack(Starter, Taken),
+            exit(normal);
+        ok ->
+            case start_nif(Behaviour, Arg, self()) of
+                {ok, Proc} ->
+                    proc_lib:init_ack(Starter, {ok, self()}),
+                    loop(Proc);
+                {error, Reason} ->
+                    proc_lib:init_ack(Starter, {error, Reason}),
+                    exit(normal);
+                {stop, Crashed, Reason} ->
+                    proc_lib:init_ack(Starter, {error, Reason}),
+                    stop(Crashed, Reason, {init, Behaviour, Arg})
+            end
+    end.
+
+register_name(undefined) -> ok;
+register_name(Name) when is_atom(Name) -> register_name({local, Name});
+register_name({local, Name}) ->
+    try register(Name, self()) of
+        true -> ok
+    catch
+        error:badarg -> {error, {already_started, whereis(Name)}}
+    end;
+register_name({global, Name}) ->
+    case global:register_name(Name, self()) of
+        yes -> ok;
+        no -> {error, {already_started, global:whereis_name(Name)}}
+    end;
+register_name({via, Mod, Name}) ->
+    case Mod:register_name(Name, self()) of
+        yes -> ok;
+        no -> {error, {already_started, Mod:whereis_name(Name)}}
+    end.
+
+loop(Proc) ->
+    receive
+        Msg -> handle(Msg, Proc)
+    end.
+
+%% Messages the proxy handles itself; everything else is the Rust
+%% process's.
+handle('$ferrotp_poll', Proc) ->
+    step(poll(Proc), Proc, '$ferrotp_poll');
+handle({'EXIT', From, Reason} = Msg, Proc) ->
+    step(exit_signal(Proc, From, Reason), Proc, Msg);
+handle({'$ferrotp', Op, Arg}, Proc) ->
+    request(Op, Arg, Proc);
+handle({'$ferrotp', Op, Arg1, Arg2}, Proc) ->
+    request(Op, {Arg1, Arg2}, Proc);
+handle({'DOWN', Ref, process, Object, Reason} = Msg, Proc) ->
+    case erase({?MODULE, Ref}) of
+        undefined ->
+            step(deliver(Proc, Msg), Proc, Msg);
+        RustRef ->
+            erase({?MODULE, RustRef}),
+            step(down(Proc, RustRef, Object, Reason), Proc, Msg)
+    end;
+handle(Msg, Proc) ->
+    step(deliver(Proc, Msg), Proc, Msg).
+
+%% What the Rust process asked of the BEAM (see host.rs, BeamTransport):
+%% the proxy performs it as the process it is.
+request(link, Pid, Proc) ->
+    catch link(Pid),
+    loop(Proc);
+request(unlink, Pid, Proc) ->
+    unlink(Pid),
+    loop(Proc);
+request(exit, {Pid, Reason}, Proc) ->
+    exit(Pid, Reason),
+    loop(Proc);
+request(monitor, {Target, RustRef}, Proc) ->
+    Ref = erlang:monitor(process, Target),
+    put({?MODULE, Ref}, RustRef),
+    put({?MODULE, RustRef}, Ref),
+    loop(Proc);
+request(demonitor, RustRef, Proc) ->
+    case erase({?MODULE, RustRef}) of
+        undefined ->
+            ok;
+        Ref ->
+            erase({?MODULE, Ref}),
+            erlang:demonitor(Ref, [flush])
+    end,
+    loop(Proc).
+
+step(ok, Proc, _Msg) ->
+    loop(Proc);
+step({stop, Crashed, Reason}, _Proc, Msg) ->
+    stop(Crashed, Reason, Msg).
+
+%% The Rust process has died: the proxy dies with its reason.
+stop(true, Reason, LastMsg) ->
+    report_crash(Reason, LastMsg),
+    exit(Reason);
+stop(false, Reason, _LastMsg) ->
+    case orderly(Reason) of
+        true ->
+            exit(Reason);
+        false ->
+            %% Killed by a signal, not crashed: die of the signal, as a
+            %% gen_server does, without a crash report.
+            process_flag(trap_exit, false),
+            exit(self(), Reason),
+            receive after infinity -> ok end
+    end.
+
+orderly(normal) -> true;
+orderly(shutdown) -> true;
+orderly({shutdown, _}) -> true;
+orderly(_) -> false.
+
+%% The report a gen_server logs when it terminates abnormally, so Logger
+%% (and Elixir's translator) shows a Rust crash as it shows a GenServer's.
+report_crash(Reason, LastMsg) ->
+    Name = case process_info(self(), registered_name) of
+               {registered_name, N} -> N;
+               _ -> self()
+           end,
+    logger:error(#{label => {gen_server, terminate},
+                   name => Name,
+                   last_message => LastMsg,
+                   state => {ferrotp_nif, rust_process},
+                   log => [],
+                   reason => Reason,
+                   client_info => undefined},
+                 #{domain => [otp],
+                   report_cb => fun gen_server:format_log/2,
+                   error_logger => #{tag => error,
+                                     report_cb => fun gen_server:format_log/1}}).
+
+%%%===================================================================
+%%% Proxies for processes spawned from Rust
+%%%===================================================================
+
+%% A Rust process spawned by Rust code (a Rust supervisor's child) needs a
+%% pid before any BEAM code can run: it takes one of these idle proxies,
+%% which then adopts it.
+ensure_pool() ->
+    case whereis(?POOL) of
+        undefined ->
+            case proc_lib:start(?MODULE, pool_init, [self()]) of
+                ok -> ok;
+                {error, already_started} -> ok
+            end;
+        _ ->
+            ok
+    end.
+
+%% @private
+pool_init(Starter) ->
+    try register(?POOL, self()) of
+        true ->
+            refill(),
+            proc_lib:init_ack(Starter, ok),
+            pool_loop()
+    catch
+        error:badarg ->
+            proc_lib:init_ack(Starter, {error, already_started})
+    end.
+
+pool_loop() ->
+    receive
+        refill -> refill();
+        _ -> ok
+    end,
+    pool_loop().
+
+refill() ->
+    Pids = [proc_lib:spawn(?MODULE, pool_proxy, []) || _ <- lists:seq(1, ?POOL_BATCH)],
+    ok = pool_add(self(), Pids).
+
+%% @private
+pool_proxy() ->
+    receive
+        '$ferrotp_adopt' ->
+            process_flag(trap_exit, true),
+            case adopt(self()) of
+                {ok, Proc} -> loop(Proc);
+                {stop, Crashed, Reason} -> stop(Crashed, Reason, '$ferrotp_adopt');
+                error -> exit(normal)
+            end
+    end.
+
+%%%===================================================================
+%%% Loading
+%%%===================================================================
+
+init() ->
+    Path = filename:join(priv_dir(), "libferrotp_nif"),
+    case erlang:load_nif(Path, 0) of
+        ok ->
+            ok;
+        {error, {Why, Text}} ->
+            logger:error("ferrotp: cannot load the NIF library ~ts.so (~p: ~ts); "
+                         "build it with `bash native/build.sh` (mix compile and "
+                         "rebar3 compile run it)", [Path, Why, Text]),
+            {error, {Why, Text}}
+    end.
+
+%% code:priv_dir(ferrotp) when the application is known to the code server;
+%% otherwise the repository's priv/, found above this module's .beam,
+%% its source file, or the current directory.
+priv_dir() ->
+    case code:priv_dir(ferrotp) of
+        {error, bad_name} ->
+            {ok, Cwd} = file:get_cwd(),
+            Starts = [filename:dirname(filename:absname(code:which(?MODULE))),
+                      filename:dirname(filename:absname(?FILE)), Cwd],
+            case [D || S <- Starts, {ok, D} <- [repo_priv(S)]] of
+                [Dir | _] -> Dir;
+                [] -> "priv"
+            end;
+        Dir ->
+            Dir
+    end.
+
+repo_priv(Dir) ->
+    Candidate = filename:join(Dir, "priv"),
+    case filelib:is_regular(filename:join(Candidate, "libferrotp_nif.so")) of
+        true -> {ok, Candidate};
+        false ->
+            case filename:dirname(Dir) of
+                Dir -> error;
+                Up -> repo_priv(Up)
+            end
+    end.
+
+%%%===================================================================
+%%% NIFs (replaced on load)
+%%%===================================================================
+
+%% @private
+start_nif(_Behaviour, _Arg, _Self) -> ?NOT_LOADED.
+%% @private
+adopt(_Self) -> ?NOT_LOADED.
+%% @private
+deliver(_Proc, _Msg) -> ?NOT_LOADED.
+%% @private
+exit_signal(_Proc, _From, _Reason) -> ?NOT_LOADED.
+%% @private
+down(_Proc, _Ref, _Object, _Reason) -> ?NOT_LOADED.
+%% @private
+poll(_Proc) -> ?NOT_LOADED.
+%% @private
+pool_add(_Keeper, _Pids) -> ?NOT_LOADED.
+%% @private
+bench_a_new(_Count) -> ?NOT_LOADED.
+%% @private
+bench_a_handle(_Counter, _Msg) -> ?NOT_LOADED.
+%% @private
+bench_b_new(_Count) -> ?NOT_LOADED.
+%% @private
+bench_b_handle(_Counter, _Msg) -> ?NOT_LOADED.

@@ -1,0 +1,63 @@
+%% @doc Benchmarks of NIF mode against the BEAM, measured in the same run.
+%%
+%% design/0 times a gen_server:call round trip through the two candidate
+%% execution designs (see docs/nif.md) and through a gen_server.
+-module(ferrotp_nif_bench).
+
+-export([design/0, design/1]).
+
+-define(CALLS, 200000).
+
+design() -> design(?CALLS).
+
+design(N) ->
+    {ok, G} = beam_counter(),
+    A = spawn_link(fun() -> proxy_loop(fun ferrotp_nif:bench_a_handle/2,
+                                       ferrotp_nif:bench_a_new(0)) end),
+    B = spawn_link(fun() -> proxy_loop(fun ferrotp_nif:bench_b_handle/2,
+                                       ferrotp_nif:bench_b_new(0)) end),
+    L = spawn_link(fun() -> lean_loop(0) end),
+    {ok, R} = ferrotp_nif:start_link(counter, 0, []),
+    Results = [{Name, best_of(3, fun() -> calls(Pid, N) end)}
+               || {Name, Pid} <- [{gen_server, G}, {lean_erlang, L}, {a_scheduler, A},
+                                  {b_threads, B}, {nif_counter, R},
+                                  {gen_server, G}]],
+    GenNs = lists:min([Ns || {gen_server, Ns} <- Results]),
+    io:format("call round trip, ~b calls, best of 3 (ns/call; ratio = gen_server / design)~n", [N]),
+    [io:format("  ~-12s ~8.1f ns  ~5.2fx~n", [Name, Ns, GenNs / Ns])
+     || {Name, Ns} <- Results, Name =/= gen_server],
+    io:format("  ~-12s ~8.1f ns~n", [gen_server, GenNs]),
+    [unlink(P) || P <- [G, L, A, B, R]],
+    [exit(P, kill) || P <- [G, L, A, B, R]],
+    Results.
+
+beam_counter() ->
+    gen_server:start_link(beam_bench_counter, 0, []).
+
+proxy_loop(Handle, State) ->
+    receive
+        Msg ->
+            ok = Handle(State, Msg),
+            proxy_loop(Handle, State)
+    end.
+
+%% The floor: a receive loop that answers in Erlang, no NIF.
+lean_loop(Count) ->
+    receive
+        {'$gen_call', {Pid, Tag}, value} ->
+            Pid ! {Tag, Count},
+            lean_loop(Count)
+    end.
+
+best_of(K, F) -> lists:min([F() || _ <- lists:seq(1, K)]).
+
+calls(Pid, N) ->
+    0 = gen_server:call(Pid, value),
+    T0 = erlang:monotonic_time(nanosecond),
+    call_loop(Pid, N),
+    (erlang:monotonic_time(nanosecond) - T0) / N.
+
+call_loop(_Pid, 0) -> ok;
+call_loop(Pid, N) ->
+    _ = gen_server:call(Pid, value),
+    call_loop(Pid, N - 1).

@@ -1,0 +1,259 @@
+//! Terms across the NIF boundary: rustler's `Term` (a term on a BEAM
+//! heap) to and from `etf::Term` (the runtime's owned term).
+//!
+//! | Erlang                         | here                         |
+//! |--------------------------------|------------------------------|
+//! | a term a NIF receives          | [`from_beam`] → `etf::Term`  |
+//! | a term a NIF builds or sends   | [`to_beam`] ← `etf::Term`    |
+//!
+//! The walk is direct for the terms messages are made of (atoms, small
+//! integers, floats, binaries, lists, tuples, maps). Atoms are cached per
+//! scheduler thread both ways: an atom's term never changes for the life of
+//! the VM, so a cache hit is a hash lookup instead of a string copy and a
+//! lookup in the atom table. Pids are cached the same way (bounded): a pid's
+//! term is an immediate too. Big integers, bitstrings, ports, references and
+//! funs take the external term format (`term_to_binary`), which is exact
+//! and rare enough to be cheap overall.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use etf::{Atom, Pid, Term};
+use rustler::sys::ERL_NIF_TERM;
+use rustler::types::tuple::{get_tuple, make_tuple};
+use rustler::{Binary, Encoder, Env, ListIterator, MapIterator, OwnedBinary, TermType};
+
+/// Why a BEAM term could not become an `etf::Term`.
+#[derive(Debug)]
+pub enum ConvertError {
+    /// The NIF API refused to read part of the term.
+    Unreadable(&'static str),
+    /// The external-format fallback did not decode.
+    Decode(etf::DecodeError),
+}
+
+impl std::fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConvertError::Unreadable(what) => write!(f, "unreadable {what}"),
+            ConvertError::Decode(e) => write!(f, "external term format: {e}"),
+        }
+    }
+}
+
+/// Entries kept in the per-thread pid caches before they are emptied.
+const PID_CACHE_MAX: usize = 65_536;
+
+#[derive(Default)]
+struct Caches {
+    atoms_in: HashMap<ERL_NIF_TERM, Atom>,
+    atoms_out: HashMap<Atom, ERL_NIF_TERM>,
+    pids_in: HashMap<ERL_NIF_TERM, Pid>,
+    pids_out: HashMap<Pid, ERL_NIF_TERM>,
+}
+
+thread_local! {
+    static CACHES: RefCell<Caches> = RefCell::new(Caches::default());
+}
+
+/// Reads a BEAM term into an owned `etf::Term`.
+pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
+    match term.get_type() {
+        TermType::Atom => atom_from_beam(term).map(Term::Atom),
+        TermType::Integer => match term.decode::<i64>() {
+            Ok(i) => Ok(Term::Int(i)),
+            Err(_) => via_external(term),
+        },
+        TermType::Float => term
+            .decode::<f64>()
+            .map(Term::Float)
+            .map_err(|_| ConvertError::Unreadable("float")),
+        TermType::Binary => match Binary::from_term(term) {
+            Ok(b) => Ok(Term::Binary(Bytes::copy_from_slice(b.as_slice()))),
+            Err(_) => via_external(term), // a bitstring
+        },
+        TermType::Tuple => {
+            let items = get_tuple(term).map_err(|_| ConvertError::Unreadable("tuple"))?;
+            items
+                .into_iter()
+                .map(from_beam)
+                .collect::<Result<Vec<_>, _>>()
+                .map(Term::Tuple)
+        }
+        TermType::List => list_from_beam(term),
+        TermType::Map => {
+            let iter = MapIterator::new(term).ok_or(ConvertError::Unreadable("map"))?;
+            let mut entries = Vec::new();
+            for (k, v) in iter {
+                entries.push((from_beam(k)?, from_beam(v)?));
+            }
+            Ok(Term::Map(etf::Map { entries }))
+        }
+        TermType::Pid => pid_from_beam(term).map(Term::Pid),
+        _ => via_external(term),
+    }
+}
+
+fn list_from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
+    let mut items = Vec::new();
+    let mut rest = term;
+    loop {
+        if rest.is_empty_list() {
+            return Ok(Term::List(items));
+        }
+        match rest.list_get_cell() {
+            Ok((head, tail)) => {
+                items.push(from_beam(head)?);
+                rest = tail;
+            }
+            Err(_) => {
+                let tail = from_beam(rest)?;
+                return Ok(Term::ImproperList(items, Box::new(tail)));
+            }
+        }
+    }
+}
+
+fn atom_from_beam(term: rustler::Term<'_>) -> Result<Atom, ConvertError> {
+    let raw = term.as_c_arg();
+    if let Some(a) = CACHES.with(|c| c.borrow().atoms_in.get(&raw).copied()) {
+        return Ok(a);
+    }
+    let name = term
+        .atom_to_string()
+        .map_err(|_| ConvertError::Unreadable("atom"))?;
+    let atom = Atom::try_new(&name).map_err(|_| ConvertError::Unreadable("atom"))?;
+    CACHES.with(|c| {
+        let mut c = c.borrow_mut();
+        c.atoms_in.insert(raw, atom);
+        c.atoms_out.insert(atom, raw);
+    });
+    Ok(atom)
+}
+
+/// Reads a local or remote pid (the node name and creation come from the
+/// external format, so a pid reads exactly as `term_to_binary` writes it).
+pub fn pid_from_beam(term: rustler::Term<'_>) -> Result<Pid, ConvertError> {
+    let raw = term.as_c_arg();
+    if let Some(p) = CACHES.with(|c| c.borrow().pids_in.get(&raw).copied()) {
+        return Ok(p);
+    }
+    match via_external(term)? {
+        Term::Pid(p) => {
+            CACHES.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.pids_in.len() >= PID_CACHE_MAX {
+                    c.pids_in.clear();
+                    c.pids_out.clear();
+                }
+                c.pids_in.insert(raw, p);
+                c.pids_out.insert(p, raw);
+            });
+            Ok(p)
+        }
+        _ => Err(ConvertError::Unreadable("pid")),
+    }
+}
+
+fn via_external(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
+    let bin = term.to_binary();
+    etf::decode(bin.as_slice()).map_err(ConvertError::Decode)
+}
+
+/// Builds `term` on `env`'s heap.
+pub fn to_beam<'a>(env: Env<'a>, term: &Term) -> rustler::Term<'a> {
+    match term {
+        Term::Atom(a) => atom_to_beam(env, *a),
+        Term::Int(i) => i.encode(env),
+        Term::Float(f) => f.encode(env),
+        Term::Binary(b) => match OwnedBinary::new(b.len()) {
+            Some(mut owned) => {
+                owned.as_mut_slice().copy_from_slice(b);
+                owned.release(env).to_term(env)
+            }
+            None => external_to_beam(env, term),
+        },
+        Term::Tuple(items) => {
+            let items: Vec<rustler::Term<'a>> = items.iter().map(|t| to_beam(env, t)).collect();
+            make_tuple(env, &items)
+        }
+        Term::List(items) => list_to_beam(env, items, rustler::Term::list_new_empty(env)),
+        Term::ImproperList(items, tail) => list_to_beam(env, items, to_beam(env, tail)),
+        Term::Map(m) => {
+            let keys: Vec<rustler::Term<'a>> =
+                m.entries.iter().map(|(k, _)| to_beam(env, k)).collect();
+            let values: Vec<rustler::Term<'a>> =
+                m.entries.iter().map(|(_, v)| to_beam(env, v)).collect();
+            rustler::Term::map_from_term_arrays(env, &keys, &values)
+                .unwrap_or_else(|_| external_to_beam(env, term))
+        }
+        Term::Pid(p) => pid_to_beam(env, p),
+        _ => external_to_beam(env, term),
+    }
+}
+
+fn list_to_beam<'a>(env: Env<'a>, items: &[Term], tail: rustler::Term<'a>) -> rustler::Term<'a> {
+    items
+        .iter()
+        .rev()
+        .fold(tail, |acc, item| acc.list_prepend(to_beam(env, item)))
+}
+
+fn atom_to_beam(env: Env<'_>, atom: Atom) -> rustler::Term<'_> {
+    if let Some(raw) = CACHES.with(|c| c.borrow().atoms_out.get(&atom).copied()) {
+        // SAFETY: an atom term is an immediate, valid in every env for the
+        // life of the VM.
+        return unsafe { rustler::Term::new(env, raw) };
+    }
+    match rustler::Atom::from_str(env, atom.as_str()) {
+        Ok(a) => {
+            let t = a.to_term(env);
+            CACHES.with(|c| {
+                let mut c = c.borrow_mut();
+                c.atoms_out.insert(atom, t.as_c_arg());
+                c.atoms_in.insert(t.as_c_arg(), atom);
+            });
+            t
+        }
+        Err(_) => external_to_beam(env, &Term::Atom(atom)),
+    }
+}
+
+/// Builds a pid term (a local pid when `pid` names this VM's node).
+pub fn pid_to_beam<'a>(env: Env<'a>, pid: &Pid) -> rustler::Term<'a> {
+    if let Some(raw) = CACHES.with(|c| c.borrow().pids_out.get(pid).copied()) {
+        // SAFETY: only local pids are cached, and a local pid's term is an
+        // immediate, valid in every env.
+        return unsafe { rustler::Term::new(env, raw) };
+    }
+    let t = external_to_beam(env, &Term::Pid(*pid));
+    if t.get_type() == TermType::Pid && t.decode::<rustler::LocalPid>().is_ok() {
+        CACHES.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.pids_out.len() >= PID_CACHE_MAX {
+                c.pids_in.clear();
+                c.pids_out.clear();
+            }
+            c.pids_out.insert(*pid, t.as_c_arg());
+            c.pids_in.insert(t.as_c_arg(), *pid);
+        });
+    }
+    t
+}
+
+fn external_to_beam<'a>(env: Env<'a>, term: &Term) -> rustler::Term<'a> {
+    let bytes = etf::encode(term);
+    match env.binary_to_term(&bytes) {
+        Some((t, _)) => t,
+        // Only a term the VM cannot hold (an atom over 255 characters
+        // cannot exist in an `etf::Term`): say so rather than crash.
+        None => rustler::types::atom::undefined().encode(env),
+    }
+}
+
+/// An iterator over a proper list (re-exported for the NIFs that read
+/// argument lists).
+pub fn list_items<'a>(term: rustler::Term<'a>) -> Option<ListIterator<'a>> {
+    term.into_list_iterator().ok()
+}

@@ -1,0 +1,199 @@
+//! The VM as ferrotp's host: one [`Node`] named as this VM's node, whose
+//! processes are named by BEAM pids and polled by BEAM processes.
+//!
+//! * [`NifExecutor`] gives each new Rust process a BEAM pid: the pid of the
+//!   BEAM process that started it (`ferrotp_nif:start_link/3`), or one
+//!   taken from a pool of idle proxies kept by `ferrotp_nif_pool` for
+//!   processes that Rust code spawns (a Rust supervisor's children).
+//! * [`BeamTransport`] carries signals from Rust processes to the VM's own
+//!   processes: messages with `enif_send`; links, unlinks, exit signals
+//!   and monitors as requests to the sender's proxy, which performs them as
+//!   the BEAM process it is (`link/1`, `erlang:monitor/2`, ...).
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use etf::{Atom, Pid, Term};
+use ferrotp::executor::{Executor, ProcessTask};
+use ferrotp::{MonitorTarget, Node, Signal, Transport};
+use parking_lot::Mutex;
+use rustler::{Encoder, ResourceArc};
+
+use crate::beam_env;
+use crate::convert::to_beam;
+use crate::process::RustProcess;
+
+/// Proxies kept idle for Rust-spawned processes.
+const POOL_LOW: usize = 32;
+
+static NODE: OnceLock<Node> = OnceLock::new();
+
+/// Processes spawned but not yet taken by their proxy (by pid).
+static NEWBORN: OnceLock<Mutex<HashMap<Pid, ResourceArc<RustProcess>>>> = OnceLock::new();
+
+static POOL: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+static POOL_KEEPER: Mutex<Option<Pid>> = Mutex::new(None);
+static REFILL_ASKED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// The pid the next spawn on this thread takes (set by the start NIF).
+    static NEXT_PID: Cell<Option<Pid>> = const { Cell::new(None) };
+}
+
+/// The VM's node, created on first use from a pid of this VM (its node name
+/// and creation).
+pub fn node(sample: &Pid) -> &'static Node {
+    NODE.get_or_init(|| {
+        let node = Node::new(sample.node, sample.creation);
+        node.set_executor(std::sync::Arc::new(NifExecutor));
+        node.set_local_transport(std::sync::Arc::new(BeamTransport));
+        node
+    })
+}
+
+/// The node, if a process was ever started.
+pub fn existing_node() -> Option<&'static Node> {
+    NODE.get()
+}
+
+fn newborn() -> &'static Mutex<HashMap<Pid, ResourceArc<RustProcess>>> {
+    NEWBORN.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Runs `f` with spawns on this thread taking `pid` first.
+pub fn with_next_pid<R>(pid: Pid, f: impl FnOnce() -> R) -> R {
+    let previous = NEXT_PID.with(|c| c.replace(Some(pid)));
+    let out = f();
+    NEXT_PID.with(|c| c.set(previous));
+    out
+}
+
+/// Takes the process spawned for proxy `pid`.
+pub fn take_newborn(pid: &Pid) -> Option<ResourceArc<RustProcess>> {
+    newborn().lock().remove(pid)
+}
+
+/// Adds idle proxies to the pool; `keeper` refills it when asked.
+pub fn pool_add(keeper: Pid, pids: Vec<Pid>) {
+    *POOL_KEEPER.lock() = Some(keeper);
+    POOL.lock().extend(pids);
+    REFILL_ASKED.store(false, Ordering::Release);
+}
+
+/// Idle proxies in the pool.
+pub fn pool_len() -> usize {
+    POOL.lock().len()
+}
+
+fn pool_take() -> Option<Pid> {
+    let (pid, left) = {
+        let mut pool = POOL.lock();
+        let pid = pool.pop();
+        (pid, pool.len())
+    };
+    if left < POOL_LOW && !REFILL_ASKED.swap(true, Ordering::AcqRel) {
+        if let Some(keeper) = *POOL_KEEPER.lock() {
+            beam_env::send(&keeper, &Term::atom("refill"));
+        }
+    }
+    pid
+}
+
+/// Names new processes with BEAM pids and hands their tasks to proxies.
+pub struct NifExecutor;
+
+impl Executor for NifExecutor {
+    fn alloc_pid(&self) -> Option<Pid> {
+        NEXT_PID.with(|c| c.take()).or_else(pool_take)
+    }
+
+    fn spawn(&self, pid: Pid, task: ProcessTask) {
+        let process = ResourceArc::new(RustProcess::new(pid, task));
+        newborn().lock().insert(pid, process);
+        // A pooled proxy is waiting for its process; the start NIF takes
+        // its own directly (it knows the pid).
+        if !is_starting(&pid) {
+            beam_env::send(&pid, &Term::atom("$ferrotp_adopt"));
+        }
+    }
+}
+
+thread_local! {
+    static STARTING: Cell<Option<Pid>> = const { Cell::new(None) };
+}
+
+fn is_starting(pid: &Pid) -> bool {
+    STARTING.with(|c| c.get()) == Some(*pid)
+}
+
+/// Runs `f` (a behaviour's start) for the proxy `pid`, which takes the first
+/// process spawned.
+pub fn starting<R>(pid: Pid, f: impl FnOnce() -> R) -> R {
+    let previous = STARTING.with(|c| c.replace(Some(pid)));
+    let out = with_next_pid(pid, f);
+    STARTING.with(|c| c.set(previous));
+    out
+}
+
+/// Signals from Rust processes to the VM's processes (see the module docs).
+pub struct BeamTransport;
+
+impl Transport for BeamTransport {
+    fn deliver(&self, signal: Signal) {
+        match signal {
+            Signal::Send { to, msg, .. } => beam_env::send(&to, &msg),
+            Signal::RegSend { to_name, msg, .. } => send_to_name(to_name, &msg),
+            Signal::Link { from, to } => request(&from, "link", vec![Term::Pid(to)]),
+            Signal::Unlink { from, to, .. } => request(&from, "unlink", vec![Term::Pid(to)]),
+            Signal::Exit2 { from, to, reason } => {
+                request(&from, "exit", vec![Term::Pid(to), reason])
+            }
+            Signal::Monitor {
+                from,
+                target,
+                reference,
+            } => {
+                let target = match target {
+                    MonitorTarget::Pid(p) => Term::Pid(p),
+                    MonitorTarget::Name { name, node } => {
+                        Term::Tuple(vec![Term::Atom(name), Term::Atom(node)])
+                    }
+                };
+                request(&from, "monitor", vec![target, Term::Reference(reference)])
+            }
+            Signal::Demonitor {
+                from, reference, ..
+            } => request(&from, "demonitor", vec![Term::Reference(reference)]),
+            // A link's exit signal when a Rust process dies: its proxy
+            // exits with the same reason right after, and the BEAM link
+            // carries it. BEAM processes never monitor through the runtime
+            // (they monitor the proxy), so no `Down` is for them.
+            Signal::Exit { .. } | Signal::UnlinkAck { .. } | Signal::Down { .. } => {}
+        }
+    }
+}
+
+/// `{'$ferrotp', Op, Args...}` to the proxy of Rust process `proxy`.
+fn request(proxy: &Pid, op: &str, args: Vec<Term>) {
+    let mut items = vec![Term::atom("$ferrotp"), Term::atom(op)];
+    items.extend(args);
+    beam_env::send(proxy, &Term::Tuple(items));
+}
+
+fn send_to_name(name: Atom, msg: &Term) {
+    beam_env::with_caller_env(|env| {
+        if let Some(env) = env {
+            let atom = to_beam(env, &Term::Atom(name));
+            if let Some(pid) = env.whereis_pid(atom) {
+                let _ = env.send(&pid, to_beam(env, msg));
+            }
+        }
+    });
+}
+
+/// `ok`, for NIFs that answer it.
+pub fn ok<'a>(env: rustler::Env<'a>) -> rustler::Term<'a> {
+    rustler::types::atom::ok().encode(env)
+}

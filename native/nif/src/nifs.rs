@@ -1,0 +1,235 @@
+//! The NIFs behind `erlang/ferrotp_nif.erl`'s proxy loop. Each one is a
+//! short call: it converts one term, queues one signal and polls the Rust
+//! process once (see `process.rs`).
+//!
+//! Every one of them answers a *step*: `ok` while the Rust process lives,
+//! `{stop, Crashed, Reason}` once it has died (the proxy then exits with
+//! `Reason`, logging a crash report when `Crashed`).
+
+use etf::Term;
+use ferrotp::{MonitorTarget, Signal};
+use rustler::types::atom;
+use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc};
+
+use crate::beam_env;
+use crate::behaviours;
+use crate::convert::{from_beam, pid_from_beam, to_beam};
+use crate::host;
+use crate::process::{RustProcess, Step};
+
+fn bad(e: impl std::fmt::Display) -> rustler::Error {
+    rustler::Error::Term(Box::new(e.to_string()))
+}
+
+fn step<'a>(env: Env<'a>, step: Step) -> rustler::Term<'a> {
+    match step {
+        Step::Running => atom::ok().encode(env),
+        Step::Gone => (
+            rustler::Atom::from_str(env, "stop")
+                .map(|a| a.encode(env))
+                .unwrap_or_else(|_| atom::error().encode(env)),
+            false,
+            rustler::Atom::from_str(env, "noproc")
+                .map(|a| a.encode(env))
+                .unwrap_or_else(|_| atom::error().encode(env)),
+        )
+            .encode(env),
+        Step::Exited(e) => {
+            let stop = to_beam(env, &Term::atom("stop"));
+            (stop, e.crashed, to_beam(env, &e.reason)).encode(env)
+        }
+    }
+}
+
+/// Watches the proxy and runs the process's first poll: `{ok, Proc}` or a
+/// stop step.
+fn begin<'a>(
+    env: Env<'a>,
+    proxy: rustler::Term<'a>,
+    process: ResourceArc<RustProcess>,
+) -> NifResult<rustler::Term<'a>> {
+    let local: LocalPid = proxy.decode()?;
+    let _ = process.monitor(Some(env), &local);
+    match process.poll(env) {
+        Step::Running => Ok((atom::ok(), process).encode(env)),
+        other => Ok(step(env, other)),
+    }
+}
+
+/// `start_nif(Behaviour, Arg, Self)`: spawns `Behaviour` with `Arg` as the
+/// calling proxy's Rust process and runs it until it first waits.
+#[rustler::nif(name = "start_nif")]
+fn start<'a>(
+    env: Env<'a>,
+    behaviour: rustler::Term<'a>,
+    arg: rustler::Term<'a>,
+    proxy: rustler::Term<'a>,
+) -> NifResult<rustler::Term<'a>> {
+    let pid = pid_from_beam(proxy).map_err(bad)?;
+    let name = match from_beam(behaviour).map_err(bad)? {
+        Term::Atom(a) => a,
+        _ => return Err(rustler::Error::BadArg),
+    };
+    let Some(start) = behaviours::lookup(name) else {
+        let reason = Term::Tuple(vec![Term::atom("unknown_behaviour"), Term::Atom(name)]);
+        return Ok((atom::error(), to_beam(env, &reason)).encode(env));
+    };
+    let arg = from_beam(arg).map_err(bad)?;
+    let node = host::node(&pid);
+    let spawned = {
+        let _env = beam_env::enter(env);
+        let _rt = node.handle().enter();
+        host::starting(pid, || start(node, arg))
+    };
+    let Some(process) = host::take_newborn(&pid) else {
+        let reason = Term::Tuple(vec![
+            Term::atom("behaviour_did_not_spawn"),
+            Term::Atom(name),
+            Term::Pid(spawned),
+        ]);
+        return Ok((atom::error(), to_beam(env, &reason)).encode(env));
+    };
+    begin(env, proxy, process)
+}
+
+/// `adopt(Self)`: a pooled proxy takes the Rust process spawned with its pid.
+#[rustler::nif]
+fn adopt<'a>(env: Env<'a>, proxy: rustler::Term<'a>) -> NifResult<rustler::Term<'a>> {
+    let pid = pid_from_beam(proxy).map_err(bad)?;
+    match host::take_newborn(&pid) {
+        Some(process) => begin(env, proxy, process),
+        None => Ok(atom::error().encode(env)),
+    }
+}
+
+/// `deliver(Proc, Msg)`: `Msg` arrived at the proxy.
+#[rustler::nif]
+fn deliver<'a>(
+    env: Env<'a>,
+    process: ResourceArc<RustProcess>,
+    msg: rustler::Term<'a>,
+) -> NifResult<rustler::Term<'a>> {
+    let msg = from_beam(msg).map_err(bad)?;
+    let signal = Signal::Send {
+        from: None,
+        to: process.pid(),
+        msg,
+    };
+    Ok(step(env, process.deliver(env, signal)))
+}
+
+/// `exit_signal(Proc, From, Reason)`: an exit signal reached the proxy
+/// (which traps exits, so it arrived as `{'EXIT', From, Reason}`).
+#[rustler::nif]
+fn exit_signal<'a>(
+    env: Env<'a>,
+    process: ResourceArc<RustProcess>,
+    from: rustler::Term<'a>,
+    reason: rustler::Term<'a>,
+) -> NifResult<rustler::Term<'a>> {
+    let signal = match from_beam(from).map_err(bad)? {
+        Term::Pid(from) => Signal::Exit2 {
+            from,
+            to: process.pid(),
+            reason: from_beam(reason).map_err(bad)?,
+        },
+        // An exit from a port: a message to the Rust process.
+        other => Signal::Send {
+            from: None,
+            to: process.pid(),
+            msg: Term::Tuple(vec![
+                Term::atom("EXIT"),
+                other,
+                from_beam(reason).map_err(bad)?,
+            ]),
+        },
+    };
+    Ok(step(env, process.deliver(env, signal)))
+}
+
+/// `down(Proc, Ref, Object, Reason)`: a monitor the Rust process asked for
+/// (through its proxy) fired.
+#[rustler::nif]
+fn down<'a>(
+    env: Env<'a>,
+    process: ResourceArc<RustProcess>,
+    reference: rustler::Term<'a>,
+    object: rustler::Term<'a>,
+    reason: rustler::Term<'a>,
+) -> NifResult<rustler::Term<'a>> {
+    let Term::Reference(reference) = from_beam(reference).map_err(bad)? else {
+        return Err(rustler::Error::BadArg);
+    };
+    let from = match from_beam(object).map_err(bad)? {
+        Term::Pid(p) => MonitorTarget::Pid(p),
+        Term::Tuple(t) => match t.as_slice() {
+            [Term::Atom(name), Term::Atom(node)] => MonitorTarget::Name {
+                name: *name,
+                node: *node,
+            },
+            _ => return Err(rustler::Error::BadArg),
+        },
+        Term::Atom(name) => MonitorTarget::Name {
+            name,
+            node: process.pid().node,
+        },
+        _ => return Err(rustler::Error::BadArg),
+    };
+    let signal = Signal::Down {
+        from,
+        to: process.pid(),
+        reference,
+        reason: from_beam(reason).map_err(bad)?,
+    };
+    Ok(step(env, process.deliver(env, signal)))
+}
+
+/// `poll(Proc)`: the Rust process was woken (`'$ferrotp_poll'`).
+#[rustler::nif]
+fn poll<'a>(env: Env<'a>, process: ResourceArc<RustProcess>) -> rustler::Term<'a> {
+    step(env, process.poll(env))
+}
+
+/// `pool_add(Keeper, Pids)`: idle proxies for Rust-spawned processes.
+#[rustler::nif]
+fn pool_add<'a>(
+    env: Env<'a>,
+    keeper: rustler::Term<'a>,
+    pids: Vec<rustler::Term<'a>>,
+) -> NifResult<rustler::Term<'a>> {
+    let keeper = pid_from_beam(keeper).map_err(bad)?;
+    let pids = pids
+        .into_iter()
+        .map(pid_from_beam)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    host::pool_add(keeper, pids);
+    Ok(atom::ok().encode(env))
+}
+
+/// `pool_size()`: idle proxies left.
+#[rustler::nif]
+fn pool_size() -> usize {
+    host::pool_len()
+}
+
+/// `behaviours()`: the names `start/3` accepts.
+#[rustler::nif]
+fn behaviours<'a>(env: Env<'a>) -> rustler::Term<'a> {
+    let names: Vec<Term> = behaviours::names().into_iter().map(Term::Atom).collect();
+    to_beam(env, &Term::List(names))
+}
+
+/// `process_count()`: live Rust processes in this VM.
+#[rustler::nif]
+fn process_count() -> usize {
+    host::existing_node()
+        .map(|n| n.process_count())
+        .unwrap_or(0)
+}
+
+/// `max_poll_ns()`: the longest single poll of any Rust process so far.
+#[rustler::nif]
+fn max_poll_ns() -> u64 {
+    crate::process::MAX_POLL_NS.load(std::sync::atomic::Ordering::Relaxed)
+}

@@ -1,0 +1,100 @@
+//! `probe`: a behaviour that does, on request, what a Rust process can do
+//! to the BEAM, so the Erlang and Elixir suites can check each signal
+//! crossing the boundary. Every request is a `gen_server:call`; other
+//! messages are kept and handed back by `inbox`.
+//!
+//! | call                   | does (Erlang equivalent)                 | replies        |
+//! |------------------------|------------------------------------------|----------------|
+//! | `ping`                 |                                          | `pong`         |
+//! | `{link, Pid}`          | `link(Pid)`                              | `ok`           |
+//! | `{unlink, Pid}`        | `unlink(Pid)`                            | `ok`           |
+//! | `{monitor, Pid}`       | `erlang:monitor(process, Pid)`           | `ok`           |
+//! | `{trap_exit, Bool}`    | `process_flag(trap_exit, Bool)`          | the old flag   |
+//! | `{send, Pid, Msg}`     | `Pid ! Msg`                              | `ok`           |
+//! | `{exit, Pid, Reason}`  | `exit(Pid, Reason)`                      | `ok`           |
+//! | `{send_after, Ms, Msg}`| `erlang:send_after(Ms, self(), Msg)`     | `ok`           |
+//! | `spawn_counter`        | `spawn_link` of a counter at 0           | its pid        |
+//! | `inbox`                | the other messages so far, oldest first  | a list         |
+//! | `{panic, Text}`        | panics                                   | (dies)         |
+//! | `{stop, Reason}`       | returns `Err(Reason)`                    | (dies)         |
+
+use std::time::Duration;
+
+use etf::{Pid, Term};
+use ferrotp::{Node, Process};
+
+use crate::counter::reply;
+
+/// Spawns a probe; its init argument is ignored.
+pub fn start(node: &Node, _arg: Term) -> Pid {
+    node.spawn(run)
+}
+
+fn is(t: &Term, name: &str) -> bool {
+    matches!(t, Term::Atom(a) if a.as_str() == name)
+}
+
+async fn run(mut ctx: Process) -> Result<(), Term> {
+    let mut inbox = Vec::new();
+    loop {
+        let Ok(msg) = ctx.receive().await.into_term() else {
+            continue;
+        };
+        let (from, req) = match &msg {
+            Term::Tuple(t) if t.len() == 3 && is(&t[0], "$gen_call") => {
+                (t[1].clone(), t[2].clone())
+            }
+            _ => {
+                inbox.push(msg);
+                continue;
+            }
+        };
+        let ok = Term::atom("ok");
+        let items: &[Term] = match &req {
+            Term::Tuple(t) => t.as_slice(),
+            _ => std::slice::from_ref(&req),
+        };
+        match items {
+            [a] if is(a, "ping") => reply(&ctx, &from, Term::atom("pong")),
+            [a] if is(a, "inbox") => reply(&ctx, &from, Term::List(std::mem::take(&mut inbox))),
+            [a] if is(a, "spawn_counter") => {
+                let child = ctx.spawn_link(|c| crate::counter::run(c, Term::Int(0)));
+                reply(&ctx, &from, Term::Pid(child));
+            }
+            [a, Term::Pid(p)] if is(a, "link") => {
+                ctx.link(p);
+                reply(&ctx, &from, ok);
+            }
+            [a, Term::Pid(p)] if is(a, "unlink") => {
+                ctx.unlink(p);
+                reply(&ctx, &from, ok);
+            }
+            [a, Term::Pid(p)] if is(a, "monitor") => {
+                ctx.monitor(p);
+                reply(&ctx, &from, ok);
+            }
+            [a, flag] if is(a, "trap_exit") => {
+                let old = ctx.trap_exit(is(flag, "true"));
+                reply(&ctx, &from, Term::atom(if old { "true" } else { "false" }));
+            }
+            [a, Term::Pid(p), m] if is(a, "send") => {
+                ctx.send(p, m.clone());
+                reply(&ctx, &from, ok);
+            }
+            [a, Term::Pid(p), reason] if is(a, "exit") => {
+                ctx.exit(p, reason.clone());
+                reply(&ctx, &from, ok);
+            }
+            [a, Term::Int(ms), m] if is(a, "send_after") => {
+                let me = ctx.pid();
+                ctx.send_after(Duration::from_millis((*ms).max(0) as u64), &me, m.clone());
+                reply(&ctx, &from, ok);
+            }
+            [a, Term::Binary(text)] if is(a, "panic") => {
+                panic!("{}", String::from_utf8_lossy(text));
+            }
+            [a, reason] if is(a, "stop") => return Err(reason.clone()),
+            _ => return Err(Term::Tuple(vec![Term::atom("bad_call"), req.clone()])),
+        }
+    }
+}

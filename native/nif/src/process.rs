@@ -1,0 +1,187 @@
+//! A Rust process as the BEAM sees it: a resource owned by its proxy, the
+//! BEAM process whose pid it has.
+//!
+//! The proxy (`ferrotp_nif:loop/1`, a lean receive loop) hands every
+//! message to the Rust process and polls it, in one short NIF call on its
+//! own scheduler (design A in `docs/nif.md`). When something else wakes the
+//! Rust process (a message from another Rust process, a timer on a tokio
+//! thread), its waker sends `'$ferrotp_poll'` to the proxy, once until the
+//! next poll.
+//!
+//! | Erlang                               | here                               |
+//! |--------------------------------------|------------------------------------|
+//! | a process being scheduled            | [`RustProcess::poll`]              |
+//! | `exit(Pid, kill)` on the proxy       | `down`: the Rust process dies `killed` |
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use etf::{Pid, Term};
+use ferrotp::executor::{Exited, ProcessTask};
+use ferrotp::Signal;
+use parking_lot::Mutex;
+use rustler::{Env, LocalPid, Monitor};
+
+use crate::beam_env;
+use crate::host;
+
+/// What a poll left behind.
+pub enum Step {
+    /// The process is waiting (or will be polled again).
+    Running,
+    /// The process has died.
+    Exited(Exited),
+    /// The process had already died before this poll.
+    Gone,
+}
+
+/// A Rust process, owned by its proxy's heap (a NIF resource).
+pub struct RustProcess {
+    pid: Pid,
+    task: Mutex<Option<ProcessTask>>,
+    waker: Arc<PollWaker>,
+}
+
+// The task is only touched under its lock; a panic in a poll is caught by
+// the runtime (a panic in a process is its exit reason) before it reaches
+// the NIF boundary.
+impl std::panic::RefUnwindSafe for RustProcess {}
+
+/// Wakes a process by asking its proxy to poll it.
+struct PollWaker {
+    proxy: Pid,
+    scheduled: AtomicBool,
+}
+
+impl Wake for PollWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            beam_env::send(&self.proxy, &Term::atom("$ferrotp_poll"));
+        }
+    }
+}
+
+#[rustler::resource_impl]
+impl rustler::Resource for RustProcess {
+    const IMPLEMENTS_DOWN: bool = true;
+    const IMPLEMENTS_DESTRUCTOR: bool = true;
+
+    /// The proxy died without the Rust process having ended (killed with
+    /// `exit(Pid, kill)`): the Rust process dies `killed`, so its Rust
+    /// links and monitors fire.
+    fn down<'a>(&'a self, env: Env<'a>, _pid: LocalPid, _monitor: Monitor) {
+        self.kill(env);
+    }
+
+    fn destructor(self, env: Env<'_>) {
+        self.kill(env);
+    }
+}
+
+/// The longest single poll so far, in nanoseconds (`max_poll_ns/0`).
+pub static MAX_POLL_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Tells the scheduler how much of its ~1 ms time slice the poll used (as
+/// reductions do for Erlang code), so a busy Rust process is switched out
+/// as often as a busy gen_server is.
+fn account(env: Env<'_>, took: Duration) {
+    let ns = took.as_nanos().min(u64::MAX as u128) as u64;
+    MAX_POLL_NS.fetch_max(ns, Ordering::Relaxed);
+    let percent = (ns / 10_000).clamp(1, 100) as i32;
+    rustler::schedule::consume_timeslice(env, percent);
+}
+
+impl RustProcess {
+    /// A process whose whole life is `task`.
+    pub fn new(pid: Pid, task: ProcessTask) -> RustProcess {
+        RustProcess {
+            pid,
+            task: Mutex::new(Some(task)),
+            waker: Arc::new(PollWaker {
+                proxy: pid,
+                scheduled: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The process's pid (its proxy's).
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Runs the process until it waits: one poll of its task, on this
+    /// thread, inside the NIF call whose environment is `env`.
+    pub fn poll(&self, env: Env<'_>) -> Step {
+        self.poll_in(env, true)
+    }
+
+    /// `in_nif`: `env` is a NIF call's (it can be charged the time slice),
+    /// not a resource callback's.
+    fn poll_in(&self, env: Env<'_>, in_nif: bool) -> Step {
+        let mut slot = self.task.lock();
+        let Some(task) = slot.as_mut() else {
+            return Step::Gone;
+        };
+        self.waker.scheduled.store(false, Ordering::Release);
+        let waker = Waker::from(self.waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        let started = Instant::now();
+        let polled = {
+            let _env = beam_env::enter(env);
+            let _rt = host::existing_node().map(|n| n.handle().enter());
+            task.as_mut().poll(&mut cx)
+        };
+        if in_nif {
+            account(env, started.elapsed());
+        }
+        match polled {
+            Poll::Pending => Step::Running,
+            Poll::Ready(exited) => {
+                *slot = None;
+                Step::Exited(exited)
+            }
+        }
+    }
+
+    /// Delivers a signal from outside the runtime (a message, an exit
+    /// signal, a `'DOWN'`) and polls.
+    pub fn deliver(&self, env: Env<'_>, signal: Signal) -> Step {
+        if let Some(node) = host::existing_node() {
+            // About to poll anyway: the push need not ask the proxy to.
+            self.waker.scheduled.store(true, Ordering::Release);
+            let _env = beam_env::enter(env);
+            node.deliver(signal);
+        }
+        self.poll(env)
+    }
+
+    /// Ends the process with `killed` if it still runs (its proxy is gone).
+    fn kill(&self, env: Env<'_>) {
+        if self.task.lock().is_none() {
+            return;
+        }
+        if let Some(node) = host::existing_node() {
+            let _env = beam_env::enter(env);
+            node.deliver(Signal::Exit2 {
+                from: self.pid,
+                to: self.pid,
+                reason: Term::atom("kill"),
+            });
+        }
+        // A killed process ends at its next poll; a few polls cover a body
+        // that wakes itself in between.
+        for _ in 0..8 {
+            match self.poll_in(env, false) {
+                Step::Running => continue,
+                Step::Exited(_) | Step::Gone => return,
+            }
+        }
+        self.task.lock().take();
+    }
+}

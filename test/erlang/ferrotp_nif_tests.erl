@@ -1,0 +1,341 @@
+%% NIF mode from Erlang: Rust processes inside this VM behave as gen_servers.
+-module(ferrotp_nif_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+-define(T(F), {timeout, 60, fun F/0}).
+
+nif_test_() ->
+    [?T(start_link_returns_a_linked_local_pid),
+     ?T(call_and_cast_reach_the_rust_counter),
+     ?T(init_argument_is_an_integer_of_any_size),
+     ?T(sys_get_state_returns_the_count),
+     ?T(gen_server_stop_ends_it_normally),
+     ?T(registered_name_works_and_is_unique),
+     ?T(unknown_behaviour_is_an_error),
+     ?T(kill_is_untrappable),
+     ?T(crash_is_the_exit_reason_and_monitor_sees_it),
+     ?T(panic_is_an_exit_and_others_keep_working),
+     ?T(owner_death_kills_linked_rust_process),
+     ?T(rust_process_links_to_a_beam_process),
+     ?T(rust_process_traps_a_beam_exit),
+     ?T(rust_process_monitors_a_beam_process),
+     ?T(rust_process_sends_to_beam_and_to_rust),
+     ?T(rust_timer_fires_from_another_thread),
+     ?T(rust_spawned_process_has_a_beam_pid),
+     ?T(supervisor_restarts_a_crashed_rust_child_fresh),
+     ?T(terminate_child_delivers_shutdown),
+     ?T(intensity_escalates_to_the_supervisor),
+     ?T(ten_thousand_processes_start_and_answer),
+     ?T(schedulers_stay_responsive_while_rust_is_busy)].
+
+start_link_returns_a_linked_local_pid() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+    ?assert(is_pid(Pid)),
+    ?assertEqual(node(), node(Pid)),
+    ?assert(is_process_alive(Pid)),
+    {links, Links} = process_info(self(), links),
+    ?assert(lists:member(Pid, Links)),
+    stop(Pid).
+
+call_and_cast_reach_the_rust_counter() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 5, []),
+    ok = gen_server:cast(Pid, {bump, 3}),
+    ok = gen_server:cast(Pid, {bump, -1}),
+    ?assertEqual(7, gen_server:call(Pid, value)),
+    stop(Pid).
+
+init_argument_is_an_integer_of_any_size() ->
+    Big = 1 bsl 100,
+    {ok, Pid} = ferrotp_nif:start_link(counter, Big, []),
+    ok = gen_server:cast(Pid, {bump, 1}),
+    ?assertEqual(Big + 1, gen_server:call(Pid, value)),
+    stop(Pid).
+
+sys_get_state_returns_the_count() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 41, []),
+    gen_server:cast(Pid, {bump, 1}),
+    ?assertEqual(42, sys:get_state(Pid)),
+    stop(Pid).
+
+gen_server_stop_ends_it_normally() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+    Ref = monitor(process, Pid),
+    ?assertEqual(ok, gen_server:stop(Pid)),
+    ?assertEqual(normal, down_reason(Ref)).
+
+registered_name_works_and_is_unique() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 3, [{name, ferrotp_nif_named}]),
+    ?assertEqual(Pid, whereis(ferrotp_nif_named)),
+    ?assertEqual(3, gen_server:call(ferrotp_nif_named, value)),
+    ?assertEqual({error, {already_started, Pid}},
+                 ferrotp_nif:start_link(counter, 0, [{name, ferrotp_nif_named}])),
+    stop(Pid),
+    ?assertEqual(undefined, whereis(ferrotp_nif_named)).
+
+unknown_behaviour_is_an_error() ->
+    ?assertEqual({error, {unknown_behaviour, no_such_behaviour}},
+                 ferrotp_nif:start_link(no_such_behaviour, 0, [])).
+
+kill_is_untrappable() ->
+    process_flag(trap_exit, true),
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+    Before = ferrotp_nif:process_count(),
+    exit(Pid, kill),
+    ?assertEqual(killed, exit_reason(Pid)),
+    ?assertEqual(Before - 1, wait_for_count(Before - 1)).
+
+crash_is_the_exit_reason_and_monitor_sees_it() ->
+    process_flag(trap_exit, true),
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+    Ref = monitor(process, Pid),
+    gen_server:cast(Pid, surprise),
+    Reason = down_reason(Ref),
+    ?assert(names(surprise, Reason)),
+    ?assertEqual(Reason, exit_reason(Pid)).
+
+panic_is_an_exit_and_others_keep_working() ->
+    process_flag(trap_exit, true),
+    {ok, Other} = ferrotp_nif:start_link(counter, 1, []),
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    ?assertExit({{panic, <<"deliberate">>, _}, _},
+                gen_server:call(Probe, {panic, <<"deliberate">>})),
+    {panic, <<"deliberate">>, Where} = exit_reason(Probe),
+    ?assert(is_binary(Where) orelse is_list(Where)),
+    ?assertEqual(1, gen_server:call(Other, value)),
+    stop(Other).
+
+owner_death_kills_linked_rust_process() ->
+    Self = self(),
+    Owner = spawn(fun() ->
+                          {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+                          Self ! {started, Pid},
+                          receive go -> exit(owner_gone) end
+                  end),
+    Pid = receive {started, P} -> P end,
+    Ref = monitor(process, Pid),
+    Owner ! go,
+    ?assertEqual(owner_gone, down_reason(Ref)).
+
+rust_process_links_to_a_beam_process() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    unlink(Probe),
+    Ref = monitor(process, Probe),
+    Beam = spawn(fun() -> receive go -> exit(beam_died) end end),
+    ok = gen_server:call(Probe, {link, Beam}),
+    ?assertEqual(pong, gen_server:call(Probe, ping)),
+    {links, Links} = process_info(Beam, links),
+    ?assertEqual([Probe], Links),
+    Beam ! go,
+    ?assertEqual(beam_died, down_reason(Ref)).
+
+rust_process_traps_a_beam_exit() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    ?assertEqual(false, gen_server:call(Probe, {trap_exit, true})),
+    Beam = spawn(fun() -> receive go -> exit(beam_died) end end),
+    ok = gen_server:call(Probe, {link, Beam}),
+    ?assertEqual(pong, gen_server:call(Probe, ping)),
+    Beam ! go,
+    ?assertEqual([{'EXIT', Beam, beam_died}],
+                 wait_inbox(Probe, fun(L) -> L =/= [] end)),
+    stop(Probe).
+
+rust_process_monitors_a_beam_process() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    Beam = spawn(fun() -> receive go -> exit(beam_died) end end),
+    ok = gen_server:call(Probe, {monitor, Beam}),
+    ?assertEqual(pong, gen_server:call(Probe, ping)),
+    Beam ! go,
+    [{'DOWN', Ref, process, Beam, beam_died}] =
+        wait_inbox(Probe, fun(L) -> L =/= [] end),
+    ?assert(is_reference(Ref)),
+    stop(Probe).
+
+rust_process_sends_to_beam_and_to_rust() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    {ok, Counter} = ferrotp_nif:start_link(counter, 0, []),
+    ok = gen_server:call(Probe, {send, self(), {hello, [1, 2.5, <<"bin">>, #{k => v}]}}),
+    receive {hello, _} = Hello -> ?assertEqual({hello, [1, 2.5, <<"bin">>, #{k => v}]}, Hello) end,
+    ok = gen_server:call(Probe, {send, Counter, {'$gen_cast', {bump, 7}}}),
+    ?assertEqual(7, wait_value(Counter, 7)),
+    stop(Probe),
+    stop(Counter).
+
+rust_timer_fires_from_another_thread() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    ok = gen_server:call(Probe, {send_after, 20, tick}),
+    ?assertEqual([tick], wait_inbox(Probe, fun(L) -> L =/= [] end)),
+    stop(Probe).
+
+rust_spawned_process_has_a_beam_pid() ->
+    process_flag(trap_exit, true),
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    Child = gen_server:call(Probe, spawn_counter),
+    ?assert(is_pid(Child)),
+    ?assertEqual(node(), node(Child)),
+    ok = gen_server:cast(Child, {bump, 2}),
+    ?assertEqual(2, gen_server:call(Child, value)),
+    ?assertEqual(2, sys:get_state(Child)),
+    %% The link made in Rust holds: the child's crash takes the probe down.
+    Ref = monitor(process, Probe),
+    gen_server:cast(Child, surprise),
+    ?assert(names(surprise, down_reason(Ref))).
+
+supervisor_restarts_a_crashed_rust_child_fresh() ->
+    process_flag(trap_exit, true),
+    {ok, Sup} = start_sup(3, [counter_spec(c1, 5)]),
+    [{c1, C1, worker, _}] = supervisor:which_children(Sup),
+    gen_server:cast(C1, {bump, 10}),
+    ?assertEqual(15, gen_server:call(C1, value)),
+    Ref = monitor(process, C1),
+    gen_server:cast(C1, crash_please),
+    ?assert(names(crash_please, down_reason(Ref))),
+    C2 = wait_restart(Sup, c1, C1),
+    ?assertEqual(5, gen_server:call(C2, value)),
+    stop(Sup).
+
+terminate_child_delivers_shutdown() ->
+    process_flag(trap_exit, true),
+    {ok, Sup} = start_sup(3, [counter_spec(c1, 0)]),
+    [{c1, C1, worker, _}] = supervisor:which_children(Sup),
+    Ref = monitor(process, C1),
+    ok = supervisor:terminate_child(Sup, c1),
+    ?assertEqual(shutdown, down_reason(Ref)),
+    stop(Sup).
+
+intensity_escalates_to_the_supervisor() ->
+    process_flag(trap_exit, true),
+    {ok, Sup} = start_sup(1, [counter_spec(c1, 0)]),
+    SupRef = monitor(process, Sup),
+    crash_child(Sup, c1),
+    crash_child(Sup, c1),
+    ?assertEqual(shutdown, down_reason(SupRef)).
+
+ten_thousand_processes_start_and_answer() ->
+    N = 10000,
+    Pids = [begin {ok, P} = ferrotp_nif:start_link(counter, I, []), P end
+            || I <- lists:seq(1, N)],
+    ?assertEqual(N, length(lists:usort(Pids))),
+    Sum = lists:sum([gen_server:call(P, value) || P <- Pids]),
+    ?assertEqual(N * (N + 1) div 2, Sum),
+    [stop(P) || P <- Pids],
+    ok.
+
+%% A BEAM process asks for a 2 ms timeout over and over while 200 servers
+%% chew through 2000 casts each; its worst lateness is measured with Rust
+%% counters and with gen_server counters doing the same work, in the same
+%% run. The Rust processes must not hold schedulers longer than gen_servers
+%% do (each NIF call is short and reports its time slice).
+schedulers_stay_responsive_while_rust_is_busy() ->
+    Rust = flood_lateness(fun() -> ferrotp_nif:start_link(counter, 0, []) end),
+    Beam = flood_lateness(fun() -> gen_server:start_link(ferrotp_nif_tests_counter, 0, []) end),
+    ?debugFmt("worst 2 ms timer lateness under a cast flood: rust ~b us, gen_server ~b us",
+              [Rust, Beam]),
+    ?assert(Rust < 3 * Beam + 100000).
+
+flood_lateness(Start) ->
+    Counters = [begin {ok, P} = Start(), P end || _ <- lists:seq(1, 200)],
+    Self = self(),
+    Probe = spawn_link(fun() -> Self ! {lateness, lateness_probe(100, 2, 0)} end),
+    Flooders = [spawn_link(fun() ->
+                                   [gen_server:cast(C, {bump, 1}) || _ <- lists:seq(1, 2000)],
+                                   Self ! {flooded, self()}
+                           end) || C <- Counters],
+    [receive {flooded, F} -> ok end || F <- Flooders],
+    Worst = receive {lateness, W} -> W end,
+    ?assertEqual(2000, gen_server:call(hd(Counters), value, 60000)),
+    unlink(Probe),
+    [stop(C) || C <- Counters],
+    Worst.
+
+%%% helpers
+
+lateness_probe(0, _Ms, Worst) -> Worst;
+lateness_probe(K, Ms, Worst) ->
+    T0 = erlang:monotonic_time(microsecond),
+    receive after Ms -> ok end,
+    Late = erlang:monotonic_time(microsecond) - T0 - Ms * 1000,
+    lateness_probe(K - 1, Ms, max(Worst, Late)).
+
+counter_spec(Id, Init) ->
+    #{id => Id, start => {ferrotp_nif, start_link, [counter, Init, []]},
+      restart => permanent, shutdown => 5000, type => worker}.
+
+start_sup(Intensity, Children) ->
+    Flags = #{strategy => one_for_one, intensity => Intensity, period => 10},
+    supervisor:start_link(ferrotp_nif_tests_sup, {Flags, Children}).
+
+crash_child(Sup, Id) ->
+    case [P || {I, P, _, _} <- supervisor:which_children(Sup), I =:= Id, is_pid(P)] of
+        [Pid] ->
+            Ref = monitor(process, Pid),
+            gen_server:cast(Pid, crash_please),
+            down_reason(Ref);
+        [] ->
+            ok
+    end.
+
+wait_restart(Sup, Id, Old) ->
+    wait(fun() ->
+                 case [P || {I, P, _, _} <- supervisor:which_children(Sup), I =:= Id] of
+                     [P] when is_pid(P), P =/= Old -> {ok, P};
+                     _ -> retry
+                 end
+         end).
+
+wait_value(Pid, Expected) ->
+    wait(fun() ->
+                 case gen_server:call(Pid, value) of
+                     Expected -> {ok, Expected};
+                     _ -> retry
+                 end
+         end).
+
+wait_inbox(Probe, Done) ->
+    wait(fun() ->
+                 L = gen_server:call(Probe, inbox),
+                 case Done(L) of
+                     true -> {ok, L};
+                     false -> retry
+                 end
+         end).
+
+wait_for_count(N) ->
+    wait(fun() ->
+                 case ferrotp_nif:process_count() of
+                     N -> {ok, N};
+                     _ -> retry
+                 end
+         end).
+
+wait(F) -> wait(F, 2000).
+wait(_F, 0) -> error(timeout);
+wait(F, K) ->
+    case F() of
+        {ok, V} -> V;
+        retry -> receive after 5 -> wait(F, K - 1) end
+    end.
+
+down_reason(Ref) ->
+    receive {'DOWN', Ref, process, _, Reason} -> Reason
+    after 30000 -> error(no_down)
+    end.
+
+exit_reason(Pid) ->
+    receive {'EXIT', Pid, Reason} -> Reason
+    after 30000 -> error(no_exit)
+    end.
+
+%% Ends a process as a supervisor would: shutdown, then kill after 5 s.
+stop(Pid) ->
+    unlink(Pid),
+    Ref = monitor(process, Pid),
+    exit(Pid, shutdown),
+    receive {'DOWN', Ref, process, _, Reason} -> Reason
+    after 5000 -> exit(Pid, kill), down_reason(Ref)
+    end.
+
+%% Reason mentions Term somewhere (a crash reason names the message).
+names(Term, Term) -> true;
+names(Term, Reason) when is_tuple(Reason) -> names(Term, tuple_to_list(Reason));
+names(Term, [H | T]) -> names(Term, H) orelse names(Term, T);
+names(_, _) -> false.

@@ -62,7 +62,7 @@ use parking_lot::RwLock;
 
 use serde::de::DeserializeOwned;
 
-use crate::gen_server::{self, GenServer, StartError};
+use crate::gen_server::{self, GenServer};
 use crate::process::Process;
 use crate::start::{self, Body, BoxFuture, Started};
 
@@ -85,20 +85,14 @@ pub trait Behaviour: Send + Sync + 'static {
         }
     }
 
+    /// A fresh process body for init argument `arg` (it acknowledges its
+    /// start through [`Init`](crate::start::Init)), or the reason the
+    /// start fails (`{error, Reason}`).
+    fn body(&self, arg: Term) -> Result<Body, Term>;
+
     /// Starts the behaviour with init argument `arg`, linked to `ctx` and
     /// registered as `name` if given; returns when its init is done.
-    fn start_link<'a>(
-        &'a self,
-        ctx: &'a mut Process,
-        arg: Term,
-        name: Option<Atom>,
-    ) -> BoxFuture<'a, Result<Started, Term>>;
-}
-
-impl<F> Behaviour for F
-where
-    F: Fn(Term) -> Result<Body, Term> + Send + Sync + 'static,
-{
+    /// Default: [`start::start_body`] with [`Behaviour::body`].
     fn start_link<'a>(
         &'a self,
         ctx: &'a mut Process,
@@ -106,15 +100,24 @@ where
         name: Option<Atom>,
     ) -> BoxFuture<'a, Result<Started, Term>> {
         Box::pin(async move {
-            let body = self(arg)?;
+            let body = self.body(arg)?;
             start::start_body(ctx, name, Vec::new(), body).await
         })
     }
 }
 
+impl<F> Behaviour for F
+where
+    F: Fn(Term) -> Result<Body, Term> + Send + Sync + 'static,
+{
+    fn body(&self, arg: Term) -> Result<Body, Term> {
+        self(arg)
+    }
+}
+
 /// A typed [`GenServer`] as a behaviour: the init argument term is
 /// decoded into `S::Arg` with serde (`{badarg, Arg}` if it does not
-/// decode) and the server started with [`gen_server::start_link`].
+/// decode) and the server run with [`gen_server::enter`].
 pub struct GenServerBehaviour<S>(PhantomData<fn() -> S>);
 
 impl<S> Default for GenServerBehaviour<S> {
@@ -128,27 +131,12 @@ where
     S: GenServer,
     S::Arg: DeserializeOwned,
 {
-    fn start_link<'a>(
-        &'a self,
-        ctx: &'a mut Process,
-        arg: Term,
-        name: Option<Atom>,
-    ) -> BoxFuture<'a, Result<Started, Term>> {
-        Box::pin(async move {
-            let typed: S::Arg = etf::from_term(&arg)
-                .map_err(|_| Term::tuple(vec![Term::atom("badarg"), arg.clone()]))?;
-            let opts = gen_server::Opts {
-                name,
-                timeout: None,
-            };
-            match gen_server::start_link::<S>(ctx, typed, opts).await {
-                Ok(server) => Ok(Started::Ok(server.pid())),
-                Err(StartError::Ignore) => Ok(Started::Ignore),
-                Err(StartError::Stop(r)) => Err(r),
-                Err(StartError::AlreadyStarted(p)) => Err(start::already_started(p)),
-                Err(StartError::Timeout) => Err(Term::atom("timeout")),
-            }
-        })
+    fn body(&self, arg: Term) -> Result<Body, Term> {
+        let typed: S::Arg = etf::from_term(&arg)
+            .map_err(|_| Term::tuple(vec![Term::atom("badarg"), arg.clone()]))?;
+        Ok(start::body(move |ctx, ack| {
+            gen_server::enter::<S>(ctx, ack, typed)
+        }))
     }
 }
 
@@ -252,6 +240,18 @@ pub fn undef(module: Atom, function: Atom, args: &[Term]) -> Term {
             Term::nil(),
         ])]),
     ])
+}
+
+/// The process body for behaviour `behaviour` with init argument `arg`,
+/// for a transport that starts it itself (with
+/// [`start::start_body_remote`]), as [`start_link_arg`] would: a missing
+/// behaviour is `{undef, ...}`; a bad init argument fails with the
+/// behaviour's own reason.
+pub fn body(behaviour: Atom, arg: Term) -> Result<Body, Term> {
+    match lookup(behaviour) {
+        Some(b) => b.body(arg),
+        None => Err(undef(behaviour, Atom::new("start_link"), &[arg])),
+    }
 }
 
 /// Starts `{Behaviour, start_link, Args}` linked to `ctx`; the new pid.

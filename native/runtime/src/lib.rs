@@ -189,8 +189,8 @@ pub mod timer;
 pub mod transport;
 
 pub use etf;
-pub use gen_server::{GenServer, GenServerRef};
 pub use executor::{Executor, Exited, ProcessTask};
+pub use gen_server::{GenServer, GenServerRef};
 pub use mailbox::Message;
 pub use node::Node;
 pub use process::{Dest, NotRegistered, Process};

@@ -210,17 +210,6 @@ impl Behaviour for DiffWorker {
         (args.len() == 3).then(|| Term::Tuple(args))
     }
 
-    fn start_link<'a>(
-        &'a self,
-        ctx: &'a mut Process,
-        arg: Term,
-        name: Option<Atom>,
-    ) -> start::BoxFuture<'a, Result<start::Started, Term>> {
-        Box::pin(async move { start::start_body(ctx, name, Vec::new(), self.body(arg)?).await })
-    }
-}
-
-impl DiffWorker {
     fn body(&self, arg: Term) -> Result<Body, Term> {
         let (collector, id, mode) = match arg.as_tuple() {
             Some([Term::Pid(c), id, Term::Atom(m)]) => (*c, id.clone(), *m),

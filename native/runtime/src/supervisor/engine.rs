@@ -1264,28 +1264,20 @@ impl crate::behaviours::Behaviour for SupervisorBehaviour {
         Some(Term::tuple(vec![flags, specs]))
     }
 
-    fn start_link<'a>(
-        &'a self,
-        ctx: &'a mut Process,
-        arg: Term,
-        name: Option<etf::Atom>,
-    ) -> start::BoxFuture<'a, Result<Started, Term>> {
-        Box::pin(async move {
-            let (flags, specs) = match arg {
-                Term::Tuple(items) if items.len() == 2 => {
-                    let mut it = items.into_iter();
-                    match (it.next(), it.next()) {
-                        (Some(f), Some(s)) => (f, s),
-                        _ => return Err(Term::atom("badarg")),
-                    }
+    fn body(&self, arg: Term) -> Result<start::Body, Term> {
+        let (flags, specs) = match arg {
+            Term::Tuple(items) if items.len() == 2 => {
+                let mut it = items.into_iter();
+                match (it.next(), it.next()) {
+                    (Some(f), Some(s)) => (f, s),
+                    _ => return Err(Term::atom("badarg")),
                 }
-                other => return Err(tagged("bad_return", other)),
-            };
-            let body = start::body(move |ctx: Process, init: Init| async move {
-                let parent = init.parent().unwrap_or_else(|| ctx.pid());
-                run(ctx, init, InitArg::Terms(flags, specs), parent).await
-            });
-            start::start_body(ctx, name, Vec::new(), body).await
-        })
+            }
+            other => return Err(tagged("bad_return", other)),
+        };
+        Ok(start::body(move |ctx: Process, init: Init| async move {
+            let parent = init.parent().unwrap_or_else(|| ctx.pid());
+            run(ctx, init, InitArg::Terms(flags, specs), parent).await
+        }))
     }
 }

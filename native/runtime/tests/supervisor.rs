@@ -970,3 +970,125 @@ async fn typed_gen_server_child_is_restarted_under_its_name() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_restart_is_retried_and_shows_as_restarting() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    Node::local()
+        .run(|mut ctx| async move {
+            let me = ctx.pid();
+            let starts = Arc::new(AtomicUsize::new(0));
+            let n = starts.clone();
+            // start #2 fails: the supervisor marks the child restarting and
+            // tries again (try_again_restart), which succeeds
+            let start = Start::process(move |mut c: Process, mut init| {
+                let k = n.fetch_add(1, Ordering::SeqCst) + 1;
+                async move {
+                    if k == 2 {
+                        init.error(a("flaky"));
+                        return Err::<(), Term>(a("flaky"));
+                    }
+                    c.send(
+                        &me,
+                        Term::tuple(vec![a("started"), a("w"), Term::Pid(c.pid())]),
+                    );
+                    init.ok();
+                    let m = c.receive().await.into_term().unwrap_or_else(|_| a("?"));
+                    Err(m)
+                }
+            });
+            let sup = start_sup(
+                &mut ctx,
+                SupFlags::one_for_one().intensity(5),
+                vec![ChildSpec::worker("w", start)],
+            )
+            .await;
+            let p1 = started(&mut ctx).await.1;
+            ctx.send(&p1, a("boom"));
+            let p3 = started(&mut ctx).await.1;
+            assert_eq!(starts.load(Ordering::SeqCst), 3);
+            let kids = supervisor::which_children(&mut ctx, sup).await.unwrap();
+            assert_eq!(kids[0].pid(), Some(p3));
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_restarts_the_subtree_above() {
+    Node::local()
+        .run(|mut ctx| async move {
+            let me = ctx.pid();
+            // inner supervisor allows no restart at all: one crash escalates
+            let inner = ChildSpec::supervisor(
+                "inner",
+                Start::process(move |mut c: Process, mut init| async move {
+                    let r = supervisor::start_link(
+                        &mut c,
+                        SupFlags::one_for_one().intensity(0),
+                        vec![worker("leaf", me, OnShutdown::Die)],
+                        SupOpts::default(),
+                    )
+                    .await;
+                    match r {
+                        Ok(sup) => {
+                            init.ok();
+                            // act as the inner supervisor: die as it dies
+                            c.trap_exit(true);
+                            loop {
+                                if let Ok(Term::Tuple(t)) = c.receive().await.into_term() {
+                                    if t.len() == 3 && t[1] == Term::Pid(sup) {
+                                        return Err::<(), Term>(t[2].clone());
+                                    }
+                                    if t.len() == 3 && t[0].is_atom("EXIT") {
+                                        return Err(t[2].clone());
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            init.error(e.clone());
+                            Err(e)
+                        }
+                    }
+                }),
+            );
+            let top = start_sup(&mut ctx, SupFlags::one_for_one().intensity(3), vec![inner]).await;
+            let leaf1 = started(&mut ctx).await.1;
+            crash(&ctx, &leaf1, a("boom"));
+            // the inner tree died `shutdown` and top restarted all of it
+            let leaf2 = started(&mut ctx).await.1;
+            assert_ne!(leaf1, leaf2);
+            let kids = supervisor::which_children(&mut ctx, top).await.unwrap();
+            assert_eq!(kids[0].child_type, ChildType::Supervisor);
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simple_one_for_one_closure_gets_the_extra_args() {
+    Node::local()
+        .run(|mut ctx| async move {
+            let me = ctx.pid();
+            let start = Start::process(move |c: Process, mut init| async move {
+                let args = Term::List(init.args.clone());
+                c.send(&me, Term::tuple(vec![a("args"), args]));
+                init.ok();
+                std::future::pending::<()>().await
+            });
+            let sup = start_sup(
+                &mut ctx,
+                SupFlags::new(Strategy::SimpleOneForOne),
+                vec![ChildSpec::worker("t", start)],
+            )
+            .await;
+            supervisor::start_dynamic_child(&mut ctx, sup, vec![Term::Int(1), a("x")])
+                .await
+                .unwrap();
+            assert_eq!(recv(&mut ctx).await, t("{args, [1, x]}"));
+        })
+        .await
+        .unwrap();
+}

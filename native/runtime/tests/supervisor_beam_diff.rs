@@ -22,7 +22,8 @@
 //! (`{sup_diff, start_link, [Collector, Id, Mode]}`) trap exits and report
 //! before acting, so the order of events is causal on both sides.
 //!
-//! Skipped, with a message, when `erl`/`erlc` are not installed.
+//! Skipped, with a message, when `erl`/`erlc` are not installed. Set
+//! `FERROTP_DIFF_PRINT=1` to see the traces.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -127,12 +128,14 @@ fn scenarios() -> Vec<(&'static str, String)> {
                   {{call, {{start_child, #{{id => x, start => {{m, f, []}}, significant => maybe}}}}}},
                   {{call, {{start_child, {{y, {{sup_diff, start_link, ['$collector', y, normal]}}, permanent, 100, worker, dynamic}}}}}},
                   {{call, {{start_child, {ign}}}}},
+                  {{call, {{start_child, {fail}}}}},
                   {{call, {{start_child, {tmp_ign}}}}},
                   {{call, which_children}}, {{call, count_children}},
                   {{call, {{get_childspec, y}}}},
                   {{exit_sup, shutdown}}]",
                 a = w("a", "normal", ""),
                 ign = w("ign", "ignore_init", ""),
+                fail = w("f", "fail_init", ", restart => transient"),
                 tmp_ign = w("tmp_ign", "ignore_init", ", restart => temporary"),
             ),
         ),
@@ -180,6 +183,27 @@ fn scenarios() -> Vec<(&'static str, String)> {
                 w("b", "normal", ", restart => transient, significant => true"),
                 w("c", "normal", ""),
             ),
+        ),
+        (
+            "one_for_all_drops_temporary_siblings",
+            format!(
+                "[{{start_sup, #{{strategy => one_for_all, intensity => 5}}, [{}, {}, {}]}},
+                  {{crash, c, boom}}, {{call, which_children}}, {{crash, a, normal}},
+                  {{call, which_children}}, {{exit_sup, shutdown}}]",
+                w("a", "normal", ", restart => transient"),
+                w("b", "normal", ", restart => temporary"),
+                w("c", "normal", ""),
+            ),
+        ),
+        (
+            "simple_one_for_one_all_significant",
+            "[{start_sup, #{strategy => simple_one_for_one, auto_shutdown => all_significant},
+                 [#{id => t, start => {sup_diff, start_link, ['$collector']},
+                    restart => transient, significant => true}]},
+               {call, {start_child, [s1, normal]}}, {call, {start_child, [s2, normal]}},
+               {crash, s1, boom}, {crash, s1, normal}, {call, count_children},
+               {crash, s2, {shutdown, bye}}]"
+                .to_owned(),
         ),
         (
             "bad_flags_and_specs",
@@ -605,6 +629,9 @@ async fn supervisor_traces_match_otp() {
     let mut mismatches = Vec::new();
     for (((name, _), steps), otp) in scenarios.iter().zip(parsed).zip(erl_traces) {
         let ours = run_rust(steps).await;
+        if std::env::var_os("FERROTP_DIFF_PRINT").is_some() {
+            eprintln!("scenario {name}: {otp}");
+        }
         if ours != otp {
             mismatches.push(format!(
                 "scenario {name}:\n  OTP:     {otp}\n  ferrotp: {ours}"

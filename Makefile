@@ -15,7 +15,7 @@ NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 help:
 	@echo "make demo   - install what is missing, build, run the let-it-crash demo"
 	@echo "make test   - install what is missing, run every suite"
-	@echo "make bench  - benchmarks side by side with the BEAM"
+	@echo "make bench  - benchmarks side by side with the BEAM (ratios)"
 
 ## deps: Erlang/OTP, Elixir and rebar3 from Debian, only when erl is absent.
 deps:
@@ -48,7 +48,7 @@ endif
 
 ## A CI-sized run of the decoder fuzz loop (a longer one: see README).
 test-fuzz:
-	@true
+	FERROTP_FUZZ_SECS=$${FERROTP_FUZZ_SECS:-30} $(CARGO) test --release --locked -p ferrotp-etf --test fuzz_decode
 
 ## EUnit (and Common Test suites under test/erlang) through rebar3, no hex deps.
 test-erlang:
@@ -58,8 +58,10 @@ test-erlang:
 test-elixir:
 	@if ls test/elixir/*_test.exs >/dev/null 2>&1; then MIX_ENV=test mix test; else echo "no ExUnit suites yet"; fi
 
+## Benchmarks, each side by side with the BEAM in the same run (ratios).
 bench: build
-	$(FERROTP) bench etf
+	$(CARGO) run --release --locked -p ferrotp-etf --example bench --features bench-eetf
+	$(CARGO) bench --locked -p ferrotp --bench processes
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -12,10 +12,18 @@
 //! Ticks: "a zero-length packet". A tick goes out whenever nothing else was
 //! written during the last `ticktime / 4`, which also answers the peer's
 //! ticks; the peer is declared dead when nothing at all arrived for
-//! `ticktime` (OTP: between `ticktime` and `1.25 × ticktime`).
+//! `ticktime` (OTP: between `ticktime` and `1.25 × ticktime`). As in OTP,
+//! both nodes must use the same `net_ticktime`: a peer ticking less often
+//! than every `ticktime` looks dead.
 //!
 //! A malformed frame closes this connection only, with a logged reason; no
 //! input can make the tasks panic.
+//!
+//! Incoming messages go to a channel ([`Connection::spawn`]) or, one task hop
+//! shorter, to a [`ConnectionSink`] called from the reading task
+//! ([`Connection::spawn_with`], what [`crate::node`] uses). Outgoing messages
+//! queue on an unbounded channel; the writing task encodes them (atom cache,
+//! fragments) and flushes once per batch of whatever is queued.
 //!
 //! ```no_run
 //! # async fn demo(stream: tokio::net::TcpStream, est: dist::handshake::Established) {
@@ -33,9 +41,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use etf::Term;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
@@ -86,6 +94,11 @@ pub enum CloseReason {
     Disconnected,
     /// Another connection to the same node replaced this one.
     Replaced,
+    /// The connection could not be set up at all (from [`crate::node::DistNode::enqueue`]).
+    ConnectFailed(String),
+    /// The code receiving our messages panicked; the connection is closed
+    /// rather than left half-working.
+    HandlerPanicked(String),
 }
 
 impl fmt::Display for CloseReason {
@@ -94,6 +107,8 @@ impl fmt::Display for CloseReason {
             CloseReason::PeerClosed => f.write_str("connection_closed"),
             CloseReason::TickTimeout => f.write_str("net_tick_timeout"),
             CloseReason::Io(e) => write!(f, "io error: {e}"),
+            CloseReason::ConnectFailed(e) => write!(f, "connect failed: {e}"),
+            CloseReason::HandlerPanicked(e) => write!(f, "handler panicked: {e}"),
             CloseReason::Malformed(e) => write!(f, "malformed traffic: {e}"),
             CloseReason::Disconnected => f.write_str("disconnect"),
             CloseReason::Replaced => f.write_str("replaced by a new connection"),
@@ -213,6 +228,31 @@ fn close_with(tx: &watch::Sender<Option<CloseReason>>, reason: CloseReason) -> b
     })
 }
 
+/// Where a connection's reader delivers what arrives, in order, from the
+/// connection's own task (so implementations must not block).
+pub trait ConnectionSink: Send + 'static {
+    /// One incoming message.
+    fn message(&mut self, conn: &Connection, msg: ControlMessage, payload: Option<Term>);
+    /// The connection closed; no more messages follow.
+    fn closed(&mut self, conn: &Connection, reason: &CloseReason);
+}
+
+/// The sink behind [`Connection::spawn`]: a channel that ends when the connection does.
+struct ChannelSink(Option<mpsc::UnboundedSender<Incoming>>);
+
+impl ConnectionSink for ChannelSink {
+    fn message(&mut self, _conn: &Connection, msg: ControlMessage, payload: Option<Term>) {
+        if let Some(tx) = &self.0 {
+            // Nobody listening is fine: the connection stays up regardless.
+            let _ = tx.send((msg, payload));
+        }
+    }
+
+    fn closed(&mut self, _conn: &Connection, _reason: &CloseReason) {
+        self.0 = None;
+    }
+}
+
 impl Connection {
     /// Starts the connection's tasks on `stream`, which has just completed
     /// the handshake `established`. Returns the handle and the stream of
@@ -225,9 +265,25 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let conn = Connection::spawn_with(stream, established, config, ChannelSink(Some(in_tx)));
+        (conn, in_rx)
+    }
+
+    /// Like [`Connection::spawn`], delivering to `sink` straight from the
+    /// reading task: one task hop less per message than the channel.
+    pub fn spawn_with<S, K>(
+        stream: S,
+        established: Established,
+        config: ConnectionConfig,
+        sink: K,
+    ) -> Connection
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+        K: ConnectionSink,
+    {
         let (reader, writer) = tokio::io::split(stream);
         let (tx, out_rx) = mpsc::unbounded_channel();
-        let (in_tx, in_rx) = mpsc::unbounded_channel();
         let (close_tx, closed) = watch::channel(None);
         let close_tx = Arc::new(close_tx);
         let last_read = Arc::new(AtomicU64::new(0));
@@ -246,9 +302,9 @@ impl Connection {
         let peer = conn.peer;
         tokio::spawn(read_loop(
             reader,
-            peer,
+            conn.clone(),
             config.clone(),
-            in_tx,
+            sink,
             close_tx.clone(),
             closed.clone(),
             last_read.clone(),
@@ -266,7 +322,7 @@ impl Connection {
             last_read,
             started,
         ));
-        (conn, in_rx)
+        conn
     }
 
     /// Sends one control message, with its payload when it takes one
@@ -278,6 +334,23 @@ impl Connection {
         self.tx
             .send(Outgoing::Message(msg, payload))
             .map_err(|_| Closed { peer: self.peer })
+    }
+
+    /// Like [`Connection::send`], but a closed connection hands the message back.
+    pub(crate) fn send_or_return(
+        &self,
+        msg: ControlMessage,
+        payload: Option<Term>,
+    ) -> Result<(), Box<Incoming>> {
+        if self.is_closed() {
+            return Err(Box::new((msg, payload)));
+        }
+        self.tx
+            .send(Outgoing::Message(msg, payload))
+            .map_err(|e| match e.0 {
+                Outgoing::Message(m, p) => Box::new((m, p)),
+                Outgoing::Raw(_) => Box::new((ControlMessage::NodeLink, None)),
+            })
     }
 
     /// Writes raw packet bytes (without the length prefix). For tests of
@@ -349,11 +422,11 @@ fn millis_since(started: Instant) -> u64 {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn read_loop<R: AsyncRead>(
+async fn read_loop<R: AsyncRead, K: ConnectionSink>(
     reader: R,
-    peer: NodeName,
+    conn: Connection,
     config: ConnectionConfig,
-    incoming: mpsc::UnboundedSender<Incoming>,
+    mut sink: K,
     close_tx: Arc<watch::Sender<Option<CloseReason>>>,
     mut closed: watch::Receiver<Option<CloseReason>>,
     last_read: Arc<AtomicU64>,
@@ -361,6 +434,7 @@ async fn read_loop<R: AsyncRead>(
     stats: Arc<Stats>,
 ) {
     tokio::pin!(reader);
+    let peer = conn.peer;
     let mut reassembler = Reassembler::new(config.max_message_size, config.max_sequences);
     // A single packet may carry a whole message plus a header of at most
     // 255 atoms of up to 1020 bytes each.
@@ -386,27 +460,55 @@ async fn read_loop<R: AsyncRead>(
             Err(e) => break Some(CloseReason::Malformed(e.to_string())),
         };
         match decode(&message) {
-            Ok(m) => {
+            Ok((msg, payload)) => {
                 stats.messages_in.fetch_add(1, Ordering::Relaxed);
-                // The receiver may be gone (nobody listens): keep the link alive anyway.
-                let _ = incoming.send(m);
+                let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    sink.message(&conn, msg, payload)
+                }));
+                if let Err(panic) = delivered {
+                    break Some(CloseReason::HandlerPanicked(panic_text(&*panic)));
+                }
             }
             Err(e) => break Some(CloseReason::Malformed(e.to_string())),
         }
     };
     if let Some(reason) = reason {
         match &reason {
-            CloseReason::Malformed(e) => warn!(%peer, error = %e, "closing connection: malformed traffic"),
+            CloseReason::Malformed(e) => {
+                warn!(%peer, error = %e, "closing connection: malformed traffic")
+            }
+            CloseReason::HandlerPanicked(e) => {
+                warn!(%peer, panic = %e, "closing connection: message handler panicked")
+            }
             other => debug!(%peer, reason = %other, "read side ended"),
         }
         close_with(&close_tx, reason);
     }
+    let reason = closed.borrow().clone().unwrap_or(CloseReason::PeerClosed);
+    let reported =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.closed(&conn, &reason)));
+    if let Err(panic) = reported {
+        warn!(%peer, panic = %panic_text(&*panic), "connection close handler panicked");
+    }
 }
 
-async fn read_packet<R: AsyncRead + Unpin>(reader: &mut R, max: usize) -> Result<Bytes, CloseReason> {
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".to_owned())
+}
+
+async fn read_packet<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max: usize,
+) -> Result<Bytes, CloseReason> {
     let len = match reader.read_u32().await {
         Ok(n) => n as usize,
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(CloseReason::PeerClosed),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(CloseReason::PeerClosed)
+        }
         Err(e) => return Err(CloseReason::Io(e.to_string())),
     };
     if len > max {
@@ -414,16 +516,17 @@ async fn read_packet<R: AsyncRead + Unpin>(reader: &mut R, max: usize) -> Result
             "packet of {len} bytes exceeds the maximum of {max}"
         )));
     }
-    let mut buf = BytesMut::zeroed(len);
-    match reader.read_exact(&mut buf).await {
-        Ok(_) => Ok(buf.freeze()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(CloseReason::PeerClosed),
+    // Grow the buffer as bytes arrive: a declared length alone reserves at most 64 KiB.
+    let mut buf = Vec::with_capacity(len.min(64 * 1024));
+    match reader.take(len as u64).read_to_end(&mut buf).await {
+        Ok(n) if n == len => Ok(Bytes::from(buf)),
+        Ok(_) => Err(CloseReason::PeerClosed),
         Err(e) => Err(CloseReason::Io(e.to_string())),
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn write_loop<W: AsyncWrite>(
+async fn write_loop<W: AsyncWrite + Unpin>(
     writer: W,
     peer: NodeName,
     flags: DistFlags,
@@ -434,13 +537,14 @@ async fn write_loop<W: AsyncWrite>(
     last_read: Arc<AtomicU64>,
     started: Instant,
 ) {
-    tokio::pin!(writer);
+    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     let mut encoder = MessageEncoder::new(flags, config.fragment_size);
     let tick_every = (config.ticktime / 4).max(Duration::from_millis(10));
     let mut ticker = tokio::time::interval(tick_every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await; // the first tick fires at once
     let mut wrote_since_tick = false;
+    let mut senders_gone = false;
     let ticktime_ms = config.ticktime.as_millis() as u64;
     loop {
         let result = tokio::select! {
@@ -456,19 +560,22 @@ async fn write_loop<W: AsyncWrite>(
                     wrote_since_tick = false;
                     Ok(())
                 } else {
-                    writer.write_all(&[0, 0, 0, 0]).await
+                    match writer.write_all(&[0, 0, 0, 0]).await {
+                        Ok(()) => writer.flush().await,
+                        Err(e) => Err(e),
+                    }
                 }
             }
-            out = outgoing.recv() => match out {
+            out = outgoing.recv(), if !senders_gone => match out {
                 // Every handle is gone: nobody can send any more; keep ticking
                 // so the peer's messages still arrive until it closes.
                 None => {
-                    std::future::pending::<()>().await;
+                    senders_gone = true;
                     Ok(())
                 }
                 Some(out) => {
                     wrote_since_tick = true;
-                    write_outgoing(&mut writer, &mut encoder, out).await
+                    write_batch(&mut writer, &mut encoder, out, &mut outgoing).await
                 }
             },
         };
@@ -484,26 +591,44 @@ async fn write_loop<W: AsyncWrite>(
     }
 }
 
-async fn write_outgoing<W: AsyncWrite + Unpin>(
-    writer: &mut W,
+/// How many queued messages are written before one flush.
+const WRITE_BATCH: usize = 256;
+
+/// Writes `first` and whatever else is already queued (up to a batch), then
+/// flushes once: small messages share syscalls, large bodies bypass the buffer.
+async fn write_batch<W: AsyncWrite + Unpin>(
+    writer: &mut BufWriter<W>,
     encoder: &mut MessageEncoder,
-    out: Outgoing,
+    first: Outgoing,
+    queue: &mut mpsc::UnboundedReceiver<Outgoing>,
 ) -> std::io::Result<()> {
-    let packets = match out {
-        Outgoing::Message(msg, payload) => encoder
-            .encode(&msg, payload.as_ref())
-            .into_iter()
-            .map(|f| f.encode())
-            .collect(),
-        Outgoing::Raw(p) => vec![p],
-    };
-    for p in packets {
-        let len = u32::try_from(p.len()).map_err(|_| std::io::Error::other("packet over 4 GiB"))?;
-        // One write per packet: the length and body together.
-        let mut framed = Vec::with_capacity(p.len() + 4);
-        framed.extend_from_slice(&len.to_be_bytes());
-        framed.extend_from_slice(&p);
-        writer.write_all(&framed).await?;
+    let mut next = Some(first);
+    let mut written = 0;
+    while let Some(out) = next.take() {
+        match out {
+            Outgoing::Message(msg, payload) => {
+                for frame in encoder.encode(&msg, payload.as_ref()) {
+                    let mut head = Vec::with_capacity(64);
+                    frame.encode_head(&mut head);
+                    let body = frame.body();
+                    let len = u32::try_from(head.len() + body.len())
+                        .map_err(|_| std::io::Error::other("packet over 4 GiB"))?;
+                    writer.write_all(&len.to_be_bytes()).await?;
+                    writer.write_all(&head).await?;
+                    writer.write_all(body).await?;
+                }
+            }
+            Outgoing::Raw(p) => {
+                let len = u32::try_from(p.len())
+                    .map_err(|_| std::io::Error::other("packet over 4 GiB"))?;
+                writer.write_all(&len.to_be_bytes()).await?;
+                writer.write_all(&p).await?;
+            }
+        }
+        written += 1;
+        if written < WRITE_BATCH {
+            next = queue.try_recv().ok();
+        }
     }
     writer.flush().await
 }
@@ -579,11 +704,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_connection_whose_handles_are_all_dropped_still_closes() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (ca, mut ia) = Connection::spawn(a, est("b@h"), config(60_000));
+        let (cb, _ib) = Connection::spawn(b, est("a@h"), config(60_000));
+        drop(ca);
+        cb.send(ControlMessage::NodeLink, None).unwrap();
+        assert_eq!(ia.recv().await.map(|m| m.0), Some(ControlMessage::NodeLink));
+        cb.close();
+        assert!(ia.recv().await.is_none());
+    }
+
+    struct Panicky;
+    impl ConnectionSink for Panicky {
+        fn message(&mut self, _: &Connection, _: ControlMessage, _: Option<Term>) {
+            panic!("handler bug");
+        }
+        fn closed(&mut self, _: &Connection, _: &CloseReason) {}
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_closes_only_its_connection() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (ca, _ia) = Connection::spawn(a, est("b@h"), config(60_000));
+        let cb = Connection::spawn_with(b, est("a@h"), config(60_000), Panicky);
+        ca.send(ControlMessage::NodeLink, None).unwrap();
+        assert_eq!(
+            cb.closed().await,
+            CloseReason::HandlerPanicked("handler bug".into())
+        );
+        assert_eq!(ca.closed().await, CloseReason::PeerClosed);
+    }
+
+    #[tokio::test]
     async fn silent_peer_is_declared_dead_after_ticktime() {
         // The far end is a bare stream that never writes.
         let (a, _b) = tokio::io::duplex(1 << 16);
         let (ca, _ia) = Connection::spawn(a, est("b@h"), config(400));
-        let reason = tokio::time::timeout(Duration::from_secs(30), ca.closed()).await.unwrap();
+        let reason = tokio::time::timeout(Duration::from_secs(30), ca.closed())
+            .await
+            .unwrap();
         assert_eq!(reason, CloseReason::TickTimeout);
     }
 

@@ -287,42 +287,56 @@ impl Frame {
 
     /// Encodes the packet (without its length prefix).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let body = self.body();
+        let mut out = Vec::with_capacity(body.len() + 32);
+        self.encode_head(&mut out);
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// Appends everything before the body: tag bytes, ids and atom cache
+    /// header. `encode_head` then [`Frame::body`] is the whole packet, so a
+    /// writer can send a large body without copying it.
+    pub fn encode_head(&self, out: &mut Vec<u8>) {
         match self {
             Frame::Tick => {}
-            Frame::Header { header, body } => {
+            Frame::Header { header, .. } => {
                 out.extend_from_slice(&[VERSION_MAGIC, DIST_HEADER]);
-                header.encode_into(&mut out);
-                out.extend_from_slice(body);
+                header.encode_into(out);
             }
             Frame::FragmentStart {
                 sequence_id,
                 fragment_id,
                 header,
-                body,
+                ..
             } => {
                 out.extend_from_slice(&[VERSION_MAGIC, DIST_FRAG_HEADER]);
                 out.extend_from_slice(&sequence_id.to_be_bytes());
                 out.extend_from_slice(&fragment_id.to_be_bytes());
-                header.encode_into(&mut out);
-                out.extend_from_slice(body);
+                header.encode_into(out);
             }
             Frame::FragmentCont {
                 sequence_id,
                 fragment_id,
-                body,
+                ..
             } => {
                 out.extend_from_slice(&[VERSION_MAGIC, DIST_FRAG_CONT]);
                 out.extend_from_slice(&sequence_id.to_be_bytes());
                 out.extend_from_slice(&fragment_id.to_be_bytes());
-                out.extend_from_slice(body);
             }
-            Frame::PassThrough(body) => {
-                out.push(PASS_THROUGH);
-                out.extend_from_slice(body);
-            }
+            Frame::PassThrough(_) => out.push(PASS_THROUGH),
         }
-        out
+    }
+
+    /// The bytes after the head: control message and payload, or a part of them.
+    pub fn body(&self) -> &[u8] {
+        match self {
+            Frame::Tick => &[],
+            Frame::Header { body, .. }
+            | Frame::FragmentStart { body, .. }
+            | Frame::FragmentCont { body, .. }
+            | Frame::PassThrough(body) => body,
+        }
     }
 }
 
@@ -538,9 +552,11 @@ impl Reassembler {
                 if self.partial.len() >= self.max_sequences {
                     return Err(FramingError::TooManySequences(self.max_sequences));
                 }
-                let mut buf = BytesMut::with_capacity(
-                    body.len().saturating_mul(2).min(self.max_message_size),
-                );
+                // Every fragment but the last is as long as the first: size for all of them.
+                let expected = usize::try_from(fragment_id)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(body.len().max(1));
+                let mut buf = BytesMut::with_capacity(expected.min(self.max_message_size));
                 buf.extend_from_slice(&body);
                 self.partial.insert(
                     sequence_id,
@@ -605,7 +621,7 @@ impl Reassembler {
 pub fn encode_message(
     header: &DistHeader,
     control: &[u8],
-    payload: &[u8],
+    payload: Bytes,
     sequence_id: u64,
     fragment_size: Option<usize>,
 ) -> Vec<Frame> {
@@ -613,7 +629,7 @@ pub fn encode_message(
     let Some(size) = fragment_size.filter(|&s| total > s) else {
         let mut body = Vec::with_capacity(total);
         body.extend_from_slice(control);
-        body.extend_from_slice(payload);
+        body.extend_from_slice(&payload);
         return vec![Frame::Header {
             header: header.clone(),
             body: body.into(),
@@ -621,8 +637,7 @@ pub fn encode_message(
     };
     let size = size.max(1);
     let first_payload = size.saturating_sub(control.len()).min(payload.len());
-    let rest = &payload[first_payload..];
-    let count = 1 + rest.len().div_ceil(size) as u64;
+    let count = 1 + (payload.len() - first_payload).div_ceil(size) as u64;
     let mut first = Vec::with_capacity(control.len() + first_payload);
     first.extend_from_slice(control);
     first.extend_from_slice(&payload[..first_payload]);
@@ -632,12 +647,18 @@ pub fn encode_message(
         header: header.clone(),
         body: first.into(),
     }];
-    for (i, chunk) in rest.chunks(size).enumerate() {
+    // Continuations share the payload's buffer.
+    let mut start = first_payload;
+    let mut id = count;
+    while start < payload.len() {
+        let end = start.saturating_add(size).min(payload.len());
+        id -= 1;
         frames.push(Frame::FragmentCont {
             sequence_id,
-            fragment_id: count - 1 - i as u64,
-            body: Bytes::copy_from_slice(chunk),
+            fragment_id: id,
+            body: payload.slice(start..end),
         });
+        start = end;
     }
     frames
 }
@@ -795,7 +816,13 @@ mod tests {
     #[test]
     fn fragmented_message_reassembles_exactly() {
         let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        let frames = encode_message(&DistHeader::default(), b"CTRL", &payload, 42, Some(1000));
+        let frames = encode_message(
+            &DistHeader::default(),
+            b"CTRL",
+            payload.clone().into(),
+            42,
+            Some(1000),
+        );
         assert!(frames.len() > 90);
         assert!(
             matches!(frames[0], Frame::FragmentStart { fragment_id, .. } if fragment_id == frames.len() as u64)
@@ -810,8 +837,20 @@ mod tests {
 
     #[test]
     fn interleaved_sequences_reassemble_separately() {
-        let a = encode_message(&DistHeader::default(), b"A", &[1; 50], 1, Some(10));
-        let b = encode_message(&DistHeader::default(), b"B", &[2; 30], 2, Some(10));
+        let a = encode_message(
+            &DistHeader::default(),
+            b"A",
+            Bytes::from(vec![1; 50]),
+            1,
+            Some(10),
+        );
+        let b = encode_message(
+            &DistHeader::default(),
+            b"B",
+            Bytes::from(vec![2; 30]),
+            2,
+            Some(10),
+        );
         let mut mixed = Vec::new();
         let (mut ia, mut ib) = (a.into_iter(), b.into_iter());
         loop {
@@ -833,7 +872,13 @@ mod tests {
 
     #[test]
     fn oversized_fragmented_message_is_refused() {
-        let frames = encode_message(&DistHeader::default(), b"C", &[0; 5000], 9, Some(1000));
+        let frames = encode_message(
+            &DistHeader::default(),
+            b"C",
+            Bytes::from(vec![0; 5000]),
+            9,
+            Some(1000),
+        );
         let mut r = Reassembler::new(2000, 8);
         let mut err = None;
         for f in frames {

@@ -566,6 +566,8 @@ fn parse_peer_name(name: &str) -> Result<NodeName, HandshakeError> {
 
 /// Runs the handshake as A, the initiator, over a freshly connected stream.
 /// `expected` is the node we meant to reach; a different name is an error.
+/// If B answers `alive` (it believes a connection to us is up), we answer
+/// `true` — that connection is stale, continue; use [`initiate_with`] to decide.
 pub async fn initiate<S>(
     stream: &mut S,
     cfg: &HandshakeConfig,
@@ -573,6 +575,23 @@ pub async fn initiate<S>(
 ) -> Result<Established, HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+{
+    initiate_with(stream, cfg, expected, || true).await
+}
+
+/// [`initiate`], with `continue_if_alive` answering B's `alive` status:
+/// `true` ("the old connection from this node is broken") continues, `false`
+/// ("the connection attempt was a mistake") ends the handshake with
+/// [`HandshakeError::Refused`]`(Status::Alive)`.
+pub async fn initiate_with<S, F>(
+    stream: &mut S,
+    cfg: &HandshakeConfig,
+    expected: Option<NodeName>,
+    continue_if_alive: F,
+) -> Result<Established, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce() -> bool,
 {
     let name = SendName::V6 {
         flags: cfg.flags,
@@ -584,8 +603,12 @@ where
     match Status::decode(&read_packet(stream).await?)? {
         Status::Ok | Status::OkSimultaneous => {}
         Status::Alive => {
-            // We are starting a connection, so any old one B remembers is dead.
-            write_packet(stream, &Status::True.encode()).await?;
+            if continue_if_alive() {
+                write_packet(stream, &Status::True.encode()).await?;
+            } else {
+                write_packet(stream, &Status::False.encode()).await?;
+                return Err(HandshakeError::Refused(Status::Alive));
+            }
         }
         refused => return Err(HandshakeError::Refused(refused)),
     }

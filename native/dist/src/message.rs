@@ -34,7 +34,9 @@ use etf::{Atom, DecodeOptions, EncodeOptions, Term};
 
 use crate::control::{ControlError, ControlMessage};
 use crate::flags::DistFlags;
-use crate::framing::{encode_message, DistHeader, DistMessage, Frame, OutgoingAtomCache, VERSION_MAGIC};
+use crate::framing::{
+    encode_message, DistHeader, DistMessage, Frame, OutgoingAtomCache, VERSION_MAGIC,
+};
 
 /// Why a complete message could not be decoded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -89,14 +91,19 @@ impl MessageEncoder {
 
     /// Encodes one message into the frames to send, in order.
     pub fn encode(&mut self, msg: &ControlMessage, payload: Option<&Term>) -> Vec<Frame> {
-        let (msg, payload) = adapt(msg, payload, self.flags);
+        // Only rewritten messages are copied; the payload is encoded in place.
+        let adapted = adapt(msg, payload, self.flags);
+        let (msg, payload) = match &adapted {
+            Some((m, p)) => (m, p.as_ref()),
+            None => (msg, payload),
+        };
         let control = msg.to_term();
         let opts = encode_options();
         if !self.flags.contains(DistFlags::DIST_HDR_ATOM_CACHE) {
             // Pass-through: each term with its own version byte.
             let mut body = Vec::new();
             etf::encode_into(&control, &opts, &mut body);
-            if let Some(p) = &payload {
+            if let Some(p) = payload {
                 etf::encode_into(p, &opts, &mut body);
             }
             return vec![Frame::PassThrough(body.into())];
@@ -107,7 +114,7 @@ impl MessageEncoder {
         let mut control_bytes = Vec::with_capacity(64);
         write_cached(&control, 0, &plan.index, &opts, &mut control_bytes);
         let mut payload_bytes = Vec::new();
-        if let Some(p) = &payload {
+        if let Some(p) = payload {
             etf::encode_body_into(p, &opts, &mut payload_bytes);
         }
         let fragment_size = self
@@ -116,14 +123,24 @@ impl MessageEncoder {
             .then_some(self.fragment_size);
         let sequence = self.next_sequence;
         self.next_sequence = self.next_sequence.wrapping_add(1).max(1);
-        encode_message(&plan.header, &control_bytes, &payload_bytes, sequence, fragment_size)
+        encode_message(
+            &plan.header,
+            &control_bytes,
+            payload_bytes.into(),
+            sequence,
+            fragment_size,
+        )
     }
 }
 
 /// Rewrites `msg` into what a peer without `SEND_SENDER` or `EXIT_PAYLOAD`
 /// understands: `SEND` instead of `SEND_SENDER`, `EXIT`/`EXIT2`/
 /// `MONITOR_P_EXIT` with the reason inside instead of the `PAYLOAD_*` forms.
-fn adapt(msg: &ControlMessage, payload: Option<&Term>, flags: DistFlags) -> (ControlMessage, Option<Term>) {
+fn adapt(
+    msg: &ControlMessage,
+    payload: Option<&Term>,
+    flags: DistFlags,
+) -> Option<(ControlMessage, Option<Term>)> {
     use ControlMessage::*;
     let reason = || payload.cloned().unwrap_or_else(|| Term::atom("normal"));
     let exit_payload = flags.contains(DistFlags::EXIT_PAYLOAD);
@@ -143,7 +160,11 @@ fn adapt(msg: &ControlMessage, payload: Option<&Term>, flags: DistFlags) -> (Con
             to: *to,
             reason: reason(),
         }),
-        PayloadMonitorPExit { from, to, reference } if !exit_payload => Some(MonitorPExit {
+        PayloadMonitorPExit {
+            from,
+            to,
+            reference,
+        } if !exit_payload => Some(MonitorPExit {
             from: from.clone(),
             to: *to,
             reference: reference.clone(),
@@ -151,13 +172,14 @@ fn adapt(msg: &ControlMessage, payload: Option<&Term>, flags: DistFlags) -> (Con
         }),
         _ => None,
     };
-    match adapted {
-        Some(m) => {
-            let p = if m.has_payload() { payload.cloned() } else { None };
-            (m, p)
-        }
-        None => (msg.clone(), payload.cloned()),
-    }
+    adapted.map(|m| {
+        let p = if m.has_payload() {
+            payload.cloned()
+        } else {
+            None
+        };
+        (m, p)
+    })
 }
 
 /// Atoms of the control tuple that [`write_cached`] can write as references.
@@ -166,7 +188,9 @@ fn collect_atoms(t: &Term, depth: usize, out: &mut Vec<Atom>) {
         Term::Atom(a) => out.push(*a),
         Term::Pid(p) => out.push(p.node),
         Term::Reference(r) => out.push(r.node),
-        Term::Tuple(items) if depth < 2 => items.iter().for_each(|i| collect_atoms(i, depth + 1, out)),
+        Term::Tuple(items) if depth < 2 => {
+            items.iter().for_each(|i| collect_atoms(i, depth + 1, out))
+        }
         _ => {}
     }
 }
@@ -180,7 +204,13 @@ fn write_atom(a: Atom, index: &HashMap<Atom, u8>, opts: &EncodeOptions, out: &mu
 
 /// Writes the control tuple (and the `{M, F, A}` tuple inside a spawn
 /// request) with cached atoms; deeper terms go to the `etf` encoder.
-fn write_cached(t: &Term, depth: usize, index: &HashMap<Atom, u8>, opts: &EncodeOptions, out: &mut Vec<u8>) {
+fn write_cached(
+    t: &Term,
+    depth: usize,
+    index: &HashMap<Atom, u8>,
+    opts: &EncodeOptions,
+    out: &mut Vec<u8>,
+) {
     match t {
         Term::Atom(a) => write_atom(*a, index, opts, out),
         Term::Pid(p) => {
@@ -309,7 +339,10 @@ mod tests {
         };
         let first = enc.encode(&msg, None);
         let first_len = first[0].encode().len();
-        assert_eq!(decode(&through(first, &mut r)).unwrap(), (msg.clone(), None));
+        assert_eq!(
+            decode(&through(first, &mut r)).unwrap(),
+            (msg.clone(), None)
+        );
         let second = enc.encode(&msg, None);
         let second_len = second[0].encode().len();
         assert!(second_len + 30 < first_len, "{second_len} vs {first_len}");
@@ -341,18 +374,24 @@ mod tests {
         let frames = enc.encode(&msg, Some(&Term::Int(1)));
         assert!(matches!(frames[0], Frame::PassThrough(_)));
         let mut r = Reassembler::new(1 << 20, 4);
-        assert_eq!(decode(&through(frames, &mut r)).unwrap(), (msg, Some(Term::Int(1))));
+        assert_eq!(
+            decode(&through(frames, &mut r)).unwrap(),
+            (msg, Some(Term::Int(1)))
+        );
     }
 
     #[test]
     fn peers_without_payload_flags_get_the_old_forms() {
-        let flags = DistFlags(DistFlags::ours(true).0 & !(DistFlags::EXIT_PAYLOAD.0 | DistFlags::SEND_SENDER.0));
+        let flags = DistFlags(
+            DistFlags::ours(true).0 & !(DistFlags::EXIT_PAYLOAD.0 | DistFlags::SEND_SENDER.0),
+        );
         let (a, b) = (pid("a@h", 1), pid("b@h", 2));
         let (m, p) = adapt(
             &ControlMessage::PayloadExit { from: a, to: b },
             Some(&Term::atom("boom")),
             flags,
-        );
+        )
+        .unwrap();
         assert_eq!(
             m,
             ControlMessage::Exit {
@@ -362,9 +401,22 @@ mod tests {
             }
         );
         assert_eq!(p, None);
-        let (m, p) = adapt(&ControlMessage::SendSender { from: a, to: b }, Some(&Term::Int(1)), flags);
+        let (m, p) = adapt(
+            &ControlMessage::SendSender { from: a, to: b },
+            Some(&Term::Int(1)),
+            flags,
+        )
+        .unwrap();
         assert_eq!(m, ControlMessage::Send { to: b });
         assert_eq!(p, Some(Term::Int(1)));
+        // With the flags, nothing is rewritten (and nothing copied).
+        let all = DistFlags::ours(true);
+        assert!(adapt(
+            &ControlMessage::SendSender { from: a, to: b },
+            Some(&Term::Int(1)),
+            all
+        )
+        .is_none());
     }
 
     #[test]

@@ -42,16 +42,19 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use etf::{Atom, Pid, Term};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::connection::{Closed, CloseReason, Connection, ConnectionConfig, Incoming};
+use crate::connection::{
+    CloseReason, Closed, Connection, ConnectionConfig, ConnectionSink, Incoming,
+};
 use crate::control::{ControlMessage, ProcRef};
 use crate::cookie::{Cookie, CookieError};
 use crate::epmd::{self, EpmdClient, EpmdError, NodeEntry, Registration};
@@ -137,6 +140,18 @@ impl NodeConfig {
         self
     }
 
+    /// Sets whether the node is hidden (`-hidden`; the default).
+    pub fn hidden(mut self, hidden: bool) -> NodeConfig {
+        self.hidden = hidden;
+        self
+    }
+
+    /// Sets the address to accept connections on.
+    pub fn listen(mut self, addr: SocketAddr) -> NodeConfig {
+        self.listen = addr;
+        self
+    }
+
     /// Sets the EPMD port (`ERL_EPMD_PORT`).
     pub fn epmd_port(mut self, port: u16) -> NodeConfig {
         self.epmd_port = port;
@@ -206,7 +221,10 @@ pub enum NodeError {
 
 enum Peer {
     /// A handshake is running: ours (`outgoing`) or the peer's.
-    Pending { attempt: u64, outgoing: bool },
+    Pending {
+        attempt: u64,
+        outgoing: bool,
+    },
     Up(Connection),
 }
 
@@ -226,6 +244,10 @@ struct Inner {
     stop: watch::Sender<bool>,
     registration: Mutex<Option<Registration>>,
     epmd_server: Mutex<Option<EpmdServer>>,
+    /// Messages for peers being connected by [`DistNode::enqueue`], in send order.
+    outbox: Mutex<HashMap<NodeName, Vec<Incoming>>>,
+    /// The tokio runtime the node was started on: `enqueue` may be called from anywhere.
+    runtime: tokio::runtime::Handle,
 }
 
 /// A running distribution node; cheap to clone. Stop it with [`DistNode::shutdown`].
@@ -236,7 +258,9 @@ pub struct DistNode {
 
 impl std::fmt::Debug for DistNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DistNode").field("name", &self.inner.name).finish()
+        f.debug_struct("DistNode")
+            .field("name", &self.inner.name)
+            .finish()
     }
 }
 
@@ -249,7 +273,10 @@ const NET_KERNEL: &str = "net_kernel";
 
 impl DistNode {
     /// Starts the node: listens, registers with EPMD, and accepts connections.
-    pub async fn start(config: NodeConfig, handler: Arc<dyn DistHandler>) -> Result<DistNode, NodeError> {
+    pub async fn start(
+        config: NodeConfig,
+        handler: Arc<dyn DistHandler>,
+    ) -> Result<DistNode, NodeError> {
         let cookie = match config.cookie.clone() {
             Some(c) => c,
             None => Cookie::from_home()?,
@@ -279,6 +306,8 @@ impl DistNode {
             stop,
             registration: Mutex::new(registration),
             epmd_server: Mutex::new(server),
+            outbox: Mutex::new(HashMap::new()),
+            runtime: tokio::runtime::Handle::current(),
         });
         let node = DistNode { inner };
         tokio::spawn(node.clone().accept_loop(listener, stopped));
@@ -338,10 +367,61 @@ impl DistNode {
 
     /// Sends a control message to `peer`, connecting first if needed (as
     /// sending to a remote pid auto-connects in Erlang).
-    pub async fn send(&self, peer: NodeName, msg: ControlMessage, payload: Option<Term>) -> Result<(), NodeError> {
+    pub async fn send(
+        &self,
+        peer: NodeName,
+        msg: ControlMessage,
+        payload: Option<Term>,
+    ) -> Result<(), NodeError> {
         let conn = self.connect(peer).await?;
         conn.send(msg, payload)?;
         Ok(())
+    }
+
+    /// Sends without waiting, connecting in the background when needed —
+    /// what a runtime's synchronous `Transport::deliver` wants. Messages to
+    /// one peer leave in the order they were enqueued, before and after the
+    /// connection comes up. If connecting fails the queued messages are
+    /// dropped and the handler sees `on_nodedown(peer, ConnectFailed(..))`,
+    /// so links and monitors towards that node fire `noconnection`, as when
+    /// an Erlang auto-connect fails. Callable from any thread.
+    pub fn enqueue(&self, peer: NodeName, msg: ControlMessage, payload: Option<Term>) {
+        let mut outbox = lock(&self.inner.outbox);
+        if let Some(queue) = outbox.get_mut(&peer) {
+            queue.push((msg, payload));
+            return;
+        }
+        let (msg, payload) = match self.connection(peer) {
+            // Under the outbox lock, so this cannot overtake a queue being drained.
+            Some(conn) => match conn.send_or_return(msg, payload) {
+                Ok(()) => return,
+                Err(back) => *back,
+            },
+            None => (msg, payload),
+        };
+        outbox.insert(peer, vec![(msg, payload)]);
+        drop(outbox);
+        let node = self.clone();
+        self.inner.runtime.spawn(async move {
+            let result = node.connect(peer).await;
+            // Hold the outbox lock while draining: new messages wait behind these.
+            let mut outbox = lock(&node.inner.outbox);
+            let queued = outbox.remove(&peer).unwrap_or_default();
+            match result {
+                Ok(conn) => {
+                    for (msg, payload) in queued {
+                        if conn.send(msg, payload).is_err() {
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    drop(outbox);
+                    warn!(%peer, error = %e, dropped = queued.len(), "auto-connect failed");
+                    node.nodedown(peer, &CloseReason::ConnectFailed(e.to_string()));
+                }
+            }
+        });
     }
 
     /// Closes the connection to `peer` (`erlang:disconnect_node/1`); `true`
@@ -399,19 +479,16 @@ impl DistNode {
         match result {
             Ok(Ok((stream, est))) => Ok(self.register_connection(stream, est)),
             Ok(Err(NodeError::Handshake {
-                source: HandshakeError::Refused(Status::Nok),
+                source: HandshakeError::Refused(Status::Nok | Status::Alive),
                 ..
             })) => {
-                // Simultaneous connect that the peer's attempt wins: wait for it.
+                // Simultaneous connect that the peer's attempt wins. Its
+                // name may not have reached us yet: keep our claim so we
+                // answer it `ok_simultaneous`, and wait for its connection.
                 debug!(%peer, "simultaneous connect: waiting for the peer's connection");
+                let up = self.wait_up(peer, deadline).await;
                 self.clear_pending(peer, attempt);
-                match self.claim_or_wait(peer, deadline).await? {
-                    Ok(conn) => Ok(conn),
-                    Err(attempt) => {
-                        self.clear_pending(peer, attempt);
-                        Err(NodeError::Timeout(peer))
-                    }
-                }
+                up.ok_or(NodeError::Timeout(peer))
             }
             Ok(Err(e)) => {
                 self.clear_pending(peer, attempt);
@@ -461,6 +538,23 @@ impl DistNode {
         }
     }
 
+    /// Waits until `peer` is up; `None` at the deadline or when no
+    /// handshake with it is under way any more.
+    async fn wait_up(&self, peer: NodeName, deadline: tokio::time::Instant) -> Option<Connection> {
+        let mut changed = self.inner.changed.subscribe();
+        loop {
+            match lock(&self.inner.peers).get(&peer) {
+                Some(Peer::Up(c)) if !c.is_closed() => return Some(c.clone()),
+                Some(Peer::Pending { .. }) => {}
+                _ => return None,
+            }
+            match tokio::time::timeout_at(deadline, changed.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return None,
+            }
+        }
+    }
+
     fn clear_pending(&self, peer: NodeName, attempt: u64) {
         let mut peers = lock(&self.inner.peers);
         if matches!(peers.get(&peer), Some(Peer::Pending { attempt: a, .. }) if *a == attempt) {
@@ -488,9 +582,21 @@ impl DistNode {
         let addr = SocketAddr::new(epmd.addr().ip(), entry.port);
         let mut stream = TcpStream::connect(addr).await?;
         let _ = stream.set_nodelay(true);
-        let est = handshake::initiate(&mut stream, &self.handshake_config(), Some(peer))
-            .await
-            .map_err(|source| NodeError::Handshake { peer, source })?;
+        // B says `alive` when it holds a connection to us. It is stale unless
+        // we hold one too, or B's own attempt is being accepted right now.
+        let continue_if_alive = || match lock(&self.inner.peers).get(&peer) {
+            Some(Peer::Up(c)) => c.is_closed(),
+            Some(Peer::Pending { outgoing, .. }) => *outgoing,
+            None => true,
+        };
+        let est = handshake::initiate_with(
+            &mut stream,
+            &self.handshake_config(),
+            Some(peer),
+            continue_if_alive,
+        )
+        .await
+        .map_err(|source| NodeError::Handshake { peer, source })?;
         Ok((stream, est))
     }
 
@@ -521,6 +627,7 @@ impl DistNode {
             self.inner.setup_timeout,
             handshake::accept(&mut stream, &cfg, |hello| {
                 let status = self.decide(hello, attempt);
+                debug!(peer = %hello.peer, %status, "incoming handshake");
                 if matches!(status, Status::Ok | Status::OkSimultaneous | Status::Alive) {
                     claimed = Some(hello.peer);
                 }
@@ -566,7 +673,9 @@ impl DistNode {
                     Status::Nok
                 }
             }
-            Some(Peer::Pending { outgoing: false, .. }) => Status::Nok,
+            Some(Peer::Pending {
+                outgoing: false, ..
+            }) => Status::Nok,
             _ => {
                 peers.insert(hello.peer, claim);
                 Status::Ok
@@ -577,29 +686,42 @@ impl DistNode {
     fn register_connection(&self, stream: TcpStream, est: handshake::Established) -> Connection {
         let peer = est.peer;
         let flags = est.flags;
-        let (conn, incoming) = Connection::spawn(stream, est, self.inner.connection.clone());
+        // Hold the sink's first message until the connection is in the map and nodeup is out.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let sink = NodeSink {
+            node: self.clone(),
+            ready: Some(ready_rx),
+        };
+        let conn = Connection::spawn_with(stream, est, self.inner.connection.clone(), sink);
         let old = lock(&self.inner.peers).insert(peer, Peer::Up(conn.clone()));
         self.bump();
         if let Some(Peer::Up(old)) = old {
             old.close_because(CloseReason::Replaced);
             info!(%peer, "nodedown: replaced by a new connection");
-            self.inner.handler.on_nodedown(peer, &CloseReason::Replaced);
+            self.nodedown(peer, &CloseReason::Replaced);
         }
         info!(%peer, ?flags, "nodeup");
-        self.inner.handler.on_nodeup(peer);
-        tokio::spawn(self.clone().route(conn.clone(), incoming));
+        let up = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.handler.on_nodeup(peer)));
+        if up.is_err() {
+            warn!(%peer, "on_nodeup handler panicked");
+        }
+        let _ = ready_tx.send(());
         conn
     }
 
-    async fn route(self, conn: Connection, mut incoming: mpsc::UnboundedReceiver<Incoming>) {
-        let peer = conn.peer();
-        while let Some((msg, payload)) = incoming.recv().await {
-            if self.net_kernel(&conn, &msg, payload.as_ref()) {
-                continue;
-            }
-            self.inner.handler.on_control(peer, msg, payload);
+    /// Tells the handler, which may panic without taking a task down with it.
+    fn nodedown(&self, peer: NodeName, reason: &CloseReason) {
+        let down = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.inner.handler.on_nodedown(peer, reason)
+        }));
+        if down.is_err() {
+            warn!(%peer, "on_nodedown handler panicked");
         }
-        let reason = conn.closed().await;
+    }
+
+    /// The connection ended: forget it (unless a newer one replaced it) and report nodedown.
+    fn connection_closed(&self, conn: &Connection, reason: &CloseReason) {
+        let peer = conn.peer();
         let removed = {
             let mut peers = lock(&self.inner.peers);
             let ours = matches!(peers.get(&peer), Some(Peer::Up(c)) if c.id() == conn.id());
@@ -611,7 +733,7 @@ impl DistNode {
         if removed {
             self.bump();
             info!(%peer, %reason, "nodedown");
-            self.inner.handler.on_nodedown(peer, &reason);
+            self.nodedown(peer, reason);
         }
     }
 
@@ -628,10 +750,12 @@ impl DistNode {
                 true
             }
             ControlMessage::MonitorP {
-                to: ProcRef::Name(n), ..
+                to: ProcRef::Name(n),
+                ..
             }
             | ControlMessage::DemonitorP {
-                to: ProcRef::Name(n), ..
+                to: ProcRef::Name(n),
+                ..
             } => n.as_str() == NET_KERNEL,
             _ => false,
         }
@@ -642,10 +766,14 @@ impl DistNode {
     fn reply(&self, conn: &Connection, from: Pid, tag: &Term, reply: Term) {
         let message = Term::tuple(vec![tag.clone(), reply]);
         let alias = match tag {
-            Term::ImproperList(head, tail) if head.len() == 1 && head[0].is_atom("alias") => match &**tail {
-                Term::Reference(r) if conn.flags().contains(DistFlags::ALIAS) => Some(r.clone()),
-                _ => None,
-            },
+            Term::ImproperList(head, tail) if head.len() == 1 && head[0].is_atom("alias") => {
+                match &**tail {
+                    Term::Reference(r) if conn.flags().contains(DistFlags::ALIAS) => {
+                        Some(r.clone())
+                    }
+                    _ => None,
+                }
+            }
             _ => None,
         };
         let control = match alias {
@@ -661,6 +789,40 @@ impl DistNode {
         if conn.send(control, Some(message)).is_err() {
             debug!(peer = %conn.peer(), "net_kernel: reply lost, connection closed");
         }
+    }
+}
+
+/// Delivers a connection's traffic to the node's handler, from the connection's reading task.
+struct NodeSink {
+    node: DistNode,
+    /// Set until the node has announced the connection (nodeup before any message).
+    ready: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl NodeSink {
+    fn wait_ready(&mut self) {
+        if let Some(ready) = self.ready.take() {
+            // `register_connection` signals right after nodeup, without awaiting.
+            let _ = ready.recv_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+impl ConnectionSink for NodeSink {
+    fn message(&mut self, conn: &Connection, msg: ControlMessage, payload: Option<Term>) {
+        self.wait_ready();
+        if self.node.net_kernel(conn, &msg, payload.as_ref()) {
+            return;
+        }
+        self.node
+            .inner
+            .handler
+            .on_control(conn.peer(), msg, payload);
+    }
+
+    fn closed(&mut self, conn: &Connection, reason: &CloseReason) {
+        self.wait_ready();
+        self.node.connection_closed(conn, reason);
     }
 }
 
@@ -716,7 +878,9 @@ async fn register(
                     for _ in 0..50 {
                         match client.register(entry.clone()).await {
                             Ok(r) => return Ok((Some(r), None)),
-                            Err(EpmdError::Io { .. }) => tokio::time::sleep(Duration::from_millis(100)).await,
+                            Err(EpmdError::Io { .. }) => {
+                                tokio::time::sleep(Duration::from_millis(100)).await
+                            }
                             Err(e) => return Err(e.into()),
                         }
                     }

@@ -29,6 +29,13 @@
 //! * `compressed`: the system zlib at the given level, and only when that is
 //!   at least 5 bytes shorter than the plain body, as the BEAM decides.
 //!
+//! The encoder recurses once per nesting level (it is faster that way):
+//! any term the decoder produced (at most [`DEFAULT_MAX_DEPTH`] deep by
+//! default) encodes on a 2 MiB thread stack; a term built in Rust tens of
+//! thousands of levels deep would not, any more than it could be dropped.
+//!
+//! [`DEFAULT_MAX_DEPTH`]: crate::DEFAULT_MAX_DEPTH
+//!
 //! ```
 //! use etf::Term;
 //! let t = Term::tuple(vec![Term::atom("ok"), Term::Int(7)]);

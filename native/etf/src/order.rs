@@ -139,8 +139,10 @@ fn cmp_numbers(a: &Term, b: &Term) -> Ordering {
         (Int(x), Int(y)) => x.cmp(y),
         (Float(x), Float(y)) => x.total_cmp(y),
         (BigInt(x), BigInt(y)) => x.cmp(y),
-        (Int(x), BigInt(y)) => num_bigint::BigInt::from(*x).cmp(y),
-        (BigInt(x), Int(y)) => x.cmp(&num_bigint::BigInt::from(*y)),
+        // A `BigInt` that fits in `i64` is not normalised, and not `==` an
+        // `Int` of the same value: put it after, to stay consistent with `Eq`.
+        (Int(x), BigInt(y)) => num_bigint::BigInt::from(*x).cmp(y).then(Ordering::Less),
+        (BigInt(x), Int(y)) => x.cmp(&num_bigint::BigInt::from(*y)).then(Ordering::Greater),
         // Equal values: the integer first (see the module doc).
         (Int(x), Float(y)) => cmp_int_float(*x, *y).then(Ordering::Less),
         (Float(x), Int(y)) => cmp_int_float(*y, *x).reverse().then(Ordering::Greater),

@@ -297,3 +297,23 @@ fn decode_prefix_reports_bytes_used() {
     assert_eq!(decode_prefix(&input).unwrap(), (Term::atom("ok"), n));
     assert_eq!(kind(&input), Kind::TrailingBytes(3));
 }
+
+#[test]
+fn non_canonical_encodings_decode_like_binary_to_term() {
+    // Results checked with erl: binary_to_term/1 gives [7], [1,3,4], <<7:3>>.
+    assert_eq!(
+        decode(&[131, 108, 0, 0, 0, 0, 108, 0, 0, 0, 1, 97, 7, 106]).unwrap(),
+        Term::List(vec![Term::Int(7)])
+    );
+    assert_eq!(
+        decode(&[131, 108, 0, 0, 0, 1, 97, 1, 107, 0, 2, 3, 4]).unwrap(),
+        Term::List(vec![Term::Int(1), Term::Int(3), Term::Int(4)])
+    );
+    assert_eq!(
+        decode(&[131, 77, 0, 0, 0, 1, 3, 255]).unwrap(),
+        Term::BitString(etf::BitString {
+            bytes: bytes::Bytes::from_static(&[0b1110_0000]),
+            last_bits: 3,
+        })
+    );
+}

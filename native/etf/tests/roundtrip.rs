@@ -139,7 +139,7 @@ fn option_sets() -> Vec<EncodeOptions> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
     fn decode_of_encode_is_identity(t in term()) {

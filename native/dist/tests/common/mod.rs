@@ -100,20 +100,48 @@ impl Erl {
     /// Starts `erl` registered with `epmd`; `eval` runs after boot (it should
     /// end by waiting, e.g. `receive stop -> ok end`).
     pub fn start(epmd: &Epmd, short: &str, cookie: &str, extra: &[&str], eval: &str) -> Erl {
-        let name = format!("{short}@localhost");
+        Erl::start_on(epmd.port, short, cookie, extra, eval)
+    }
+
+    /// Like [`Erl::start`], with EPMD on `epmd_port` (e.g. an embedded one).
+    pub fn start_on(epmd_port: u16, short: &str, cookie: &str, extra: &[&str], eval: &str) -> Erl {
+        Erl::spawn(
+            epmd_port,
+            "-sname",
+            &format!("{short}@localhost"),
+            cookie,
+            extra,
+            eval,
+        )
+    }
+
+    /// An `erl -name ALIVE@127.0.0.1` node (a long name).
+    pub fn start_long(epmd: &Epmd, alive: &str, cookie: &str, eval: &str) -> Erl {
+        Erl::spawn(
+            epmd.port,
+            "-name",
+            &format!("{alive}@127.0.0.1"),
+            cookie,
+            &[],
+            eval,
+        )
+    }
+
+    fn spawn(
+        epmd_port: u16,
+        flag: &str,
+        name: &str,
+        cookie: &str,
+        extra: &[&str],
+        eval: &str,
+    ) -> Erl {
+        let name = name.to_owned();
         let mut child = Command::new("erl")
-            .args([
-                "-sname",
-                &name,
-                "-setcookie",
-                cookie,
-                "-noshell",
-                "-noinput",
-            ])
+            .args([flag, &name, "-setcookie", cookie, "-noshell", "-noinput"])
             .args(["-kernel", "inet_dist_use_interface", "{127,0,0,1}"])
             .args(extra)
             .args(["-eval", eval])
-            .env("ERL_EPMD_PORT", epmd.port.to_string())
+            .env("ERL_EPMD_PORT", epmd_port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -156,6 +184,16 @@ impl Erl {
                 ),
             }
         }
+    }
+
+    /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) the node's OS process.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill {sig} failed");
     }
 
     /// Waits for the line exactly equal to `want`.

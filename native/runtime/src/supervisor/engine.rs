@@ -17,7 +17,7 @@
 //! | `{'EXIT', Child, Reason}`                          | (a child terminated: restart per strategy)             |
 //! | `{'EXIT', Parent, Reason}`                         | (terminate all children, exit `Reason`)                |
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use etf::{Map, Pid, Reference, Term};
@@ -1079,7 +1079,8 @@ impl Sup {
         let Some(spec) = self.template().cloned() else {
             return;
         };
-        let mut waiting: Vec<(Pid, Reference)> = Vec::new();
+        // monitor ref -> child: one lookup per 'DOWN', whatever the count.
+        let mut waiting: HashMap<Reference, Pid> = HashMap::new();
         for d in self.dynamics.values() {
             if let ChildPid::Running(p) = d.pid {
                 let mref = self.ctx.monitor(&p);
@@ -1088,7 +1089,7 @@ impl Sup {
                     _ => exit::shutdown(),
                 };
                 self.ctx.exit(&p, how);
-                waiting.push((p, mref));
+                waiting.insert(mref, p);
             }
         }
         let deadline = match spec.shutdown {
@@ -1102,13 +1103,16 @@ impl Sup {
                 (Some(d), false) => Some(d.saturating_duration_since(tokio::time::Instant::now())),
                 _ => None,
             };
-            let refs: Vec<Reference> = waiting.iter().map(|(_, r)| r.clone()).collect();
-            let got = self
-                .ctx
-                .receive_match(|m| refs.iter().any(|r| call::is_down_for(m, r)), timeout)
-                .await;
+            let got = {
+                let waiting = &waiting;
+                let ours = move |m: &Message| {
+                    matches!(m.as_term().and_then(Term::as_tuple),
+                        Some([d, Term::Reference(r), ..]) if d.is_atom("DOWN") && waiting.contains_key(r))
+                };
+                self.ctx.receive_match(ours, timeout).await
+            };
             let Some(m) = got else {
-                for (p, _) in &waiting {
+                for p in waiting.values() {
                     self.ctx.exit(p, exit::kill());
                 }
                 killed = true;
@@ -1119,10 +1123,9 @@ impl Sup {
             let (Some(Term::Reference(r)), Some(reason0)) = (items.get(1), items.get(4)) else {
                 continue;
             };
-            let Some(pos) = waiting.iter().position(|(_, wr)| wr == r) else {
+            let Some(pid) = waiting.remove(r) else {
                 continue;
             };
-            let (pid, _) = waiting.swap_remove(pos);
             let reason = self.unlink_flush(pid, reason0.clone()).await;
             if let Err(e) = shutdown_result(&spec, reason) {
                 match errors.iter_mut().find(|(r, _)| *r == e) {

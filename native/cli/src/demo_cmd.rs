@@ -6,7 +6,8 @@
 //!
 //! 1. `top_sup` (one_for_one, intensity 3, period 10) starts with the
 //!    built-in `counter` as its registered, permanent child — from the
-//!    very child spec an Erlang `top_sup:init/1` returns.
+//!    very flags and child spec the seed's `top_sup:init/1` returns
+//!    (`{counter, start_link, []}`: from 0, registered as `counter`).
 //! 2. The counter is bumped and read (`{bump, N}` casts, a `value` call).
 //! 3. A cast it does not understand crashes it; top_sup restarts it in
 //!    its known-good state, 0.
@@ -39,7 +40,7 @@ pub struct DemoArgs {
 /// `top_sup:init/1`, in Erlang's words.
 const SUP_FLAGS: &str = "#{strategy => one_for_one, intensity => 3, period => 10}";
 const CHILD_SPECS: &str = "[#{id => counter,
-                              start => {counter, start_link, [0, [{name, counter}]]},
+                              start => {counter, start_link, []},
                               restart => permanent, shutdown => 5000, type => worker}]";
 
 /// How long any one step may take before the story counts as failed.

@@ -18,7 +18,7 @@ use ferrotp::{call, Node, Process};
 /// `top_sup:init/1`'s return, in Erlang's own words.
 const FLAGS: &str = "#{strategy => one_for_one, intensity => 3, period => 10}";
 const CHILDREN: &str = "[#{id => counter,
-                           start => {counter, start_link, [0, [{name, counter}]]},
+                           start => {counter, start_link, []},
                            restart => permanent, shutdown => 5000, type => worker}]";
 
 async fn crash_counter(ctx: &mut Process, sup: etf::Pid) {

@@ -10,6 +10,7 @@
 //! |------------------------------------------------|------------------------------------------------------------|
 //! | `{counter, start_link, [5]}` in a child spec   | `behaviours::start_link(&mut ctx, counter, vec![5]).await` |
 //! | `{counter, start_link, [5, [{name, c}]]}`      | the same, registered as `c`                                |
+//! | `{counter, start_link, []}` (the seed's)       | from 0, registered as `counter`, as the seed's `counter:start_link/0` |
 //! | `ferrotp:start_link(Where, counter, 5)`        | `behaviours::start_link_arg(&mut ctx, counter, 5, None).await` |
 //! | `ferrotp:start_link(W, counter, 5, [{name, c}])` | `behaviours::start_link_arg(&mut ctx, counter, 5, Some(c)).await` |
 //! | `-behaviour(...)` + a module on the code path  | `behaviours::register(name, behaviour)`                    |
@@ -83,6 +84,27 @@ pub trait Behaviour: Send + Sync + 'static {
             1 => args.pop(),
             _ => None,
         }
+    }
+
+    /// The init argument and registered name for a start MFA's argument
+    /// list. Default: [`Behaviour::init_arg`] with no name, or the
+    /// behaviour's own arguments followed by start options
+    /// `[{name, Name}]` (as `gen_server:start_link/4` takes them).
+    fn start_args(&self, args: Vec<Term>) -> Option<(Term, Option<Atom>)> {
+        if let Some(arg) = self.init_arg(args.clone()) {
+            return Some((arg, None));
+        }
+        let (Term::List(opts), own) = args.split_last()? else {
+            return None;
+        };
+        let mut name = None;
+        for o in opts {
+            match o.as_tuple() {
+                Some([k, Term::Atom(n)]) if k.is_atom("name") => name = Some(*n),
+                _ => return None,
+            }
+        }
+        Some((self.init_arg(own.to_vec())?, name))
     }
 
     /// A fresh process body for init argument `arg` (it acknowledges its
@@ -177,7 +199,7 @@ fn registry() -> &'static Registry {
         let mut builtins: HashMap<Atom, Arc<dyn Behaviour>> = HashMap::new();
         builtins.insert(
             Atom::new("counter"),
-            Arc::new(GenServerBehaviour::<crate::counter::CounterServer>::default()),
+            Arc::new(crate::counter::CounterBehaviour),
         );
         builtins.insert(
             Atom::new("supervisor"),
@@ -300,12 +322,9 @@ pub async fn apply(
         if function.as_str() != "start_link" {
             return Err(caught(undef(module, function, &all)));
         }
-        let (arg, name) = match b.init_arg(all.clone()) {
-            Some(arg) => (arg, None),
-            None => {
-                split_name_opts(&*b, &all).ok_or_else(|| caught(undef(module, function, &all)))?
-            }
-        };
+        let (arg, name) = b
+            .start_args(all.clone())
+            .ok_or_else(|| caught(undef(module, function, &all)))?;
         return b.start_link(ctx, arg, name).await;
     }
     let remote = registry().remote.read().clone();
@@ -313,23 +332,6 @@ pub async fn apply(
         Some(r) => r.start_link(ctx, module, function, all).await,
         None => Err(caught(undef(module, function, &all))),
     }
-}
-
-/// `[Args.., [{name, Name}]]`: the behaviour's own arguments followed by
-/// start options (as `gen_server:start_link/4` takes them); only
-/// `{name, Atom}` is understood.
-fn split_name_opts(b: &dyn Behaviour, args: &[Term]) -> Option<(Term, Option<Atom>)> {
-    let (Term::List(opts), own) = args.split_last()? else {
-        return None;
-    };
-    let mut name = None;
-    for o in opts {
-        match o.as_tuple() {
-            Some([k, Term::Atom(n)]) if k.is_atom("name") => name = Some(*n),
-            _ => return None,
-        }
-    }
-    Some((b.init_arg(own.to_vec())?, name))
 }
 
 /// `{'EXIT', Reason}`: an exception as `catch` returns it.

@@ -26,6 +26,7 @@
 //! | `gen_server:cast(C, {bump, 5})`          | `c.bump(&ctx, 5)`                               |
 //! | `gen_server:call(C, value)`              | `c.value(&mut ctx).await?`                      |
 //! | `{counter, start_link, [0]}`             | `behaviours::start_link(&mut ctx, counter, vec![0])` |
+//! | `counter:start_link()` (the seed's, registered `counter`) | `{counter, start_link, []}` |
 //!
 //! ```
 //! use ferrotp::counter::Counter;
@@ -45,10 +46,12 @@ use etf::{Atom, Pid, Term};
 use num_bigint::BigInt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::behaviours::{Behaviour, GenServerBehaviour};
 use crate::gen_server::{
     self, CallError, CallResult, CastResult, GenServer, GenServerRef, Init, Opts, StartError,
 };
 use crate::process::{Dest, Process};
+use crate::start::Body;
 
 /// An integer of any size, as a counter holds it: an Erlang integer on the
 /// wire (small or bignum), a `BigInt` in Rust.
@@ -138,6 +141,24 @@ impl GenServer for CounterServer {
 
     fn state_term(&self) -> Term {
         Term::from_bigint(self.count.clone())
+    }
+}
+
+/// The built-in `counter` behaviour: [`CounterServer`] with one more
+/// start form, the seed's `counter:start_link()` — `{counter, start_link, []}`
+/// starts from 0, registered as `counter`.
+pub(crate) struct CounterBehaviour;
+
+impl Behaviour for CounterBehaviour {
+    fn start_args(&self, args: Vec<Term>) -> Option<(Term, Option<Atom>)> {
+        if args.is_empty() {
+            return Some((Term::Int(0), Some(Atom::new("counter"))));
+        }
+        GenServerBehaviour::<CounterServer>::default().start_args(args)
+    }
+
+    fn body(&self, arg: Term) -> Result<Body, Term> {
+        GenServerBehaviour::<CounterServer>::default().body(arg)
     }
 }
 

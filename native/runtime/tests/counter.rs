@@ -181,10 +181,13 @@ async fn unknown_behaviour_is_undef() {
             ))
         );
         // the right module with the wrong arity is undef too
-        let r = behaviours::start_link(&mut ctx, Atom::new("counter"), vec![]).await;
+        let args = vec![Term::Int(1), Term::Int(2), Term::Int(3)];
+        let r = behaviours::start_link(&mut ctx, Atom::new("counter"), args).await;
         assert_eq!(
             r,
-            Err(t("{'EXIT', {undef, [{counter, start_link, [], []}]}}"))
+            Err(t(
+                "{'EXIT', {undef, [{counter, start_link, [1, 2, 3], []}]}}"
+            ))
         );
     })
     .await
@@ -263,6 +266,27 @@ async fn mfa_start_options_register_the_name() {
             Err(t(
                 "{'EXIT', {undef, [{counter, start_link, [3, [{nome, x}]], []}]}}"
             ))
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_start_link_0_starts_at_zero_registered_as_counter() {
+    let node = Node::local();
+    node.run(|mut ctx| async move {
+        // #{id => counter, start => {counter, start_link, []}} from the seed's top_sup
+        let pid = behaviours::start_link(&mut ctx, Atom::new("counter"), vec![])
+            .await
+            .unwrap();
+        assert_eq!(ctx.node().whereis(Atom::new("counter")), Some(pid));
+        assert_eq!(
+            Counter::at(Atom::new("counter"))
+                .value(&mut ctx)
+                .await
+                .unwrap(),
+            BigInt::from(0)
         );
     })
     .await

@@ -52,10 +52,12 @@ macro_rules! say {
 
 /// Runs the story; `Err` names what went differently.
 pub fn run(args: DemoArgs) -> Result<()> {
+    // The gen_server's own error lines repeat what the crash and
+    // supervisor reports say; --verbose shows them too.
     let level = if args.verbose {
         "info"
     } else {
-        "info,ferrotp::supervisor=error"
+        "info,ferrotp::gen_server=off"
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));

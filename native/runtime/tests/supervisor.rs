@@ -1092,3 +1092,46 @@ async fn simple_one_for_one_closure_gets_the_extra_args() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_start_function_is_a_start_error_not_a_supervisor_crash() {
+    struct Panics;
+    impl supervisor::StartChild for Panics {
+        fn start<'a>(
+            &'a self,
+            _ctx: &'a mut Process,
+            _extra: Vec<Term>,
+        ) -> ferrotp::start::BoxFuture<'a, Result<ferrotp::start::Started, Term>> {
+            Box::pin(async { panic!("no start for you") })
+        }
+    }
+    Node::local()
+        .run(|mut ctx| async move {
+            let sup = start_sup(&mut ctx, SupFlags::one_for_one(), vec![]).await;
+            let r = supervisor::start_child(
+                &mut ctx,
+                sup,
+                ChildSpec::worker("p", Start::custom(Panics)),
+            )
+            .await;
+            let Err(SupervisorError::Error(reason)) = r else {
+                panic!("{r:?}")
+            };
+            // {{'EXIT', {panic, Msg, Location}}, ChildRecord}
+            let exit = reason
+                .as_tuple()
+                .and_then(|t| t.first())
+                .and_then(Term::as_tuple)
+                .unwrap()
+                .to_vec();
+            assert_eq!(exit[0], a("EXIT"));
+            let panic = exit[1].as_tuple().unwrap().to_vec();
+            assert_eq!(
+                (panic[0].clone(), panic[1].clone()),
+                (a("panic"), Term::binary(&b"no start for you"[..]))
+            );
+            assert!(ctx.node().is_alive(&sup));
+        })
+        .await
+        .unwrap();
+}

@@ -967,20 +967,25 @@ impl Sup {
         spec: &ChildSpec,
         args: Option<Vec<Term>>,
     ) -> Result<Started, Term> {
-        let result = match &spec.start {
-            Start::Mfa {
-                module,
-                function,
-                args: own,
-            } => {
-                let a = args.unwrap_or_else(|| own.clone());
-                behaviours::apply(&mut self.ctx, *module, *function, a, Vec::new()).await
+        // A start function that panics fails the start, as an exception
+        // in `catch apply(M, F, A)` does: `{'EXIT', Reason}`.
+        let ctx = &mut self.ctx;
+        let result = guarded(async move {
+            match &spec.start {
+                Start::Mfa {
+                    module,
+                    function,
+                    args: own,
+                } => {
+                    let a = args.unwrap_or_else(|| own.clone());
+                    behaviours::apply(ctx, *module, *function, a, Vec::new()).await
+                }
+                Start::Custom(c) => c.start(ctx, args.unwrap_or_default()).await,
+                Start::Rust(f) => start::start_body(ctx, None, args.unwrap_or_default(), f()).await,
             }
-            Start::Custom(c) => c.start(&mut self.ctx, args.unwrap_or_default()).await,
-            Start::Rust(f) => {
-                start::start_body(&mut self.ctx, None, args.unwrap_or_default(), f()).await
-            }
-        };
+        })
+        .await
+        .unwrap_or_else(|panic| Err(tagged("EXIT", panic)));
         if let Ok(started) = &result {
             if let Some(p) = started.pid() {
                 report::progress(&self.name, spec, Term::Pid(p));
@@ -1212,6 +1217,17 @@ impl Sup {
             self.init_arg.clone(),
         ])
     }
+}
+
+/// Runs `fut`, turning a panic into `Err({panic, Msg, Location})`.
+async fn guarded<F: std::future::Future>(fut: F) -> Result<F::Output, Term> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| match crate::panic::catch_poll(fut.as_mut(), cx) {
+        Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+        Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+        Err(reason) => std::task::Poll::Ready(Err(reason)),
+    })
+    .await
 }
 
 /// A restart target: a static child (by index) or a dynamic one.

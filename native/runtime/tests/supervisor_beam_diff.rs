@@ -15,7 +15,9 @@
 //! | `{unordered, Step}`           | `Step`, its events sorted (concurrent shutdowns)            |
 //!
 //! After each step the driver waits until the supervisor has handled
-//! everything (a `which_children` call, or the supervisor's `'EXIT'`),
+//! everything (two `which_children` calls — the second also covers a
+//! `try_again_restart` the supervisor cast to itself — or the
+//! supervisor's `'EXIT'`),
 //! then collects what the workers reported, in arrival order:
 //! `{started, Id}`, `{crashing, Id, Reason}`, `{stopping, Id, Reason}`,
 //! and `{sup_exit, Reason}` when the supervisor died. Workers
@@ -206,6 +208,33 @@ fn scenarios() -> Vec<(&'static str, String)> {
                 .to_owned(),
         ),
         (
+            "failed_restart_is_retried",
+            format!(
+                "[{{start_sup, #{{intensity => 5}}, [{}, {}]}},
+                  {{crash, f, boom}}, {{call, which_children}}, {{crash, f, boom}},
+                  {{exit_sup, shutdown}}]",
+                w("f", "flaky", ""),
+                w("b", "normal", ""),
+            ),
+        ),
+        (
+            "failed_restart_counts_toward_intensity",
+            format!(
+                "[{{start_sup, #{{intensity => 1}}, [{}]}}, {{crash, f, boom}}]",
+                w("f", "flaky", ""),
+            ),
+        ),
+        (
+            "rest_for_one_failed_restart",
+            format!(
+                "[{{start_sup, #{{strategy => rest_for_one, intensity => 5}}, [{}, {}, {}]}},
+                  {{crash, a, boom}}, {{call, which_children}}, {{exit_sup, shutdown}}]",
+                w("a", "normal", ""),
+                w("f", "flaky", ""),
+                w("c", "normal", ""),
+            ),
+        ),
+        (
             "bad_flags_and_specs",
             format!(
                 "[{{start_sup, #{{strategy => one_for_none}}, []}},
@@ -229,6 +258,10 @@ fn scenarios() -> Vec<(&'static str, String)> {
 /// The worker, as `sup_diff:start_link/3` on the OTP side.
 struct DiffWorker;
 
+/// How often each flaky worker (by collector and id) has started.
+static FLAKY: std::sync::Mutex<std::collections::BTreeMap<(Pid, String), u32>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
 impl Behaviour for DiffWorker {
     fn init_arg(&self, args: Vec<Term>) -> Option<Term> {
         (args.len() == 3).then(|| Term::Tuple(args))
@@ -239,9 +272,23 @@ impl Behaviour for DiffWorker {
             Some([Term::Pid(c), id, Term::Atom(m)]) => (*c, id.clone(), *m),
             _ => return Err(Term::atom("badarg")),
         };
-        let mode = mode.as_str();
+        let mut mode = mode.as_str();
+        if mode == "flaky" {
+            // Starts, fails its second start, then starts again.
+            let n = {
+                let mut starts = FLAKY.lock().unwrap_or_else(|e| e.into_inner());
+                let n = starts.entry((collector, id.to_string())).or_insert(0);
+                *n += 1;
+                *n
+            };
+            mode = if n == 2 { "flaky_fail" } else { "normal" };
+        }
         Ok(start::body(move |mut ctx: Process, mut init| async move {
             match mode {
+                "flaky_fail" => {
+                    init.error(Term::atom("flaky"));
+                    return Err(Term::atom("flaky"));
+                }
                 "fail_init" => {
                     init.error(Term::atom("nope"));
                     return Err(Term::atom("nope"));
@@ -433,7 +480,14 @@ impl Driver {
         }
     }
 
+    /// Two calls, as on the OTP side: the second also covers a retry the
+    /// supervisor cast to itself while the first call was on its way.
     async fn sync(&mut self, ctx: &mut Process) {
+        self.sync1(ctx).await;
+        self.sync1(ctx).await;
+    }
+
+    async fn sync1(&mut self, ctx: &mut Process) {
         let Some(sup) = self.sup else { return };
         if !self.exited.is_empty() {
             return;
@@ -488,6 +542,9 @@ fn is_down(m: &Message, r: &etf::Reference) -> bool {
 }
 
 async fn run_rust(steps: Term) -> Term {
+    // Every scenario's driver is <0.1.0> of a fresh node: forget the
+    // flaky workers of the previous one.
+    FLAKY.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let node = Node::local();
     node.run(move |mut ctx| async move {
         ctx.trap_exit(true);

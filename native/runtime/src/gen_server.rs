@@ -17,6 +17,7 @@
 //! | `terminate(Reason, S)`                       | `async fn terminate(&mut self, reason: &Term, ctx)`   |
 //! | `gen_server:start_link(M, Arg, [])`          | [`start_link::<S>`]`(ctx, arg, Opts::default())`      |
 //! | `gen_server:start_link({local, N}, M, A, [])`| `start_link::<S>(ctx, arg, Opts::named(n))`           |
+//! | (from a child spec's term arguments)         | [`start_link_term::<S>`]`(ctx, &arg_term, opts)`      |
 //! | `gen_server:call(S, Req, T)`                 | `server.call(ctx, req, t)` ([`GenServerRef`]) or [`call_term`] |
 //! | `gen_server:cast(S, Msg)`                    | `server.cast(ctx, msg)` or [`cast_term`]             |
 //! | `gen_server:stop(S, Reason, T)`              | `server.stop(ctx, reason, t)`                         |
@@ -288,9 +289,9 @@ impl From {
 }
 
 /// A typed reply travelling between Rust processes on one node.
-struct CallReply {
-    tag: Reference,
-    value: Box<dyn Any + Send>,
+pub(crate) struct CallReply {
+    pub(crate) tag: Reference,
+    pub(crate) value: Box<dyn Any + Send>,
 }
 
 /// A request travelling between Rust processes on one node.
@@ -309,7 +310,8 @@ pub(crate) enum Request<S: GenServer> {
 /// Why a call failed (where `gen_server:call` would exit the caller).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum CallError {
-    /// The server died during the call (or did not exist: `noproc`), with this reason.
+    /// The server died during the call (or did not exist: `noproc`; its
+    /// node is unreachable: `{nodedown, Node}`), with this reason.
     #[error("server exited: {0:?}")]
     Exit(Term),
     /// No reply in time.
@@ -451,6 +453,12 @@ impl<S: GenServer> GenServerRef<S> {
         }
     }
 
+    /// The server registered as `name` on `node`, if any (`whereis(Name)`),
+    /// trusted to be an `S`.
+    pub fn whereis(node: &Node, name: Atom) -> Option<Self> {
+        node.whereis(name).map(Self::from_pid)
+    }
+
     /// The server's pid.
     pub fn pid(&self) -> Pid {
         self.pid
@@ -539,6 +547,7 @@ async fn await_local_reply(
         },
         None => {
             ctx.demonitor(mref, true);
+            ctx.abandon_reply(mref);
             Err(CallError::Timeout)
         }
     }
@@ -594,7 +603,7 @@ pub(crate) async fn gen_call(
         req,
     ]);
     // `{Name, Node} ! Msg` never fails; a pid send never fails.
-    let _ = ctx.send_to(target, msg);
+    let _ = ctx.send_to(target.clone(), msg);
     let tag = Term::Reference(mref.clone());
     let got = ctx
         .receive_match(
@@ -606,7 +615,22 @@ pub(crate) async fn gen_call(
         )
         .await;
     match got {
-        Some(m) if m.is_tagged("DOWN") => Err(CallError::Exit(down_reason(&m))),
+        Some(m) if m.is_tagged("DOWN") => {
+            let reason = down_reason(&m);
+            if reason.is_atom("noconnection") {
+                // gen:call's exit for an unreachable node: {nodedown, Node}.
+                let node = match &target {
+                    Dest::Pid(p) => p.node,
+                    Dest::Registered { node, .. } => *node,
+                    Dest::Name(_) => ctx.node().name(),
+                };
+                return Err(CallError::Exit(Term::tuple(vec![
+                    Term::atom("nodedown"),
+                    Term::Atom(node),
+                ])));
+            }
+            Err(CallError::Exit(reason))
+        }
         Some(m) => {
             ctx.demonitor(&mref, true);
             match m.into_term() {
@@ -616,6 +640,7 @@ pub(crate) async fn gen_call(
         }
         None => {
             ctx.demonitor(&mref, true);
+            ctx.abandon_reply(&mref);
             Err(CallError::Timeout)
         }
     }
@@ -731,6 +756,7 @@ pub async fn stop(
         }
         None => {
             ctx.demonitor(&mref, true);
+            ctx.abandon_reply(&mref);
             Err(CallError::Timeout)
         }
     }
@@ -752,7 +778,7 @@ pub async fn start<S: GenServer>(
     opts: Opts,
 ) -> Result<GenServerRef<S>, StartError> {
     let node = ctx.node().clone();
-    start_inner::<S>(&node, None, arg, opts).await
+    start_inner::<S>(&node, Parent::None, arg, opts).await
 }
 
 /// `gen_server:start_link(M, Arg, Opts)`: starts a server linked to `ctx`.
@@ -765,7 +791,74 @@ pub async fn start_link<S: GenServer>(
     opts: Opts,
 ) -> Result<GenServerRef<S>, StartError> {
     let node = ctx.node().clone();
-    start_inner::<S>(&node, Some(ctx), arg, opts).await
+    start_inner::<S>(&node, Parent::Starter(ctx), arg, opts).await
+}
+
+/// Starts a server linked to `parent`, which may be on another node, and
+/// treats it as its parent (`{'EXIT', Parent, Reason}` while trapping exits
+/// runs `terminate`). For a starter acting for another process: a
+/// transport serving `ferrotp:start_link(Node, counter, 0)` for a BEAM
+/// caller, or a supervisor's helper. `init` has run when this returns.
+pub async fn start_link_for<S: GenServer>(
+    node: &Node,
+    parent: Pid,
+    arg: S::Arg,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError> {
+    start_inner::<S>(node, Parent::Pid(parent), arg, opts).await
+}
+
+/// `start_link` with the init argument given as a term (a child spec's
+/// start arguments, a request from Erlang): decoded into `S::Arg` with
+/// serde; an argument that does not decode fails the start with
+/// `{badarg, Arg}` and starts nothing.
+pub async fn start_link_term<S: GenServer>(
+    ctx: &mut Process,
+    arg: &Term,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError>
+where
+    S::Arg: DeserializeOwned,
+{
+    let arg = decode_arg::<S>(arg)?;
+    start_link::<S>(ctx, arg, opts).await
+}
+
+/// [`start_link_for`] with the init argument given as a term (see [`start_link_term`]).
+pub async fn start_link_for_term<S: GenServer>(
+    node: &Node,
+    parent: Pid,
+    arg: &Term,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError>
+where
+    S::Arg: DeserializeOwned,
+{
+    let arg = decode_arg::<S>(arg)?;
+    start_link_for::<S>(node, parent, arg, opts).await
+}
+
+/// [`start_on`] with the init argument given as a term (see [`start_link_term`]).
+pub async fn start_on_term<S: GenServer>(
+    node: &Node,
+    arg: &Term,
+    opts: Opts,
+) -> Result<GenServerRef<S>, StartError>
+where
+    S::Arg: DeserializeOwned,
+{
+    let arg = decode_arg::<S>(arg)?;
+    start_on::<S>(node, arg, opts).await
+}
+
+fn decode_arg<S: GenServer>(arg: &Term) -> Result<S::Arg, StartError>
+where
+    S::Arg: DeserializeOwned,
+{
+    etf::from_term::<S::Arg>(arg).map_err(|e| {
+        tracing::error!(error = %e, arg = %arg, "gen_server: init argument does not decode");
+        StartError::Stop(Term::tuple(vec![Term::atom("badarg"), arg.clone()]))
+    })
 }
 
 /// Starts an unlinked server from outside any process (a `main`, a transport).
@@ -774,18 +867,32 @@ pub async fn start_on<S: GenServer>(
     arg: S::Arg,
     opts: Opts,
 ) -> Result<GenServerRef<S>, StartError> {
-    start_inner::<S>(node, None, arg, opts).await
+    start_inner::<S>(node, Parent::None, arg, opts).await
+}
+
+/// Who a new server is linked to, as its parent.
+enum Parent<'a> {
+    /// Nobody (`gen_server:start`): the server is its own parent.
+    None,
+    /// The starting process (`gen_server:start_link`).
+    Starter(&'a mut Process),
+    /// Another process, possibly remote (a starter acting for it).
+    Pid(Pid),
 }
 
 async fn start_inner<S: GenServer>(
     node: &Node,
-    mut parent: Option<&mut Process>,
+    mut parent: Parent<'_>,
     arg: S::Arg,
     opts: Opts,
 ) -> Result<GenServerRef<S>, StartError> {
     let (ack_tx, ack_rx) = tokio::sync::oneshot::channel::<InitAck>();
     let (exit_tx, exit_rx) = tokio::sync::oneshot::channel::<Term>();
-    let parent_pid = parent.as_ref().map(|p| p.pid());
+    let parent_pid = match &parent {
+        Parent::None => None,
+        Parent::Starter(p) => Some(p.pid()),
+        Parent::Pid(p) => Some(*p),
+    };
     let name = opts.name;
     let body = move |mut ctx: Process| async move {
         let parent = parent_pid.unwrap_or(ctx.pid());
@@ -824,8 +931,8 @@ async fn start_inner<S: GenServer>(
         let _ = ack_tx.send(InitAck::Started);
         serve(state, cont, &mut ctx, parent).await
     };
-    let pid = match parent.as_deref_mut() {
-        Some(p) => {
+    let pid = match &mut parent {
+        Parent::Starter(p) => {
             let me = p.pid();
             let shared = p.shared.clone();
             process::spawn_with(
@@ -840,15 +947,39 @@ async fn start_inner<S: GenServer>(
                 },
             )
         }
-        None => process::spawn_with(node, body, |st| st.on_exit = Some(exit_tx), |_| {}),
+        Parent::Pid(far) => {
+            let far = *far;
+            process::spawn_with(
+                node,
+                body,
+                |st| {
+                    st.rel().links.insert(far);
+                    st.on_exit = Some(exit_tx);
+                },
+                |child| {
+                    node.book_link(child, far, true);
+                    node.route(crate::Signal::Link {
+                        from: child,
+                        to: far,
+                    });
+                },
+            )
+        }
+        Parent::None => process::spawn_with(node, body, |st| st.on_exit = Some(exit_tx), |_| {}),
     };
     let ack = match opts.timeout {
         Some(t) => match tokio::time::timeout(t, ack_rx).await {
             Ok(a) => a,
             Err(_) => {
-                // proc_lib's kill_flush: unlink first, so the starter survives.
-                if let Some(p) = parent {
-                    p.unlink(&pid);
+                // proc_lib's kill_flush: unlink first, so the parent survives.
+                match parent {
+                    Parent::Starter(p) => p.unlink(&pid),
+                    Parent::Pid(far) => node.route(crate::Signal::Unlink {
+                        from: pid,
+                        to: far,
+                        id: 0,
+                    }),
+                    Parent::None => {}
                 }
                 node.exit(&pid, &pid, exit::kill());
                 return Err(StartError::Timeout);

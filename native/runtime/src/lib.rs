@@ -156,7 +156,7 @@
 //! | [`executor`]  | where process tasks run (the VM's schedulers, for the NIF) |
 //! | [`registry`]  | `register/2`, `whereis/1`                              |
 //! | [`timer`]     | `send_after/3`, `cancel_timer/1`                       |
-//! | [`panic`]     | a panic is a crash: `{panic, Msg, Location}`           |
+//! | [`panic`](mod@panic) | a panic is a crash: `{panic, Msg, Location}`           |
 //! | [`transport`] | how signals reach other nodes                          |
 //! | [`gen_server`]| the generic server behaviour, typed                    |
 //! | [`sys`]       | system messages: `get_state`, `suspend`, `terminate`... |

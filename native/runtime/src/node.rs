@@ -70,7 +70,7 @@ struct NodeInner {
     creation: u32,
     next_pid: AtomicU32,
     next_ref: AtomicU64,
-    procs: Vec<Mutex<HashMap<u32, Arc<ProcShared>>>>,
+    procs: Vec<Mutex<HashMap<u64, Arc<ProcShared>>>>,
     registry: Registry,
     transports: RwLock<HashMap<Atom, Arc<dyn Transport>>>,
     /// Where signals go for pids of this node that are not in the process
@@ -374,11 +374,13 @@ impl Node {
         }
     }
 
-    fn key(pid: &Pid) -> u32 {
-        pid.id | (pid.serial << PID_ID_BITS)
+    /// The table key: the whole id and serial (an executor may hand out
+    /// pids wider than the node's own 15+13 bits).
+    fn key(pid: &Pid) -> u64 {
+        (u64::from(pid.serial) << 32) | u64::from(pid.id)
     }
 
-    fn shard(&self, key: u32) -> &Mutex<HashMap<u32, Arc<ProcShared>>> {
+    fn shard(&self, key: u64) -> &Mutex<HashMap<u64, Arc<ProcShared>>> {
         &self.inner.procs[key as usize % SHARDS]
     }
 

@@ -81,3 +81,11 @@ pub fn panic_reason(message: &str, location: &str) -> Term {
         Term::binary(location.as_bytes().to_vec()),
     ])
 }
+
+/// The `file:line` of a `{panic, Msg, Location}` exit reason.
+pub fn panic_location(reason: &Term) -> Option<&str> {
+    match reason.as_tuple()? {
+        [tag, _, Term::Binary(loc)] if tag.is_atom("panic") => std::str::from_utf8(loc).ok(),
+        _ => None,
+    }
+}

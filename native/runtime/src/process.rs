@@ -125,6 +125,9 @@ pub(crate) struct Relations {
     pub(crate) monitors: HashMap<Reference, MonitorTarget>,
     /// Monitors held on this process: ref -> watcher.
     pub(crate) monitored_by: HashMap<Reference, Pid>,
+    /// Tags of calls that timed out: a late reply with one of these is
+    /// dropped on arrival (what OTP 24+'s call aliases achieve).
+    pub(crate) abandoned: HashSet<Reference>,
 }
 
 impl ProcState {
@@ -135,15 +138,24 @@ impl ProcState {
 }
 
 impl ProcShared {
-    /// Queues an envelope; gives it back if the process has died.
+    /// Queues an envelope and wakes the process; gives it back if the
+    /// process has died.
     pub(crate) fn push(&self, envelope: Envelope) -> Result<(), Envelope> {
+        // A demonitor only tidies the target's table: it need not wake the
+        // target (which handles it with its next signal). This saves a
+        // wake-up per gen_server call.
+        let wake = !matches!(envelope, Envelope::Signal(Signal::Demonitor { .. }));
         let waker = {
             let mut inbox = self.inbox.lock();
             if inbox.closed {
                 return Err(envelope);
             }
             inbox.queue.push_back(envelope);
-            inbox.waker.take()
+            if wake {
+                inbox.waker.take()
+            } else {
+                None
+            }
         };
         if let Some(w) = waker {
             w.wake();
@@ -193,7 +205,9 @@ impl ProcShared {
     fn handle(&self, st: &mut ProcState, node: &Node, envelope: Envelope, out: &mut Vec<Signal>) {
         let signal = match envelope {
             Envelope::Local(msg) => {
-                st.mailbox.push(Message::Local(msg));
+                if !is_abandoned_local(st, &*msg) {
+                    st.mailbox.push(Message::Local(msg));
+                }
                 return;
             }
             Envelope::Signal(s) => s,
@@ -201,7 +215,9 @@ impl ProcShared {
         let me = self.pid;
         match signal {
             Signal::Send { msg, .. } | Signal::RegSend { msg, .. } => {
-                st.mailbox.push(Message::Term(msg))
+                if !is_abandoned_reply(st, &msg) {
+                    st.mailbox.push(Message::Term(msg))
+                }
             }
             Signal::Link { from, .. } => crate::link::on_link(me, st, node, from),
             Signal::Unlink { from, id, .. } => crate::link::on_unlink(me, st, node, from, id, out),
@@ -218,6 +234,28 @@ impl ProcShared {
                 reference, reason, ..
             } => crate::monitor::on_down(me, st, node, reference, reason),
         }
+    }
+}
+
+/// `true` (and forgets the tag) for a late typed reply to a call that timed out.
+fn is_abandoned_local(st: &mut ProcState, msg: &(dyn Any + Send)) -> bool {
+    let Some(rel) = st.relations.as_mut().filter(|r| !r.abandoned.is_empty()) else {
+        return false;
+    };
+    match msg.downcast_ref::<crate::gen_server::CallReply>() {
+        Some(reply) => rel.abandoned.remove(&reply.tag),
+        None => false,
+    }
+}
+
+/// `true` (and forgets the tag) for a late `{Ref, Reply}` to a call that timed out.
+fn is_abandoned_reply(st: &mut ProcState, msg: &Term) -> bool {
+    let Some(rel) = st.relations.as_mut().filter(|r| !r.abandoned.is_empty()) else {
+        return false;
+    };
+    match msg.as_tuple() {
+        Some([Term::Reference(tag), _]) => rel.abandoned.remove(tag),
+        _ => false,
     }
 }
 
@@ -325,17 +363,20 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) -> Exited {
         links,
         monitors,
         monitored_by,
+        ..
     } = relations.map(|b| *b).unwrap_or_default();
 
     if let Some(n) = name {
         node.registry().unregister_pid(n, me);
     }
     if crashed {
+        let location = crate::panic::panic_location(&reason).unwrap_or("");
         tracing::error!(
             target: "ferrotp::crash_report",
             pid = %me,
             registered_name = name.map(|n| n.as_str()).unwrap_or("[]"),
             reason = %reason,
+            panic_location = location,
             "crash report: process exited abnormally"
         );
     }
@@ -364,9 +405,11 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) -> Exited {
             reference,
         });
     }
+    // Links and monitors that reached us while we were exiting are answered
+    // with our exit reason, as the BEAM does; after this, with `noproc`.
     for envelope in leftovers {
         if let Envelope::Signal(s) = envelope {
-            node.undeliverable(s, exit::noproc());
+            node.undeliverable(s, reason.clone());
         }
     }
     if let Some(tx) = on_exit {
@@ -627,5 +670,24 @@ impl Process {
     /// A new unique reference (`make_ref()`).
     pub fn make_ref(&self) -> Reference {
         self.node.make_ref()
+    }
+
+    /// Gives up on the reply to call `tag` (after a timeout): a reply
+    /// already here is removed, one still on its way is dropped when it
+    /// arrives, so late replies never reach the mailbox (as with OTP 24+'s
+    /// call aliases). Replies are `{Tag, Reply}` terms or typed local replies.
+    pub fn abandon_reply(&mut self, tag: &Reference) {
+        self.shared.drain(&self.node, None);
+        let mut st = self.shared.state.lock();
+        let before = st.mailbox.len();
+        st.mailbox.remove_where(|m| match m {
+            Message::Term(t) => matches!(t.as_tuple(), Some([Term::Reference(r), _]) if r == tag),
+            Message::Local(b) => b
+                .downcast_ref::<crate::gen_server::CallReply>()
+                .is_some_and(|reply| reply.tag == *tag),
+        });
+        if st.mailbox.len() == before {
+            st.rel().abandoned.insert(tag.clone());
+        }
     }
 }

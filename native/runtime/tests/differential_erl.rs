@@ -1,7 +1,10 @@
-//! Differential test: the exit-signal matrix (exit/2 from another process
-//! and to oneself, link exits, `kill`/`killed`, with and without
-//! trap_exit) run on the BEAM (`tests/erl/exit_matrix.erl`) and on
-//! ferrotp must give the same outcome, line for line.
+//! Differential tests against the BEAM:
+//! - the exit-signal matrix (exit/2 from another process and to oneself,
+//!   link exits, `kill`/`killed`, with and without trap_exit) run on the
+//!   BEAM (`tests/erl/exit_matrix.erl`) and on ferrotp must give the same
+//!   outcome, line for line;
+//! - `sys:get_status/1` of a registered gen_server has the same shape
+//!   (`tests/erl/status_probe.erl`).
 
 mod common;
 
@@ -198,4 +201,78 @@ async fn exit_signal_matrix_matches_beam() {
         .unwrap();
     assert_eq!(ours.len(), cases().len());
     assert_eq!(ours, beam);
+}
+
+fn normalize(t: &Term) -> Term {
+    match t {
+        Term::Pid(_) => Term::atom("pid"),
+        Term::Tuple(items) => Term::Tuple(items.iter().map(normalize).collect()),
+        Term::List(items) => Term::List(items.iter().map(normalize).collect()),
+        other => other.clone(),
+    }
+}
+
+struct Probe;
+
+impl ferrotp::GenServer for Probe {
+    type Arg = ();
+    type Call = ();
+    type Reply = ();
+    type Cast = ();
+    type Continue = ();
+    async fn init(_: (), _ctx: &mut Process) -> ferrotp::gen_server::Init<Self> {
+        ferrotp::gen_server::Init::Ok(Probe)
+    }
+    fn state_term(&self) -> Term {
+        Term::Int(7)
+    }
+}
+
+fn status_on_beam() -> Term {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/erl/status_probe.erl");
+    let dir = std::env::temp_dir().join(format!("ferrotp_status_probe_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join("status.etf");
+    let status = Command::new("erlc")
+        .arg("-o")
+        .arg(&dir)
+        .arg(&src)
+        .status()
+        .expect("erlc runs");
+    assert!(status.success(), "erlc failed");
+    let run = Command::new("erl")
+        .args(["-noshell", "-pa"])
+        .arg(&dir)
+        .args(["-run", "status_probe", "main"])
+        .arg(&out)
+        .output()
+        .expect("erl runs");
+    assert!(
+        run.status.success(),
+        "erl failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let bytes = std::fs::read(&out).expect("status written");
+    let _ = std::fs::remove_dir_all(&dir);
+    etf::decode(&bytes).expect("valid ETF")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sys_get_status_shape_matches_beam() {
+    let beam = tokio::task::spawn_blocking(status_on_beam)
+        .await
+        .expect("erl thread");
+    let ours = Node::local()
+        .run(|mut ctx| async move {
+            let opts = ferrotp::gen_server::Opts::named(etf::Atom::new("probe"));
+            let p = ferrotp::gen_server::start::<Probe>(&mut ctx, (), opts)
+                .await
+                .expect("started");
+            ferrotp::sys::get_status(&mut ctx, p.pid())
+                .await
+                .expect("status")
+        })
+        .await
+        .unwrap();
+    assert_eq!(normalize(&ours), beam);
 }

@@ -278,6 +278,7 @@ async fn named_server_and_already_started() {
             .await
             .unwrap();
             assert_eq!(ctx.whereis(name), Some(c.pid()));
+            assert_eq!(GenServerRef::<Counter>::whereis(ctx.node(), name), Some(c));
             let again =
                 gen_server::start::<Counter>(&mut ctx, Start::Ok(0, None), Opts::named(name)).await;
             assert_eq!(again, Err(StartError::AlreadyStarted(c.pid())));
@@ -360,6 +361,12 @@ async fn call_timeout() {
             )
             .await;
             assert_eq!(term, Err(CallError::Timeout));
+            // Both late replies are dropped on arrival (as OTP 24+'s call
+            // aliases drop them): once the server has answered them, the
+            // caller's mailbox holds nothing.
+            assert_eq!(c.call(&mut ctx, Call::Value, T).await, Ok(3));
+            assert!(quiet(&mut ctx, Duration::from_millis(100)).await.is_empty());
+            assert_eq!(ctx.message_queue_len(), 0);
         })
         .await
         .unwrap();
@@ -556,4 +563,81 @@ async fn start_timeout_kills_server_and_spares_caller() {
         })
         .await
         .unwrap();
+}
+
+/// A server whose init argument arrives as a term.
+struct Echo(i64);
+
+impl GenServer for Echo {
+    type Arg = i64;
+    type Call = Call;
+    type Reply = i64;
+    type Cast = Cast;
+    type Continue = ();
+    async fn init(n: i64, _ctx: &mut Process) -> Init<Self> {
+        Init::Ok(Echo(n))
+    }
+    async fn handle_call(
+        &mut self,
+        _req: Call,
+        _from: gen_server::From,
+        _ctx: &mut Process,
+    ) -> CallResult<Self> {
+        CallResult::Reply(self.0)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_with_term_argument_decodes_it() {
+    Node::local()
+        .run(|mut ctx| async move {
+            let e = gen_server::start_link_term::<Echo>(&mut ctx, &Term::Int(9), Opts::default())
+                .await
+                .unwrap();
+            assert_eq!(e.call(&mut ctx, Call::Value, T).await, Ok(9));
+            let bad =
+                gen_server::start_link_term::<Echo>(&mut ctx, &a("nine"), Opts::default()).await;
+            assert_eq!(
+                bad,
+                Err(StartError::Stop(Term::tuple(vec![a("badarg"), a("nine")])))
+            );
+        })
+        .await
+        .unwrap();
+}
+
+/// Records what the runtime hands to a (pretend) remote node.
+#[derive(Default)]
+struct Recorder(parking_lot::Mutex<Vec<ferrotp::Signal>>);
+
+impl ferrotp::Transport for Recorder {
+    fn deliver(&self, signal: ferrotp::Signal) {
+        self.0.lock().push(signal);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_link_for_remote_parent_links_and_obeys_its_exit() {
+    let node = Node::new(Atom::new("rust@host"), 1);
+    let rec = std::sync::Arc::new(Recorder::default());
+    node.set_transport(Atom::new("beam@host"), rec.clone());
+    let far = Pid {
+        node: Atom::new("beam@host"),
+        id: 77,
+        serial: 0,
+        creation: 3,
+    };
+    let n = node.clone();
+    node.run(move |mut ctx| async move {
+        let me = ctx.pid();
+        let server = gen_server::start_link_for::<Counter>(&n, far, Start::TrapExits(me), Opts::default()).await.unwrap();
+        assert!(rec.0.lock().iter().any(|s| matches!(s, ferrotp::Signal::Link { from, to } if *from == server.pid() && *to == far)));
+        let r = ctx.monitor(&server.pid());
+        // The remote parent goes down with `shutdown`: terminate runs, the server exits.
+        n.deliver(ferrotp::Signal::Exit { from: far, to: server.pid(), reason: a("shutdown") });
+        assert_eq!(recv(&mut ctx).await, Term::tuple(vec![a("terminated"), a("shutdown")]));
+        assert_eq!(recv(&mut ctx).await, down_msg(r, Term::Pid(server.pid()), a("shutdown")));
+    })
+    .await
+    .unwrap();
 }

@@ -179,3 +179,24 @@ async fn connection_lost_fires_links_and_monitors_once() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_to_unreachable_node_exits_with_nodedown() {
+    let node = Node::new(Atom::new("alone@host"), 1);
+    node.run(|mut ctx| async move {
+        let far = remote_pid(3);
+        let r = ferrotp::gen_server::call_term(&mut ctx, far, Term::atom("value"), WAIT).await;
+        let want = Term::tuple(vec![Term::atom("nodedown"), Term::atom("far@host")]);
+        assert_eq!(r, Err(ferrotp::gen_server::CallError::Exit(want.clone())));
+        let r = ferrotp::gen_server::call_term(
+            &mut ctx,
+            (Atom::new("reg"), Atom::new("far@host")),
+            Term::atom("value"),
+            WAIT,
+        )
+        .await;
+        assert_eq!(r, Err(ferrotp::gen_server::CallError::Exit(want)));
+    })
+    .await
+    .unwrap();
+}

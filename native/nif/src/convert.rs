@@ -15,13 +15,13 @@
 //! funs take the external term format (`term_to_binary`), which is exact
 //! and rare enough to be cheap overall.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use bytes::Bytes;
 use etf::{Atom, Pid, Term};
 use rustler::sys::ERL_NIF_TERM;
-use rustler::types::tuple::{get_tuple, make_tuple};
+use rustler::types::tuple::make_tuple;
 use rustler::{Binary, Encoder, Env, ListIterator, MapIterator, OwnedBinary, TermType};
 
 /// Why a BEAM term could not become an `etf::Term`.
@@ -31,6 +31,8 @@ pub enum ConvertError {
     Unreadable(&'static str),
     /// The external-format fallback did not decode.
     Decode(etf::DecodeError),
+    /// Larger than the budget given to [`from_beam_within`].
+    TooBig,
 }
 
 impl std::fmt::Display for ConvertError {
@@ -38,27 +40,89 @@ impl std::fmt::Display for ConvertError {
         match self {
             ConvertError::Unreadable(what) => write!(f, "unreadable {what}"),
             ConvertError::Decode(e) => write!(f, "external term format: {e}"),
+            ConvertError::TooBig => write!(f, "term larger than the conversion budget"),
         }
     }
 }
+
+/// A multiplicative hasher for the caches' small integer keys (term words,
+/// atom indexes): SipHash's flood resistance is not needed for keys the VM
+/// and the runtime hand out, and it costs more than the lookup.
+#[derive(Default, Clone, Copy)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<WordHasher>>;
 
 /// Entries kept in the per-thread pid caches before they are emptied.
 const PID_CACHE_MAX: usize = 65_536;
 
 #[derive(Default)]
 struct Caches {
-    atoms_in: HashMap<ERL_NIF_TERM, Atom>,
-    atoms_out: HashMap<Atom, ERL_NIF_TERM>,
-    pids_in: HashMap<ERL_NIF_TERM, Pid>,
-    pids_out: HashMap<Pid, ERL_NIF_TERM>,
+    atoms_in: FastMap<ERL_NIF_TERM, Atom>,
+    atoms_out: FastMap<Atom, ERL_NIF_TERM>,
+    pids_in: FastMap<ERL_NIF_TERM, Pid>,
+    pids_out: FastMap<Pid, ERL_NIF_TERM>,
 }
 
 thread_local! {
     static CACHES: RefCell<Caches> = RefCell::new(Caches::default());
+    /// Work units left for the conversion in progress.
+    static BUDGET: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Bytes of binary copied per work unit of the budget.
+const BYTES_PER_UNIT: usize = 256;
+
+/// [`from_beam`], giving up with [`ConvertError::TooBig`] after `budget`
+/// work units (a term node, or 256 bytes of binary): how a NIF on a normal
+/// scheduler keeps a huge message from holding it, and hands it to a dirty
+/// scheduler instead.
+pub fn from_beam_within(term: rustler::Term<'_>, budget: usize) -> Result<Term, ConvertError> {
+    let previous = BUDGET.with(|b| b.replace(budget));
+    let out = from_beam(term);
+    BUDGET.with(|b| b.set(previous));
+    out
+}
+
+fn spend(units: usize) -> Result<(), ConvertError> {
+    BUDGET.with(|b| {
+        let left = b.get();
+        if left == usize::MAX {
+            return Ok(());
+        }
+        match left.checked_sub(units) {
+            Some(rest) => {
+                b.set(rest);
+                Ok(())
+            }
+            None => Err(ConvertError::TooBig),
+        }
+    })
 }
 
 /// Reads a BEAM term into an owned `etf::Term`.
 pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
+    spend(1)?;
     match term.get_type() {
         TermType::Atom => atom_from_beam(term).map(Term::Atom),
         TermType::Integer => match term.decode::<i64>() {
@@ -70,16 +134,25 @@ pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
             .map(Term::Float)
             .map_err(|_| ConvertError::Unreadable("float")),
         TermType::Binary => match Binary::from_term(term) {
-            Ok(b) => Ok(Term::Binary(Bytes::copy_from_slice(b.as_slice()))),
+            Ok(b) => {
+                spend(b.len() / BYTES_PER_UNIT)?;
+                Ok(Term::Binary(Bytes::copy_from_slice(b.as_slice())))
+            }
             Err(_) => via_external(term), // a bitstring
         },
         TermType::Tuple => {
-            let items = get_tuple(term).map_err(|_| ConvertError::Unreadable("tuple"))?;
-            items
-                .into_iter()
-                .map(from_beam)
-                .collect::<Result<Vec<_>, _>>()
-                .map(Term::Tuple)
+            let env = term.get_env();
+            // SAFETY: `term` is a tuple of `env`; the element slice lives as
+            // long as the term (it is the tuple's own memory).
+            let items =
+                unsafe { rustler::wrapper::tuple::get_tuple(env.as_c_arg(), term.as_c_arg()) }
+                    .map_err(|_| ConvertError::Unreadable("tuple"))?;
+            let mut out = Vec::with_capacity(items.len());
+            for raw in items {
+                // SAFETY: each element is a term of `env`.
+                out.push(from_beam(unsafe { rustler::Term::new(env, *raw) })?);
+            }
+            Ok(Term::Tuple(out))
         }
         TermType::List => list_from_beam(term),
         TermType::Map => {

@@ -13,21 +13,34 @@
 //! | `{send, Pid, Msg}`     | `Pid ! Msg`                              | `ok`           |
 //! | `{exit, Pid, Reason}`  | `exit(Pid, Reason)`                      | `ok`           |
 //! | `{send_after, Ms, Msg}`| `erlang:send_after(Ms, self(), Msg)`     | `ok`           |
-//! | `spawn_counter`        | `spawn_link` of a counter at 0           | its pid        |
+//! | `spawn_counter`        | `{counter, start_link, [0]}`, linked     | its pid        |
 //! | `inbox`                | the other messages so far, oldest first  | a list         |
 //! | `{panic, Text}`        | panics                                   | (dies)         |
 //! | `{stop, Reason}`       | returns `Err(Reason)`                    | (dies)         |
 
 use std::time::Duration;
 
-use etf::{Pid, Term};
-use ferrotp::{Node, Process};
+use etf::{Atom, Term};
+use ferrotp::start::{self, Body};
+use ferrotp::Process;
 
-use crate::counter::reply;
+/// Registers `probe` in the runtime's behaviour registry.
+pub fn register() {
+    ferrotp::behaviours::register(Atom::new("probe"), |_arg: Term| -> Result<Body, Term> {
+        Ok(start::body(|ctx, mut init| async move {
+            init.ok();
+            run(ctx).await
+        }))
+    });
+}
 
-/// Spawns a probe; its init argument is ignored.
-pub fn start(node: &Node, _arg: Term) -> Pid {
-    node.spawn(run)
+/// Answers a `gen_server` call: `{Tag, Value}` to the caller in `From = {Pid, Tag}`.
+fn reply(ctx: &Process, from: &Term, value: Term) {
+    if let Term::Tuple(f) = from {
+        if let [Term::Pid(pid), tag] = f.as_slice() {
+            ctx.send(pid, Term::Tuple(vec![tag.clone(), value]));
+        }
+    }
 }
 
 fn is(t: &Term, name: &str) -> bool {
@@ -58,8 +71,18 @@ async fn run(mut ctx: Process) -> Result<(), Term> {
             [a] if is(a, "ping") => reply(&ctx, &from, Term::atom("pong")),
             [a] if is(a, "inbox") => reply(&ctx, &from, Term::List(std::mem::take(&mut inbox))),
             [a] if is(a, "spawn_counter") => {
-                let child = ctx.spawn_link(|c| crate::counter::run(c, Term::Int(0)));
-                reply(&ctx, &from, Term::Pid(child));
+                let started = ferrotp::behaviours::start_link(
+                    &mut ctx,
+                    Atom::new("counter"),
+                    vec![Term::Int(0)],
+                )
+                .await;
+                match started {
+                    Ok(child) => reply(&ctx, &from, Term::Pid(child)),
+                    Err(reason) => {
+                        reply(&ctx, &from, Term::Tuple(vec![Term::atom("error"), reason]))
+                    }
+                }
             }
             [a, Term::Pid(p)] if is(a, "link") => {
                 ctx.link(p);

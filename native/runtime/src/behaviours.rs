@@ -167,6 +167,13 @@ fn lookup(name: Atom) -> Option<Arc<dyn Behaviour>> {
     registry().behaviours.read().get(&name).cloned()
 }
 
+/// Behaviour `name`, for hosts that start bodies themselves (the NIF: it
+/// runs the body on a BEAM process and reads the ack with
+/// [`Init::attached`](crate::start::Init::attached)).
+pub fn behaviour(name: Atom) -> Option<Arc<dyn Behaviour>> {
+    lookup(name)
+}
+
 /// `{undef, [{M, F, Args, []}]}`: what `apply/3` exits with for a missing function.
 pub fn undef(module: Atom, function: Atom, args: &[Term]) -> Term {
     Term::tuple(vec![

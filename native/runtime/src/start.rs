@@ -116,9 +116,14 @@ impl Started {
     }
 }
 
-enum Ack {
+/// What a started body acknowledged (`proc_lib:init_ack/1`'s argument).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ack {
+    /// `{ok, self()}`.
     Ok,
+    /// `ignore`.
     Ignore,
+    /// `{error, Reason}`.
     Error(Term),
 }
 
@@ -142,6 +147,22 @@ impl std::fmt::Debug for Init {
 }
 
 impl Init {
+    /// An `Init` whose acknowledgement the caller reads from the returned
+    /// receiver: for a host that starts a body itself and cannot `await`
+    /// (the NIF polls it from a BEAM process and checks for the ack after
+    /// each poll with `try_recv`). `parent` is what [`Init::parent`] says.
+    pub fn attached(args: Vec<Term>, parent: Option<Pid>) -> (Init, oneshot::Receiver<Ack>) {
+        let (tx, rx) = oneshot::channel();
+        (
+            Init {
+                args,
+                parent,
+                ack: Some(tx),
+            },
+            rx,
+        )
+    }
+
     /// An `Init` whose acknowledgement goes nowhere (for bodies run
     /// without a waiting parent).
     pub fn detached(args: Vec<Term>) -> Init {

@@ -7,6 +7,7 @@
 //! | `ferrotp etf encode [FILE]`     | Erlang term text → ETF bytes (`erl_parse` + `term_to_binary`) |
 //! | `ferrotp port`                  | a port program hosting Rust processes (`ferrotp_port`) |
 //! | `ferrotp node --sname NAME`     | a hidden Rust node hosting `top_sup` + `counter` |
+//! | `ferrotp demo`                  | the seed's let-it-crash story, narrated      |
 //!
 //! Each subcommand lives in its own module (`etf_cmd.rs`) with an `Args`
 //! struct for clap and a `run` function; add a variant to [`Command`] to
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo_cmd;
 mod etf_cmd;
 mod node_cmd;
 mod port_cmd;
@@ -38,6 +40,8 @@ enum Command {
     Port(port_cmd::PortArgs),
     /// Run a hidden Rust node hosting the seed's top_sup and counter.
     Node(node_cmd::NodeArgs),
+    /// The seed's let-it-crash story: top_sup, counter, crash, restart, escalation.
+    Demo(demo_cmd::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Command::Etf(args) => etf_cmd::run(args),
         Command::Port(args) => port_cmd::run(args),
         Command::Node(args) => node_cmd::run(args),
+        Command::Demo(args) => demo_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

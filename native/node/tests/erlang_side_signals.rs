@@ -201,3 +201,27 @@ async fn ten_megabyte_messages_and_bignums_round_trip() {
     assert_eq!(r[1], Term::atom("same"));
     assert_eq!(r[2], Term::atom("same"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlink_from_erlang_removes_the_link_on_both_sides() {
+    if !have_erl() {
+        return;
+    }
+    let r = on_erl(
+        "k9",
+        &[
+            START,
+            "true = unlink(P), M = erlang:monitor(process, P), exit(P, kill), \
+             receive {'DOWN', M, process, P, killed} -> ok end, \
+             receive {'EXIT', P, R} -> {still_linked, R} after 1000 -> unlinked end.",
+            // A Rust process unlinked from the Erlang side does not die with it.
+            "{ok, Q} = gen_server:call({ferrotp, {N}}, {start_link, self(), counter, 0, []}), \
+             Self = self(), E = spawn(fun() -> link(Q), unlink(Q), Self ! ready, receive go -> exit(boom) end end), \
+             receive ready -> ok end, ME = erlang:monitor(process, E), E ! go, \
+             receive {'DOWN', ME, process, E, boom} -> ok end, gen_server:call(Q, value).",
+        ],
+    )
+    .await;
+    assert_eq!(r[1], Term::atom("unlinked"), "{}", text(&r[1]));
+    assert_eq!(r[2], Term::Int(0));
+}

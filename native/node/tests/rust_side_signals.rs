@@ -259,3 +259,87 @@ async fn a_wrong_cookie_is_refused_both_ways() {
     assert_eq!(pong, Term::atom("pang"));
     assert!(rust.hidden.dist().nodes().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlink_from_rust_removes_the_link_on_the_erlang_side() {
+    if !have_erl() {
+        return;
+    }
+    let epmd = Epmd::start();
+    let rust = Rust::start(&epmd, "r6").await;
+    let erl = Erl::start(&epmd, "r6");
+    erl.connect(&rust.hidden).await;
+    let e = erl.name;
+    let (links_after, alive) = rust
+        .hidden
+        .runtime()
+        .run(move |mut ctx| async move {
+            let Term::Pid(p) = eval(&mut ctx, e, WAITER).await else {
+                panic!("no pid");
+            };
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let (unlink_tx, unlink_rx) = tokio::sync::oneshot::channel::<()>();
+            let linked = ctx.spawn(move |mut c| async move {
+                c.link(&p);
+                let _ = tx.send(());
+                let _ = unlink_rx.await;
+                c.unlink(&p);
+                std::future::pending::<()>().await
+            });
+            let _ = rx.await;
+            loop {
+                if eval(&mut ctx, e, "{links, [_]} = process_info(E, links), ok.").await == Term::atom("ok") {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            let _ = unlink_tx.send(());
+            let links_after = loop {
+                let l = eval(&mut ctx, e, "element(2, process_info(E, links)).").await;
+                if l == Term::nil() {
+                    break l;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            };
+            eval(&mut ctx, e, "MZ = erlang:monitor(process, E), E ! {stop, crash}, receive {'DOWN', MZ, _, _, _} -> ok end.").await;
+            // Let any (wrong) exit signal arrive before looking.
+            eval(&mut ctx, e, "ok.").await;
+            (links_after, ctx.node().is_alive(&linked))
+        })
+        .await
+        .expect("test process");
+    assert_eq!(links_after, Term::nil());
+    assert!(alive, "an unlinked process died with its former link");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnecting_from_rust_fires_noconnection_for_rust_watchers() {
+    if !have_erl() {
+        return;
+    }
+    let epmd = Epmd::start();
+    let rust = Rust::start(&epmd, "r7").await;
+    let erl = Erl::start(&epmd, "r7");
+    erl.connect(&rust.hidden).await;
+    let e = erl.name;
+    let hidden = rust.hidden.clone();
+    let (down, exit) = rust
+        .hidden
+        .runtime()
+        .run(move |mut ctx| async move {
+            ctx.trap_exit(true);
+            let Term::Pid(p) = eval(&mut ctx, e, WAITER).await else {
+                panic!("no pid");
+            };
+            ctx.monitor(&p);
+            ctx.link(&p);
+            assert!(hidden.dist().disconnect(e), "was connected");
+            let down = recv_term(&mut ctx, |t| tagged(t, "DOWN")).await;
+            let exit = recv_term(&mut ctx, |t| tagged(t, "EXIT")).await;
+            (elem(&down, 4), elem(&exit, 2))
+        })
+        .await
+        .expect("test process");
+    assert_eq!(down, Term::atom("noconnection"));
+    assert_eq!(exit, Term::atom("noconnection"));
+}

@@ -21,6 +21,7 @@ nif_test_() ->
      ?T(rust_process_monitors_a_beam_process),
      ?T(rust_process_sends_to_beam_and_to_rust),
      ?T(rust_timer_fires_from_another_thread),
+     ?T(deferred_reply_reaches_the_caller),
      ?T(large_messages_are_converted_off_the_normal_schedulers),
      ?T(rust_spawned_process_has_a_beam_pid),
      ?T(supervisor_restarts_a_crashed_rust_child_fresh),
@@ -172,6 +173,28 @@ large_messages_are_converted_off_the_normal_schedulers() ->
     Probe ! Big,
     [Got] = wait_inbox(Probe, fun(L) -> L =/= [] end),
     ?assertEqual(Big, Got),
+    stop(Probe).
+
+%% gen_server:reply/2 after the request's own callback returned (the
+%% reply goes out in a later NIF call than the request came in).
+deferred_reply_reaches_the_caller() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    Self = self(),
+    Callers = [spawn_link(fun() -> Self ! {self(), gen_server:call(Probe, {hold, N})} end)
+               || N <- [1, 2, 3]],
+    %% Each caller waits for its reply once its request is in the probe's
+    %% queue; a later ping is then behind all three requests.
+    wait(fun() ->
+                 Waiting = [C || C <- Callers,
+                                 process_info(C, status) =:= {status, waiting}],
+                 case length(Waiting) of
+                     3 -> {ok, all};
+                     _ -> retry
+                 end
+         end),
+    ?assertEqual(pong, gen_server:call(Probe, ping)),
+    Probe ! release,
+    ?assertEqual([1, 2, 3], [receive {C, V} -> V after 10000 -> timeout end || C <- Callers]),
     stop(Probe).
 
 rust_timer_fires_from_another_thread() ->

@@ -5,6 +5,7 @@
 //! |---------------------------------|----------------------------------------------|
 //! | `ferrotp etf decode [FILE]`     | ETF bytes → Erlang term text (`binary_to_term` + `~tp`) |
 //! | `ferrotp etf encode [FILE]`     | Erlang term text → ETF bytes (`erl_parse` + `term_to_binary`) |
+//! | `ferrotp port`                  | a port program hosting Rust processes (`ferrotp_port`) |
 //!
 //! Each subcommand lives in its own module (`etf_cmd.rs`) with an `Args`
 //! struct for clap and a `run` function; add a variant to [`Command`] to
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod etf_cmd;
+mod port_cmd;
 
 /// A Rust-native OTP that speaks the Erlang External Term Format.
 #[derive(Debug, Parser)]
@@ -30,6 +32,8 @@ struct Cli {
 enum Command {
     /// Convert between ETF bytes and Erlang term text.
     Etf(etf_cmd::EtfArgs),
+    /// Host Rust processes behind {packet,4} frames on stdin/stdout (started by ferrotp_port).
+    Port(port_cmd::PortArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Etf(args) => etf_cmd::run(args),
+        Command::Port(args) => port_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -187,6 +187,18 @@ pub fn undef(module: Atom, function: Atom, args: &[Term]) -> Term {
     ])
 }
 
+/// The process body for behaviour `behaviour` with init argument `arg`,
+/// for a transport that starts it itself (with
+/// [`start::start_body_remote`]), as [`start_link_arg`] would: a missing
+/// behaviour is `{undef, ...}`; a bad init argument fails with the
+/// behaviour's own reason.
+pub fn body(behaviour: Atom, arg: Term) -> Result<Body, Term> {
+    match lookup(behaviour) {
+        Some(b) => b.body(arg),
+        None => Err(undef(behaviour, Atom::new("start_link"), &[arg])),
+    }
+}
+
 /// Starts `{Behaviour, start_link, Args}` linked to `ctx`; the new pid.
 /// `ignore` from the behaviour is `Err(ignore)`; any other failure is the
 /// reason of `{error, Reason}`.

@@ -73,6 +73,7 @@ struct NodeInner {
     procs: Vec<Mutex<HashMap<u64, Arc<ProcShared>>>>,
     registry: Registry,
     transports: RwLock<HashMap<Atom, Arc<dyn Transport>>>,
+    default_transport: RwLock<Option<Arc<dyn Transport>>>,
     /// Where signals go for pids of this node that are not in the process
     /// table (the VM's own processes, for the NIF).
     local_transport: RwLock<Option<Arc<dyn Transport>>>,
@@ -141,6 +142,7 @@ impl Node {
                 procs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
                 registry: Registry::default(),
                 transports: RwLock::new(HashMap::new()),
+                default_transport: RwLock::new(None),
                 local_transport: RwLock::new(None),
                 executor: RwLock::new(None),
                 remote: Mutex::new(HashMap::new()),
@@ -308,6 +310,13 @@ impl Node {
         self.inner.executor.read().clone()
     }
 
+    /// Registers `transport` for every node that has no transport of its
+    /// own: a port program reaches all other nodes through its host VM, as
+    /// a hidden node with a single connection would.
+    pub fn set_default_transport(&self, transport: Arc<dyn Transport>) {
+        *self.inner.default_transport.write() = Some(transport);
+    }
+
     /// Removes the transport for `remote`, returning it. Does not fire
     /// links or monitors: call [`Node::connection_lost`] for that.
     pub fn remove_transport(&self, remote: Atom) -> Option<Arc<dyn Transport>> {
@@ -410,7 +419,13 @@ impl Node {
             self.deliver_local(signal);
             return;
         }
-        let transport = self.inner.transports.read().get(&dest).cloned();
+        let transport = self
+            .inner
+            .transports
+            .read()
+            .get(&dest)
+            .cloned()
+            .or_else(|| self.inner.default_transport.read().clone());
         match transport {
             Some(t) => t.deliver(signal),
             None => self.undeliverable(signal, exit::noconnection()),

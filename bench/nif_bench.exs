@@ -30,6 +30,14 @@ defmodule NifBench do
     )
 
     row(
+      "  ... CPU time per call",
+      "ns/call",
+      best(fn -> cpu_calls(beam) end),
+      best(fn -> cpu_calls(rust) end),
+      :lower
+    )
+
+    row(
       "GenServer.cast throughput",
       "casts/s",
       best(fn -> casts(beam) end, &max/2),
@@ -71,6 +79,18 @@ defmodule NifBench do
     ns = (System.monotonic_time(:nanosecond) - t0) / @calls
     stop(pid)
     ns
+  end
+
+  # CPU time of the whole VM per call (steadier than wall time on a machine
+  # shared with other work).
+  defp cpu_calls(start) do
+    {:ok, pid} = start.()
+    0 = GenServer.call(pid, :value)
+    {_, _} = :erlang.statistics(:runtime)
+    call_loop(pid, @calls)
+    {_, ms} = :erlang.statistics(:runtime)
+    stop(pid)
+    ms * 1.0e6 / @calls
   end
 
   defp call_loop(_pid, 0), do: :ok

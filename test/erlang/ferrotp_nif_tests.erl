@@ -21,6 +21,7 @@ nif_test_() ->
      ?T(rust_process_monitors_a_beam_process),
      ?T(rust_process_sends_to_beam_and_to_rust),
      ?T(rust_timer_fires_from_another_thread),
+     ?T(terms_cross_the_boundary_unchanged),
      ?T(deferred_reply_reaches_the_caller),
      ?T(large_messages_are_converted_off_the_normal_schedulers),
      ?T(rust_spawned_process_has_a_beam_pid),
@@ -195,6 +196,20 @@ deferred_reply_reaches_the_caller() ->
     ?assertEqual(pong, gen_server:call(Probe, ping)),
     Probe ! release,
     ?assertEqual([1, 2, 3], [receive {C, V} -> V after 10000 -> timeout end || C <- Callers]),
+    stop(Probe).
+
+%% Every kind of term goes into a Rust process and comes back equal
+%% (immediates, big integers at the small-integer edges, refs, pids, ...).
+terms_cross_the_boundary_unchanged() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    Terms = [a, '', 'quoted atom', 0, -5, (1 bsl 59) - 1, -(1 bsl 59), 1 bsl 59,
+             -(1 bsl 59) - 1, 1 bsl 200, -(1 bsl 200), 3.5, -0.0, "str", [],
+             <<1, 2>>, <<1:3>>, #{x => [y], 1 => #{}}, [h | t], {}, make_ref(),
+             self(), Probe, fun lists:map/2, hd(erlang:ports())],
+    [begin
+         ok = gen_server:call(Probe, {send, self(), {echo, T}}),
+         receive {echo, Got} -> ?assertEqual(T, Got) after 10000 -> error({lost, T}) end
+     end || T <- Terms],
     stop(Probe).
 
 rust_timer_fires_from_another_thread() ->

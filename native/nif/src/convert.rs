@@ -123,9 +123,83 @@ fn spend(units: usize) -> Result<(), ConvertError> {
     })
 }
 
+// ---- immediates ------------------------------------------------------------
+//
+// On a 64-bit VM a small integer is the word `(I << 4) | 0xF` and an atom
+// `(Index << 6) | 0xB` (erl_term.h's immediate tags, unchanged for decades).
+// Reading them from the word skips a call into the VM per atom and integer;
+// the layout is checked against the VM once (`immediates_layout_holds`) and
+// the ordinary path is used if it ever differs.
+
+const SMALL_TAG_MASK: u64 = 0xF;
+const SMALL_TAG: u64 = 0xF;
+const ATOM_TAG_MASK: u64 = 0x3F;
+const ATOM_TAG: u64 = 0x0B;
+/// Atom indexes cached in a vector (the VM's default atom table size).
+const ATOM_SLOTS: usize = 1_048_576;
+
+fn immediates_layout_holds(env: Env<'_>) -> bool {
+    static HOLDS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HOLDS.get_or_init(|| {
+        let five = 5i64.encode(env).as_c_arg() as u64;
+        let minus = (-3i64).encode(env).as_c_arg() as u64;
+        let ok = rustler::types::atom::ok().to_term(env).as_c_arg() as u64;
+        let error = rustler::types::atom::error().to_term(env).as_c_arg() as u64;
+        five == (5 << 4) | SMALL_TAG
+            && minus == ((-3i64 as u64) << 4) | SMALL_TAG
+            && ok & ATOM_TAG_MASK == ATOM_TAG
+            && error & ATOM_TAG_MASK == ATOM_TAG
+            && ok != error
+    })
+}
+
+thread_local! {
+    /// BEAM atom index -> etf atom, for atoms seen on this thread.
+    static ATOMS_BY_INDEX: RefCell<Vec<Option<Atom>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The fast reading of an immediate, if `term` is a small integer or an atom.
+fn immediate(term: rustler::Term<'_>) -> Option<Result<Term, ConvertError>> {
+    let raw = term.as_c_arg() as u64;
+    if raw & SMALL_TAG_MASK == SMALL_TAG {
+        if !immediates_layout_holds(term.get_env()) {
+            return None;
+        }
+        return Some(Ok(Term::Int((raw as i64) >> 4)));
+    }
+    if raw & ATOM_TAG_MASK == ATOM_TAG {
+        if !immediates_layout_holds(term.get_env()) {
+            return None;
+        }
+        let index = (raw >> 6) as usize;
+        if index >= ATOM_SLOTS {
+            return None;
+        }
+        let cached = ATOMS_BY_INDEX.with(|v| v.borrow().get(index).copied().flatten());
+        if let Some(a) = cached {
+            return Some(Ok(Term::Atom(a)));
+        }
+        let atom = atom_from_beam(term);
+        if let Ok(a) = atom {
+            ATOMS_BY_INDEX.with(|v| {
+                let mut v = v.borrow_mut();
+                if v.len() <= index {
+                    v.resize(index + 1, None);
+                }
+                v[index] = Some(a);
+            });
+        }
+        return Some(atom.map(Term::Atom));
+    }
+    None
+}
+
 /// Reads a BEAM term into an owned `etf::Term`.
 pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
     spend(1)?;
+    if let Some(t) = immediate(term) {
+        return t;
+    }
     match term.get_type() {
         TermType::Atom => atom_from_beam(term).map(Term::Atom),
         TermType::Integer => match term.decode::<i64>() {

@@ -24,7 +24,7 @@
 -export([start_link/2, start_link/3, start/3, behaviours/0, process_count/0,
          pool_size/0, max_poll_ns/0]).
 %% proc_lib entry points
--export([init_it/4, pool_init/1, pool_proxy/0, loop/1]).
+-export([init_it/4, pool_init/1, pool_proxy/0, pool_wait/0, loop/1]).
 %% NIFs behind the proxy loop
 -export([start_nif/4, init_status/1, adopt/1, deliver/2, deliver_all/2, deliver_dirty/2,
          exit_signal/3, down/4, poll/1, pool_add/2]).
@@ -343,6 +343,11 @@ refill() ->
 
 %% @private
 pool_proxy() ->
+    %% Idle proxies wait hibernated: a pool costs the BEAM little.
+    proc_lib:hibernate(?MODULE, pool_wait, []).
+
+%% @private
+pool_wait() ->
     receive
         '$ferrotp_adopt' ->
             process_flag(trap_exit, true),

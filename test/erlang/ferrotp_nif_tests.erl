@@ -12,6 +12,7 @@ nif_test_() ->
      ?T(gen_server_stop_ends_it_normally),
      ?T(registered_name_works_and_is_unique),
      ?T(unknown_behaviour_is_an_error),
+     ?T(hibernate_after_shrinks_an_idle_proxy),
      ?T(kill_is_untrappable),
      ?T(crash_is_the_exit_reason_and_monitor_sees_it),
      ?T(panic_is_an_exit_and_others_keep_working),
@@ -77,6 +78,20 @@ registered_name_works_and_is_unique() ->
                  ferrotp_nif:start_link(counter, 0, [{name, ferrotp_nif_named}])),
     stop(Pid),
     ?assertEqual(undefined, whereis(ferrotp_nif_named)).
+
+hibernate_after_shrinks_an_idle_proxy() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 1, [{hibernate_after, 50}]),
+    ?assertEqual(1, gen_server:call(Pid, value)),
+    {total_heap_size, Busy} = process_info(Pid, total_heap_size),
+    Small = wait(fun() ->
+                         case process_info(Pid, total_heap_size) of
+                             {total_heap_size, H} when H < Busy -> {ok, H};
+                             _ -> retry
+                         end
+                 end),
+    ?assert(Small < 100),
+    ?assertEqual(1, gen_server:call(Pid, value)),
+    stop(Pid).
 
 unknown_behaviour_is_an_error() ->
     ?assertEqual({error, {unknown_behaviour, no_such_behaviour}},

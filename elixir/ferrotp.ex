@@ -16,7 +16,7 @@ defmodule Ferrotp do
     * a pid or registered name — a port host (`Ferrotp.Port`): the process
       runs in that port program;
     * a node name (an atom with `@`) — a hidden Rust node (`ferrotp node`);
-    * absent — in this VM, through the NIF.
+    * absent — in this VM, through the NIF (`Ferrotp.NIF`).
   """
 
   @typedoc "A built-in or registered Rust behaviour, such as `:counter` or `:supervisor`."
@@ -38,7 +38,7 @@ defmodule Ferrotp do
     case where(where) do
       {:port, host} -> start_link_port(host, behaviour, arg, erlang_opts)
       {:node, node} -> start_link_node(node, behaviour, arg, erlang_opts)
-      :here -> start_link_nif(behaviour, arg, erlang_opts)
+      :here -> start_link_nif(behaviour, arg, opts)
       :error -> {:error, {:no_such_host, where}}
     end
   end
@@ -70,7 +70,7 @@ defmodule Ferrotp do
   def child_spec(opts) when is_list(opts) do
     behaviour = Keyword.fetch!(opts, :behaviour)
     arg = Keyword.fetch!(opts, :arg)
-    {spec_opts, start_opts} = Keyword.split(opts, [:id, :restart, :shutdown])
+    {spec_opts, start_opts} = Keyword.split(opts, [:id, :restart, :shutdown, :significant])
     start_opts = Keyword.drop(start_opts, [:behaviour, :arg])
     id = Keyword.get(spec_opts, :id, Keyword.get(start_opts, :name, behaviour))
 
@@ -79,7 +79,7 @@ defmodule Ferrotp do
       start: {__MODULE__, :start_link, [behaviour, arg, start_opts]},
       type: if(behaviour == :supervisor, do: :supervisor, else: :worker)
     }
-    |> Map.merge(Map.new(Keyword.take(spec_opts, [:restart, :shutdown])))
+    |> Map.merge(Map.new(Keyword.delete(spec_opts, :id)))
   end
 
   # One function per mode, as in erlang/ferrotp.erl.

@@ -1288,3 +1288,58 @@ where
         Err(_) => Err(Term::tuple(vec![Term::atom("badarg"), arg])),
     }
 }
+
+/// Runs server `S` in the calling process (OTP's `gen_server:init_it`):
+/// `init`, acknowledged through `ack` as `proc_lib:init_ack` does, then
+/// the server loop; returns the exit reason. For process bodies started
+/// by someone else: the behaviour registry ([`crate::behaviours`]) and
+/// transports that spawn the process themselves.
+///
+/// ```
+/// # use ferrotp::gen_server::{self, GenServer, Init};
+/// # use ferrotp::{start, Node, Process};
+/// struct Idle;
+/// impl GenServer for Idle {
+///     type Arg = (); type Call = (); type Reply = (); type Cast = (); type Continue = ();
+///     async fn init(_: (), _: &mut Process) -> Init<Self> { Init::Ok(Idle) }
+/// }
+/// Node::local().block_on_process(|mut ctx| async move {
+///     let body = start::body(|c, ack| gen_server::enter::<Idle>(c, ack, ()));
+///     let started = start::start_body(&mut ctx, None, Vec::new(), body).await;
+///     assert!(matches!(started, Ok(start::Started::Ok(_))));
+/// }).unwrap();
+/// ```
+pub async fn enter<S: GenServer>(
+    mut ctx: Process,
+    mut ack: crate::start::Init,
+    arg: S::Arg,
+) -> Term {
+    let parent = ack.parent().unwrap_or(ctx.pid());
+    let init = match guarded(S::init(arg, &mut ctx)).await {
+        Ok(i) => i,
+        Err(panic_reason) => {
+            ack.error(panic_reason.clone());
+            return panic_reason;
+        }
+    };
+    let (state, cont) = match init {
+        Init::Ok(s) => (s, None),
+        Init::Continue(s, c) => (s, Some(c)),
+        Init::Stop(reason) => {
+            if let Some(n) = ctx.registered_name() {
+                let _ = ctx.unregister(n);
+            }
+            ack.error(reason.clone());
+            return reason;
+        }
+        Init::Ignore => {
+            if let Some(n) = ctx.registered_name() {
+                let _ = ctx.unregister(n);
+            }
+            ack.ignore();
+            return exit::normal();
+        }
+    };
+    ack.ok();
+    serve(state, cont, &mut ctx, parent).await
+}

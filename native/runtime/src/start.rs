@@ -179,6 +179,15 @@ impl Init {
         self.parent
     }
 
+    /// The same acknowledgement, but with `parent` as the process's OTP
+    /// `Parent` (the process it is linked to and whose exit it obeys): for
+    /// a start made on behalf of another process, as a remote
+    /// `ferrotp:start_link(Node, ...)` is made for its Erlang caller.
+    pub fn on_behalf_of(mut self, parent: Pid) -> Init {
+        self.parent = Some(parent);
+        self
+    }
+
     /// Initialised: the parent's start returns `{ok, Pid}`. Later calls do nothing.
     pub fn ok(&mut self) {
         self.send(Ack::Ok);

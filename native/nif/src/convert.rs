@@ -311,6 +311,9 @@ fn via_external(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
     etf::decode(bin.as_slice()).map_err(ConvertError::Decode)
 }
 
+/// Tuples up to this size are built without a heap allocation.
+const SMALL_TUPLE: usize = 8;
+
 /// Builds `term` on `env`'s heap.
 pub fn to_beam<'a>(env: Env<'a>, term: &Term) -> rustler::Term<'a> {
     match term {
@@ -324,6 +327,24 @@ pub fn to_beam<'a>(env: Env<'a>, term: &Term) -> rustler::Term<'a> {
             }
             None => external_to_beam(env, term),
         },
+        Term::Tuple(items) if items.len() <= SMALL_TUPLE => {
+            // Small tuples (replies, tags) are built from a stack array.
+            let mut raw = [0 as ERL_NIF_TERM; SMALL_TUPLE];
+            for (slot, t) in raw.iter_mut().zip(items) {
+                *slot = to_beam(env, t).as_c_arg();
+            }
+            // SAFETY: `raw[..len]` are terms of `env`; the VM copies them.
+            unsafe {
+                rustler::Term::new(
+                    env,
+                    rustler::sys::enif_make_tuple_from_array(
+                        env.as_c_arg(),
+                        raw.as_ptr(),
+                        items.len() as u32,
+                    ),
+                )
+            }
+        }
         Term::Tuple(items) => {
             let items: Vec<rustler::Term<'a>> = items.iter().map(|t| to_beam(env, t)).collect();
             make_tuple(env, &items)

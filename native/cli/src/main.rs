@@ -20,8 +20,8 @@ use clap::{Parser, Subcommand};
 
 mod demo_cmd;
 mod etf_cmd;
-mod port_cmd;
 mod node_cmd;
+mod port_cmd;
 
 /// A Rust-native OTP that speaks the Erlang External Term Format.
 #[derive(Debug, Parser)]

@@ -382,8 +382,8 @@ fn beam(scale: u64) -> Result<Vec<(String, f64)>, String> {
 
 fn print_table(ours: &[Measure], theirs: &[(String, f64)]) {
     println!(
-        "{:<24} {:>14} {:>14} {:>7}  {}",
-        "workload", "ferrotp", "BEAM", "ratio", "unit (ratio > 1.0: ferrotp better)"
+        "{:<24} {:>14} {:>14} {:>7}  unit (ratio > 1.0: ferrotp better)",
+        "workload", "ferrotp", "BEAM", "ratio"
     );
     for m in ours {
         let beam = theirs

@@ -410,27 +410,65 @@ fn print_table(ours: &[Measure], theirs: &[(String, f64)]) {
 
 fn main() {
     let scale = scale();
+    // `FERROTP_BENCH_ONLY=ring` runs just the workloads whose name contains
+    // `ring`, without the BEAM side (for profiling).
+    let only = std::env::var("FERROTP_BENCH_ONLY").ok();
+    let wanted = |name: &str| only.as_deref().map_or(true, |o| name.contains(o));
     let node = Node::local();
     println!("ferrotp runtime benchmark, scale 1/{scale} (FERROTP_BENCH_SCALE)");
-    // Idle memory first, while the allocator has no freed memory to reuse.
-    let idle = idle_memory(&node, 100_000 / scale);
-    let ours: Vec<Measure> = [
-        spawn_exit(&node, 1_000_000 / scale),
-        idle,
-        ring(&node, 10_000, (100 / scale).max(1)),
-        ping_pong(&node, 200_000 / scale),
-        typed_call(&node, 200_000 / scale),
-        term_call(&node, 200_000 / scale),
-        restart(&node, 2_000 / scale),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let theirs = match beam(scale) {
-        Ok(t) => t,
-        Err(e) => {
-            println!("(BEAM side not run: {e})");
-            Vec::new()
+    type Workload = (&'static str, Box<dyn Fn(&Node) -> Option<Measure>>);
+    let workloads: Vec<Workload> = vec![
+        // Idle memory first, while the allocator has no freed memory to reuse.
+        (
+            "idle_bytes",
+            Box::new(move |n| idle_memory(n, 100_000 / scale)),
+        ),
+        (
+            "spawn_exit",
+            Box::new(move |n| spawn_exit(n, 1_000_000 / scale)),
+        ),
+        (
+            "ring",
+            Box::new(move |n| ring(n, 10_000, (100 / scale).max(1))),
+        ),
+        (
+            "ping_pong",
+            Box::new(move |n| ping_pong(n, 200_000 / scale)),
+        ),
+        (
+            "call_typed",
+            Box::new(move |n| typed_call(n, 200_000 / scale)),
+        ),
+        (
+            "call_term",
+            Box::new(move |n| term_call(n, 200_000 / scale)),
+        ),
+        ("restart", Box::new(move |n| restart(n, 2_000 / scale))),
+    ];
+    let mut ours: Vec<Measure> = workloads
+        .iter()
+        .filter(|(name, _)| wanted(name))
+        .filter_map(|(_, run)| run(&node))
+        .collect();
+    // The table lists them in the BEAM module's order.
+    let order = [
+        "spawn_exit_us",
+        "idle_bytes",
+        "ring_msgs_per_s",
+        "ping_pong_us",
+        "gen_server_call_us",
+        "restart_us",
+    ];
+    ours.sort_by_key(|m| order.iter().position(|o| *o == m.beam_name));
+    let theirs = if only.is_some() {
+        Vec::new()
+    } else {
+        match beam(scale) {
+            Ok(t) => t,
+            Err(e) => {
+                println!("(BEAM side not run: {e})");
+                Vec::new()
+            }
         }
     };
     print_table(&ours, &theirs);

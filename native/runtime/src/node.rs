@@ -39,6 +39,7 @@
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -59,6 +60,33 @@ const SHARDS: usize = 32;
 const PID_ID_BITS: u32 = 15;
 const PID_NUMBER_MASK: u32 = (1 << 28) - 1;
 
+/// One shard of the process table: pid key -> process.
+type ProcTable = HashMap<u64, Arc<ProcShared>, BuildHasherDefault<PidKeyHasher>>;
+
+/// Hashes a pid key with one multiplication: the keys are node-made
+/// numbers, not attacker-chosen, and every send looks one up, so SipHash's
+/// cost buys nothing here.
+#[derive(Default)]
+struct PidKeyHasher(u64);
+
+impl Hasher for PidKeyHasher {
+    fn finish(&self) -> u64 {
+        // Fold the well-mixed high half into the low bits (the bucket
+        // index); all keys in a shard share their low bits.
+        self.0 ^ (self.0 >> 32)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// A handle to a runtime instance; cheap to clone (an `Arc` inside).
 #[derive(Clone)]
 pub struct Node {
@@ -70,7 +98,7 @@ struct NodeInner {
     creation: u32,
     next_pid: AtomicU32,
     next_ref: AtomicU64,
-    procs: Vec<Mutex<HashMap<u64, Arc<ProcShared>>>>,
+    procs: Vec<Mutex<ProcTable>>,
     registry: Registry,
     transports: RwLock<HashMap<Atom, Arc<dyn Transport>>>,
     /// Where signals go for pids of this node that are not in the process
@@ -138,7 +166,9 @@ impl Node {
                 creation,
                 next_pid: AtomicU32::new(1),
                 next_ref: AtomicU64::new(1),
-                procs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+                procs: (0..SHARDS)
+                    .map(|_| Mutex::new(ProcTable::default()))
+                    .collect(),
                 registry: Registry::default(),
                 transports: RwLock::new(HashMap::new()),
                 local_transport: RwLock::new(None),
@@ -380,7 +410,7 @@ impl Node {
         (u64::from(pid.serial) << 32) | u64::from(pid.id)
     }
 
-    fn shard(&self, key: u64) -> &Mutex<HashMap<u64, Arc<ProcShared>>> {
+    fn shard(&self, key: u64) -> &Mutex<ProcTable> {
         &self.inner.procs[key as usize % SHARDS]
     }
 

@@ -163,8 +163,9 @@ impl ProcShared {
         Ok(())
     }
 
-    /// Takes every queued envelope; registers `waker` for the next one.
-    fn take(&self, waker: Option<&Waker>) -> VecDeque<Envelope> {
+    /// Takes the first queued envelope and says how many more were queued
+    /// with it; registers `waker` for the next one.
+    fn take_first(&self, waker: Option<&Waker>) -> Option<(Envelope, usize)> {
         let mut inbox = self.inbox.lock();
         if let Some(w) = waker {
             match &inbox.waker {
@@ -172,7 +173,13 @@ impl ProcShared {
                 _ => inbox.waker = Some(w.clone()),
             }
         }
-        std::mem::take(&mut inbox.queue)
+        let first = inbox.queue.pop_front()?;
+        Some((first, inbox.queue.len()))
+    }
+
+    /// Takes the next queued envelope.
+    fn take_next(&self) -> Option<Envelope> {
+        self.inbox.lock().queue.pop_front()
     }
 
     /// Closes the queue for good and returns what was still in it.
@@ -185,15 +192,23 @@ impl ProcShared {
 
     /// Handles every queued signal (messages into the mailbox, links,
     /// exits, monitors), then routes the signals that produced.
+    ///
+    /// Envelopes are popped one by one, so the queue keeps its buffer (no
+    /// allocation per message); only those queued when the drain began
+    /// are handled. Lock order: `state`, then `inbox` (a sender locks only
+    /// `inbox`).
     pub(crate) fn drain(&self, node: &Node, waker: Option<&Waker>) {
-        let batch = self.take(waker);
-        if batch.is_empty() {
+        let Some((first, more)) = self.take_first(waker) else {
             return;
-        }
+        };
         let mut out = Vec::new();
         {
             let mut st = self.state.lock();
-            for envelope in batch {
+            self.handle(&mut st, node, first, &mut out);
+            for _ in 0..more {
+                let Some(envelope) = self.take_next() else {
+                    break;
+                };
                 self.handle(&mut st, node, envelope, &mut out);
             }
         }

@@ -197,9 +197,11 @@ impl ProcShared {
     /// allocation per message); only those queued when the drain began
     /// are handled. Lock order: `state`, then `inbox` (a sender locks only
     /// `inbox`).
-    pub(crate) fn drain(&self, node: &Node, waker: Option<&Waker>) {
+    ///
+    /// Returns `false` if there was nothing to handle.
+    pub(crate) fn drain(&self, node: &Node, waker: Option<&Waker>) -> bool {
         let Some((first, more)) = self.take_first(waker) else {
-            return;
+            return false;
         };
         let mut out = Vec::new();
         {
@@ -215,6 +217,7 @@ impl ProcShared {
         for s in out {
             node.route(s);
         }
+        true
     }
 
     fn handle(&self, st: &mut ProcState, node: &Node, envelope: Envelope, out: &mut Vec<Signal>) {
@@ -339,9 +342,12 @@ where
             // exit signals go out.
             let mut body = pin!(body);
             poll_fn(|cx| {
-                shared.drain(&node, Some(cx.waker()));
-                if let Some(reason) = shared.state.lock().exiting.take() {
-                    return Poll::Ready(Ending::Signal(*reason));
+                // Only a signal handled here can have set `exiting` since
+                // the last poll (the body's own exits are checked below).
+                if shared.drain(&node, Some(cx.waker())) {
+                    if let Some(reason) = shared.state.lock().exiting.take() {
+                        return Poll::Ready(Ending::Signal(*reason));
+                    }
                 }
                 match crate::panic::catch_poll(body.as_mut(), cx) {
                     Err(panic_reason) => Poll::Ready(Ending::Body(panic_reason)),

@@ -174,11 +174,13 @@ fn ring(node: &Node, n: u64, laps: u64) -> Option<Measure> {
             for _ in 1..n {
                 let to = next;
                 next = ctx.spawn(move |mut c: Process| async move {
+                    // Compared as an atom index, as the BEAM matches atoms.
+                    let stop_atom = Term::atom("stop");
                     loop {
                         let Ok(msg) = c.receive().await.into_term() else {
                             continue;
                         };
-                        let stop = msg.is_atom("stop");
+                        let stop = msg == stop_atom;
                         c.send(&to, msg);
                         if stop {
                             return;

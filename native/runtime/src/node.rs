@@ -39,7 +39,6 @@
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -49,6 +48,7 @@ use tokio::runtime::{Handle, Runtime};
 
 use crate::executor::Executor;
 use crate::exit::{self, IntoExitReason};
+use crate::hash::FastMap;
 use crate::process::{self, Envelope, ProcShared, Process};
 use crate::registry::Registry;
 use crate::signal::{MonitorTarget, Signal};
@@ -61,31 +61,7 @@ const PID_ID_BITS: u32 = 15;
 const PID_NUMBER_MASK: u32 = (1 << 28) - 1;
 
 /// One shard of the process table: pid key -> process.
-type ProcTable = HashMap<u64, Arc<ProcShared>, BuildHasherDefault<PidKeyHasher>>;
-
-/// Hashes a pid key with one multiplication: the keys are node-made
-/// numbers, not attacker-chosen, and every send looks one up, so SipHash's
-/// cost buys nothing here.
-#[derive(Default)]
-struct PidKeyHasher(u64);
-
-impl Hasher for PidKeyHasher {
-    fn finish(&self) -> u64 {
-        // Fold the well-mixed high half into the low bits (the bucket
-        // index); all keys in a shard share their low bits.
-        self.0 ^ (self.0 >> 32)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, key: u64) {
-        self.0 = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
+type ProcTable = FastMap<u64, Arc<ProcShared>>;
 
 /// A handle to a runtime instance; cheap to clone (an `Arc` inside).
 #[derive(Clone)]

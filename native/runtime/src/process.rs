@@ -60,7 +60,7 @@
 //! ```
 
 use std::any::Any;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -74,6 +74,7 @@ use parking_lot::Mutex;
 
 use crate::executor::Exited;
 use crate::exit::{self, IntoExitReason};
+use crate::hash::{FastMap, FastSet};
 use crate::mailbox::{Mailbox, Message};
 use crate::node::Node;
 use crate::signal::{MonitorTarget, Signal};
@@ -120,14 +121,14 @@ pub(crate) struct ProcState {
 /// A process's links and monitors.
 #[derive(Default)]
 pub(crate) struct Relations {
-    pub(crate) links: HashSet<Pid>,
+    pub(crate) links: FastSet<Pid>,
     /// Monitors this process holds: ref -> what it watches (as given).
-    pub(crate) monitors: HashMap<Reference, MonitorTarget>,
+    pub(crate) monitors: FastMap<Reference, MonitorTarget>,
     /// Monitors held on this process: ref -> watcher.
-    pub(crate) monitored_by: HashMap<Reference, Pid>,
+    pub(crate) monitored_by: FastMap<Reference, Pid>,
     /// Tags of calls that timed out: a late reply with one of these is
     /// dropped on arrival (what OTP 24+'s call aliases achieve).
-    pub(crate) abandoned: HashSet<Reference>,
+    pub(crate) abandoned: FastSet<Reference>,
 }
 
 impl ProcState {

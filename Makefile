@@ -10,7 +10,7 @@ FERROTP := target/release/ferrotp
 # nextest when installed, cargo test otherwise.
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help deps build demo test test-rust test-fuzz test-erlang test-elixir bench lint
+.PHONY: help deps build demo test test-rust test-fuzz test-erlang test-elixir bench bench-nif lint
 
 help:
 	@echo "make demo   - install what is missing, build, run the let-it-crash demo"
@@ -62,6 +62,15 @@ test-elixir:
 bench: build
 	$(CARGO) run --release --locked -p ferrotp-etf --example bench --features bench-eetf
 	$(CARGO) bench --locked -p ferrotp --bench processes
+	$(MAKE) bench-nif
+
+## NIF mode against the BEAM: the execution-design measurement (Erlang),
+## then call/cast/start/memory against Elixir GenServers.
+bench-nif:
+	bash native/build.sh
+	mkdir -p _build/bench && erlc -o _build/bench erlang/ferrotp_nif.erl erlang/ferrotp_nif_bench.erl bench/beam_bench_counter.erl
+	erl -noshell -pa _build/bench -eval 'ferrotp_nif_bench:design(), halt().'
+	mix run bench/nif_bench.exs
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -24,10 +24,10 @@
 -export([start_link/2, start_link/3, start/3, behaviours/0, process_count/0,
          pool_size/0, max_poll_ns/0]).
 %% proc_lib entry points
--export([init_it/4, pool_init/1, pool_proxy/0]).
+-export([init_it/4, pool_init/1, pool_proxy/0, pool_wait/0, loop/2]).
 %% NIFs behind the proxy loop
--export([start_nif/3, adopt/1, deliver/2, exit_signal/3, down/4, poll/1,
-         pool_add/2]).
+-export([start_nif/4, init_status/1, adopt/1, deliver/2, deliver_all/2, deliver_dirty/2,
+         exit_signal/3, down/4, poll/1, pool_add/2]).
 %% Design measurement (ferrotp_nif_bench)
 -export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2]).
 
@@ -36,10 +36,13 @@
 -define(NOT_LOADED, erlang:nif_error({not_loaded, ?MODULE})).
 -define(POOL, ferrotp_nif_pool).
 -define(POOL_BATCH, 64).
+%% Most messages handed to a Rust process in one NIF call.
+-define(BURST, 64).
 
 -type behaviour() :: atom().
 -type option() :: {name, atom() | {local, atom()} | {global, term()}
-                   | {via, module(), term()}}.
+                   | {via, module(), term()}}
+                | {hibernate_after, timeout()}.
 -export_type([behaviour/0, option/0]).
 
 %%%===================================================================
@@ -95,16 +98,45 @@ init_it(Starter, Behaviour, Arg, Opts) ->
             proc_lib:init_ack(Starter, Taken),
             exit(normal);
         ok ->
-            case start_nif(Behaviour, Arg, self()) of
+            case start_nif(Behaviour, Arg, self(), Starter) of
                 {ok, Proc} ->
-                    proc_lib:init_ack(Starter, {ok, self()}),
-                    loop(Proc);
+                    Hib = proplists:get_value(hibernate_after, Opts, infinity),
+                    init_loop(Starter, {Proc, Hib}, {init, Behaviour, Arg});
                 {error, Reason} ->
                     proc_lib:init_ack(Starter, {error, Reason}),
                     exit(normal);
                 {stop, Crashed, Reason} ->
                     proc_lib:init_ack(Starter, {error, Reason}),
                     stop(Crashed, Reason, {init, Behaviour, Arg})
+            end
+    end.
+
+%% The Rust process runs its init (as gen_server's init/1 runs before
+%% start_link returns) until it acknowledges: {ok, Pid}, ignore or
+%% {error, Reason} to the starter, as proc_lib:init_ack/2 does.
+init_loop(Starter, {Proc, Hib} = State, LastMsg) ->
+    case init_status(Proc) of
+        ok ->
+            proc_lib:init_ack(Starter, {ok, self()}),
+            %% Wait for the first message hibernated: an idle Rust
+            %% process costs the BEAM only a minimal heap.
+            proc_lib:hibernate(?MODULE, loop, [Proc, Hib]);
+        ignore ->
+            proc_lib:init_ack(Starter, ignore),
+            loop(Proc, Hib);
+        {error, Reason} ->
+            proc_lib:init_ack(Starter, {error, Reason}),
+            loop(Proc, Hib);
+        pending ->
+            receive
+                Msg ->
+                    case handle(Msg, Proc) of
+                        ok ->
+                            init_loop(Starter, State, Msg);
+                        {stop, Crashed, Reason} ->
+                            proc_lib:init_ack(Starter, {error, Reason}),
+                            stop(Crashed, Reason, LastMsg)
+                    end
             end
     end.
 
@@ -127,62 +159,112 @@ register_name({via, Mod, Name}) ->
         no -> {error, {already_started, Mod:whereis_name(Name)}}
     end.
 
-loop(Proc) ->
+%% @private
+%% `Hib': hibernate after that many idle milliseconds (the start option
+%% hibernate_after, as gen_server's); infinity (the default) sets no timer.
+loop(Proc, Hib) ->
     receive
-        Msg -> handle(Msg, Proc)
+        Msg ->
+            case handle(Msg, Proc) of
+                ok -> loop(Proc, Hib);
+                {stop, Crashed, Reason} -> stop(Crashed, Reason, Msg)
+            end
+    after Hib ->
+        proc_lib:hibernate(?MODULE, loop, [Proc, Hib])
     end.
 
-%% Messages the proxy handles itself; everything else is the Rust
-%% process's.
+%% One message: ok while the Rust process lives, {stop, Crashed, Reason}
+%% once it has died. Messages the proxy handles itself come first;
+%% everything else is the Rust process's.
 handle('$ferrotp_poll', Proc) ->
-    step(poll(Proc), Proc, '$ferrotp_poll');
-handle({'EXIT', From, Reason} = Msg, Proc) ->
-    step(exit_signal(Proc, From, Reason), Proc, Msg);
-handle({'$ferrotp', Op, Arg}, Proc) ->
-    request(Op, Arg, Proc);
-handle({'$ferrotp', Op, Arg1, Arg2}, Proc) ->
-    request(Op, {Arg1, Arg2}, Proc);
+    poll(Proc);
+handle({'EXIT', From, Reason}, Proc) ->
+    exit_signal(Proc, From, Reason);
+handle({'$ferrotp', Op, Arg}, _Proc) ->
+    request(Op, Arg);
+handle({'$ferrotp', Op, Arg1, Arg2}, _Proc) ->
+    request(Op, {Arg1, Arg2});
 handle({'DOWN', Ref, process, Object, Reason} = Msg, Proc) ->
     case erase({?MODULE, Ref}) of
         undefined ->
-            step(deliver(Proc, Msg), Proc, Msg);
+            send_in(Proc, [Msg]);
         RustRef ->
             erase({?MODULE, RustRef}),
-            step(down(Proc, RustRef, Object, Reason), Proc, Msg)
+            down(Proc, RustRef, Object, Reason)
     end;
 handle(Msg, Proc) ->
-    step(deliver(Proc, Msg), Proc, Msg).
+    receive
+        Next -> burst(Next, [Msg], ?BURST - 1, Proc)
+    after 0 ->
+        send_in(Proc, [Msg])
+    end.
+
+%% Ordinary messages already waiting go to the Rust process in one NIF call
+%% (in order); a message the proxy handles itself ends the burst.
+burst(Msg, Acc, N, Proc) ->
+    case ordinary(Msg) andalso N > 0 of
+        true ->
+            receive
+                Next -> burst(Next, [Msg | Acc], N - 1, Proc)
+            after 0 ->
+                send_in(Proc, lists:reverse(Acc, [Msg]))
+            end;
+        false ->
+            case send_in(Proc, lists:reverse(Acc)) of
+                ok -> handle(Msg, Proc);
+                Stop -> Stop
+            end
+    end.
+
+%% Messages into the Rust process: converted on this scheduler, or on a
+%% dirty one when too large to convert within about a millisecond.
+send_in(Proc, [Msg]) ->
+    case deliver(Proc, Msg) of
+        dirty -> deliver_dirty(Proc, [Msg]);
+        Step -> Step
+    end;
+send_in(Proc, Msgs) ->
+    case deliver_all(Proc, Msgs) of
+        dirty -> deliver_dirty(Proc, Msgs);
+        Step -> Step
+    end.
+
+ordinary('$ferrotp_poll') -> false;
+ordinary({'EXIT', _, _}) -> false;
+ordinary({'$ferrotp', _, _}) -> false;
+ordinary({'$ferrotp', _, _, _}) -> false;
+ordinary({'DOWN', _, process, _, _}) -> false;
+ordinary(_) -> true.
 
 %% What the Rust process asked of the BEAM (see host.rs, BeamTransport):
 %% the proxy performs it as the process it is.
-request(link, Pid, Proc) ->
+request(link, Pid) ->
     catch link(Pid),
-    loop(Proc);
-request(unlink, Pid, Proc) ->
+    ok;
+request(unlink, Pid) ->
     unlink(Pid),
-    loop(Proc);
-request(exit, {Pid, Reason}, Proc) ->
+    ok;
+request(exit, {Pid, Reason}) ->
     exit(Pid, Reason),
-    loop(Proc);
-request(monitor, {Target, RustRef}, Proc) ->
+    ok;
+request(apply, {{M, F, A}, Tag}) ->
+    %% A Rust supervisor starting an Erlang child: linked to this pid.
+    self() ! {'$ferrotp_applied', Tag, catch apply(M, F, A)},
+    ok;
+request(monitor, {Target, RustRef}) ->
     Ref = erlang:monitor(process, Target),
     put({?MODULE, Ref}, RustRef),
     put({?MODULE, RustRef}, Ref),
-    loop(Proc);
-request(demonitor, RustRef, Proc) ->
+    ok;
+request(demonitor, RustRef) ->
     case erase({?MODULE, RustRef}) of
         undefined ->
             ok;
         Ref ->
             erase({?MODULE, Ref}),
-            erlang:demonitor(Ref, [flush])
-    end,
-    loop(Proc).
-
-step(ok, Proc, _Msg) ->
-    loop(Proc);
-step({stop, Crashed, Reason}, _Proc, Msg) ->
-    stop(Crashed, Reason, Msg).
+            erlang:demonitor(Ref, [flush]),
+            ok
+    end.
 
 %% The Rust process has died: the proxy dies with its reason.
 stop(true, Reason, LastMsg) ->
@@ -267,11 +349,16 @@ refill() ->
 
 %% @private
 pool_proxy() ->
+    %% Idle proxies wait hibernated: a pool costs the BEAM little.
+    proc_lib:hibernate(?MODULE, pool_wait, []).
+
+%% @private
+pool_wait() ->
     receive
         '$ferrotp_adopt' ->
             process_flag(trap_exit, true),
             case adopt(self()) of
-                {ok, Proc} -> loop(Proc);
+                {ok, Proc} -> loop(Proc, infinity);
                 {stop, Crashed, Reason} -> stop(Crashed, Reason, '$ferrotp_adopt');
                 error -> exit(normal)
             end
@@ -282,7 +369,7 @@ pool_proxy() ->
 %%%===================================================================
 
 init() ->
-    Path = filename:join(priv_dir(), "libferrotp_nif"),
+    Path = library(),
     case erlang:load_nif(Path, 0) of
         ok ->
             ok;
@@ -291,6 +378,20 @@ init() ->
                          "build it with `bash native/build.sh` (mix compile and "
                          "rebar3 compile run it)", [Path, Why, Text]),
             {error, {Why, Text}}
+    end.
+
+%% The library to load: a user's own (ferrotp's NIFs plus their behaviours,
+%% see docs/nif.md) named by $FERROTP_NIF_LIBRARY or the application
+%% environment's nif_library (a path without the .so), else ferrotp's own.
+library() ->
+    case os:getenv("FERROTP_NIF_LIBRARY") of
+        Path when is_list(Path), Path =/= "" ->
+            filename:rootname(Path, ".so");
+        _ ->
+            case application:get_env(ferrotp, nif_library) of
+                {ok, Path} -> filename:rootname(unicode:characters_to_list(Path), ".so");
+                undefined -> filename:join(priv_dir(), "libferrotp_nif")
+            end
     end.
 
 %% code:priv_dir(ferrotp) when the application is known to the code server;
@@ -326,11 +427,17 @@ repo_priv(Dir) ->
 %%%===================================================================
 
 %% @private
-start_nif(_Behaviour, _Arg, _Self) -> ?NOT_LOADED.
+start_nif(_Behaviour, _Arg, _Self, _Parent) -> ?NOT_LOADED.
+%% @private
+init_status(_Proc) -> ?NOT_LOADED.
 %% @private
 adopt(_Self) -> ?NOT_LOADED.
 %% @private
 deliver(_Proc, _Msg) -> ?NOT_LOADED.
+%% @private
+deliver_all(_Proc, _Msgs) -> ?NOT_LOADED.
+%% @private
+deliver_dirty(_Proc, _Msgs) -> ?NOT_LOADED.
 %% @private
 exit_signal(_Proc, _From, _Reason) -> ?NOT_LOADED.
 %% @private

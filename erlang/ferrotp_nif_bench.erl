@@ -20,7 +20,7 @@ design(N) ->
     {ok, R} = ferrotp_nif:start_link(counter, 0, []),
     Results = [{Name, best_of(3, fun() -> calls(Pid, N) end)}
                || {Name, Pid} <- [{gen_server, G}, {lean_erlang, L}, {a_scheduler, A},
-                                  {b_threads, B}, {nif_counter, R},
+                                  {nif_counter, R}, {b_threads, B},
                                   {gen_server, G}]],
     GenNs = lists:min([Ns || {gen_server, Ns} <- Results]),
     io:format("call round trip, ~b calls, best of 3 (ns/call; ratio = gen_server / design)~n", [N]),

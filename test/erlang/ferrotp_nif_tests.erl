@@ -12,6 +12,7 @@ nif_test_() ->
      ?T(gen_server_stop_ends_it_normally),
      ?T(registered_name_works_and_is_unique),
      ?T(unknown_behaviour_is_an_error),
+     ?T(hibernate_after_shrinks_an_idle_proxy),
      ?T(kill_is_untrappable),
      ?T(crash_is_the_exit_reason_and_monitor_sees_it),
      ?T(panic_is_an_exit_and_others_keep_working),
@@ -21,10 +22,16 @@ nif_test_() ->
      ?T(rust_process_monitors_a_beam_process),
      ?T(rust_process_sends_to_beam_and_to_rust),
      ?T(rust_timer_fires_from_another_thread),
+     ?T(terms_cross_the_boundary_unchanged),
+     ?T(deferred_reply_reaches_the_caller),
+     ?T(large_messages_are_converted_off_the_normal_schedulers),
      ?T(rust_spawned_process_has_a_beam_pid),
      ?T(supervisor_restarts_a_crashed_rust_child_fresh),
      ?T(terminate_child_delivers_shutdown),
      ?T(intensity_escalates_to_the_supervisor),
+     ?T(rust_supervisor_restarts_its_rust_child_fresh),
+     ?T(rust_supervisor_supervises_an_erlang_child),
+     ?T(rust_supervisor_terminate_child_delivers_shutdown),
      ?T(ten_thousand_processes_start_and_answer),
      ?T(schedulers_stay_responsive_while_rust_is_busy)].
 
@@ -71,6 +78,20 @@ registered_name_works_and_is_unique() ->
                  ferrotp_nif:start_link(counter, 0, [{name, ferrotp_nif_named}])),
     stop(Pid),
     ?assertEqual(undefined, whereis(ferrotp_nif_named)).
+
+hibernate_after_shrinks_an_idle_proxy() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 1, [{hibernate_after, 50}]),
+    ?assertEqual(1, gen_server:call(Pid, value)),
+    {total_heap_size, Busy} = process_info(Pid, total_heap_size),
+    Small = wait(fun() ->
+                         case process_info(Pid, total_heap_size) of
+                             {total_heap_size, H} when H < Busy -> {ok, H};
+                             _ -> retry
+                         end
+                 end),
+    ?assert(Small < 100),
+    ?assertEqual(1, gen_server:call(Pid, value)),
+    stop(Pid).
 
 unknown_behaviour_is_an_error() ->
     ?assertEqual({error, {unknown_behaviour, no_such_behaviour}},
@@ -160,6 +181,52 @@ rust_process_sends_to_beam_and_to_rust() ->
     stop(Probe),
     stop(Counter).
 
+%% A message too large to convert within ~1 ms goes to a dirty scheduler;
+%% it arrives intact, and no poll on a normal scheduler takes long for it.
+large_messages_are_converted_off_the_normal_schedulers() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    Big = {big, lists:seq(1, 200000), binary:copy(<<"x">>, 4000000)},
+    Probe ! Big,
+    [Got] = wait_inbox(Probe, fun(L) -> L =/= [] end),
+    ?assertEqual(Big, Got),
+    stop(Probe).
+
+%% gen_server:reply/2 after the request's own callback returned (the
+%% reply goes out in a later NIF call than the request came in).
+deferred_reply_reaches_the_caller() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    Self = self(),
+    Callers = [spawn_link(fun() -> Self ! {self(), gen_server:call(Probe, {hold, N})} end)
+               || N <- [1, 2, 3]],
+    %% Each caller waits for its reply once its request is in the probe's
+    %% queue; a later ping is then behind all three requests.
+    wait(fun() ->
+                 Waiting = [C || C <- Callers,
+                                 process_info(C, status) =:= {status, waiting}],
+                 case length(Waiting) of
+                     3 -> {ok, all};
+                     _ -> retry
+                 end
+         end),
+    ?assertEqual(pong, gen_server:call(Probe, ping)),
+    Probe ! release,
+    ?assertEqual([1, 2, 3], [receive {C, V} -> V after 10000 -> timeout end || C <- Callers]),
+    stop(Probe).
+
+%% Every kind of term goes into a Rust process and comes back equal
+%% (immediates, big integers at the small-integer edges, refs, pids, ...).
+terms_cross_the_boundary_unchanged() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    Terms = [a, '', 'quoted atom', 0, -5, (1 bsl 59) - 1, -(1 bsl 59), 1 bsl 59,
+             -(1 bsl 59) - 1, 1 bsl 200, -(1 bsl 200), 3.5, -0.0, "str", [],
+             <<1, 2>>, <<1:3>>, #{x => [y], 1 => #{}}, [h | t], {}, make_ref(),
+             self(), Probe, fun lists:map/2, hd(erlang:ports())],
+    [begin
+         ok = gen_server:call(Probe, {send, self(), {echo, T}}),
+         receive {echo, Got} -> ?assertEqual(T, Got) after 10000 -> error({lost, T}) end
+     end || T <- Terms],
+    stop(Probe).
+
 rust_timer_fires_from_another_thread() ->
     {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
     ok = gen_server:call(Probe, {send_after, 20, tick}),
@@ -210,6 +277,46 @@ intensity_escalates_to_the_supervisor() ->
     crash_child(Sup, c1),
     ?assertEqual(shutdown, down_reason(SupRef)).
 
+rust_supervisor_restarts_its_rust_child_fresh() ->
+    process_flag(trap_exit, true),
+    {ok, Sup} = rust_sup([#{id => c1, start => {counter, start_link, [5]}}]),
+    [{c1, C1, worker, _}] = supervisor:which_children(Sup),
+    ?assertEqual(node(), node(C1)),
+    gen_server:cast(C1, {bump, 1}),
+    ?assertEqual(6, gen_server:call(C1, value)),
+    Ref = monitor(process, C1),
+    gen_server:cast(C1, crash_please),
+    ?assert(names(crash_please, down_reason(Ref))),
+    C2 = wait_restart(Sup, c1, C1),
+    ?assertEqual(5, gen_server:call(C2, value)),
+    stop(Sup).
+
+rust_supervisor_supervises_an_erlang_child() ->
+    process_flag(trap_exit, true),
+    Spec = #{id => e1, start => {ferrotp_nif_tests_counter, start_link, [7]}},
+    {ok, Sup} = rust_sup([Spec]),
+    [{e1, E1, worker, _}] = supervisor:which_children(Sup),
+    ?assertEqual(7, gen_server:call(E1, value)),
+    {links, Links} = process_info(E1, links),
+    ?assert(lists:member(Sup, Links)),
+    Ref = monitor(process, E1),
+    exit(E1, kill),
+    ?assertEqual(killed, down_reason(Ref)),
+    E2 = wait_restart(Sup, e1, E1),
+    ?assertEqual(7, gen_server:call(E2, value)),
+    stop(Sup).
+
+rust_supervisor_terminate_child_delivers_shutdown() ->
+    process_flag(trap_exit, true),
+    {ok, Sup} = rust_sup([#{id => c1, start => {counter, start_link, [0]}},
+                          #{id => e1, start => {ferrotp_nif_tests_counter, start_link, [0]}}]),
+    Children = supervisor:which_children(Sup),
+    Refs = [{Id, monitor(process, P)} || {Id, P, _, _} <- Children],
+    ok = supervisor:terminate_child(Sup, c1),
+    ok = supervisor:terminate_child(Sup, e1),
+    [?assertEqual({Id, shutdown}, {Id, down_reason(R)}) || {Id, R} <- Refs],
+    stop(Sup).
+
 ten_thousand_processes_start_and_answer() ->
     N = 10000,
     Pids = [begin {ok, P} = ferrotp_nif:start_link(counter, I, []), P end
@@ -220,29 +327,32 @@ ten_thousand_processes_start_and_answer() ->
     [stop(P) || P <- Pids],
     ok.
 
-%% A BEAM process asks for a 2 ms timeout over and over while 200 servers
-%% chew through 2000 casts each; its worst lateness is measured with Rust
-%% counters and with gen_server counters doing the same work, in the same
-%% run. The Rust processes must not hold schedulers longer than gen_servers
-%% do (each NIF call is short and reports its time slice).
+%% A BEAM process asks for a 2 ms timeout over and over while 4 servers
+%% are flooded with 20 000 casts each (more runnable processes than
+%% schedulers): its lateness measures how long a server holds a scheduler
+%% before the probe gets it back. Measured with Rust counters and with
+%% gen_server counters doing the same work, in the same run: each NIF call
+%% is short and charges its time slice, so Rust processes yield as
+%% gen_servers do. (On a loaded machine the OS adds its own delays to both.)
 schedulers_stay_responsive_while_rust_is_busy() ->
     Rust = flood_lateness(fun() -> ferrotp_nif:start_link(counter, 0, []) end),
     Beam = flood_lateness(fun() -> gen_server:start_link(ferrotp_nif_tests_counter, 0, []) end),
     ?debugFmt("worst 2 ms timer lateness under a cast flood: rust ~b us, gen_server ~b us",
               [Rust, Beam]),
-    ?assert(Rust < 3 * Beam + 100000).
+    ?assert(Rust < 4 * Beam + 100000).
 
 flood_lateness(Start) ->
-    Counters = [begin {ok, P} = Start(), P end || _ <- lists:seq(1, 200)],
+    Casts = 20000,
+    Counters = [begin {ok, P} = Start(), P end || _ <- lists:seq(1, 4)],
     Self = self(),
-    Probe = spawn_link(fun() -> Self ! {lateness, lateness_probe(100, 2, 0)} end),
+    Probe = spawn_link(fun() -> Self ! {lateness, lateness_probe(200, 2, 0)} end),
     Flooders = [spawn_link(fun() ->
-                                   [gen_server:cast(C, {bump, 1}) || _ <- lists:seq(1, 2000)],
+                                   [gen_server:cast(C, {bump, 1}) || _ <- lists:seq(1, Casts)],
                                    Self ! {flooded, self()}
                            end) || C <- Counters],
     [receive {flooded, F} -> ok end || F <- Flooders],
     Worst = receive {lateness, W} -> W end,
-    ?assertEqual(2000, gen_server:call(hd(Counters), value, 60000)),
+    ?assertEqual(Casts, gen_server:call(hd(Counters), value, 60000)),
     unlink(Probe),
     [stop(C) || C <- Counters],
     Worst.
@@ -259,6 +369,10 @@ lateness_probe(K, Ms, Worst) ->
 counter_spec(Id, Init) ->
     #{id => Id, start => {ferrotp_nif, start_link, [counter, Init, []]},
       restart => permanent, shutdown => 5000, type => worker}.
+
+rust_sup(Children) ->
+    Flags = #{strategy => one_for_one, intensity => 3, period => 10},
+    ferrotp_nif:start_link(supervisor, {Flags, Children}, []).
 
 start_sup(Intensity, Children) ->
     Flags = #{strategy => one_for_one, intensity => Intensity, period => 10},

@@ -5,6 +5,9 @@
 //! |---------------------------------|----------------------------------------------|
 //! | `ferrotp etf decode [FILE]`     | ETF bytes → Erlang term text (`binary_to_term` + `~tp`) |
 //! | `ferrotp etf encode [FILE]`     | Erlang term text → ETF bytes (`erl_parse` + `term_to_binary`) |
+//! | `ferrotp port`                  | a port program hosting Rust processes (`ferrotp_port`) |
+//! | `ferrotp node --sname NAME`     | a hidden Rust node hosting `top_sup` + `counter` |
+//! | `ferrotp demo`                  | the seed's let-it-crash story, narrated      |
 //!
 //! Each subcommand lives in its own module (`etf_cmd.rs`) with an `Args`
 //! struct for clap and a `run` function; add a variant to [`Command`] to
@@ -15,7 +18,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo_cmd;
 mod etf_cmd;
+mod port_cmd;
+mod node_cmd;
 
 /// A Rust-native OTP that speaks the Erlang External Term Format.
 #[derive(Debug, Parser)]
@@ -30,6 +36,12 @@ struct Cli {
 enum Command {
     /// Convert between ETF bytes and Erlang term text.
     Etf(etf_cmd::EtfArgs),
+    /// Host Rust processes behind {packet,4} frames on stdin/stdout (started by ferrotp_port).
+    Port(port_cmd::PortArgs),
+    /// Run a hidden Rust node hosting the seed's top_sup and counter.
+    Node(node_cmd::NodeArgs),
+    /// The seed's let-it-crash story: top_sup, counter, crash, restart, escalation.
+    Demo(demo_cmd::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +53,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Etf(args) => etf_cmd::run(args),
+        Command::Port(args) => port_cmd::run(args),
+        Command::Node(args) => node_cmd::run(args),
+        Command::Demo(args) => demo_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

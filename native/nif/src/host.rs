@@ -16,8 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use etf::{Atom, Pid, Term};
+use ferrotp::behaviours::RemoteStarter;
 use ferrotp::executor::{Executor, ProcessTask};
-use ferrotp::{MonitorTarget, Node, Signal, Transport};
+use ferrotp::start::{BoxFuture, Started};
+use ferrotp::{MonitorTarget, Node, Process, Signal, Transport};
 use parking_lot::Mutex;
 use rustler::{Encoder, ResourceArc};
 
@@ -49,6 +51,7 @@ pub fn node(sample: &Pid) -> &'static Node {
         let node = Node::new(sample.node, sample.creation);
         node.set_executor(std::sync::Arc::new(NifExecutor));
         node.set_local_transport(std::sync::Arc::new(BeamTransport));
+        ferrotp::behaviours::set_remote_starter(std::sync::Arc::new(BeamStarter));
         node
     })
 }
@@ -106,10 +109,23 @@ pub struct NifExecutor;
 
 impl Executor for NifExecutor {
     fn alloc_pid(&self) -> Option<Pid> {
-        NEXT_PID.with(|c| c.take()).or_else(pool_take)
+        let pid = NEXT_PID.with(|c| c.take()).or_else(pool_take);
+        LAST_ALLOC_PROXIED.with(|c| c.set(pid.is_some()));
+        pid
     }
 
     fn spawn(&self, pid: Pid, task: ProcessTask) {
+        if !LAST_ALLOC_PROXIED.with(|c| c.replace(false)) {
+            // The pool ran dry within one poll (more spawns than idle
+            // proxies, with no await in between): this process has no BEAM
+            // proxy, so it runs on the runtime's threads. Rust processes
+            // reach it; BEAM code cannot (its pid is the node's own).
+            tracing::error!(pid = ?pid, "ferrotp_nif: no idle proxy left; process runs unproxied");
+            if let Some(node) = existing_node() {
+                node.handle().spawn(task);
+            }
+            return;
+        }
         let process = ResourceArc::new(RustProcess::new(pid, task));
         newborn().lock().insert(pid, process);
         // A pooled proxy is waiting for its process; the start NIF takes
@@ -118,6 +134,11 @@ impl Executor for NifExecutor {
             beam_env::send(&pid, &Term::atom("$ferrotp_adopt"));
         }
     }
+}
+
+thread_local! {
+    /// Whether the pid `alloc_pid` just gave is a proxy's.
+    static LAST_ALLOC_PROXIED: Cell<bool> = const { Cell::new(false) };
 }
 
 thread_local! {
@@ -196,4 +217,50 @@ fn send_to_name(name: Atom, msg: &Term) {
 /// `ok`, for NIFs that answer it.
 pub fn ok<'a>(env: rustler::Env<'a>) -> rustler::Term<'a> {
     rustler::types::atom::ok().encode(env)
+}
+
+/// Starts child specs whose module is Erlang code (`{my_server,
+/// start_link, Args}` under a Rust supervisor): the supervisor's proxy runs
+/// `catch apply(M, F, Args)` itself, so the child is linked to the
+/// supervisor's pid exactly as under an OTP supervisor, and hands the
+/// result back as a message.
+pub struct BeamStarter;
+
+impl RemoteStarter for BeamStarter {
+    fn start_link<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        module: Atom,
+        function: Atom,
+        args: Vec<Term>,
+    ) -> BoxFuture<'a, Result<Started, Term>> {
+        Box::pin(async move {
+            let tag = Term::Reference(ctx.make_ref());
+            let mfa = Term::Tuple(vec![
+                Term::Atom(module),
+                Term::Atom(function),
+                Term::List(args),
+            ]);
+            request(&ctx.pid(), "apply", vec![mfa, tag.clone()]);
+            let answer = ctx
+                .receive_match(
+                    |m| {
+                        matches!(m.as_term(), Some(Term::Tuple(t))
+                            if t.len() == 3 && t[0] == Term::atom("$ferrotp_applied") && t[1] == tag)
+                    },
+                    None,
+                )
+                .await;
+            match answer.and_then(|m| m.into_term().ok()) {
+                Some(Term::Tuple(mut t)) if t.len() == 3 => match t.pop() {
+                    Some(Term::Tuple(e)) if e.len() == 2 && e[0] == Term::atom("EXIT") => {
+                        Err(Term::Tuple(e))
+                    }
+                    Some(result) => Started::from_term(&result),
+                    None => Err(Term::atom("badarg")),
+                },
+                _ => Err(Term::atom("badarg")),
+            }
+        })
+    }
 }

@@ -12,18 +12,31 @@
 //! | [`host`]        | the VM's node: executor (pids, pool), transport     |
 //! | [`beam_env`]    | `enif_send` from scheduler and other threads        |
 //! | [`convert`]     | BEAM terms to and from `etf::Term`                  |
-//! | [`behaviours`]  | what `start_link` can start                         |
+//! | [`probe`]       | a test behaviour that drives signals on request     |
 //! | [`nifs`]        | the NIFs the proxy loop calls                       |
 //! | [`bench`]       | the execution-design measurement                    |
 
 pub mod beam_env;
-pub mod behaviours;
 pub mod bench;
 pub mod convert;
-pub mod counter;
 pub mod host;
 pub mod nifs;
 pub mod probe;
 pub mod process;
 
-rustler::init!("ferrotp_nif");
+/// ferrotp's setup when the VM loads a library with these NIFs: registers
+/// the `probe` test behaviour (`counter` and `supervisor` are built into
+/// the runtime). A crate that builds its own NIF library calls it from its
+/// `load` before registering its own behaviours.
+pub fn on_load() {
+    probe::register();
+}
+
+#[cfg(feature = "library")]
+fn load(_env: rustler::Env, _info: rustler::Term) -> bool {
+    on_load();
+    true
+}
+
+#[cfg(feature = "library")]
+rustler::init!("ferrotp_nif", load = load);

@@ -7,15 +7,17 @@
 //! `Reason`, logging a crash report when `Crashed`).
 
 use etf::Term;
+use ferrotp::start::{Ack, Init};
 use ferrotp::{MonitorTarget, Signal};
 use rustler::types::atom;
-use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc};
+use rustler::{Encoder, Env, NifResult, ResourceArc};
 
 use crate::beam_env;
-use crate::behaviours;
-use crate::convert::{from_beam, pid_from_beam, to_beam};
+use crate::convert::{
+    from_beam, from_beam_within, pid_from_beam, settle_tags, to_beam, ConvertError,
+};
 use crate::host;
-use crate::process::{RustProcess, Step};
+use crate::process::{InitStatus, RustProcess, Step};
 
 fn bad(e: impl std::fmt::Display) -> rustler::Error {
     rustler::Error::Term(Box::new(e.to_string()))
@@ -41,55 +43,69 @@ fn step<'a>(env: Env<'a>, step: Step) -> rustler::Term<'a> {
     }
 }
 
-/// Watches the proxy and runs the process's first poll: `{ok, Proc}` or a
-/// stop step.
-fn begin<'a>(
-    env: Env<'a>,
-    proxy: rustler::Term<'a>,
-    process: ResourceArc<RustProcess>,
-) -> NifResult<rustler::Term<'a>> {
-    let local: LocalPid = proxy.decode()?;
-    let _ = process.monitor(Some(env), &local);
+/// Runs the process's first poll: `{ok, Proc}` or a stop step.
+///
+/// The proxy's heap holds the only reference to `Proc`: when the proxy dies
+/// without the Rust process having ended (`exit(Pid, kill)`), the resource's
+/// destructor kills the Rust process (cheaper than a monitor per process).
+fn begin<'a>(env: Env<'a>, process: ResourceArc<RustProcess>) -> NifResult<rustler::Term<'a>> {
     match process.poll(env) {
         Step::Running => Ok((atom::ok(), process).encode(env)),
         other => Ok(step(env, other)),
     }
 }
 
-/// `start_nif(Behaviour, Arg, Self)`: spawns `Behaviour` with `Arg` as the
-/// calling proxy's Rust process and runs it until it first waits.
+/// `start_nif(Behaviour, Arg, Self, Parent)`: starts `Behaviour` with
+/// `Arg` as the calling proxy's Rust process (taking its pid; `Parent` is
+/// the process that called `start_link`) and runs it until it first waits.
+/// Then `init_status/1` tells whether it acknowledged its start.
 #[rustler::nif(name = "start_nif")]
 fn start<'a>(
     env: Env<'a>,
     behaviour: rustler::Term<'a>,
     arg: rustler::Term<'a>,
     proxy: rustler::Term<'a>,
+    parent: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
     let pid = pid_from_beam(proxy).map_err(bad)?;
+    let parent = pid_from_beam(parent).map_err(bad)?;
     let name = match from_beam(behaviour).map_err(bad)? {
         Term::Atom(a) => a,
         _ => return Err(rustler::Error::BadArg),
     };
-    let Some(start) = behaviours::lookup(name) else {
+    let Some(behaviour) = ferrotp::behaviours::behaviour(name) else {
         let reason = Term::Tuple(vec![Term::atom("unknown_behaviour"), Term::Atom(name)]);
         return Ok((atom::error(), to_beam(env, &reason)).encode(env));
     };
-    let arg = from_beam(arg).map_err(bad)?;
+    let body = match behaviour.body(from_beam(arg).map_err(bad)?) {
+        Ok(body) => body,
+        Err(reason) => return Ok((atom::error(), to_beam(env, &reason)).encode(env)),
+    };
+    let (init, ack) = Init::attached(Vec::new(), Some(parent));
     let node = host::node(&pid);
     let spawned = {
         let _env = beam_env::enter(env);
         let _rt = node.handle().enter();
-        host::starting(pid, || start(node, arg))
+        host::starting(pid, || node.spawn(move |ctx| body(ctx, init)))
     };
     let Some(process) = host::take_newborn(&pid) else {
-        let reason = Term::Tuple(vec![
-            Term::atom("behaviour_did_not_spawn"),
-            Term::Atom(name),
-            Term::Pid(spawned),
-        ]);
+        let reason = Term::Tuple(vec![Term::atom("not_spawned_here"), Term::Pid(spawned)]);
         return Ok((atom::error(), to_beam(env, &reason)).encode(env));
     };
-    begin(env, proxy, process)
+    process.expect_ack(ack);
+    begin(env, process)
+}
+
+/// `init_status(Proc)`: `pending`, `ok`, `ignore` or `{error, Reason}`.
+#[rustler::nif]
+fn init_status<'a>(env: Env<'a>, process: ResourceArc<RustProcess>) -> rustler::Term<'a> {
+    let status = match process.init_status() {
+        InitStatus::Pending => Term::atom("pending"),
+        InitStatus::Acked(Ack::Ok) => Term::atom("ok"),
+        InitStatus::Acked(Ack::Ignore) => Term::atom("ignore"),
+        InitStatus::Acked(Ack::Error(reason)) => Term::Tuple(vec![Term::atom("error"), reason]),
+    };
+    to_beam(env, &status)
 }
 
 /// `adopt(Self)`: a pooled proxy takes the Rust process spawned with its pid.
@@ -97,25 +113,80 @@ fn start<'a>(
 fn adopt<'a>(env: Env<'a>, proxy: rustler::Term<'a>) -> NifResult<rustler::Term<'a>> {
     let pid = pid_from_beam(proxy).map_err(bad)?;
     match host::take_newborn(&pid) {
-        Some(process) => begin(env, proxy, process),
+        Some(process) => begin(env, process),
         None => Ok(atom::error().encode(env)),
     }
 }
 
-/// `deliver(Proc, Msg)`: `Msg` arrived at the proxy.
+/// Work units (term nodes, 256-byte binary chunks) a message may take to
+/// convert on a normal scheduler: about a millisecond. Larger messages go
+/// to a dirty scheduler (`dirty` answer, then `deliver_dirty/2`).
+const BUDGET: usize = 20_000;
+
+fn deliver_in<'a>(
+    env: Env<'a>,
+    process: &RustProcess,
+    msgs: impl Iterator<Item = rustler::Term<'a>>,
+    budget: usize,
+) -> NifResult<rustler::Term<'a>> {
+    let to = process.pid();
+    let mut signals = Vec::new();
+    let mut failed = None;
+    for m in msgs {
+        match from_beam_within(m, budget) {
+            Ok(msg) => signals.push(Signal::Send {
+                from: None,
+                to,
+                msg,
+            }),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let out = match failed {
+        None => Ok(step(env, process.deliver_all(env, signals))),
+        Some(ConvertError::TooBig) => Ok(to_beam(env, &Term::atom("dirty"))),
+        Some(e) => Err(bad(e)),
+    };
+    // Tags of calls not answered in this NIF call are kept for later.
+    settle_tags(env);
+    out
+}
+
+/// `deliver(Proc, Msg)`: `Msg` arrived at the proxy. `dirty` when it is too
+/// large to convert here (the proxy then calls `deliver_dirty/2`).
 #[rustler::nif]
 fn deliver<'a>(
     env: Env<'a>,
     process: ResourceArc<RustProcess>,
     msg: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    let msg = from_beam(msg).map_err(bad)?;
-    let signal = Signal::Send {
-        from: None,
-        to: process.pid(),
-        msg,
-    };
-    Ok(step(env, process.deliver(env, signal)))
+    deliver_in(env, &process, std::iter::once(msg), BUDGET)
+}
+
+/// `deliver_all(Proc, Msgs)`: messages that arrived one after another at
+/// the proxy, delivered in order with a single poll (a burst of casts costs
+/// one NIF call, not one each). `dirty` as for `deliver/2`.
+#[rustler::nif]
+fn deliver_all<'a>(
+    env: Env<'a>,
+    process: ResourceArc<RustProcess>,
+    msgs: rustler::ListIterator<'a>,
+) -> NifResult<rustler::Term<'a>> {
+    deliver_in(env, &process, msgs, BUDGET)
+}
+
+/// `deliver_dirty(Proc, Msgs)`: as `deliver_all/2`, on a dirty CPU
+/// scheduler, for messages too large to convert within ~1 ms.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn deliver_dirty<'a>(
+    env: Env<'a>,
+    process: ResourceArc<RustProcess>,
+    msgs: rustler::ListIterator<'a>,
+) -> NifResult<rustler::Term<'a>> {
+    deliver_in(env, &process, msgs, usize::MAX)
 }
 
 /// `exit_signal(Proc, From, Reason)`: an exit signal reached the proxy
@@ -216,7 +287,10 @@ fn pool_size() -> usize {
 /// `behaviours()`: the names `start/3` accepts.
 #[rustler::nif]
 fn behaviours<'a>(env: Env<'a>) -> rustler::Term<'a> {
-    let names: Vec<Term> = behaviours::names().into_iter().map(Term::Atom).collect();
+    let names: Vec<Term> = ferrotp::behaviours::registered()
+        .into_iter()
+        .map(Term::Atom)
+        .collect();
     to_beam(env, &Term::List(names))
 }
 

@@ -13,21 +13,35 @@
 //! | `{send, Pid, Msg}`     | `Pid ! Msg`                              | `ok`           |
 //! | `{exit, Pid, Reason}`  | `exit(Pid, Reason)`                      | `ok`           |
 //! | `{send_after, Ms, Msg}`| `erlang:send_after(Ms, self(), Msg)`     | `ok`           |
-//! | `spawn_counter`        | `spawn_link` of a counter at 0           | its pid        |
+//! | `spawn_counter`        | `{counter, start_link, [0]}`, linked     | its pid        |
 //! | `inbox`                | the other messages so far, oldest first  | a list         |
+//! | `{hold, Value}`        | `{noreply, ..}`; a later `release` message answers `Value` (`gen_server:reply/2`) | `Value`, later |
 //! | `{panic, Text}`        | panics                                   | (dies)         |
 //! | `{stop, Reason}`       | returns `Err(Reason)`                    | (dies)         |
 
 use std::time::Duration;
 
-use etf::{Pid, Term};
-use ferrotp::{Node, Process};
+use etf::{Atom, Term};
+use ferrotp::start::{self, Body};
+use ferrotp::Process;
 
-use crate::counter::reply;
+/// Registers `probe` in the runtime's behaviour registry.
+pub fn register() {
+    ferrotp::behaviours::register(Atom::new("probe"), |_arg: Term| -> Result<Body, Term> {
+        Ok(start::body(|ctx, mut init| async move {
+            init.ok();
+            run(ctx).await
+        }))
+    });
+}
 
-/// Spawns a probe; its init argument is ignored.
-pub fn start(node: &Node, _arg: Term) -> Pid {
-    node.spawn(run)
+/// Answers a `gen_server` call: `{Tag, Value}` to the caller in `From = {Pid, Tag}`.
+fn reply(ctx: &Process, from: &Term, value: Term) {
+    if let Term::Tuple(f) = from {
+        if let [Term::Pid(pid), tag] = f.as_slice() {
+            ctx.send(pid, Term::Tuple(vec![tag.clone(), value]));
+        }
+    }
 }
 
 fn is(t: &Term, name: &str) -> bool {
@@ -36,6 +50,7 @@ fn is(t: &Term, name: &str) -> bool {
 
 async fn run(mut ctx: Process) -> Result<(), Term> {
     let mut inbox = Vec::new();
+    let mut held: Vec<(Term, Term)> = Vec::new();
     loop {
         let Ok(msg) = ctx.receive().await.into_term() else {
             continue;
@@ -43,6 +58,12 @@ async fn run(mut ctx: Process) -> Result<(), Term> {
         let (from, req) = match &msg {
             Term::Tuple(t) if t.len() == 3 && is(&t[0], "$gen_call") => {
                 (t[1].clone(), t[2].clone())
+            }
+            _ if is(&msg, "release") => {
+                for (from, value) in held.drain(..) {
+                    reply(&ctx, &from, value);
+                }
+                continue;
             }
             _ => {
                 inbox.push(msg);
@@ -58,8 +79,18 @@ async fn run(mut ctx: Process) -> Result<(), Term> {
             [a] if is(a, "ping") => reply(&ctx, &from, Term::atom("pong")),
             [a] if is(a, "inbox") => reply(&ctx, &from, Term::List(std::mem::take(&mut inbox))),
             [a] if is(a, "spawn_counter") => {
-                let child = ctx.spawn_link(|c| crate::counter::run(c, Term::Int(0)));
-                reply(&ctx, &from, Term::Pid(child));
+                let started = ferrotp::behaviours::start_link(
+                    &mut ctx,
+                    Atom::new("counter"),
+                    vec![Term::Int(0)],
+                )
+                .await;
+                match started {
+                    Ok(child) => reply(&ctx, &from, Term::Pid(child)),
+                    Err(reason) => {
+                        reply(&ctx, &from, Term::Tuple(vec![Term::atom("error"), reason]))
+                    }
+                }
             }
             [a, Term::Pid(p)] if is(a, "link") => {
                 ctx.link(p);
@@ -93,6 +124,7 @@ async fn run(mut ctx: Process) -> Result<(), Term> {
             [a, Term::Binary(text)] if is(a, "panic") => {
                 panic!("{}", String::from_utf8_lossy(text));
             }
+            [a, value] if is(a, "hold") => held.push((from.clone(), value.clone())),
             [a, reason] if is(a, "stop") => return Err(reason.clone()),
             _ => return Err(Term::Tuple(vec![Term::atom("bad_call"), req.clone()])),
         }

@@ -9,6 +9,8 @@
 //! | Erlang                                         | Rust                                                       |
 //! |------------------------------------------------|------------------------------------------------------------|
 //! | `{counter, start_link, [5]}` in a child spec   | `behaviours::start_link(&mut ctx, counter, vec![5]).await` |
+//! | `{counter, start_link, [5, [{name, c}]]}`      | the same, registered as `c`                                |
+//! | `{counter, start_link, []}` (the seed's)       | from 0, registered as `counter`, as the seed's `counter:start_link/0` |
 //! | `ferrotp:start_link(Where, counter, 5)`        | `behaviours::start_link_arg(&mut ctx, counter, 5, None).await` |
 //! | `ferrotp:start_link(W, counter, 5, [{name, c}])` | `behaviours::start_link_arg(&mut ctx, counter, 5, Some(c)).await` |
 //! | `-behaviour(...)` + a module on the code path  | `behaviours::register(name, behaviour)`                    |
@@ -53,15 +55,25 @@
 //! ```
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use etf::{Atom, Pid, Term};
 use parking_lot::RwLock;
 
+use serde::de::DeserializeOwned;
+
+use crate::gen_server::{self, GenServer};
 use crate::process::Process;
 use crate::start::{self, Body, BoxFuture, Started};
 
-/// A startable behaviour: from one init argument to a process body.
+/// A startable behaviour: from one init argument to a linked, running
+/// process (`gen_server:start_link(Module, Arg, [])`).
+///
+/// Implemented for closures `Fn(Term) -> Result<Body, Term>` (a process
+/// body acknowledging through [`Init`](crate::start::Init)), and by
+/// [`GenServerBehaviour`] for any typed [`GenServer`] (see
+/// [`register_gen_server`]).
 pub trait Behaviour: Send + Sync + 'static {
     /// The init argument for a start MFA's argument list. Default: exactly
     /// one argument, which is the init argument; `None` means there is no
@@ -74,9 +86,46 @@ pub trait Behaviour: Send + Sync + 'static {
         }
     }
 
-    /// A fresh process body for init argument `arg`, or the reason the
+    /// The init argument and registered name for a start MFA's argument
+    /// list. Default: [`Behaviour::init_arg`] with no name, or the
+    /// behaviour's own arguments followed by start options
+    /// `[{name, Name}]` (as `gen_server:start_link/4` takes them).
+    fn start_args(&self, args: Vec<Term>) -> Option<(Term, Option<Atom>)> {
+        if let Some(arg) = self.init_arg(args.clone()) {
+            return Some((arg, None));
+        }
+        let (Term::List(opts), own) = args.split_last()? else {
+            return None;
+        };
+        let mut name = None;
+        for o in opts {
+            match o.as_tuple() {
+                Some([k, Term::Atom(n)]) if k.is_atom("name") => name = Some(*n),
+                _ => return None,
+            }
+        }
+        Some((self.init_arg(own.to_vec())?, name))
+    }
+
+    /// A fresh process body for init argument `arg` (it acknowledges its
+    /// start through [`Init`](crate::start::Init)), or the reason the
     /// start fails (`{error, Reason}`).
     fn body(&self, arg: Term) -> Result<Body, Term>;
+
+    /// Starts the behaviour with init argument `arg`, linked to `ctx` and
+    /// registered as `name` if given; returns when its init is done.
+    /// Default: [`start::start_body`] with [`Behaviour::body`].
+    fn start_link<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        arg: Term,
+        name: Option<Atom>,
+    ) -> BoxFuture<'a, Result<Started, Term>> {
+        Box::pin(async move {
+            let body = self.body(arg)?;
+            start::start_body(ctx, name, Vec::new(), body).await
+        })
+    }
 }
 
 impl<F> Behaviour for F
@@ -86,6 +135,41 @@ where
     fn body(&self, arg: Term) -> Result<Body, Term> {
         self(arg)
     }
+}
+
+/// A typed [`GenServer`] as a behaviour: the init argument term is
+/// decoded into `S::Arg` with serde (`{badarg, Arg}` if it does not
+/// decode) and the server run with [`gen_server::enter`].
+pub struct GenServerBehaviour<S>(PhantomData<fn() -> S>);
+
+impl<S> Default for GenServerBehaviour<S> {
+    fn default() -> Self {
+        GenServerBehaviour(PhantomData)
+    }
+}
+
+impl<S> Behaviour for GenServerBehaviour<S>
+where
+    S: GenServer,
+    S::Arg: DeserializeOwned,
+{
+    fn body(&self, arg: Term) -> Result<Body, Term> {
+        let typed: S::Arg = etf::from_term(&arg)
+            .map_err(|_| Term::tuple(vec![Term::atom("badarg"), arg.clone()]))?;
+        Ok(start::body(move |ctx, ack| {
+            gen_server::enter::<S>(ctx, ack, typed)
+        }))
+    }
+}
+
+/// Registers the typed gen_server `S` as behaviour `name`
+/// (`{Name, start_link, [Arg]}` starts it with `Arg` decoded into `S::Arg`).
+pub fn register_gen_server<S>(name: Atom)
+where
+    S: GenServer,
+    S::Arg: DeserializeOwned,
+{
+    register(name, GenServerBehaviour::<S>::default());
 }
 
 /// Starts start MFAs whose module is not a registered behaviour — on a
@@ -167,6 +251,13 @@ fn lookup(name: Atom) -> Option<Arc<dyn Behaviour>> {
     registry().behaviours.read().get(&name).cloned()
 }
 
+/// Behaviour `name`, for hosts that start bodies themselves (the NIF: it
+/// runs the body on a BEAM process and reads the ack with
+/// [`Init::attached`](crate::start::Init::attached)).
+pub fn behaviour(name: Atom) -> Option<Arc<dyn Behaviour>> {
+    lookup(name)
+}
+
 /// `{undef, [{M, F, Args, []}]}`: what `apply/3` exits with for a missing function.
 pub fn undef(module: Atom, function: Atom, args: &[Term]) -> Term {
     Term::tuple(vec![
@@ -178,6 +269,18 @@ pub fn undef(module: Atom, function: Atom, args: &[Term]) -> Term {
             Term::nil(),
         ])]),
     ])
+}
+
+/// The process body for behaviour `behaviour` with init argument `arg`,
+/// for a transport that starts it itself (with
+/// [`start::start_body_remote`]), as [`start_link_arg`] would: a missing
+/// behaviour is `{undef, ...}`; a bad init argument fails with the
+/// behaviour's own reason.
+pub fn body(behaviour: Atom, arg: Term) -> Result<Body, Term> {
+    match lookup(behaviour) {
+        Some(b) => b.body(arg),
+        None => Err(undef(behaviour, Atom::new("start_link"), &[arg])),
+    }
 }
 
 /// Starts `{Behaviour, start_link, Args}` linked to `ctx`; the new pid.
@@ -201,8 +304,7 @@ pub async fn start_link_arg(
     let Some(b) = lookup(behaviour) else {
         return Err(undef(behaviour, Atom::new("start_link"), &[arg]));
     };
-    let body = b.body(arg)?;
-    match start::start_body(ctx, name, Vec::new(), body).await? {
+    match b.start_link(ctx, arg, name).await? {
         Started::Ok(p) | Started::OkInfo(p, _) => Ok(p),
         Started::Ignore => Err(Term::atom("ignore")),
     }
@@ -227,11 +329,10 @@ pub async fn apply(
         if function.as_str() != "start_link" {
             return Err(caught(undef(module, function, &all)));
         }
-        let arg = b
-            .init_arg(all.clone())
+        let (arg, name) = b
+            .start_args(all.clone())
             .ok_or_else(|| caught(undef(module, function, &all)))?;
-        let body = b.body(arg)?;
-        return start::start_body(ctx, None, Vec::new(), body).await;
+        return b.start_link(ctx, arg, name).await;
     }
     let remote = registry().remote.read().clone();
     match remote {

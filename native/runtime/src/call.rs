@@ -7,6 +7,11 @@
 //! | `gen_server:cast(S, Msg)`               | `{'$gen_cast', Msg}`                          | `call::cast(&ctx, s, msg)`         |
 //! | `sys:get_state(S)` and friends          | `{system, {From, Tag}, Req}`                  | [`Incoming::System`]               |
 //!
+//! [`call`] and [`cast`] are [`gen_server::call_term`](crate::gen_server::call_term)
+//! and [`gen_server::cast_term`](crate::gen_server::cast_term) with terms;
+//! [`From`] and [`Incoming`] are for receive loops that are not a
+//! [`GenServer`](crate::GenServer) (the supervisor's).
+//!
 //! `Tag` is a reference, or since OTP 24 `[alias | Ref]`; a reply is always
 //! `{Tag, Reply}` whatever the tag's shape, sent to the caller's pid (the
 //! caller's receive matches the tag, so it does not matter that the BEAM
@@ -146,7 +151,8 @@ pub(crate) fn is_down_for(m: &Message, mref: &Reference) -> bool {
 }
 
 /// Calls `server` with `request` and waits (at most `timeout`; `None` is
-/// `infinity`) for its reply (`gen:call/4`).
+/// `infinity`) for its reply (`gen:call/4`, through
+/// [`gen_server::call_term`](crate::gen_server::call_term)).
 ///
 /// `Err(reason)` when the call fails: `noproc` (no such process or name),
 /// `timeout`, or the server's exit reason if it died first.
@@ -156,66 +162,15 @@ pub async fn call(
     request: Term,
     timeout: Option<Duration>,
 ) -> Result<Term, Term> {
-    let mref = match server.into() {
-        Dest::Pid(p) => {
-            let r = ctx.monitor(&p);
-            send_call(ctx, Dest::Pid(p), &r, request);
-            r
-        }
-        Dest::Name(n) => match ctx.node().whereis(n) {
-            Some(p) => {
-                let r = ctx.monitor(&p);
-                send_call(ctx, Dest::Pid(p), &r, request);
-                r
-            }
-            None => return Err(crate::exit::noproc()),
-        },
-        Dest::Registered { name, node } => {
-            let r = ctx.monitor_name(name, node);
-            send_call(ctx, Dest::Registered { name, node }, &r, request);
-            r
-        }
-    };
-    let tag = Term::Reference(mref.clone());
-    let got = ctx
-        .receive_match(
-            |m| {
-                is_down_for(m, &mref)
-                    || m.as_term()
-                        .and_then(Term::as_tuple)
-                        .is_some_and(|t| t.len() == 2 && t[0] == tag)
-            },
-            timeout,
-        )
-        .await;
-    let Some(msg) = got else {
-        ctx.demonitor(&mref, true);
-        ctx.abandon_reply(&mref);
-        return Err(Term::atom("timeout"));
-    };
-    let Ok(Term::Tuple(mut items)) = msg.into_term() else {
-        return Err(Term::atom("badreply"));
-    };
-    if items.len() == 2 {
-        ctx.demonitor(&mref, true);
-        return Ok(items.pop().unwrap_or_else(Term::nil));
-    }
-    Err(items.pop().unwrap_or_else(crate::exit::noproc))
-}
-
-fn send_call(ctx: &Process, to: Dest, mref: &Reference, request: Term) {
-    let msg = Term::tuple(vec![
-        Term::atom("$gen_call"),
-        Term::tuple(vec![Term::Pid(ctx.pid()), Term::Reference(mref.clone())]),
-        request,
-    ]);
-    // A dead name was caught above; a {Name, Node} send never fails.
-    let _ = ctx.send_to(to, msg);
+    let timeout = timeout.unwrap_or(crate::gen_server::INFINITY);
+    crate::gen_server::call_term(ctx, server, request, timeout)
+        .await
+        .map_err(|e| e.reason())
 }
 
 /// Sends `{'$gen_cast', Msg}` (`gen_server:cast/2`): never fails.
 pub fn cast(ctx: &Process, server: impl Into<Dest>, msg: Term) {
-    let _ = ctx.send_to(server, Term::tuple(vec![Term::atom("$gen_cast"), msg]));
+    crate::gen_server::cast_term(ctx, server, msg);
 }
 
 /// What a behaviour's loop does after answering a system message.
@@ -232,90 +187,104 @@ pub(crate) enum SysAction {
     Terminate(Term),
 }
 
-/// Answers a `{system, From, Request}` message the way `sys` expects from
-/// a `gen_server`:
-///
-/// | request              | reply                                                    |
-/// |----------------------|----------------------------------------------------------|
-/// | `get_state`          | `State` (what `sys:get_state/1` returns)                 |
-/// | `get_status`         | `{status, Pid, {module, Module}, [PDict, running, Parent, [], Misc]}` |
-/// | `suspend`, `resume`  | `ok`                                                     |
-/// | `{terminate, R}`     | `ok`, then the process ends with `R`                      |
-/// | `get_modules`...     | `{error, {unknown_system_msg, Request}}`                 |
+/// Answers a `{system, From, Request}` message as [`crate::sys`] does
+/// for a gen_server (a supervisor is one, in OTP): `get_state` → the
+/// state; `get_status` → `{status, Pid, {module, gen_server}, [..]}`;
+/// `suspend`/`resume` → `ok`; `{terminate, R}` → `ok`, then the process
+/// ends with `R`; `{replace_state, Fun}` → an error (an Erlang fun cannot
+/// run here); anything else → `{error, {unknown_system_msg, Request}}`.
 pub(crate) fn handle_system(
     ctx: &Process,
-    parent: Option<Pid>,
+    parent: Pid,
     from: &From,
     request: &Term,
-    module: &str,
+    suspended: bool,
     state: impl FnOnce() -> Term,
 ) -> SysAction {
+    let error = |r: Term| Term::tuple(vec![Term::atom("error"), r]);
     if request.is_atom("get_state") {
-        // The reply is the bare state: sys.erl's do_get_state unwraps
-        // Mod:system_get_state/1's {ok, State} before replying (checked
-        // against a gen_server on erl: `{Tag, 42}`).
         from.reply(ctx, state());
-        return SysAction::Continue;
-    }
-    if request.is_atom("get_status") {
-        let parent = parent
-            .map(Term::Pid)
-            .unwrap_or_else(|| Term::atom("undefined"));
-        let misc = Term::List(vec![
-            Term::tuple(vec![
-                Term::atom("header"),
-                Term::List(
-                    format!("Status for {module} {}", ctx.pid())
-                        .chars()
-                        .map(|c| Term::Int(c as i64))
-                        .collect(),
-                ),
-            ]),
-            Term::tuple(vec![
-                Term::atom("data"),
-                Term::List(vec![Term::tuple(vec![
-                    Term::List("State".chars().map(|c| Term::Int(c as i64)).collect()),
-                    state(),
-                ])]),
-            ]),
-        ]);
-        let status = Term::tuple(vec![
-            Term::atom("status"),
-            Term::Pid(ctx.pid()),
-            Term::tuple(vec![Term::atom("module"), Term::atom(module)]),
-            Term::List(vec![
-                Term::nil(),
-                Term::atom("running"),
-                parent,
-                Term::nil(),
-                misc,
-            ]),
-        ]);
-        from.reply(ctx, status);
-        return SysAction::Continue;
-    }
-    if request.is_atom("suspend") {
+    } else if request.is_atom("get_status") {
+        from.reply(ctx, status(ctx, parent, suspended, state()));
+    } else if request.is_atom("suspend") {
         from.reply(ctx, Term::atom("ok"));
         return SysAction::Suspend;
-    }
-    if request.is_atom("resume") {
+    } else if request.is_atom("resume") {
         from.reply(ctx, Term::atom("ok"));
         return SysAction::Resume;
-    }
-    if let Some([t, reason]) = request.as_tuple() {
-        if t.is_atom("terminate") {
-            from.reply(ctx, Term::atom("ok"));
-            return SysAction::Terminate(reason.clone());
+    } else {
+        match request.as_tuple() {
+            Some([t, reason]) if t.is_atom("terminate") => {
+                from.reply(ctx, Term::atom("ok"));
+                return SysAction::Terminate(reason.clone());
+            }
+            Some([t, _fun]) if t.is_atom("replace_state") => from.reply(
+                ctx,
+                error(Term::tuple(vec![
+                    Term::atom("callback_failed"),
+                    Term::tuple(vec![
+                        Term::atom("gen_server"),
+                        Term::atom("system_replace_state"),
+                    ]),
+                    error(Term::atom("erlang_fun")),
+                ])),
+            ),
+            Some([t, ..]) if t.is_atom("change_code") => from.reply(ctx, Term::atom("ok")),
+            _ => from.reply(
+                ctx,
+                error(Term::tuple(vec![
+                    Term::atom("unknown_system_msg"),
+                    request.clone(),
+                ])),
+            ),
         }
     }
-    from.reply(
-        ctx,
-        Term::tuple(vec![
-            Term::atom("error"),
-            Term::tuple(vec![Term::atom("unknown_system_msg"), request.clone()]),
-        ]),
-    );
     SysAction::Continue
+}
+
+fn charlist(s: &str) -> Term {
+    Term::List(s.chars().map(|c| Term::Int(c as i64)).collect())
+}
+
+/// `{status, Pid, {module, gen_server}, [PDict, SysState, Parent, Debug, Misc]}`.
+fn status(ctx: &Process, parent: Pid, suspended: bool, state: Term) -> Term {
+    let sys_state = Term::atom(if suspended { "suspended" } else { "running" });
+    let me = ctx.pid();
+    let name = match ctx.registered_name() {
+        Some(n) => n.as_str().to_owned(),
+        None => format!("<0.{}.{}>", me.id, me.serial),
+    };
+    let pair = |k: &str, v: Term| Term::tuple(vec![charlist(k), v]);
+    let misc = Term::List(vec![
+        Term::tuple(vec![
+            Term::atom("header"),
+            charlist(&format!("Status for generic server {name}")),
+        ]),
+        Term::tuple(vec![
+            Term::atom("data"),
+            Term::List(vec![
+                pair("Status", sys_state.clone()),
+                pair("Parent", Term::Pid(parent)),
+                pair("Logged events", Term::nil()),
+            ]),
+        ]),
+        Term::tuple(vec![
+            Term::atom("data"),
+            Term::List(vec![pair("State", state)]),
+        ]),
+    ]);
+    Term::tuple(vec![
+        Term::atom("status"),
+        Term::Pid(me),
+        Term::tuple(vec![Term::atom("module"), Term::atom("gen_server")]),
+        Term::List(vec![
+            Term::nil(),
+            sys_state,
+            Term::Pid(parent),
+            Term::nil(),
+            misc,
+        ]),
+    ])
 }
 
 /// The next message for a behaviour loop: any message, or only system

@@ -14,8 +14,11 @@
 //! ignored (OTP's default `handle_info`). `sys:get_state/1` returns the
 //! count; `sys:suspend/1`, `sys:resume/1` and `gen_server:stop/1` work.
 //!
-//! From Rust, a [`Counter`] is a typed handle; from anywhere else it is a
-//! gen_server: `gen_server:cast(C, {bump, 5})`, `gen_server:call(C, value)`.
+//! It is a typed [`GenServer`] ([`CounterServer`]): from Rust, a
+//! [`Counter`] handle sends typed messages ([`CounterCast`],
+//! [`CounterCall`]; between processes of one node they travel as Rust
+//! values); from anywhere else it is a gen_server:
+//! `gen_server:cast(C, {bump, 5})`, `gen_server:call(C, value)`.
 //!
 //! | Erlang                                   | Rust                                            |
 //! |------------------------------------------|-------------------------------------------------|
@@ -23,6 +26,7 @@
 //! | `gen_server:cast(C, {bump, 5})`          | `c.bump(&ctx, 5)`                               |
 //! | `gen_server:call(C, value)`              | `c.value(&mut ctx).await?`                      |
 //! | `{counter, start_link, [0]}`             | `behaviours::start_link(&mut ctx, counter, vec![0])` |
+//! | `counter:start_link()` (the seed's, registered `counter`) | `{counter, start_link, []}` |
 //!
 //! ```
 //! use ferrotp::counter::Counter;
@@ -40,24 +44,24 @@ use std::time::Duration;
 
 use etf::{Atom, Pid, Term};
 use num_bigint::BigInt;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::behaviours::Behaviour;
-use crate::call::{self, Incoming, SysAction};
+use crate::behaviours::{Behaviour, GenServerBehaviour};
+use crate::gen_server::{
+    self, CallError, CallResult, CastResult, GenServer, GenServerRef, Init, Opts, StartError,
+};
 use crate::process::{Dest, Process};
-use crate::start::{self, Body, Init, Started};
+use crate::start::Body;
 
-/// Casts the counter understands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CounterCast {
-    /// `{bump, N}`: add `N`.
-    Bump(BigInt),
-}
+/// An integer of any size, as a counter holds it: an Erlang integer on the
+/// wire (small or bignum), a `BigInt` in Rust.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Int(pub BigInt);
 
-/// Calls the counter understands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CounterCall {
-    /// `value`: the count.
-    Value,
+impl<T: Into<BigInt>> std::convert::From<T> for Int {
+    fn from(n: T) -> Int {
+        Int(n.into())
+    }
 }
 
 /// An integer term (`Int` or `BigInt`) as a `BigInt`.
@@ -69,34 +73,92 @@ pub fn int_of(t: &Term) -> Option<BigInt> {
     }
 }
 
-impl CounterCast {
-    /// Reads `{bump, N}` (N any integer).
-    pub fn from_term(t: &Term) -> Option<CounterCast> {
-        match t.as_tuple()? {
-            [tag, n] if tag.is_atom("bump") => int_of(n).map(CounterCast::Bump),
-            _ => None,
-        }
-    }
-
-    /// `{bump, N}`.
-    pub fn to_term(&self) -> Term {
-        match self {
-            CounterCast::Bump(n) => {
-                Term::tuple(vec![Term::atom("bump"), Term::from_bigint(n.clone())])
-            }
-        }
+impl Serialize for Int {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Term::from_bigint(self.0.clone()).serialize(s)
     }
 }
 
-impl CounterCall {
-    /// Reads `value`.
-    pub fn from_term(t: &Term) -> Option<CounterCall> {
-        t.is_atom("value").then_some(CounterCall::Value)
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Int, D::Error> {
+        let t = Term::deserialize(d)?;
+        int_of(&t)
+            .map(Int)
+            .ok_or_else(|| serde::de::Error::custom(format!("expected an integer, found {t}")))
+    }
+}
+
+/// Casts the counter understands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterCast {
+    /// `{bump, N}`: add `N`.
+    Bump(Int),
+}
+
+/// Calls the counter understands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterCall {
+    /// `value`: the count.
+    Value,
+}
+
+/// The counter's state and callbacks.
+#[derive(Debug)]
+pub struct CounterServer {
+    count: BigInt,
+}
+
+impl GenServer for CounterServer {
+    type Arg = Int;
+    type Call = CounterCall;
+    type Reply = Int;
+    type Cast = CounterCast;
+    type Continue = ();
+
+    async fn init(count: Int, _ctx: &mut Process) -> Init<Self> {
+        Init::Ok(CounterServer { count: count.0 })
     }
 
-    /// `value`.
-    pub fn to_term(&self) -> Term {
-        Term::atom("value")
+    async fn handle_call(
+        &mut self,
+        request: CounterCall,
+        _from: gen_server::From,
+        _ctx: &mut Process,
+    ) -> CallResult<Self> {
+        match request {
+            CounterCall::Value => CallResult::Reply(Int(self.count.clone())),
+        }
+    }
+
+    async fn handle_cast(&mut self, msg: CounterCast, _ctx: &mut Process) -> CastResult<Self> {
+        match msg {
+            CounterCast::Bump(n) => self.count += n.0,
+        }
+        CastResult::NoReply
+    }
+
+    fn state_term(&self) -> Term {
+        Term::from_bigint(self.count.clone())
+    }
+}
+
+/// The built-in `counter` behaviour: [`CounterServer`] with one more
+/// start form, the seed's `counter:start_link()` — `{counter, start_link, []}`
+/// starts from 0, registered as `counter`.
+pub(crate) struct CounterBehaviour;
+
+impl Behaviour for CounterBehaviour {
+    fn start_args(&self, args: Vec<Term>) -> Option<(Term, Option<Atom>)> {
+        if args.is_empty() {
+            return Some((Term::Int(0), Some(Atom::new("counter"))));
+        }
+        GenServerBehaviour::<CounterServer>::default().start_args(args)
+    }
+
+    fn body(&self, arg: Term) -> Result<Body, Term> {
+        GenServerBehaviour::<CounterServer>::default().body(arg)
     }
 }
 
@@ -107,7 +169,16 @@ pub struct Counter {
 }
 
 /// How long [`Counter::value`] waits (gen_server's default call timeout).
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CALL_TIMEOUT: Duration = gen_server::DEFAULT_TIMEOUT;
+
+fn start_error(e: StartError) -> Term {
+    match e {
+        StartError::Stop(r) => r,
+        StartError::Ignore => Term::atom("ignore"),
+        StartError::AlreadyStarted(p) => crate::start::already_started(p),
+        StartError::Timeout => Term::atom("timeout"),
+    }
+}
 
 impl Counter {
     /// Starts a counter linked to `ctx` (`counter:start_link(Count)`).
@@ -125,10 +196,16 @@ impl Counter {
         initial: impl Into<BigInt>,
         name: Option<Atom>,
     ) -> Result<Counter, Term> {
-        match start::start_body(ctx, name, Vec::new(), body(initial.into())).await? {
-            Started::Ok(p) | Started::OkInfo(p, _) => Ok(Counter { dest: Dest::Pid(p) }),
-            Started::Ignore => Err(Term::atom("ignore")),
-        }
+        let opts = Opts {
+            name,
+            timeout: None,
+        };
+        let server = gen_server::start_link::<CounterServer>(ctx, Int(initial.into()), opts)
+            .await
+            .map_err(start_error)?;
+        Ok(Counter {
+            dest: Dest::Pid(server.pid()),
+        })
     }
 
     /// A handle on the counter at `dest` (a pid, a name, `{Name, Node}`).
@@ -146,78 +223,35 @@ impl Counter {
 
     /// Adds `n` (`gen_server:cast(C, {bump, N})`); never fails.
     pub fn bump(&self, ctx: &Process, n: impl Into<BigInt>) {
-        call::cast(
-            ctx,
-            self.dest.clone(),
-            CounterCast::Bump(n.into()).to_term(),
-        );
+        let msg = CounterCast::Bump(Int(n.into()));
+        match &self.dest {
+            Dest::Pid(p) => {
+                let _ = GenServerRef::<CounterServer>::from_pid(*p).cast(ctx, msg);
+            }
+            other => {
+                if let Ok(t) = etf::to_term(&msg) {
+                    gen_server::cast_term(ctx, other.clone(), t);
+                }
+            }
+        }
     }
 
     /// The count (`gen_server:call(C, value)`); `Err` is the reason the
     /// call failed (`noproc`, `timeout`, how the counter died).
     pub async fn value(&self, ctx: &mut Process) -> Result<BigInt, Term> {
-        let reply = call::call(
-            ctx,
-            self.dest.clone(),
-            CounterCall::Value.to_term(),
-            Some(CALL_TIMEOUT),
-        )
-        .await?;
-        int_of(&reply).ok_or(reply)
-    }
-}
-
-/// A counter's process body, starting from `count`.
-pub fn body(count: BigInt) -> Body {
-    start::body(move |ctx, init| serve(ctx, init, count))
-}
-
-/// The built-in `counter` behaviour: init argument the initial count.
-pub(crate) struct CounterBehaviour;
-
-impl Behaviour for CounterBehaviour {
-    fn body(&self, arg: Term) -> Result<Body, Term> {
-        match int_of(&arg) {
-            Some(n) => Ok(body(n)),
-            None => Err(Term::tuple(vec![Term::atom("badarg"), arg])),
-        }
-    }
-}
-
-/// The gen_server loop: see the module docs for what each message does.
-async fn serve(mut ctx: Process, mut init: Init, mut count: BigInt) -> Result<(), Term> {
-    init.ok();
-    let mut suspended = false;
-    loop {
-        let msg = call::next_message(&mut ctx, suspended).await;
-        match Incoming::classify(msg) {
-            Incoming::Call { from, request } => match CounterCall::from_term(&request) {
-                Some(CounterCall::Value) => from.reply(&ctx, Term::from_bigint(count.clone())),
-                None => return Err(Term::tuple(vec![Term::atom("bad_call"), request])),
-            },
-            Incoming::Cast(msg) => match CounterCast::from_term(&msg) {
-                Some(CounterCast::Bump(n)) => count += n,
-                None => return Err(Term::tuple(vec![Term::atom("bad_cast"), msg])),
-            },
-            Incoming::System { from, request } => {
-                let state = || Term::from_bigint(count.clone());
-                match call::handle_system(&ctx, None, &from, &request, "counter", state) {
-                    SysAction::Continue => {}
-                    SysAction::Suspend => suspended = true,
-                    SysAction::Resume => suspended = false,
-                    SysAction::Terminate(reason) => return Err(reason),
+        let reply = match &self.dest {
+            Dest::Pid(p) => GenServerRef::<CounterServer>::from_pid(*p)
+                .call(ctx, CounterCall::Value, CALL_TIMEOUT)
+                .await
+                .map(|i| i.0),
+            other => {
+                let value = Term::atom("value");
+                match gen_server::call_term(ctx, other.clone(), value, CALL_TIMEOUT).await {
+                    Ok(t) => int_of(&t).ok_or_else(|| CallError::BadReply(t.to_string())),
+                    Err(e) => Err(e),
                 }
             }
-            Incoming::Exit { from, reason } => {
-                let info = Term::tuple(vec![Term::atom("EXIT"), Term::Pid(from), reason]);
-                tracing::warn!(target: "ferrotp::counter", pid = %ctx.pid(), msg = %info, "counter: unexpected message");
-            }
-            Incoming::Info(t) => {
-                tracing::warn!(target: "ferrotp::counter", pid = %ctx.pid(), msg = %t, "counter: unexpected message");
-            }
-            Incoming::Local(_) => {
-                tracing::warn!(target: "ferrotp::counter", pid = %ctx.pid(), "counter: unexpected local message");
-            }
-        }
+        };
+        reply.map_err(|e| e.reason())
     }
 }

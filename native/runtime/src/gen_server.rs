@@ -1239,3 +1239,107 @@ pub(crate) async fn replace_state_local<S: GenServer>(
         .map(|b| *b)
         .map_err(|_| CallError::BadReply("not a term".into()))
 }
+
+// ==== as a registry behaviour ============================================
+
+/// A typed server as a process [`Body`](crate::start::Body) started with
+/// `arg`: `init` runs in the new process and its outcome is acknowledged
+/// through [`start::Init`](crate::start::Init) (`{ok, Pid}`, `ignore`,
+/// `{error, Reason}`), as `gen_server:init_it` acknowledges to
+/// `proc_lib:start_link`. The parent is the process waiting for the ack.
+pub fn body<S: GenServer>(arg: S::Arg) -> crate::start::Body {
+    crate::start::body(
+        move |mut ctx: Process, mut ack: crate::start::Init| async move {
+            let parent = ack.parent().unwrap_or(ctx.pid());
+            let (state, cont) = match guarded(S::init(arg, &mut ctx)).await {
+                Ok(Init::Ok(s)) => (s, None),
+                Ok(Init::Continue(s, c)) => (s, Some(c)),
+                Ok(Init::Stop(reason)) | Err(reason) => {
+                    ack.error(reason.clone());
+                    return reason;
+                }
+                Ok(Init::Ignore) => {
+                    ack.ignore();
+                    return exit::normal();
+                }
+            };
+            ack.ok();
+            serve(state, cont, &mut ctx, parent).await
+        },
+    )
+}
+
+/// A typed server as a [`Behaviour`](crate::behaviours::Behaviour) for
+/// [`behaviours::register`](crate::behaviours::register): the init
+/// argument term is decoded into `S::Arg` with serde (a term that does not
+/// decode fails the start with `{badarg, Term}`).
+///
+/// ```ignore
+/// behaviours::register(Atom::new("stack"), gen_server::behaviour::<Stack>());
+/// // Erlang: ferrotp:start_link(stack, [1, 2]); child spec {stack, start_link, [[1, 2]]}
+/// ```
+pub fn behaviour<S>() -> impl Fn(Term) -> Result<crate::start::Body, Term> + Send + Sync + 'static
+where
+    S: GenServer,
+    S::Arg: DeserializeOwned,
+{
+    |arg: Term| match etf::from_term::<S::Arg>(&arg) {
+        Ok(a) => Ok(body::<S>(a)),
+        Err(_) => Err(Term::tuple(vec![Term::atom("badarg"), arg])),
+    }
+}
+
+/// Runs server `S` in the calling process (OTP's `gen_server:init_it`):
+/// `init`, acknowledged through `ack` as `proc_lib:init_ack` does, then
+/// the server loop; returns the exit reason. For process bodies started
+/// by someone else: the behaviour registry ([`crate::behaviours`]) and
+/// transports that spawn the process themselves.
+///
+/// ```
+/// # use ferrotp::gen_server::{self, GenServer, Init};
+/// # use ferrotp::{start, Node, Process};
+/// struct Idle;
+/// impl GenServer for Idle {
+///     type Arg = (); type Call = (); type Reply = (); type Cast = (); type Continue = ();
+///     async fn init(_: (), _: &mut Process) -> Init<Self> { Init::Ok(Idle) }
+/// }
+/// Node::local().block_on_process(|mut ctx| async move {
+///     let body = start::body(|c, ack| gen_server::enter::<Idle>(c, ack, ()));
+///     let started = start::start_body(&mut ctx, None, Vec::new(), body).await;
+///     assert!(matches!(started, Ok(start::Started::Ok(_))));
+/// }).unwrap();
+/// ```
+pub async fn enter<S: GenServer>(
+    mut ctx: Process,
+    mut ack: crate::start::Init,
+    arg: S::Arg,
+) -> Term {
+    let parent = ack.parent().unwrap_or(ctx.pid());
+    let init = match guarded(S::init(arg, &mut ctx)).await {
+        Ok(i) => i,
+        Err(panic_reason) => {
+            ack.error(panic_reason.clone());
+            return panic_reason;
+        }
+    };
+    let (state, cont) = match init {
+        Init::Ok(s) => (s, None),
+        Init::Continue(s, c) => (s, Some(c)),
+        Init::Stop(reason) => {
+            if let Some(n) = ctx.registered_name() {
+                let _ = ctx.unregister(n);
+            }
+            ack.error(reason.clone());
+            return reason;
+        }
+        Init::Ignore => {
+            if let Some(n) = ctx.registered_name() {
+                let _ = ctx.unregister(n);
+            }
+            ack.ignore();
+            return exit::normal();
+        }
+    };
+    ack.ok();
+    serve(state, cont, &mut ctx, parent).await
+}

@@ -1,8 +1,148 @@
 //! # ferrotp: OTP in Rust
 //!
-//! Processes, links, monitors, exit signals, `gen_server` and `sys` with
-//! the semantics OTP documents (OTP 25's Erlang Reference Manual,
-//! *Processes*; `gen_server`, `sys`, `proc_lib`).
+//! Processes, links, monitors, exit signals, `gen_server`, `sys` and
+//! `supervisor` with the semantics OTP documents (OTP 25's Erlang
+//! Reference Manual, *Processes*; `gen_server`, `sys`, `proc_lib`,
+//! `supervisor`), speaking the BEAM's wire shapes.
+//!
+//! ## Let it crash, in Rust
+//!
+//! The seed's `counter` gen_server, written as a Rust engineer would:
+//! typed messages (serde maps them to `{bump, N}` and `value` on the
+//! wire), and a Gleam-style handle whose functions run in the caller.
+//!
+//! ```
+//! use std::time::Duration;
+//! use etf::Atom;
+//! use ferrotp::gen_server::{self, CallResult, CastResult, GenServer, GenServerRef, Init};
+//! use ferrotp::Process;
+//! use serde::{Deserialize, Serialize};
+//!
+//! /// The server's state.
+//! pub struct Counter(i64);
+//!
+//! #[derive(Serialize, Deserialize)]
+//! #[serde(rename_all = "snake_case")]
+//! pub enum Call {
+//!     Value, // value
+//! }
+//!
+//! #[derive(Serialize, Deserialize)]
+//! #[serde(rename_all = "snake_case")]
+//! pub enum Cast {
+//!     Bump(i64), // {bump, N}
+//! }
+//!
+//! impl GenServer for Counter {
+//!     type Arg = i64;
+//!     type Call = Call;
+//!     type Reply = i64;
+//!     type Cast = Cast;
+//!     type Continue = ();
+//!
+//!     async fn init(count: i64, _ctx: &mut Process) -> Init<Self> {
+//!         Init::Ok(Counter(count))
+//!     }
+//!     async fn handle_call(&mut self, Call::Value: Call, _: gen_server::From, _: &mut Process) -> CallResult<Self> {
+//!         CallResult::Reply(self.0)
+//!     }
+//!     async fn handle_cast(&mut self, Cast::Bump(n): Cast, _: &mut Process) -> CastResult<Self> {
+//!         self.0 += n;
+//!         CastResult::NoReply
+//!     }
+//! }
+//!
+//! /// The public API (`counter:bump/1`, `counter:value/0`): runs in the
+//! /// caller, finds the server by its registered name.
+//! pub fn name() -> Atom {
+//!     Atom::new("counter")
+//! }
+//! fn server(ctx: &Process) -> Result<GenServerRef<Counter>, gen_server::CallError> {
+//!     let pid = ctx.whereis(name()).ok_or(gen_server::CallError::Exit(ferrotp::exit::noproc()))?;
+//!     Ok(GenServerRef::from_pid(pid))
+//! }
+//! pub fn bump(ctx: &Process, n: i64) -> Result<(), gen_server::CallError> {
+//!     server(ctx)?.cast(ctx, Cast::Bump(n))
+//! }
+//! pub async fn value(ctx: &mut Process) -> Result<i64, gen_server::CallError> {
+//!     server(ctx)?.call(ctx, Call::Value, Duration::from_secs(5)).await
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! And `top_sup`: one_for_one, at most 3 restarts in 10 seconds, the
+//! counter as its permanent, registered child. Crash the counter and it
+//! comes back in a known-good state; crash it too often and the
+//! supervisor gives up and exits `shutdown` (escalation).
+//!
+//! ```
+//! # use std::time::Duration;
+//! # use etf::{Atom, Term};
+//! # use ferrotp::gen_server::{self, CallResult, CastResult, GenServer, GenServerRef, Init};
+//! # use ferrotp::Process;
+//! # use serde::{Deserialize, Serialize};
+//! # pub struct Counter(i64);
+//! # #[derive(Serialize, Deserialize)] #[serde(rename_all = "snake_case")] pub enum Call { Value }
+//! # #[derive(Serialize, Deserialize)] #[serde(rename_all = "snake_case")] pub enum Cast { Bump(i64) }
+//! # impl GenServer for Counter {
+//! #     type Arg = i64; type Call = Call; type Reply = i64; type Cast = Cast; type Continue = ();
+//! #     async fn init(count: i64, _: &mut Process) -> Init<Self> { Init::Ok(Counter(count)) }
+//! #     async fn handle_call(&mut self, _: Call, _: gen_server::From, _: &mut Process) -> CallResult<Self> { CallResult::Reply(self.0) }
+//! #     async fn handle_cast(&mut self, Cast::Bump(n): Cast, _: &mut Process) -> CastResult<Self> { self.0 += n; CastResult::NoReply }
+//! # }
+//! # fn name() -> Atom { Atom::new("counter") }
+//! # fn server(ctx: &Process) -> Result<GenServerRef<Counter>, gen_server::CallError> {
+//! #     let pid = ctx.whereis(name()).ok_or(gen_server::CallError::Exit(ferrotp::exit::noproc()))?;
+//! #     Ok(GenServerRef::from_pid(pid))
+//! # }
+//! # fn bump(ctx: &Process, n: i64) -> Result<(), gen_server::CallError> { server(ctx)?.cast(ctx, Cast::Bump(n)) }
+//! # async fn value(ctx: &mut Process) -> Result<i64, gen_server::CallError> { server(ctx)?.call(ctx, Call::Value, Duration::from_secs(5)).await }
+//! use ferrotp::supervisor::{self, ChildSpec, Start, SupFlags, SupOpts};
+//! use ferrotp::Node;
+//!
+//! /// top_sup:start_link/0 and init/1.
+//! async fn top_sup(ctx: &mut Process) -> Result<etf::Pid, Term> {
+//!     let flags = SupFlags::one_for_one().intensity(3).period(10);
+//!     let children = vec![ChildSpec::worker("counter", Start::gen_server::<Counter>(0, Some(name())))];
+//!     supervisor::start_link(ctx, flags, children, SupOpts::named("top_sup")).await
+//! }
+//!
+//! /// Crashes the counter with a message it does not understand, and
+//! /// waits until top_sup has dealt with it.
+//! async fn crash_counter(ctx: &mut Process, sup: etf::Pid) {
+//!     let victim = ctx.whereis(name()).unwrap();
+//!     let watch = ctx.monitor(&victim);
+//!     gen_server::cast_term(ctx, name(), Term::atom("reset")); // no such cast
+//!     ctx.receive_match(|m| m.is_tagged("DOWN"), None).await;
+//!     let _ = supervisor::which_children(ctx, sup).await; // top_sup is done
+//!     # let _ = watch;
+//! }
+//!
+//! Node::local().block_on_process(|mut ctx| async move {
+//!     ctx.trap_exit(true); // we are top_sup's parent: survive its escalation
+//!     let sup = top_sup(&mut ctx).await.unwrap();
+//!     bump(&ctx, 5).unwrap();
+//!     assert_eq!(value(&mut ctx).await, Ok(5));
+//!
+//!     crash_counter(&mut ctx, sup).await; // restarted from init: 0
+//!     assert_eq!(value(&mut ctx).await, Ok(0));
+//!
+//!     for _ in 0..3 {
+//!         crash_counter(&mut ctx, sup).await; // the 4th crash in 10 s...
+//!     }
+//!     let exit = ctx.receive_match(|m| m.is_tagged("EXIT"), None).await.unwrap();
+//!     assert_eq!( // ...is one too many: top_sup gives up
+//!         exit.into_term().unwrap(),
+//!         Term::tuple(vec![Term::atom("EXIT"), Term::Pid(sup), Term::atom("shutdown")])
+//!     );
+//! }).unwrap();
+//! ```
+//!
+//! The built-in [`counter`] is this server with bignum counts, and
+//! [`behaviours`] makes both startable from an Erlang start MFA
+//! (`{counter, start_link, [0]}`, `{supervisor, start_link, [Flags, Specs]}`).
+//!
+//! ## Modules
 //!
 //! | module        | Erlang concept                                         |
 //! |---------------|--------------------------------------------------------|

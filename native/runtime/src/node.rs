@@ -77,6 +77,7 @@ struct NodeInner {
     procs: Vec<Mutex<ProcTable>>,
     registry: Registry,
     transports: RwLock<HashMap<Atom, Arc<dyn Transport>>>,
+    default_transport: RwLock<Option<Arc<dyn Transport>>>,
     /// Where signals go for pids of this node that are not in the process
     /// table (the VM's own processes, for the NIF).
     local_transport: RwLock<Option<Arc<dyn Transport>>>,
@@ -147,6 +148,7 @@ impl Node {
                     .collect(),
                 registry: Registry::default(),
                 transports: RwLock::new(HashMap::new()),
+                default_transport: RwLock::new(None),
                 local_transport: RwLock::new(None),
                 executor: RwLock::new(None),
                 remote: Mutex::new(HashMap::new()),
@@ -314,6 +316,13 @@ impl Node {
         self.inner.executor.read().clone()
     }
 
+    /// Registers `transport` for every node that has no transport of its
+    /// own: a port program reaches all other nodes through its host VM, as
+    /// a hidden node with a single connection would.
+    pub fn set_default_transport(&self, transport: Arc<dyn Transport>) {
+        *self.inner.default_transport.write() = Some(transport);
+    }
+
     /// Removes the transport for `remote`, returning it. Does not fire
     /// links or monitors: call [`Node::connection_lost`] for that.
     pub fn remove_transport(&self, remote: Atom) -> Option<Arc<dyn Transport>> {
@@ -416,7 +425,13 @@ impl Node {
             self.deliver_local(signal);
             return;
         }
-        let transport = self.inner.transports.read().get(&dest).cloned();
+        let transport = self
+            .inner
+            .transports
+            .read()
+            .get(&dest)
+            .cloned()
+            .or_else(|| self.inner.default_transport.read().clone());
         match transport {
             Some(t) => t.deliver(signal),
             None => self.undeliverable(signal, exit::noconnection()),

@@ -116,9 +116,14 @@ impl Started {
     }
 }
 
-enum Ack {
+/// What a started body acknowledged (`proc_lib:init_ack/1`'s argument).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ack {
+    /// `{ok, self()}`.
     Ok,
+    /// `ignore`.
     Ignore,
+    /// `{error, Reason}`.
     Error(Term),
 }
 
@@ -142,6 +147,22 @@ impl std::fmt::Debug for Init {
 }
 
 impl Init {
+    /// An `Init` whose acknowledgement the caller reads from the returned
+    /// receiver: for a host that starts a body itself and cannot `await`
+    /// (the NIF polls it from a BEAM process and checks for the ack after
+    /// each poll with `try_recv`). `parent` is what [`Init::parent`] says.
+    pub fn attached(args: Vec<Term>, parent: Option<Pid>) -> (Init, oneshot::Receiver<Ack>) {
+        let (tx, rx) = oneshot::channel();
+        (
+            Init {
+                args,
+                parent,
+                ack: Some(tx),
+            },
+            rx,
+        )
+    }
+
     /// An `Init` whose acknowledgement goes nowhere (for bodies run
     /// without a waiting parent).
     pub fn detached(args: Vec<Term>) -> Init {
@@ -156,6 +177,15 @@ impl Init {
     /// acknowledgement (OTP's `Parent`), if any.
     pub fn parent(&self) -> Option<Pid> {
         self.parent
+    }
+
+    /// The same acknowledgement, but with `parent` as the process's OTP
+    /// `Parent` (the process it is linked to and whose exit it obeys): for
+    /// a start made on behalf of another process, as a remote
+    /// `ferrotp:start_link(Node, ...)` is made for its Erlang caller.
+    pub fn on_behalf_of(mut self, parent: Pid) -> Init {
+        self.parent = Some(parent);
+        self
     }
 
     /// Initialised: the parent's start returns `{ok, Pid}`. Later calls do nothing.
@@ -281,4 +311,83 @@ async fn init_death_reason(ctx: &mut Process, child: Pid) -> Term {
             _ => None,
         })
         .unwrap_or_else(crate::exit::noproc)
+}
+
+/// Who a process started for a remote parent answers to: the parent (a
+/// process behind a transport, such as a BEAM process), and optionally a
+/// monitor held on it from its first instant.
+#[derive(Clone, Debug)]
+pub struct RemoteParent {
+    /// The parent: linked to the child from its first instant, and
+    /// [`Init::parent`] (so its exit signal ends the child as an OTP
+    /// parent's does).
+    pub parent: Pid,
+    /// A monitor `(watcher, reference)` set on the child before it runs, so
+    /// the watcher learns the child's exit reason whenever it dies.
+    pub monitor: Option<(Pid, etf::Reference)>,
+}
+
+/// [`start_body`] for a parent that is not a process of this node — a
+/// BEAM process behind a transport (port, NIF, distribution), as for a
+/// `SPAWN_REQUEST`. Waits for the child's acknowledgement; a child that
+/// dies first makes the start fail with its exit reason.
+///
+/// The link to `parent` exists on this node only: the transport's peer is
+/// expected to hold its own end (a proxy, or the remote node's link).
+///
+/// ```
+/// use etf::{Atom, Pid, Term};
+/// use ferrotp::start::{self, RemoteParent, Started};
+/// use ferrotp::Node;
+/// let node = Node::local();
+/// let parent = Pid { node: Atom::new("vm@h"), id: 5, serial: 0, creation: 1 };
+/// let started = node.block_on(start::start_body_remote(
+///     &node,
+///     RemoteParent { parent, monitor: None },
+///     Vec::new(),
+///     start::body(|_ctx, mut init| async move {
+///         init.ok();
+///         Term::atom("normal")
+///     }),
+/// ));
+/// assert!(matches!(started, Ok(Started::Ok(_))));
+/// ```
+pub async fn start_body_remote(
+    node: &crate::Node,
+    remote: RemoteParent,
+    args: Vec<Term>,
+    body: Body,
+) -> Result<Started, Term> {
+    let (tx, rx) = oneshot::channel();
+    let (exit_tx, exit_rx) = oneshot::channel();
+    let init = Init {
+        args,
+        parent: Some(remote.parent),
+        ack: Some(tx),
+    };
+    let RemoteParent { parent, monitor } = remote;
+    let booked = monitor.clone();
+    let child = crate::process::spawn_with(
+        node,
+        move |c| async move { body(c, init).await },
+        |st| {
+            st.rel().links.insert(parent);
+            if let Some((watcher, reference)) = monitor {
+                st.rel().monitored_by.insert(reference, watcher);
+            }
+            st.on_exit = Some(exit_tx);
+        },
+        |child| {
+            node.book_link(child, parent, true);
+            if let Some((watcher, reference)) = &booked {
+                node.book_monitored_by(*watcher, child, reference, true);
+            }
+        },
+    );
+    match rx.await {
+        Ok(Ack::Ok) => Ok(Started::Ok(child)),
+        Ok(Ack::Ignore) => Ok(Started::Ignore),
+        Ok(Ack::Error(reason)) => Err(reason),
+        Err(_) => Err(exit_rx.await.unwrap_or_else(|_| crate::exit::noproc())),
+    }
 }

@@ -107,7 +107,7 @@ async fn sys_get_state_returns_the_count() {
         let c = Counter::start_link(&mut ctx, 41).await.unwrap();
         c.bump(&ctx, 1);
         let pid = c.pid().unwrap();
-        // sys:get_state(Pid) sends {system, From, get_state}; the reply is the bare state
+        // sys:get_state(Pid) sends {system, From, get_state}; the reply is the state
         let r = ctx.make_ref();
         let from = Term::tuple(vec![Term::Pid(ctx.pid()), Term::Reference(r.clone())]);
         ctx.send(&pid, Term::tuple(vec![a("system"), from, a("get_state")]));
@@ -181,10 +181,13 @@ async fn unknown_behaviour_is_undef() {
             ))
         );
         // the right module with the wrong arity is undef too
-        let r = behaviours::start_link(&mut ctx, Atom::new("counter"), vec![]).await;
+        let args = vec![Term::Int(1), Term::Int(2), Term::Int(3)];
+        let r = behaviours::start_link(&mut ctx, Atom::new("counter"), args).await;
         assert_eq!(
             r,
-            Err(t("{'EXIT', {undef, [{counter, start_link, [], []}]}}"))
+            Err(t(
+                "{'EXIT', {undef, [{counter, start_link, [1, 2, 3], []}]}}"
+            ))
         );
     })
     .await
@@ -238,6 +241,53 @@ async fn a_child_that_dies_in_init_fails_the_start_with_its_reason() {
             .receive_timeout(Duration::from_millis(100))
             .await
             .is_none());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_start_options_register_the_name() {
+    let node = Node::local();
+    node.run(|mut ctx| async move {
+        let args = vec![Term::Int(3), t("[{name, counter_by_opts}]")];
+        let pid = behaviours::start_link(&mut ctx, Atom::new("counter"), args)
+            .await
+            .unwrap();
+        assert_eq!(ctx.node().whereis(Atom::new("counter_by_opts")), Some(pid));
+        let bad = behaviours::start_link(
+            &mut ctx,
+            Atom::new("counter"),
+            vec![Term::Int(3), t("[{nome, x}]")],
+        )
+        .await;
+        assert_eq!(
+            bad,
+            Err(t(
+                "{'EXIT', {undef, [{counter, start_link, [3, [{nome, x}]], []}]}}"
+            ))
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_start_link_0_starts_at_zero_registered_as_counter() {
+    let node = Node::local();
+    node.run(|mut ctx| async move {
+        // #{id => counter, start => {counter, start_link, []}} from the seed's top_sup
+        let pid = behaviours::start_link(&mut ctx, Atom::new("counter"), vec![])
+            .await
+            .unwrap();
+        assert_eq!(ctx.node().whereis(Atom::new("counter")), Some(pid));
+        assert_eq!(
+            Counter::at(Atom::new("counter"))
+                .value(&mut ctx)
+                .await
+                .unwrap(),
+            BigInt::from(0)
+        );
     })
     .await
     .unwrap();

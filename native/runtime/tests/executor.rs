@@ -127,3 +127,26 @@ fn signals_to_unknown_local_pids_go_to_the_local_transport() {
         .iter()
         .any(|s| matches!(s, Signal::Link { from, to } if *from == me && *to == stranger)));
 }
+
+#[test]
+fn attached_init_reports_the_ack_to_a_host_that_polls() {
+    use ferrotp::start::{Ack, Init};
+    use tokio::sync::oneshot::error::TryRecvError;
+    let node = Node::new(Atom::new("host4@localhost"), 1);
+    let counter = ferrotp::behaviours::behaviour(Atom::new("counter")).unwrap();
+    let (init, mut ack) = Init::attached(Vec::new(), None);
+    let body = counter.body(Term::Int(3)).unwrap();
+    node.spawn(move |ctx| body(ctx, init));
+    let mut got = Err(TryRecvError::Empty);
+    wait_until(|| {
+        got = ack.try_recv();
+        got != Err(TryRecvError::Empty)
+    });
+    assert_eq!(got, Ok(Ack::Ok));
+
+    let (init, mut ack) = Init::attached(Vec::new(), None);
+    let body = counter.body(Term::atom("not_a_number"));
+    assert!(body.is_err(), "a bad init argument fails before spawning");
+    drop(init);
+    assert_eq!(ack.try_recv(), Err(TryRecvError::Closed));
+}

@@ -867,7 +867,6 @@ async fn supervisor_behaviour_starts_from_an_mfa_with_named_children() {
             let from = Term::tuple(vec![Term::Pid(ctx.pid()), Term::Reference(r)]);
             ctx.send(&sup, Term::tuple(vec![a("system"), from, a("get_state")]));
             let reply = recv(&mut ctx).await;
-            // the reply is the bare state ({Ref, State}), as sys expects
             let state = reply.as_tuple().map(|x| x[1].clone()).unwrap();
             let fields = state.as_tuple().unwrap();
             assert_eq!(fields[0], a("state"));
@@ -927,6 +926,211 @@ async fn parent_exit_stops_the_supervisor_and_its_children() {
                 .into_term()
                 .unwrap();
             assert_eq!(second, down_msg(rs, Term::Pid(sup), a("killed")));
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_gen_server_child_is_restarted_under_its_name() {
+    use ferrotp::counter::{Counter, CounterServer, Int};
+    Node::local()
+        .run(|mut ctx| async move {
+            let name = Atom::new("typed_counter_child");
+            let spec = ChildSpec::worker(
+                "counter",
+                Start::gen_server::<CounterServer>(Int::from(5), Some(name)),
+            );
+            let sup = start_sup(&mut ctx, SupFlags::one_for_one(), vec![spec]).await;
+            let c = Counter::at(name);
+            c.bump(&ctx, 1);
+            assert_eq!(c.value(&mut ctx).await.unwrap(), 6.into());
+            let old = ctx.node().whereis(name).unwrap();
+            let r = ctx.monitor(&old);
+            ferrotp::call::cast(&ctx, name, a("reset"));
+            let down = ctx
+                .receive_match(|m| m.is_tagged("DOWN"), Some(WAIT))
+                .await
+                .unwrap();
+            assert_eq!(
+                down.into_term().unwrap(),
+                down_msg(r, Term::Pid(old), t("{bad_cast, reset}"))
+            );
+            // the restart has happened once the supervisor answers
+            supervisor::which_children(&mut ctx, sup).await.unwrap();
+            assert_ne!(ctx.node().whereis(name), Some(old));
+            assert_eq!(c.value(&mut ctx).await.unwrap(), 5.into());
+            let spec = supervisor::get_childspec(&mut ctx, sup, a("counter"))
+                .await
+                .unwrap();
+            let Term::Map(m) = spec else { panic!("map") };
+            let start = m.get_atom("start").unwrap().as_tuple().unwrap().to_vec();
+            assert_eq!(start[0], a("gen_server"));
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_restart_is_retried_and_shows_as_restarting() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    Node::local()
+        .run(|mut ctx| async move {
+            let me = ctx.pid();
+            let starts = Arc::new(AtomicUsize::new(0));
+            let n = starts.clone();
+            // start #2 fails: the supervisor marks the child restarting and
+            // tries again (try_again_restart), which succeeds
+            let start = Start::process(move |mut c: Process, mut init| {
+                let k = n.fetch_add(1, Ordering::SeqCst) + 1;
+                async move {
+                    if k == 2 {
+                        init.error(a("flaky"));
+                        return Err::<(), Term>(a("flaky"));
+                    }
+                    c.send(
+                        &me,
+                        Term::tuple(vec![a("started"), a("w"), Term::Pid(c.pid())]),
+                    );
+                    init.ok();
+                    let m = c.receive().await.into_term().unwrap_or_else(|_| a("?"));
+                    Err(m)
+                }
+            });
+            let sup = start_sup(
+                &mut ctx,
+                SupFlags::one_for_one().intensity(5),
+                vec![ChildSpec::worker("w", start)],
+            )
+            .await;
+            let p1 = started(&mut ctx).await.1;
+            ctx.send(&p1, a("boom"));
+            let p3 = started(&mut ctx).await.1;
+            assert_eq!(starts.load(Ordering::SeqCst), 3);
+            let kids = supervisor::which_children(&mut ctx, sup).await.unwrap();
+            assert_eq!(kids[0].pid(), Some(p3));
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_restarts_the_subtree_above() {
+    Node::local()
+        .run(|mut ctx| async move {
+            let me = ctx.pid();
+            // inner supervisor allows no restart at all: one crash escalates
+            let inner = ChildSpec::supervisor(
+                "inner",
+                Start::process(move |mut c: Process, mut init| async move {
+                    let r = supervisor::start_link(
+                        &mut c,
+                        SupFlags::one_for_one().intensity(0),
+                        vec![worker("leaf", me, OnShutdown::Die)],
+                        SupOpts::default(),
+                    )
+                    .await;
+                    match r {
+                        Ok(sup) => {
+                            init.ok();
+                            // act as the inner supervisor: die as it dies
+                            c.trap_exit(true);
+                            loop {
+                                if let Ok(Term::Tuple(t)) = c.receive().await.into_term() {
+                                    if t.len() == 3 && t[1] == Term::Pid(sup) {
+                                        return Err::<(), Term>(t[2].clone());
+                                    }
+                                    if t.len() == 3 && t[0].is_atom("EXIT") {
+                                        return Err(t[2].clone());
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            init.error(e.clone());
+                            Err(e)
+                        }
+                    }
+                }),
+            );
+            let top = start_sup(&mut ctx, SupFlags::one_for_one().intensity(3), vec![inner]).await;
+            let leaf1 = started(&mut ctx).await.1;
+            crash(&ctx, &leaf1, a("boom"));
+            // the inner tree died `shutdown` and top restarted all of it
+            let leaf2 = started(&mut ctx).await.1;
+            assert_ne!(leaf1, leaf2);
+            let kids = supervisor::which_children(&mut ctx, top).await.unwrap();
+            assert_eq!(kids[0].child_type, ChildType::Supervisor);
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simple_one_for_one_closure_gets_the_extra_args() {
+    Node::local()
+        .run(|mut ctx| async move {
+            let me = ctx.pid();
+            let start = Start::process(move |c: Process, mut init| async move {
+                let args = Term::List(init.args.clone());
+                c.send(&me, Term::tuple(vec![a("args"), args]));
+                init.ok();
+                std::future::pending::<()>().await
+            });
+            let sup = start_sup(
+                &mut ctx,
+                SupFlags::new(Strategy::SimpleOneForOne),
+                vec![ChildSpec::worker("t", start)],
+            )
+            .await;
+            supervisor::start_dynamic_child(&mut ctx, sup, vec![Term::Int(1), a("x")])
+                .await
+                .unwrap();
+            assert_eq!(recv(&mut ctx).await, t("{args, [1, x]}"));
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_start_function_is_a_start_error_not_a_supervisor_crash() {
+    struct Panics;
+    impl supervisor::StartChild for Panics {
+        fn start<'a>(
+            &'a self,
+            _ctx: &'a mut Process,
+            _extra: Vec<Term>,
+        ) -> ferrotp::start::BoxFuture<'a, Result<ferrotp::start::Started, Term>> {
+            Box::pin(async { panic!("no start for you") })
+        }
+    }
+    Node::local()
+        .run(|mut ctx| async move {
+            let sup = start_sup(&mut ctx, SupFlags::one_for_one(), vec![]).await;
+            let r = supervisor::start_child(
+                &mut ctx,
+                sup,
+                ChildSpec::worker("p", Start::custom(Panics)),
+            )
+            .await;
+            let Err(SupervisorError::Error(reason)) = r else {
+                panic!("{r:?}")
+            };
+            // {{'EXIT', {panic, Msg, Location}}, ChildRecord}
+            let exit = reason
+                .as_tuple()
+                .and_then(|t| t.first())
+                .and_then(Term::as_tuple)
+                .unwrap()
+                .to_vec();
+            assert_eq!(exit[0], a("EXIT"));
+            let panic = exit[1].as_tuple().unwrap().to_vec();
+            assert_eq!(
+                (panic[0].clone(), panic[1].clone()),
+                (a("panic"), Term::binary(&b"no start for you"[..]))
+            );
+            assert!(ctx.node().is_alive(&sup));
         })
         .await
         .unwrap();

@@ -180,6 +180,29 @@ async fn connection_lost_fires_links_and_monitors_once() {
     .unwrap();
 }
 
+#[test]
+fn the_default_transport_carries_signals_for_nodes_without_their_own() {
+    use std::sync::{Arc, Mutex};
+    struct Rec(Mutex<Vec<ferrotp::Signal>>);
+    impl ferrotp::Transport for Rec {
+        fn deliver(&self, s: ferrotp::Signal) {
+            self.0.lock().unwrap().push(s);
+        }
+    }
+    let node = ferrotp::Node::new(etf::Atom::new("port@localhost"), 1);
+    let rec = Arc::new(Rec(Mutex::new(Vec::new())));
+    node.set_default_transport(rec.clone());
+    let far = etf::Pid {
+        node: etf::Atom::new("anywhere@else"),
+        id: 3,
+        serial: 0,
+        creation: 7,
+    };
+    node.send(&far, etf::Term::Int(1));
+    let got = rec.0.lock().unwrap();
+    assert!(matches!(got.as_slice(), [ferrotp::Signal::Send { to, .. }] if *to == far));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_to_unreachable_node_exits_with_nodedown() {
     let node = Node::new(Atom::new("alone@host"), 1);

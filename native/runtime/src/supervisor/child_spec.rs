@@ -17,8 +17,10 @@
 //! A start is either a start MFA `{M, F, A}`, resolved through the
 //! [behaviour registry](crate::behaviours) (or a remote starter), or a
 //! Rust closure that builds a fresh process body for every start
-//! ([`Start::process`], [`Start::spawn`]). A closure start appears in
-//! terms (`get_childspec`, reports) as `{ferrotp, rust_fun, []}`.
+//! ([`Start::process`], [`Start::spawn`]), a typed gen_server
+//! ([`Start::gen_server`]), or any [`StartChild`]. A closure start appears
+//! in terms (`get_childspec`, reports) as `{ferrotp, rust_fun, []}`, a
+//! gen_server start as `{gen_server, start_link, [Name, <<"Type">>]}`.
 //!
 //! Invalid specs are errors with OTP's reasons, never crashes:
 //! `{invalid_child_spec, X}`, `missing_id`, `missing_start`,
@@ -33,8 +35,9 @@ use std::sync::Arc;
 use etf::{Atom, Map, Term};
 
 use crate::exit::IntoExitReason;
+use crate::gen_server::{self, GenServer};
 use crate::process::Process;
-use crate::start::{self, Body, Init};
+use crate::start::{self, Body, BoxFuture, Init, Started};
 
 use super::flags::AutoShutdown;
 
@@ -140,8 +143,78 @@ pub enum Start {
         /// The arguments.
         args: Vec<Term>,
     },
-    /// A Rust closure.
+    /// A Rust closure building a process body (see [`Start::process`]).
     Rust(StartFn),
+    /// Any Rust start function (see [`StartChild`], [`Start::gen_server`]).
+    Custom(Arc<dyn StartChild>),
+}
+
+/// A start function written in Rust: starts a process linked to `ctx`
+/// (the supervisor) and returns when it has initialised, as an Erlang
+/// start function `{M, F, A}` does.
+pub trait StartChild: Send + Sync + 'static {
+    /// Starts the child; `extra` are a `simple_one_for_one` supervisor's
+    /// extra `start_child` arguments (empty otherwise).
+    fn start<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        extra: Vec<Term>,
+    ) -> BoxFuture<'a, Result<Started, Term>>;
+
+    /// How the start looks in terms (`get_childspec`, reports).
+    fn to_term(&self) -> Term {
+        Term::tuple(vec![
+            Term::atom("ferrotp"),
+            Term::atom("rust_fun"),
+            Term::nil(),
+        ])
+    }
+}
+
+struct GenServerStart<S: GenServer> {
+    arg: S::Arg,
+    name: Option<Atom>,
+}
+
+impl<S> StartChild for GenServerStart<S>
+where
+    S: GenServer,
+    S::Arg: Clone + Sync,
+{
+    fn start<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        _extra: Vec<Term>,
+    ) -> BoxFuture<'a, Result<Started, Term>> {
+        Box::pin(async move {
+            let opts = gen_server::Opts {
+                name: self.name,
+                timeout: None,
+            };
+            match gen_server::start_link::<S>(ctx, self.arg.clone(), opts).await {
+                Ok(server) => Ok(Started::Ok(server.pid())),
+                Err(gen_server::StartError::Ignore) => Ok(Started::Ignore),
+                Err(gen_server::StartError::Stop(r)) => Err(r),
+                Err(gen_server::StartError::AlreadyStarted(p)) => Err(start::already_started(p)),
+                Err(gen_server::StartError::Timeout) => Err(Term::atom("timeout")),
+            }
+        })
+    }
+
+    fn to_term(&self) -> Term {
+        let name = self
+            .name
+            .map(|n| Term::tuple(vec![Term::atom("local"), Term::Atom(n)]))
+            .unwrap_or_else(|| Term::atom("undefined"));
+        Term::tuple(vec![
+            Term::atom("gen_server"),
+            Term::atom("start_link"),
+            Term::List(vec![
+                name,
+                Term::binary(std::any::type_name::<S>().as_bytes().to_vec()),
+            ]),
+        ])
+    }
 }
 
 impl std::fmt::Debug for Start {
@@ -191,6 +264,21 @@ impl Start {
         })
     }
 
+    /// The typed gen_server `S` with init argument `arg`, registered as
+    /// `name` if given (`gen_server:start_link({local, Name}, M, Arg, [])`).
+    pub fn gen_server<S>(arg: S::Arg, name: Option<Atom>) -> Start
+    where
+        S: GenServer,
+        S::Arg: Clone + Sync,
+    {
+        Start::Custom(Arc::new(GenServerStart::<S> { arg, name }))
+    }
+
+    /// Any [`StartChild`].
+    pub fn custom(start: impl StartChild) -> Start {
+        Start::Custom(Arc::new(start))
+    }
+
     /// `{M, F, A}`, or `{ferrotp, rust_fun, []}` for a closure.
     pub fn to_term(&self) -> Term {
         match self {
@@ -203,6 +291,7 @@ impl Start {
                 Term::Atom(*function),
                 Term::List(args.clone()),
             ]),
+            Start::Custom(c) => c.to_term(),
             Start::Rust(_) => Term::tuple(vec![
                 Term::atom("ferrotp"),
                 Term::atom("rust_fun"),
@@ -261,7 +350,7 @@ impl ChildSpec {
     pub fn new(id: Term, start: Start, child_type: ChildType) -> ChildSpec {
         let modules = match &start {
             Start::Mfa { module, .. } => Modules::List(vec![*module]),
-            Start::Rust(_) => Modules::List(Vec::new()),
+            Start::Rust(_) | Start::Custom(_) => Modules::List(Vec::new()),
         };
         ChildSpec {
             id,
@@ -425,7 +514,7 @@ impl ChildSpec {
         let modules = match map.get_atom("modules") {
             None => match &start {
                 Start::Mfa { module, .. } => Modules::List(vec![*module]),
-                Start::Rust(_) => Modules::List(Vec::new()),
+                Start::Rust(_) | Start::Custom(_) => Modules::List(Vec::new()),
             },
             Some(Term::Atom(a)) if a.as_str() == "dynamic" => Modules::Dynamic,
             Some(Term::List(ms)) => {

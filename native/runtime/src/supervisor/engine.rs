@@ -17,7 +17,7 @@
 //! | `{'EXIT', Child, Reason}`                          | (a child terminated: restart per strategy)             |
 //! | `{'EXIT', Parent, Reason}`                         | (terminate all children, exit `Reason`)                |
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use etf::{Map, Pid, Reference, Term};
@@ -161,6 +161,9 @@ pub(crate) async fn run(mut ctx: Process, mut init: Init, arg: InitArg, parent: 
             let Term::List(items) = &specs_t else {
                 return init_failed(&mut init, tagged("start_spec", specs_t.clone()));
             };
+            if flags.strategy == Strategy::SimpleOneForOne && items.len() != 1 {
+                return init_failed(&mut init, tagged("bad_start_spec", specs_t.clone()));
+            }
             let mut specs = Vec::with_capacity(items.len());
             for item in items {
                 match ChildSpec::from_term(item, flags.auto_shutdown) {
@@ -256,16 +259,9 @@ impl Sup {
                 }
                 Incoming::Exit { from, reason } => self.restart_child(from, reason).await,
                 Incoming::System { from, request } => {
-                    let parent = Some(self.parent);
                     let state = self.state_term();
-                    match call::handle_system(
-                        &self.ctx,
-                        parent,
-                        &from,
-                        &request,
-                        "supervisor",
-                        || state,
-                    ) {
+                    let (ctx, parent) = (&self.ctx, self.parent);
+                    match call::handle_system(ctx, parent, &from, &request, suspended, || state) {
                         SysAction::Continue => {}
                         SysAction::Suspend => suspended = true,
                         SysAction::Resume => suspended = false,
@@ -477,7 +473,7 @@ impl Sup {
         };
         let args = match &template.start {
             Start::Mfa { args, .. } => args.iter().cloned().chain(extra).collect(),
-            Start::Rust(_) => extra,
+            Start::Rust(_) | Start::Custom(_) => extra,
         };
         match self.do_start_child(&template, Some(args.clone())).await {
             Ok(Started::Ignore) => ok_tuple(Term::atom("undefined")),
@@ -971,19 +967,25 @@ impl Sup {
         spec: &ChildSpec,
         args: Option<Vec<Term>>,
     ) -> Result<Started, Term> {
-        let result = match &spec.start {
-            Start::Mfa {
-                module,
-                function,
-                args: own,
-            } => {
-                let a = args.unwrap_or_else(|| own.clone());
-                behaviours::apply(&mut self.ctx, *module, *function, a, Vec::new()).await
+        // A start function that panics fails the start, as an exception
+        // in `catch apply(M, F, A)` does: `{'EXIT', Reason}`.
+        let ctx = &mut self.ctx;
+        let result = guarded(async move {
+            match &spec.start {
+                Start::Mfa {
+                    module,
+                    function,
+                    args: own,
+                } => {
+                    let a = args.unwrap_or_else(|| own.clone());
+                    behaviours::apply(ctx, *module, *function, a, Vec::new()).await
+                }
+                Start::Custom(c) => c.start(ctx, args.unwrap_or_default()).await,
+                Start::Rust(f) => start::start_body(ctx, None, args.unwrap_or_default(), f()).await,
             }
-            Start::Rust(f) => {
-                start::start_body(&mut self.ctx, None, args.unwrap_or_default(), f()).await
-            }
-        };
+        })
+        .await
+        .unwrap_or_else(|panic| Err(tagged("EXIT", panic)));
         if let Ok(started) = &result {
             if let Some(p) = started.pid() {
                 report::progress(&self.name, spec, Term::Pid(p));
@@ -1082,7 +1084,8 @@ impl Sup {
         let Some(spec) = self.template().cloned() else {
             return;
         };
-        let mut waiting: Vec<(Pid, Reference)> = Vec::new();
+        // monitor ref -> child: one lookup per 'DOWN', whatever the count.
+        let mut waiting: HashMap<Reference, Pid> = HashMap::new();
         for d in self.dynamics.values() {
             if let ChildPid::Running(p) = d.pid {
                 let mref = self.ctx.monitor(&p);
@@ -1091,7 +1094,7 @@ impl Sup {
                     _ => exit::shutdown(),
                 };
                 self.ctx.exit(&p, how);
-                waiting.push((p, mref));
+                waiting.insert(mref, p);
             }
         }
         let deadline = match spec.shutdown {
@@ -1105,13 +1108,16 @@ impl Sup {
                 (Some(d), false) => Some(d.saturating_duration_since(tokio::time::Instant::now())),
                 _ => None,
             };
-            let refs: Vec<Reference> = waiting.iter().map(|(_, r)| r.clone()).collect();
-            let got = self
-                .ctx
-                .receive_match(|m| refs.iter().any(|r| call::is_down_for(m, r)), timeout)
-                .await;
+            let got = {
+                let waiting = &waiting;
+                let ours = move |m: &Message| {
+                    matches!(m.as_term().and_then(Term::as_tuple),
+                        Some([d, Term::Reference(r), ..]) if d.is_atom("DOWN") && waiting.contains_key(r))
+                };
+                self.ctx.receive_match(ours, timeout).await
+            };
             let Some(m) = got else {
-                for (p, _) in &waiting {
+                for p in waiting.values() {
                     self.ctx.exit(p, exit::kill());
                 }
                 killed = true;
@@ -1122,10 +1128,9 @@ impl Sup {
             let (Some(Term::Reference(r)), Some(reason0)) = (items.get(1), items.get(4)) else {
                 continue;
             };
-            let Some(pos) = waiting.iter().position(|(_, wr)| wr == r) else {
+            let Some(pid) = waiting.remove(r) else {
                 continue;
             };
-            let (pid, _) = waiting.swap_remove(pos);
             let reason = self.unlink_flush(pid, reason0.clone()).await;
             if let Err(e) = shutdown_result(&spec, reason) {
                 match errors.iter_mut().find(|(r, _)| *r == e) {
@@ -1212,6 +1217,17 @@ impl Sup {
             self.init_arg.clone(),
         ])
     }
+}
+
+/// Runs `fut`, turning a panic into `Err({panic, Msg, Location})`.
+async fn guarded<F: std::future::Future>(fut: F) -> Result<F::Output, Term> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| match crate::panic::catch_poll(fut.as_mut(), cx) {
+        Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+        Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+        Err(reason) => std::task::Poll::Ready(Err(reason)),
+    })
+    .await
 }
 
 /// A restart target: a static child (by index) or a dynamic one.

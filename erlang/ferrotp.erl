@@ -1,0 +1,75 @@
+%% @doc ferrotp from Erlang: start Rust processes that behave as gen_servers.
+%%
+%% ```
+%% {ok, Host} = ferrotp_port:start_link(#{}),
+%% {ok, C} = ferrotp:start_link(Host, counter, 0),       % in a port program
+%% {ok, N} = ferrotp:start_link('rust@host', counter, 0), % on a Rust node
+%% {ok, V} = ferrotp:start_link(counter, 0).             % in this VM (NIF)
+%% '''
+%%
+%% Every pid returned is linked to the caller and answers `gen_server:call/3',
+%% `gen_server:cast/2', `sys:get_state/1', `gen_server:stop/1', monitors,
+%% links and `exit(Pid, kill)'; `{ferrotp, start_link, [Where, counter, 0]}'
+%% works as the start of an OTP child spec.
+%%
+%% Where a process runs is chosen by `Where': a port host ({@link
+%% ferrotp_port}: its pid, or the name it is registered under), a node
+%% name (an atom with `@': a Rust node), or nothing (this VM, through the
+%% NIF). Each mode has its own internal function below.
+-module(ferrotp).
+
+-export([start_link/2, start_link/3, start_link/4]).
+
+-type behaviour() :: atom().
+-type where() :: pid() | node().
+-type option() :: {name, atom()} | {local, atom()}.
+-export_type([behaviour/0, where/0, option/0]).
+
+%%%===================================================================
+%%% API
+%%%===================================================================
+
+%% @doc Starts `Behaviour' with init argument `Arg' in this VM (NIF mode).
+-spec start_link(behaviour(), term()) -> {ok, pid()} | {error, term()}.
+start_link(Behaviour, Arg) when is_atom(Behaviour) ->
+    start_link_nif(Behaviour, Arg, []).
+
+%% @equiv start_link(Where, Behaviour, Arg, [])
+-spec start_link(where(), behaviour(), term()) -> {ok, pid()} | {error, term()}.
+start_link(Where, Behaviour, Arg) ->
+    start_link(Where, Behaviour, Arg, []).
+
+%% @doc Starts `Behaviour' with `Arg' at `Where' (a port host pid or
+%% registered name, or a Rust node name), linked to the caller. `Opts': `{name, Name}' registers the
+%% pid locally.
+-spec start_link(where(), behaviour(), term(), [option()]) ->
+    {ok, pid()} | {error, term()}.
+start_link(Host, Behaviour, Arg, Opts) when is_pid(Host), is_atom(Behaviour), is_list(Opts) ->
+    start_link_port(Host, Behaviour, Arg, Opts);
+start_link(Name, Behaviour, Arg, Opts) when is_atom(Name), is_atom(Behaviour), is_list(Opts) ->
+    case lists:member($@, atom_to_list(Name)) of
+        true ->
+            start_link_node(Name, Behaviour, Arg, Opts);
+        false ->
+            %% A registered port host.
+            case whereis(Name) of
+                Host when is_pid(Host) -> start_link_port(Host, Behaviour, Arg, Opts);
+                undefined -> {error, {no_such_host, Name}}
+            end
+    end.
+
+%%%===================================================================
+%%% Internal: one function per mode
+%%%===================================================================
+
+%% Port mode: a Rust process in the port program `Host' runs.
+start_link_port(Host, Behaviour, Arg, Opts) ->
+    ferrotp_port:start_child(Host, Behaviour, Arg, Opts, self()).
+
+%% Node mode: a Rust process on a hidden Rust node (not yet available).
+start_link_node(_Node, _Behaviour, _Arg, _Opts) ->
+    {error, not_supported}.
+
+%% NIF mode: a Rust process inside this VM.
+start_link_nif(Behaviour, Arg, Opts) ->
+    ferrotp_nif:start_link(Behaviour, Arg, Opts).

@@ -1,0 +1,95 @@
+%% @doc The BEAM side of one Rust process hosted in a port program.
+%%
+%% A proxy is an ordinary Erlang process that stands for a Rust process:
+%% its pid is the one Erlang code uses, and it forwards everything it gets
+%% into the port program, so the Rust process answers `gen_server:call/3',
+%% `gen_server:cast/2', `sys' messages and exit signals exactly as an
+%% Erlang process would. When the Rust process ends, its proxy ends with
+%% the same reason, so links and monitors on the BEAM side see the true
+%% reason (`normal', `shutdown', `killed', `{bad_cast, ...}').
+%%
+%% What a proxy does with what it receives:
+%%
+%% | received                              | frame written to the port             |
+%% |---------------------------------------|---------------------------------------|
+%% | any message `Msg'                     | `SEND {2, '''', X}' + `Msg'            |
+%% | `{''EXIT'', From, Reason}' (trapped)  | `LINK {1, From, X}', `PAYLOAD_EXIT {24, From, X}' + `Reason' |
+%% | `exit(Proxy, kill)'                   | (the proxy dies; the host sends `PAYLOAD_EXIT2 kill') |
+%%
+%% An exit signal reaches the Rust process as a link exit: a proxy traps
+%% exits, so it cannot tell one from `exit/2' (except `kill', which kills
+%% it), and the two act the same on the Rust side once the link is made.
+%%
+%% What the host tells a proxy (`{'$ferrotp_port', Host, Command}'):
+%% `{ready, X}', `{exit, Reason}', `{link, Pid}', `{unlink, Pid}',
+%% `{exit2, Pid, Reason}' (the Rust process called `exit(Pid, Reason)'),
+%% `{apply, M, F, Args, ReqId}' (a Rust supervisor starts an Erlang child).
+-module(ferrotp_proxy).
+
+-export([start/4, init/4]).
+
+-define(TAG, '$ferrotp_port').
+
+%% @doc Spawns a proxy linked to `Host' (the caller), and to `Parent'
+%% unless it is `none'. It waits for `{ready, X}' before forwarding.
+-spec start(pid(), port(), ets:tid(), pid() | none) -> pid().
+start(Host, Port, Tab, Parent) ->
+    spawn_link(?MODULE, init, [Host, Port, Tab, Parent]).
+
+%% @private
+init(Host, Port, Tab, Parent) ->
+    process_flag(trap_exit, true),
+    case Parent of
+        none -> ok;
+        _ -> link(Parent)
+    end,
+    receive
+        {?TAG, Host, {ready, X}} ->
+            Send = term_to_binary({2, '', X}),
+            loop(#{host => Host, port => Port, tab => Tab, x => X, send => Send});
+        {?TAG, Host, {exit, Reason}} ->
+            exit(Reason)
+    end.
+
+loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send} = S) ->
+    receive
+        {?TAG, Host, Command} ->
+            command(Command, S),
+            loop(S);
+        {'EXIT', Host, Reason} ->
+            exit({port_closed, Reason});
+        {'EXIT', From, Reason} ->
+            F = ferrotp_port_pids:to_port(Tab, From),
+            R = ferrotp_port_pids:to_port(Tab, Reason),
+            write(Port, term_to_binary({1, F, X})),
+            write(Port, [term_to_binary({24, F, X}) | term_to_binary(R)]),
+            loop(S);
+        Msg ->
+            write(Port, [Send | term_to_binary(ferrotp_port_pids:to_port(Tab, Msg))]),
+            loop(S)
+    end.
+
+command({exit, Reason}, _S) ->
+    exit(Reason);
+command({link, Pid}, _S) ->
+    catch link(Pid);
+command({unlink, Pid}, _S) ->
+    unlink(Pid);
+command({exit2, Pid, Reason}, _S) ->
+    catch exit(Pid, Reason);
+command({apply, M, F, Args, ReqId}, #{port := Port, tab := Tab, x := X}) ->
+    %% A Rust supervisor starts an Erlang child: the child links to this
+    %% proxy, as an OTP supervisor's children link to the supervisor.
+    Returned = (catch apply(M, F, Args)),
+    Reply = {31, ReqId, X, 1, ferrotp_port_pids:to_port(Tab, Returned)},
+    write(Port, term_to_binary(Reply));
+command(_Other, _S) ->
+    ok.
+
+%% A closed port means the host is ending, and this proxy with it.
+write(Port, Frame) ->
+    try
+        erlang:port_command(Port, Frame)
+    catch
+        error:badarg -> ok
+    end.

@@ -1,0 +1,186 @@
+//! The port program: a runtime node behind stdin/stdout.
+//!
+//! ```text
+//!  host (BEAM)  ──{packet,4} frames──▶  reader task ──▶ node.deliver / spawn
+//!  host (BEAM)  ◀──{packet,4} frames──  Outbox ◀── PortTransport ◀── processes
+//! ```
+//!
+//! The node is named as the host asks (`--node-name`); every pid of the
+//! host's VM (`--peer`), and of any other node, is reached through the
+//! [`PortTransport`]: the host delivers it. The
+//! program ends when stdin closes (status 0), when a frame is malformed
+//! (status [`BAD_FRAME`], the reason on stderr), or when its parent goes
+//! away (the [`watchdog`](crate::watchdog)).
+//!
+//! | Erlang                                                | Rust                         |
+//! |-------------------------------------------------------|------------------------------|
+//! | `open_port({spawn_executable, "ferrotp"}, [{args, ["port", ..]}, {packet, 4}, binary])` | `program::run(config)` |
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dist::control::ControlMessage;
+use etf::{Atom, Term};
+use ferrotp::Node;
+
+use crate::frame::{Frame, FrameError};
+use crate::input::AsyncInput;
+use crate::outbox::{Outbox, PortTransport};
+use crate::packet::DEFAULT_MAX_PACKET;
+use crate::remote_start::PortStarter;
+use crate::signals::{frame_to_incoming, Incoming, IncomingError};
+
+/// Exit status after a malformed frame.
+pub const BAD_FRAME: i32 = 2;
+
+/// How to run the port program.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// This program's node name: the node of the pids of its processes.
+    pub node_name: Atom,
+    /// The node incarnation for those pids.
+    pub creation: u32,
+    /// The host VM's node name (`node()` there): its pids are reached
+    /// through stdout.
+    pub peer: Atom,
+    /// Largest frame accepted from the host.
+    pub max_packet: usize,
+    /// How often the watchdog checks the parent; `None`: no watchdog.
+    pub watchdog: Option<Duration>,
+    /// Threads running processes: 1 (the default) runs everything on one
+    /// thread, as a C port would; more run processes in parallel.
+    pub threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            node_name: Atom::new("ferrotp_port@localhost"),
+            creation: 1,
+            peer: Atom::new("nonode@nohost"),
+            max_packet: DEFAULT_MAX_PACKET,
+            watchdog: Some(Duration::from_millis(500)),
+            threads: 1,
+        }
+    }
+}
+
+/// Why the port program stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// Reading stdin failed (including a packet cut short).
+    #[error("reading from the host: {0}")]
+    Read(#[from] io::Error),
+    /// A frame that is not a control message.
+    #[error("malformed frame: {0}")]
+    Frame(#[from] FrameError),
+    /// A control message a port program does not take.
+    #[error("unexpected frame: {0}")]
+    Incoming(#[from] IncomingError),
+}
+
+impl PortError {
+    /// The exit status this error ends the program with.
+    pub fn exit_status(&self) -> i32 {
+        match self {
+            PortError::Read(_) => 1,
+            PortError::Frame(_) | PortError::Incoming(_) => BAD_FRAME,
+        }
+    }
+}
+
+/// Runs the port program on this process's stdin and stdout until stdin
+/// closes or a frame is malformed.
+pub fn run(config: Config) -> Result<(), PortError> {
+    if let Some(every) = config.watchdog {
+        crate::watchdog::start(every);
+    }
+    let stdin = File::from(io::stdin().as_fd().try_clone_to_owned()?);
+    let stdout = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+    let outbox = Outbox::new(stdout);
+    let runtime = build_runtime(config.threads)?;
+    let _entered = runtime.enter();
+    // Created inside the runtime, the node runs its processes on it.
+    let node = Node::new(config.node_name, config.creation);
+    // The host VM, and through it every node it knows.
+    let transport = Arc::new(PortTransport::new(outbox.clone()));
+    node.set_transport(config.peer, transport.clone());
+    node.set_default_transport(transport);
+    // The reader is a task on a worker thread, so the processes it wakes
+    // run next on the same worker: no thread hand-off on the way in.
+    let starter = PortStarter::new(outbox.clone());
+    ferrotp::behaviours::set_remote_starter(Arc::new(starter.clone()));
+    let reader = runtime.spawn(read_loop(
+        node.clone(),
+        outbox,
+        starter,
+        stdin,
+        config.max_packet,
+    ));
+    let result = match runtime.block_on(reader) {
+        Ok(result) => result,
+        Err(join) => Err(PortError::Read(io::Error::other(format!(
+            "the reader task failed: {join}"
+        )))),
+    };
+    drop(_entered);
+    runtime.shutdown_background();
+    result
+}
+
+/// One thread runs the reader and every process (the lowest latency: no
+/// thread ever waits for another); more threads run processes in parallel.
+fn build_runtime(threads: usize) -> io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("ferrotp-port")
+            .enable_all()
+            .build()
+    }
+}
+
+async fn read_loop(
+    node: Node,
+    outbox: Outbox,
+    starter: PortStarter,
+    stdin: File,
+    max_packet: usize,
+) -> Result<(), PortError> {
+    let mut input = AsyncInput::new(stdin, max_packet)?;
+    let here = node.name();
+    while let Some(body) = input.next_packet().await? {
+        let frame = Frame::decode(body)?;
+        match frame_to_incoming(frame, here)? {
+            Incoming::Signal(signal) => node.deliver(signal),
+            Incoming::Spawn(req) => crate::spawn::handle(&node, &outbox, req),
+            Incoming::SpawnReply { req_id, result } => {
+                if !starter.reply(&req_id, result) {
+                    tracing::warn!(?req_id, "SPAWN_REPLY for no request; ignored");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `SPAWN_REPLY` for a request: `result` is the new pid, or the reason
+/// the start failed; `flags` 2 says the requester monitors the new process.
+pub(crate) fn spawn_reply(req: &crate::signals::SpawnRequest, flags: u32, result: Term) -> Frame {
+    Frame::new(
+        ControlMessage::SpawnReply {
+            req_id: req.req_id.clone(),
+            to: req.from,
+            flags,
+            result,
+        },
+        None,
+    )
+}

@@ -1,0 +1,516 @@
+%% Port mode from Erlang: Rust processes in a `ferrotp port' program look
+%% like ordinary processes (gen_server calls and casts, sys, links,
+%% monitors, kill, supervision), and die cleanly with their port.
+-module(ferrotp_port_tests).
+
+-include_lib("eunit/include/eunit.hrl").
+
+-define(WAIT, 20000).
+
+%%%===================================================================
+%%% gen_server and sys
+%%%===================================================================
+
+call_cast_and_get_state_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 5),
+        ?assert(is_pid(C)),
+        ?assertEqual(node(), node(C)),
+        ok = gen_server:cast(C, {bump, 2}),
+        ?assertEqual(7, gen_server:call(C, value)),
+        ?assertEqual(7, sys:get_state(C)),
+        Big = 1 bsl 200,
+        {ok, B} = ferrotp:start_link(Host, counter, Big),
+        ok = gen_server:cast(B, {bump, -1}),
+        ?assertEqual(Big - 1, gen_server:call(B, value))
+    end).
+
+gen_server_stop_ends_it_normal_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 0),
+        M = monitor(process, C),
+        ?assertEqual(ok, gen_server:stop(C)),
+        ?assertEqual(normal, down(M)),
+        ?assertNot(is_process_alive(C)),
+        ?assertEqual(normal, exit_of(C))
+    end).
+
+start_link_links_the_caller_and_registers_the_name_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 1, [{name, port_counter_a}]),
+        {links, Links} = process_info(self(), links),
+        ?assert(lists:member(C, Links)),
+        ?assertEqual(C, whereis(port_counter_a)),
+        ?assertEqual(1, gen_server:call(port_counter_a, value)),
+        ?assertEqual(
+            {error, {already_started, C}},
+            ferrotp:start_link(Host, counter, 1, [{name, port_counter_a}])
+        )
+    end).
+
+a_registered_host_name_works_as_where_test() ->
+    isolated(fun() ->
+        {ok, Host} = ferrotp_port:start_link(#{name => ferrotp_port_tests_host}),
+        ?assertEqual(Host, whereis(ferrotp_port_tests_host)),
+        {ok, C} = ferrotp:start_link(ferrotp_port_tests_host, counter, 4),
+        ?assertEqual(4, gen_server:call(C, value)),
+        ?assertEqual(
+            {error, {no_such_host, no_such_host}}, ferrotp:start_link(no_such_host, counter, 0)
+        )
+    end).
+
+a_bad_init_argument_is_an_error_test() ->
+    with_host(fun(Host) ->
+        {error, Reason} = ferrotp:start_link(Host, counter, not_a_number),
+        ?assert(mentions(not_a_number, Reason)),
+        {error, Undef} = ferrotp:start_link(Host, no_such_behaviour, 1),
+        ?assert(mentions(undef, Undef))
+    end).
+
+%%%===================================================================
+%%% links, monitors, exit signals
+%%%===================================================================
+
+monitor_sees_the_crash_reason_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 0),
+        M = monitor(process, C),
+        ok = gen_server:cast(C, {unknown, cast}),
+        Reason = down(M),
+        ?assert(mentions({unknown, cast}, Reason)),
+        ?assertEqual(Reason, exit_of(C))
+    end).
+
+a_bad_call_crashes_it_and_the_caller_sees_the_reason_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 0),
+        {'EXIT', {Reason, {gen_server, call, _}}} = (catch gen_server:call(C, nonsense)),
+        ?assert(mentions(nonsense, Reason))
+    end).
+
+kill_is_untrappable_and_reads_killed_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 0),
+        M = monitor(process, C),
+        exit(C, kill),
+        ?assertEqual(killed, down(M)),
+        ?assertEqual(killed, exit_of(C)),
+        %% The Rust process went with it: the port program still serves others.
+        {ok, D} = ferrotp:start_link(Host, counter, 3),
+        ?assertEqual(3, gen_server:call(D, value))
+    end).
+
+exit_shutdown_from_a_linked_process_ends_it_with_shutdown_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 0),
+        M = monitor(process, C),
+        exit(C, shutdown),
+        ?assertEqual(shutdown, down(M))
+    end).
+
+a_crash_leaves_the_other_processes_running_test() ->
+    with_host(fun(Host) ->
+        {ok, A} = ferrotp:start_link(Host, counter, 1),
+        {ok, B} = ferrotp:start_link(Host, counter, 2),
+        MA = monitor(process, A),
+        ok = gen_server:cast(A, boom),
+        ?assert(mentions(boom, down(MA))),
+        ?assertEqual(2, gen_server:call(B, value)),
+        ok = gen_server:cast(B, {bump, 1}),
+        ?assertEqual(3, gen_server:call(B, value))
+    end).
+
+the_death_of_its_parent_ends_it_test() ->
+    with_host(fun(Host) ->
+        Self = self(),
+        Parent = spawn(fun() ->
+            {ok, C} = ferrotp:start_link(Host, counter, 0),
+            Self ! {counter, C},
+            receive
+                stop -> exit(parent_gone)
+            end
+        end),
+        C = receive {counter, P} -> P after ?WAIT -> error(no_counter) end,
+        M = monitor(process, C),
+        Parent ! stop,
+        ?assertEqual(parent_gone, down(M))
+    end).
+
+%%%===================================================================
+%%% the port program's life
+%%%===================================================================
+
+kill_9_of_the_port_program_ends_every_hosted_pid_and_the_host_test_() ->
+    {timeout, 60, fun() ->
+        isolated(fun() ->
+            {ok, Host} = ferrotp_port:start_link(#{}),
+            Pids = [element(2, ferrotp:start_link(Host, counter, N)) || N <- lists:seq(1, 5)],
+            Monitors = [monitor(process, P) || P <- Pids],
+            HostMon = monitor(process, Host),
+            OsPid = ferrotp_port:os_pid(Host),
+            os:cmd("kill -9 " ++ integer_to_list(OsPid)),
+            Reasons = [down(M) || M <- Monitors],
+            [?assertMatch({port_exit, S} when S =/= 0, R) || R <- Reasons],
+            ?assertMatch({port_exit, _}, down(HostMon)),
+            ?assert(gone(OsPid))
+        end)
+    end}.
+
+the_port_program_exits_when_its_owner_dies_test_() ->
+    {timeout, 60, fun() ->
+        Self = self(),
+        {Owner, M} = spawn_monitor(fun() ->
+            {ok, Host} = ferrotp_port:start_link(#{}),
+            {ok, _} = ferrotp:start_link(Host, counter, 0),
+            Self ! {os_pid, ferrotp_port:os_pid(Host)},
+            receive
+                never -> ok
+            end
+        end),
+        OsPid = receive {os_pid, O} -> O after ?WAIT -> error(no_os_pid) end,
+        ?assert(alive(OsPid)),
+        exit(Owner, kill),
+        killed = down(M),
+        ?assert(gone(OsPid))
+    end}.
+
+the_port_program_exits_when_the_vm_is_killed_test_() ->
+    {timeout, 90, fun() ->
+        Erl = os:find_executable("erl"),
+        Paths = lists:append([["-pa", filename:dirname(code:which(M))] || M <- [ferrotp_port, ferrotp]]),
+        Eval =
+            "{ok, H} = ferrotp_port:start_link(#{}), "
+            "{ok, _} = ferrotp:start_link(H, counter, 0), "
+            "io:format(\"ospid ~p~n\", [ferrotp_port:os_pid(H)]), "
+            "receive never -> ok end.",
+        Vm = open_port({spawn_executable, Erl}, [
+            {args, ["-noshell" | Paths] ++ ["-eval", Eval]}, {line, 256}, exit_status
+        ]),
+        {os_pid, VmPid} = erlang:port_info(Vm, os_pid),
+        OsPid = read_os_pid(Vm),
+        ?assert(alive(OsPid)),
+        os:cmd("kill -9 " ++ integer_to_list(VmPid)),
+        ?assert(gone(OsPid)),
+        catch port_close(Vm)
+    end}.
+
+a_malformed_frame_closes_the_port_with_a_reason_test_() ->
+    {timeout, 60, fun() ->
+        isolated(fun() ->
+            {ok, Host} = ferrotp_port:start_link(#{}),
+            {ok, C} = ferrotp:start_link(Host, counter, 0),
+            M = monitor(process, C),
+            HostMon = monitor(process, Host),
+            #{port := Port} = sys:get_state(Host),
+            true = port_command(Port, <<"not a frame">>),
+            %% The program reports it (exit status 2) and every pid ends.
+            ?assertEqual({port_exit, 2}, down(M)),
+            ?assertEqual({port_exit, 2}, down(HostMon))
+        end)
+    end}.
+
+a_malformed_frame_from_the_program_stops_the_host_with_a_reason_test_() ->
+    {timeout, 60, fun() ->
+        isolated(fun() ->
+            %% A stand-in program that answers the first frame with a packet
+            %% that is not ETF, then waits for its stdin to close.
+            Script = filename:join(
+                "/tmp", "ferrotp_bad_port_" ++ integer_to_list(erlang:unique_integer([positive]))
+            ),
+            ok = file:write_file(
+                Script,
+                "#!/bin/sh\nhead -c 4 >/dev/null\nprintf '\\000\\000\\000\\003abc'\nexec cat >/dev/null\n"
+            ),
+            ok = file:change_mode(Script, 8#755),
+            try
+                {ok, Host} = ferrotp_port:start_link(#{executable => Script}),
+                OsPid = ferrotp_port:os_pid(Host),
+                HostMon = monitor(process, Host),
+                ?assertMatch(
+                    {error, {port_protocol_error, _}}, ferrotp:start_link(Host, counter, 0)
+                ),
+                ?assertMatch({port_protocol_error, _}, down(HostMon)),
+                ?assert(gone(OsPid))
+            after
+                file:delete(Script)
+            end
+        end)
+    end}.
+
+max_memory_limits_the_port_program_test_() ->
+    {timeout, 120, fun() ->
+        isolated(fun() ->
+            {ok, Host} = ferrotp_port:start_link(#{max_memory => 200 * 1024 * 1024}),
+            {ok, C} = ferrotp:start_link(Host, counter, 0),
+            ?assertEqual(0, gen_server:call(C, value)),
+            M = monitor(process, C),
+            %% A 300 MB message cannot fit in 200 MB of address space.
+            Huge = binary:copy(<<1>>, 300 * 1024 * 1024),
+            ok = gen_server:cast(C, {bump, Huge}),
+            ?assertMatch({port_exit, S} when S =/= 0, down(M))
+        end)
+    end}.
+
+%%%===================================================================
+%%% scale and size
+%%%===================================================================
+
+two_thousand_processes_in_one_port_test_() ->
+    {timeout, 120, fun() ->
+        with_host(fun(Host) ->
+            N = 2000,
+            Pids = [element(2, ferrotp:start_link(Host, counter, I)) || I <- lists:seq(1, N)],
+            ?assertEqual(N, length(lists:usort(Pids))),
+            [ok = gen_server:cast(P, {bump, 1}) || P <- Pids],
+            Values = [gen_server:call(P, value) || P <- Pids],
+            ?assertEqual(lists:seq(2, N + 1), Values)
+        end)
+    end}.
+
+concurrent_calls_from_many_processes_test_() ->
+    {timeout, 60, fun() ->
+        with_host(fun(Host) ->
+            {ok, C} = ferrotp:start_link(Host, counter, 0),
+            Self = self(),
+            Callers = [
+                spawn_link(fun() ->
+                    [gen_server:cast(C, {bump, 1}) || _ <- lists:seq(1, 100)],
+                    _ = [gen_server:call(C, value) || _ <- lists:seq(1, 50)],
+                    Self ! {done, self()}
+                end)
+             || _ <- lists:seq(1, 20)
+            ],
+            [receive {done, P} -> ok after ?WAIT * 3 -> error(timeout) end || P <- Callers],
+            ?assertEqual(2000, gen_server:call(C, value))
+        end)
+    end}.
+
+large_messages_round_trip_without_blocking_others_test_() ->
+    {timeout, 120, fun() ->
+        with_host(fun(Host) ->
+            {ok, Big} = ferrotp:start_link(Host, counter, 0),
+            {ok, Small} = ferrotp:start_link(Host, counter, 0),
+            %% A 3 MB integer each way (near the BEAM's bignum limit).
+            Huge = (1 bsl (3 * 8 * 1024 * 1024)) - 1,
+            Self = self(),
+            spawn_link(fun() ->
+                [gen_server:cast(Big, {bump, Huge}) || _ <- lists:seq(1, 4)],
+                Self ! {big, gen_server:call(Big, value, 60000)}
+            end),
+            %% Small traffic keeps flowing meanwhile.
+            [ok = gen_server:cast(Small, {bump, 1}) || _ <- lists:seq(1, 200)],
+            ?assertEqual(200, gen_server:call(Small, value, 60000)),
+            receive
+                {big, V} -> ?assertEqual(4 * Huge, V)
+            after 60000 -> error(no_big_reply)
+            end,
+            %% A 5 MB binary goes in a cast and comes back in the crash reason.
+            Bin = binary:copy(<<"ferrotp!">>, 5 * 1024 * 1024 div 8),
+            M = monitor(process, Big),
+            ok = gen_server:cast(Big, {oops, Bin}),
+            ?assert(mentions(Bin, down(M)))
+        end)
+    end}.
+
+a_multi_threaded_port_program_serves_concurrent_callers_test_() ->
+    {timeout, 60, fun() ->
+        isolated(fun() ->
+            {ok, Host} = ferrotp_port:start_link(#{threads => 2}),
+            Pids = [element(2, ferrotp:start_link(Host, counter, N)) || N <- lists:seq(1, 50)],
+            Self = self(),
+            [spawn_link(fun() -> Self ! {P, gen_server:call(P, value)} end) || P <- Pids],
+            Got = [receive {P, V} -> V after ?WAIT -> error(timeout) end || P <- Pids],
+            ?assertEqual(lists:seq(1, 50), Got)
+        end)
+    end}.
+
+%%%===================================================================
+%%% supervision
+%%%===================================================================
+
+an_otp_supervisor_restarts_a_crashed_rust_child_test_() ->
+    {timeout, 60, fun() ->
+        with_host(fun(Host) ->
+            Child = #{
+                id => counter,
+                start => {ferrotp, start_link, [Host, counter, 10, [{name, port_sup_counter}]]}
+            },
+            {ok, Sup} = supervisor:start_link(ferrotp_port_tests_sup, {one_for_one, [Child]}),
+            C1 = whereis(port_sup_counter),
+            ok = gen_server:cast(port_sup_counter, {bump, 5}),
+            ?assertEqual(15, gen_server:call(port_sup_counter, value)),
+            M = monitor(process, C1),
+            ok = gen_server:cast(port_sup_counter, crash),
+            ?assert(mentions(crash, down(M))),
+            C2 = wait_until(fun() ->
+                case whereis(port_sup_counter) of
+                    undefined -> false;
+                    C1 -> false;
+                    P -> {true, P}
+                end
+            end),
+            ?assertEqual(10, gen_server:call(C2, value)),
+            ?assertMatch([{counter, C2, worker, _}], supervisor:which_children(Sup)),
+            unlink(Sup),
+            SM = monitor(process, Sup),
+            exit(Sup, shutdown),
+            shutdown = down(SM),
+            ?assertNot(is_process_alive(C2))
+        end)
+    end}.
+
+a_rust_supervisor_runs_counter_children_in_the_port_test_() ->
+    {timeout, 60, fun() ->
+        with_host(fun(Host) ->
+            Flags = #{strategy => one_for_one, intensity => 3, period => 10},
+            Specs = [
+                #{id => a, start => {counter, start_link, [1]}},
+                #{id => b, start => {counter, start_link, [2]}}
+            ],
+            {ok, Sup} = ferrotp:start_link(Host, supervisor, {Flags, Specs}),
+            Kids = supervisor:which_children(Sup),
+            ?assertEqual([a, b], lists:sort([Id || {Id, _, _, _} <- Kids])),
+            {a, A, worker, _} = lists:keyfind(a, 1, Kids),
+            {b, B, worker, _} = lists:keyfind(b, 1, Kids),
+            ?assertEqual(node(), node(A)),
+            ?assertEqual(1, gen_server:call(A, value)),
+            ?assertEqual(2, gen_server:call(B, value)),
+            ?assertEqual(
+                [{specs, 2}, {active, 2}, {supervisors, 0}, {workers, 2}],
+                supervisor:count_children(Sup)
+            ),
+            %% A crashed child is restarted by the Rust supervisor.
+            M = monitor(process, A),
+            ok = gen_server:cast(A, crash),
+            ?assert(mentions(crash, down(M))),
+            A2 = wait_until(fun() ->
+                case lists:keyfind(a, 1, supervisor:which_children(Sup)) of
+                    {a, P, _, _} when is_pid(P), P =/= A -> {true, P};
+                    _ -> false
+                end
+            end),
+            ?assertEqual(1, gen_server:call(A2, value)),
+            %% Stopping the supervisor stops its children.
+            MB = monitor(process, B),
+            ok = gen_server:stop(Sup),
+            ?assertEqual(shutdown, down(MB))
+        end)
+    end}.
+
+a_rust_supervisor_in_the_port_owns_an_erlang_child_test_() ->
+    {timeout, 60, fun() ->
+        with_host(fun(Host) ->
+            Flags = #{strategy => one_for_one, intensity => 3, period => 10},
+            Specs = [
+                #{id => beam, start => {ferrotp_port_tests_worker, start_link, [port_beam_child]}},
+                #{id => rust, start => {counter, start_link, [7]}}
+            ],
+            {ok, Sup} = ferrotp:start_link(Host, supervisor, {Flags, Specs}),
+            W1 = whereis(port_beam_child),
+            ?assertEqual(pong, gen_server:call(port_beam_child, ping)),
+            ?assertMatch({beam, W1, worker, _}, lists:keyfind(beam, 1, supervisor:which_children(Sup))),
+            %% The Rust supervisor restarts its Erlang child.
+            M = monitor(process, W1),
+            exit(W1, kill),
+            killed = down(M),
+            W2 = wait_until(fun() ->
+                case whereis(port_beam_child) of
+                    P when is_pid(P), P =/= W1 -> {true, P};
+                    _ -> false
+                end
+            end),
+            ?assertEqual(pong, gen_server:call(W2, ping)),
+            %% ... and shuts it down with itself.
+            M2 = monitor(process, W2),
+            ok = gen_server:stop(Sup),
+            ?assertEqual(shutdown, down(M2))
+        end)
+    end}.
+
+%%%===================================================================
+%%% helpers
+%%%===================================================================
+
+%% Runs `Fun(Host)' in a fresh process trapping exits, with a fresh port
+%% host; stops the host afterwards.
+with_host(Fun) ->
+    isolated(fun() ->
+        {ok, Host} = ferrotp_port:start_link(#{}),
+        try
+            Fun(Host)
+        after
+            unlink(Host),
+            M = monitor(process, Host),
+            exit(Host, shutdown),
+            receive {'DOWN', M, _, _, _} -> ok after ?WAIT -> ok end
+        end
+    end).
+
+%% Runs `Fun()' in a fresh process trapping exits; what it leaves linked
+%% (a host, counters) sees it end `normal'.
+isolated(Fun) ->
+    {Pid, M} = spawn_monitor(fun() ->
+        process_flag(trap_exit, true),
+        Fun()
+    end),
+    receive
+        {'DOWN', M, process, Pid, normal} -> ok;
+        {'DOWN', M, process, Pid, Reason} -> erlang:error(Reason)
+    end.
+
+down(M) ->
+    receive
+        {'DOWN', M, process, _, Reason} -> Reason
+    after ?WAIT -> error({no_down, M})
+    end.
+
+exit_of(Pid) ->
+    receive
+        {'EXIT', Pid, Reason} -> Reason
+    after ?WAIT -> error({no_exit, Pid})
+    end.
+
+%% `true' if `Needle' occurs anywhere in `Hay'.
+mentions(Needle, Needle) -> true;
+mentions(Needle, Hay) when is_tuple(Hay) -> mentions(Needle, tuple_to_list(Hay));
+mentions(Needle, [H | T]) -> mentions(Needle, H) orelse mentions(Needle, T);
+mentions(Needle, M) when is_map(M) -> mentions(Needle, maps:to_list(M));
+mentions(_, _) -> false.
+
+alive(OsPid) ->
+    filelib:is_dir("/proc/" ++ integer_to_list(OsPid)) andalso not zombie(OsPid).
+
+zombie(OsPid) ->
+    case file:read_file("/proc/" ++ integer_to_list(OsPid) ++ "/stat") of
+        {ok, Stat} ->
+            [_, Rest] = binary:split(Stat, <<") ">>),
+            binary:first(Rest) =:= $Z;
+        _ ->
+            true
+    end.
+
+%% The OS process is gone within a few seconds.
+gone(OsPid) ->
+    wait_until(fun() -> not alive(OsPid) end, 100) =:= true.
+
+wait_until(F) ->
+    wait_until(F, 200).
+
+wait_until(_F, 0) ->
+    error(timeout);
+wait_until(F, N) ->
+    case F() of
+        true -> true;
+        {true, V} -> V;
+        false ->
+            timer:sleep(50),
+            wait_until(F, N - 1)
+    end.
+
+read_os_pid(Vm) ->
+    receive
+        {Vm, {data, {eol, "ospid " ++ N}}} -> list_to_integer(N);
+        {Vm, {data, _}} -> read_os_pid(Vm);
+        {Vm, {exit_status, S}} -> error({vm_exited, S})
+    after 30000 -> error(no_os_pid)
+    end.

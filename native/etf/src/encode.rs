@@ -108,7 +108,9 @@ pub fn encode_into(term: &Term, opts: &EncodeOptions, out: &mut Vec<u8>) {
             }
         }
         _ => {
-            out.reserve(128);
+            // Reserving a term's large binaries up front saves regrowth
+            // copies: a third of the work for a tuple of large binaries.
+            out.reserve(size_hint(term).max(128));
             out.push(VERSION);
             encode_body_into(term, opts, out);
         }
@@ -357,6 +359,44 @@ impl Encoder<'_> {
         for id in &r.ids {
             self.u32(*id);
         }
+    }
+}
+
+/// How many elements of the top-level container [`size_hint`] looks at.
+const SIZE_HINT_ITEMS: usize = 16;
+
+/// A cheap lower bound on `t`'s encoded size that is exact where it counts:
+/// a large binary at the top level or directly inside the top-level
+/// container (`{ok, Bin}`, `[Bin1, Bin2]`). Looking deeper would cost
+/// small terms more than the copies it saves (the output then just grows).
+fn size_hint(t: &Term) -> usize {
+    let items = |items: &[Term]| {
+        items
+            .iter()
+            .take(SIZE_HINT_ITEMS)
+            .map(leaf_size_hint)
+            .sum::<usize>()
+    };
+    match t {
+        Term::Tuple(v) | Term::List(v) => 6 + items(v),
+        Term::ImproperList(v, tail) => 5 + items(v) + leaf_size_hint(tail),
+        Term::Map(m) => {
+            let entries = m.entries.iter().take(SIZE_HINT_ITEMS / 2);
+            5 + entries
+                .map(|(k, v)| leaf_size_hint(k) + leaf_size_hint(v))
+                .sum::<usize>()
+        }
+        _ => leaf_size_hint(t),
+    }
+}
+
+/// At most `t`'s encoded size, counting the bytes of binaries and funs.
+fn leaf_size_hint(t: &Term) -> usize {
+    match t {
+        Term::Binary(b) => 5 + b.len(),
+        Term::BitString(bs) => 5 + bs.bytes.len(),
+        Term::Fun(f) => f.bytes.len(),
+        _ => 1,
     }
 }
 

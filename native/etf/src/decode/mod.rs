@@ -410,6 +410,30 @@ impl<'a, 'o> Decoder<'a, 'o> {
 
     // ---- the term walk -----------------------------------------------------
 
+    /// Pushes up to `max` integers (`SMALL_INTEGER_EXT`, `INTEGER_EXT`)
+    /// that come next, and says how many; stops at anything else.
+    #[inline]
+    fn int_run(&mut self, values: &mut Vec<Term>, max: u32) -> u32 {
+        let mut done = 0;
+        while done < max {
+            let rest = self.buf.get(self.pos..).unwrap_or_default();
+            let i = match rest {
+                [SMALL_INTEGER_EXT, b, ..] => {
+                    self.pos += 2;
+                    *b as i64
+                }
+                [INTEGER_EXT, a, b, c, d, ..] => {
+                    self.pos += 5;
+                    i32::from_be_bytes([*a, *b, *c, *d]) as i64
+                }
+                _ => break,
+            };
+            push_direct!(values, Term::Int(i));
+            done += 1;
+        }
+        done
+    }
+
     /// Decodes one term, iteratively.
     fn term(&mut self) -> R<Term> {
         // `try_with`: during thread teardown the scratch may be gone.
@@ -476,9 +500,13 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     self.claim(len_at, "list", n, 1, 1)?;
                     make_room(values, n as usize);
                     let start = values.len();
+                    // Leading integer elements (the commonest kind) are read
+                    // in a tight loop of their own. The last element always
+                    // goes through the walk, which completes the list.
+                    let ints = self.int_run(values, n.saturating_sub(1));
                     let frame = Frame {
                         kind: FrameKind::List,
-                        left: n as u64,
+                        left: (n - ints) as u64,
                         start,
                         at,
                     };

@@ -35,10 +35,11 @@ demo: build
 test: deps
 	$(CARGO) build --release --locked -p ferrotp-cli
 	$(MAKE) test-rust
-	$(MAKE) test-fuzz
 	$(MAKE) test-erlang
 	$(MAKE) test-elixir
 
+## The decoder's mutation fuzz loop runs inside the cargo suites for FERROTP_FUZZ_SECS.
+test-rust: export FERROTP_FUZZ_SECS ?= 30
 test-rust:
 ifeq ($(NEXTEST),yes)
 	$(CARGO) nextest run --workspace --locked --no-fail-fast --release
@@ -46,7 +47,7 @@ else
 	$(CARGO) test --workspace --locked --no-fail-fast --release
 endif
 
-## A CI-sized run of the decoder fuzz loop (a longer one: see README).
+## The decoder fuzz loop alone (a longer one: FERROTP_FUZZ_SECS=3600 make test-fuzz).
 test-fuzz:
 	FERROTP_FUZZ_SECS=$${FERROTP_FUZZ_SECS:-30} $(CARGO) test --release --locked -p ferrotp-etf --test fuzz_decode
 

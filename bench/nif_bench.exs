@@ -30,6 +30,14 @@ defmodule NifBench do
     )
 
     row(
+      "  ... CPU time per call",
+      "ns/call",
+      best(fn -> cpu_calls(beam) end),
+      best(fn -> cpu_calls(rust) end),
+      :lower
+    )
+
+    row(
       "GenServer.cast throughput",
       "casts/s",
       best(fn -> casts(beam) end, &max/2),
@@ -73,6 +81,18 @@ defmodule NifBench do
     ns
   end
 
+  # CPU time of the whole VM per call (steadier than wall time on a machine
+  # shared with other work).
+  defp cpu_calls(start) do
+    {:ok, pid} = start.()
+    0 = GenServer.call(pid, :value)
+    {_, _} = :erlang.statistics(:runtime)
+    call_loop(pid, @calls)
+    {_, ms} = :erlang.statistics(:runtime)
+    stop(pid)
+    ms * 1.0e6 / @calls
+  end
+
   defp call_loop(_pid, 0), do: :ok
 
   defp call_loop(pid, n),
@@ -101,21 +121,25 @@ defmodule NifBench do
         cast_loop(pid, n - 1)
       )
 
-  # Time per start, and BEAM memory (erlang:memory(total)) per process once
-  # started (init has run: start_link returned) and after one call each.
+  # Time per start, and BEAM memory per process once started (init has run:
+  # start_link returned) and after one call each: process heaps and
+  # structures (processes_used) plus binaries (a NIF resource is one).
+  # erlang:memory(total) swings by whole allocator carriers between runs.
   defp starts(start) do
     pids = List.duplicate(nil, @starts)
     :erlang.garbage_collect()
-    m0 = :erlang.memory(:total)
+    m0 = mem()
     t0 = System.monotonic_time(:nanosecond)
     pids = Enum.map(pids, fn _ -> elem(start.(), 1) end)
     us = (System.monotonic_time(:nanosecond) - t0) / 1000 / @starts
-    m1 = :erlang.memory(:total)
+    m1 = mem()
     Enum.each(pids, &GenServer.call(&1, :value))
-    m2 = :erlang.memory(:total)
+    m2 = mem()
     Enum.each(pids, &stop/1)
     {us, div(m1 - m0, @starts), div(m2 - m0, @starts)}
   end
+
+  defp mem, do: :erlang.memory(:processes_used) + :erlang.memory(:binary)
 
   defp stop(pid) do
     Process.unlink(pid)

@@ -33,7 +33,7 @@ defmodule Ferrotp do
   @spec start_link(behaviour(), term(), [option()]) :: {:ok, pid()} | {:error, term()}
   def start_link(behaviour, arg, opts \\ []) when is_atom(behaviour) and is_list(opts) do
     {where, opts} = Keyword.pop(opts, :on)
-    erlang_opts = for {:name, name} <- opts, do: {:name, name}
+    erlang_opts = for {key, value} <- opts, key in [:name, :hibernate_after], do: {key, value}
 
     case where(where) do
       {:port, host} -> start_link_port(host, behaviour, arg, erlang_opts)

@@ -24,7 +24,7 @@
 -export([start_link/2, start_link/3, start/3, behaviours/0, process_count/0,
          pool_size/0, max_poll_ns/0]).
 %% proc_lib entry points
--export([init_it/4, pool_init/1, pool_proxy/0, loop/1]).
+-export([init_it/4, pool_init/1, pool_proxy/0, pool_wait/0, loop/2]).
 %% NIFs behind the proxy loop
 -export([start_nif/4, init_status/1, adopt/1, deliver/2, deliver_all/2, deliver_dirty/2,
          exit_signal/3, down/4, poll/1, pool_add/2]).
@@ -41,7 +41,8 @@
 
 -type behaviour() :: atom().
 -type option() :: {name, atom() | {local, atom()} | {global, term()}
-                   | {via, module(), term()}}.
+                   | {via, module(), term()}}
+                | {hibernate_after, timeout()}.
 -export_type([behaviour/0, option/0]).
 
 %%%===================================================================
@@ -99,7 +100,8 @@ init_it(Starter, Behaviour, Arg, Opts) ->
         ok ->
             case start_nif(Behaviour, Arg, self(), Starter) of
                 {ok, Proc} ->
-                    init_loop(Starter, Proc, {init, Behaviour, Arg});
+                    Hib = proplists:get_value(hibernate_after, Opts, infinity),
+                    init_loop(Starter, {Proc, Hib}, {init, Behaviour, Arg});
                 {error, Reason} ->
                     proc_lib:init_ack(Starter, {error, Reason}),
                     exit(normal);
@@ -112,25 +114,25 @@ init_it(Starter, Behaviour, Arg, Opts) ->
 %% The Rust process runs its init (as gen_server's init/1 runs before
 %% start_link returns) until it acknowledges: {ok, Pid}, ignore or
 %% {error, Reason} to the starter, as proc_lib:init_ack/2 does.
-init_loop(Starter, Proc, LastMsg) ->
+init_loop(Starter, {Proc, Hib} = State, LastMsg) ->
     case init_status(Proc) of
         ok ->
             proc_lib:init_ack(Starter, {ok, self()}),
             %% Wait for the first message hibernated: an idle Rust
             %% process costs the BEAM only a minimal heap.
-            proc_lib:hibernate(?MODULE, loop, [Proc]);
+            proc_lib:hibernate(?MODULE, loop, [Proc, Hib]);
         ignore ->
             proc_lib:init_ack(Starter, ignore),
-            loop(Proc);
+            loop(Proc, Hib);
         {error, Reason} ->
             proc_lib:init_ack(Starter, {error, Reason}),
-            loop(Proc);
+            loop(Proc, Hib);
         pending ->
             receive
                 Msg ->
                     case handle(Msg, Proc) of
                         ok ->
-                            init_loop(Starter, Proc, Msg);
+                            init_loop(Starter, State, Msg);
                         {stop, Crashed, Reason} ->
                             proc_lib:init_ack(Starter, {error, Reason}),
                             stop(Crashed, Reason, LastMsg)
@@ -158,13 +160,17 @@ register_name({via, Mod, Name}) ->
     end.
 
 %% @private
-loop(Proc) ->
+%% `Hib': hibernate after that many idle milliseconds (the start option
+%% hibernate_after, as gen_server's); infinity (the default) sets no timer.
+loop(Proc, Hib) ->
     receive
         Msg ->
             case handle(Msg, Proc) of
-                ok -> loop(Proc);
+                ok -> loop(Proc, Hib);
                 {stop, Crashed, Reason} -> stop(Crashed, Reason, Msg)
             end
+    after Hib ->
+        proc_lib:hibernate(?MODULE, loop, [Proc, Hib])
     end.
 
 %% One message: ok while the Rust process lives, {stop, Crashed, Reason}
@@ -343,11 +349,16 @@ refill() ->
 
 %% @private
 pool_proxy() ->
+    %% Idle proxies wait hibernated: a pool costs the BEAM little.
+    proc_lib:hibernate(?MODULE, pool_wait, []).
+
+%% @private
+pool_wait() ->
     receive
         '$ferrotp_adopt' ->
             process_flag(trap_exit, true),
             case adopt(self()) of
-                {ok, Proc} -> loop(Proc);
+                {ok, Proc} -> loop(Proc, infinity);
                 {stop, Crashed, Reason} -> stop(Crashed, Reason, '$ferrotp_adopt');
                 error -> exit(normal)
             end

@@ -20,7 +20,8 @@ defmodule Ferrotp.NIF do
 
   @doc """
   Starts Rust behaviour `behaviour` with init argument `arg`, linked to the
-  caller. Options: `name:` (an atom, `{:global, term}` or `{:via, mod, term}`).
+  caller. Options: `name:` (an atom, `{:global, term}` or `{:via, mod, term}`),
+  `hibernate_after:` (idle milliseconds before the proxy hibernates).
   """
   @spec start_link(behaviour(), term(), keyword()) :: GenServer.on_start()
   def start_link(behaviour, arg, opts \\ []) when is_atom(behaviour) and is_list(opts) do
@@ -42,9 +43,6 @@ defmodule Ferrotp.NIF do
   defdelegate process_count(), to: :ferrotp_nif
 
   defp erlang_opts(opts) do
-    case Keyword.fetch(opts, :name) do
-      {:ok, name} -> [{:name, name}]
-      :error -> []
-    end
+    for {key, value} <- opts, key in [:name, :hibernate_after], do: {key, value}
   end
 end

@@ -12,6 +12,7 @@ nif_test_() ->
      ?T(gen_server_stop_ends_it_normally),
      ?T(registered_name_works_and_is_unique),
      ?T(unknown_behaviour_is_an_error),
+     ?T(hibernate_after_shrinks_an_idle_proxy),
      ?T(kill_is_untrappable),
      ?T(crash_is_the_exit_reason_and_monitor_sees_it),
      ?T(panic_is_an_exit_and_others_keep_working),
@@ -21,6 +22,8 @@ nif_test_() ->
      ?T(rust_process_monitors_a_beam_process),
      ?T(rust_process_sends_to_beam_and_to_rust),
      ?T(rust_timer_fires_from_another_thread),
+     ?T(terms_cross_the_boundary_unchanged),
+     ?T(deferred_reply_reaches_the_caller),
      ?T(large_messages_are_converted_off_the_normal_schedulers),
      ?T(rust_spawned_process_has_a_beam_pid),
      ?T(supervisor_restarts_a_crashed_rust_child_fresh),
@@ -75,6 +78,20 @@ registered_name_works_and_is_unique() ->
                  ferrotp_nif:start_link(counter, 0, [{name, ferrotp_nif_named}])),
     stop(Pid),
     ?assertEqual(undefined, whereis(ferrotp_nif_named)).
+
+hibernate_after_shrinks_an_idle_proxy() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 1, [{hibernate_after, 50}]),
+    ?assertEqual(1, gen_server:call(Pid, value)),
+    {total_heap_size, Busy} = process_info(Pid, total_heap_size),
+    Small = wait(fun() ->
+                         case process_info(Pid, total_heap_size) of
+                             {total_heap_size, H} when H < Busy -> {ok, H};
+                             _ -> retry
+                         end
+                 end),
+    ?assert(Small < 100),
+    ?assertEqual(1, gen_server:call(Pid, value)),
+    stop(Pid).
 
 unknown_behaviour_is_an_error() ->
     ?assertEqual({error, {unknown_behaviour, no_such_behaviour}},
@@ -172,6 +189,42 @@ large_messages_are_converted_off_the_normal_schedulers() ->
     Probe ! Big,
     [Got] = wait_inbox(Probe, fun(L) -> L =/= [] end),
     ?assertEqual(Big, Got),
+    stop(Probe).
+
+%% gen_server:reply/2 after the request's own callback returned (the
+%% reply goes out in a later NIF call than the request came in).
+deferred_reply_reaches_the_caller() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    Self = self(),
+    Callers = [spawn_link(fun() -> Self ! {self(), gen_server:call(Probe, {hold, N})} end)
+               || N <- [1, 2, 3]],
+    %% Each caller waits for its reply once its request is in the probe's
+    %% queue; a later ping is then behind all three requests.
+    wait(fun() ->
+                 Waiting = [C || C <- Callers,
+                                 process_info(C, status) =:= {status, waiting}],
+                 case length(Waiting) of
+                     3 -> {ok, all};
+                     _ -> retry
+                 end
+         end),
+    ?assertEqual(pong, gen_server:call(Probe, ping)),
+    Probe ! release,
+    ?assertEqual([1, 2, 3], [receive {C, V} -> V after 10000 -> timeout end || C <- Callers]),
+    stop(Probe).
+
+%% Every kind of term goes into a Rust process and comes back equal
+%% (immediates, big integers at the small-integer edges, refs, pids, ...).
+terms_cross_the_boundary_unchanged() ->
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    Terms = [a, '', 'quoted atom', 0, -5, (1 bsl 59) - 1, -(1 bsl 59), 1 bsl 59,
+             -(1 bsl 59) - 1, 1 bsl 200, -(1 bsl 200), 3.5, -0.0, "str", [],
+             <<1, 2>>, <<1:3>>, #{x => [y], 1 => #{}}, [h | t], {}, make_ref(),
+             self(), Probe, fun lists:map/2, hd(erlang:ports())],
+    [begin
+         ok = gen_server:call(Probe, {send, self(), {echo, T}}),
+         receive {echo, Got} -> ?assertEqual(T, Got) after 10000 -> error({lost, T}) end
+     end || T <- Terms],
     stop(Probe).
 
 rust_timer_fires_from_another_thread() ->

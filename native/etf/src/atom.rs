@@ -157,6 +157,32 @@ fn cache_slot(b: &[u8]) -> usize {
     ((m as u64) ^ ((m >> 64) as u64)) as usize % CACHE_SLOTS
 }
 
+/// `a == b`, without a `memcmp` call for names of up to 16 bytes (most
+/// atoms): two overlapping 8-byte (or 4-byte) loads from each end cover
+/// every byte. The call cost more than the rest of a cache hit.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let u64_at = |s: &[u8], i: usize| {
+        s.get(i..i + 8)
+            .and_then(|s| s.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let u32_at = |s: &[u8], i: usize| {
+        s.get(i..i + 4)
+            .and_then(|s| s.try_into().ok())
+            .map_or(0, u32::from_le_bytes)
+    };
+    match n {
+        8..=16 => u64_at(a, 0) == u64_at(b, 0) && u64_at(a, n - 8) == u64_at(b, n - 8),
+        4..=7 => u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4),
+        _ => a == b,
+    }
+}
+
 impl Atom {
     /// Interns `name`, which must be a valid atom name.
     ///
@@ -175,7 +201,7 @@ impl Atom {
         let slot = cache_slot(name.as_bytes());
         // `try_with`: during thread teardown the cache may be gone; go to the table.
         let (cached, cached_name) = CACHE.try_with(|c| c[slot].get()).unwrap_or((u32::MAX, ""));
-        if cached != u32::MAX && cached_name == name {
+        if cached != u32::MAX && same_bytes(cached_name.as_bytes(), name.as_bytes()) {
             return Ok(Atom(cached));
         }
         let atom = Atom::intern(name)?;
@@ -191,7 +217,7 @@ impl Atom {
         let (cached, cached_name) = CACHE
             .try_with(|c| c[cache_slot(name)].get())
             .unwrap_or((u32::MAX, ""));
-        (cached != u32::MAX && cached_name.as_bytes() == name).then_some(Atom(cached))
+        (cached != u32::MAX && same_bytes(cached_name.as_bytes(), name)).then_some(Atom(cached))
     }
 
     fn intern(name: &str) -> Result<Atom, AtomError> {
@@ -361,5 +387,46 @@ pub mod atoms {
         process => "process",
         timeout => "timeout",
         nil => "nil",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_differ_in_any_one_byte_are_different_atoms() {
+        // Every length the cache compares specially (0..=16 bytes, then a
+        // longer one), each name changed at every position in turn.
+        for n in 0..=20usize {
+            let base: String = (0..n).map(|i| (b'a' + i as u8) as char).collect();
+            let atom = Atom::new(&base);
+            for i in 0..n {
+                let mut other = base.clone().into_bytes();
+                other[i] = b'Z';
+                let other = String::from_utf8(other).unwrap();
+                let changed = Atom::new(&other);
+                assert_ne!(atom, changed, "{base:?} vs {other:?}");
+                assert_eq!(changed.as_str(), other);
+                assert_eq!(Atom::cached_utf8(other.as_bytes()), Some(changed));
+                assert_ne!(Atom::cached_utf8(base.as_bytes()), Some(changed));
+            }
+            assert_eq!(Atom::new(&base), atom);
+            assert_eq!(atom.as_str(), base);
+        }
+    }
+
+    #[test]
+    fn same_bytes_sees_every_byte_at_every_length() {
+        for n in 0..=40usize {
+            let a: Vec<u8> = (0..n as u8).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x80;
+                assert!(!same_bytes(&a, &b), "length {n}, byte {i}");
+            }
+            assert!(!same_bytes(&a, &a[..n.saturating_sub(1)]) || n == 0);
+        }
     }
 }

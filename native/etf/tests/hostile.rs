@@ -317,3 +317,47 @@ fn non_canonical_encodings_decode_like_binary_to_term() {
         })
     );
 }
+
+#[test]
+fn bignums_decode_to_their_value_whatever_the_digit_count_or_padding() {
+    // Digits around the i64 boundary, with and without (non-canonical)
+    // high zero bytes, in both SMALL_BIG_EXT and LARGE_BIG_EXT.
+    let mut magnitudes: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0],
+        (i64::MAX as u64).to_le_bytes().to_vec(),
+        (1u64 << 63).to_le_bytes().to_vec(),
+        ((1u64 << 63) + 1).to_le_bytes().to_vec(),
+        u64::MAX.to_le_bytes().to_vec(),
+        vec![1, 0, 0, 0, 0, 0, 0, 0, 1],
+        (1..=255u8).collect(),
+        (0..1000u32).map(|i| (i * 7 + 1) as u8).collect(),
+    ];
+    for m in magnitudes.clone() {
+        let mut padded = m;
+        padded.extend_from_slice(&[0, 0, 0, 0, 0]);
+        magnitudes.push(padded);
+    }
+    for digits in &magnitudes {
+        for sign in [0u8, 1] {
+            let expected = Term::from_bigint(num_bigint::BigInt::from_bytes_le(
+                if sign == 0 {
+                    num_bigint::Sign::Plus
+                } else {
+                    num_bigint::Sign::Minus
+                },
+                digits,
+            ));
+            let mut large = vec![131, 111];
+            large.extend_from_slice(&(digits.len() as u32).to_be_bytes());
+            large.push(sign);
+            large.extend_from_slice(digits);
+            assert_eq!(decode(&large).unwrap(), expected, "{digits:?}");
+            if digits.len() <= 255 {
+                let mut small = vec![131, 110, digits.len() as u8, sign];
+                small.extend_from_slice(digits);
+                assert_eq!(decode(&small).unwrap(), expected, "{digits:?}");
+            }
+        }
+    }
+}

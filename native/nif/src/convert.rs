@@ -97,9 +97,12 @@ const BYTES_PER_UNIT: usize = 256;
 /// work units (a term node, or 256 bytes of binary): how a NIF on a normal
 /// scheduler keeps a huge message from holding it, and hands it to a dirty
 /// scheduler instead.
+///
+/// A message: a call's tag stays a VM term for this NIF call (see
+/// [`message_from_beam`]).
 pub fn from_beam_within(term: rustler::Term<'_>, budget: usize) -> Result<Term, ConvertError> {
     let previous = BUDGET.with(|b| b.replace(budget));
-    let out = from_beam(term);
+    let out = message_from_beam(term);
     BUDGET.with(|b| b.set(previous));
     out
 }
@@ -120,9 +123,83 @@ fn spend(units: usize) -> Result<(), ConvertError> {
     })
 }
 
+// ---- immediates ------------------------------------------------------------
+//
+// On a 64-bit VM a small integer is the word `(I << 4) | 0xF` and an atom
+// `(Index << 6) | 0xB` (erl_term.h's immediate tags, unchanged for decades).
+// Reading them from the word skips a call into the VM per atom and integer;
+// the layout is checked against the VM once (`immediates_layout_holds`) and
+// the ordinary path is used if it ever differs.
+
+const SMALL_TAG_MASK: u64 = 0xF;
+const SMALL_TAG: u64 = 0xF;
+const ATOM_TAG_MASK: u64 = 0x3F;
+const ATOM_TAG: u64 = 0x0B;
+/// Atom indexes cached in a vector (the VM's default atom table size).
+const ATOM_SLOTS: usize = 1_048_576;
+
+fn immediates_layout_holds(env: Env<'_>) -> bool {
+    static HOLDS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HOLDS.get_or_init(|| {
+        let five = 5i64.encode(env).as_c_arg() as u64;
+        let minus = (-3i64).encode(env).as_c_arg() as u64;
+        let ok = rustler::types::atom::ok().to_term(env).as_c_arg() as u64;
+        let error = rustler::types::atom::error().to_term(env).as_c_arg() as u64;
+        five == (5 << 4) | SMALL_TAG
+            && minus == ((-3i64 as u64) << 4) | SMALL_TAG
+            && ok & ATOM_TAG_MASK == ATOM_TAG
+            && error & ATOM_TAG_MASK == ATOM_TAG
+            && ok != error
+    })
+}
+
+thread_local! {
+    /// BEAM atom index -> etf atom, for atoms seen on this thread.
+    static ATOMS_BY_INDEX: RefCell<Vec<Option<Atom>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The fast reading of an immediate, if `term` is a small integer or an atom.
+fn immediate(term: rustler::Term<'_>) -> Option<Result<Term, ConvertError>> {
+    let raw = term.as_c_arg() as u64;
+    if raw & SMALL_TAG_MASK == SMALL_TAG {
+        if !immediates_layout_holds(term.get_env()) {
+            return None;
+        }
+        return Some(Ok(Term::Int((raw as i64) >> 4)));
+    }
+    if raw & ATOM_TAG_MASK == ATOM_TAG {
+        if !immediates_layout_holds(term.get_env()) {
+            return None;
+        }
+        let index = (raw >> 6) as usize;
+        if index >= ATOM_SLOTS {
+            return None;
+        }
+        let cached = ATOMS_BY_INDEX.with(|v| v.borrow().get(index).copied().flatten());
+        if let Some(a) = cached {
+            return Some(Ok(Term::Atom(a)));
+        }
+        let atom = atom_from_beam(term);
+        if let Ok(a) = atom {
+            ATOMS_BY_INDEX.with(|v| {
+                let mut v = v.borrow_mut();
+                if v.len() <= index {
+                    v.resize(index + 1, None);
+                }
+                v[index] = Some(a);
+            });
+        }
+        return Some(atom.map(Term::Atom));
+    }
+    None
+}
+
 /// Reads a BEAM term into an owned `etf::Term`.
 pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
     spend(1)?;
+    if let Some(t) = immediate(term) {
+        return t;
+    }
     match term.get_type() {
         TermType::Atom => atom_from_beam(term).map(Term::Atom),
         TermType::Integer => match term.decode::<i64>() {
@@ -234,6 +311,9 @@ fn via_external(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
     etf::decode(bin.as_slice()).map_err(ConvertError::Decode)
 }
 
+/// Tuples up to this size are built without a heap allocation.
+const SMALL_TUPLE: usize = 8;
+
 /// Builds `term` on `env`'s heap.
 pub fn to_beam<'a>(env: Env<'a>, term: &Term) -> rustler::Term<'a> {
     match term {
@@ -247,6 +327,24 @@ pub fn to_beam<'a>(env: Env<'a>, term: &Term) -> rustler::Term<'a> {
             }
             None => external_to_beam(env, term),
         },
+        Term::Tuple(items) if items.len() <= SMALL_TUPLE => {
+            // Small tuples (replies, tags) are built from a stack array.
+            let mut raw = [0 as ERL_NIF_TERM; SMALL_TUPLE];
+            for (slot, t) in raw.iter_mut().zip(items) {
+                *slot = to_beam(env, t).as_c_arg();
+            }
+            // SAFETY: `raw[..len]` are terms of `env`; the VM copies them.
+            unsafe {
+                rustler::Term::new(
+                    env,
+                    rustler::sys::enif_make_tuple_from_array(
+                        env.as_c_arg(),
+                        raw.as_ptr(),
+                        items.len() as u32,
+                    ),
+                )
+            }
+        }
         Term::Tuple(items) => {
             let items: Vec<rustler::Term<'a>> = items.iter().map(|t| to_beam(env, t)).collect();
             make_tuple(env, &items)
@@ -262,6 +360,10 @@ pub fn to_beam<'a>(env: Env<'a>, term: &Term) -> rustler::Term<'a> {
                 .unwrap_or_else(|_| external_to_beam(env, term))
         }
         Term::Pid(p) => pid_to_beam(env, p),
+        Term::Reference(r) => match placeholder_id(r).and_then(|id| tag_to_beam(env, id)) {
+            Some(t) => t,
+            None => external_to_beam(env, term),
+        },
         _ => external_to_beam(env, term),
     }
 }
@@ -329,4 +431,164 @@ fn external_to_beam<'a>(env: Env<'a>, term: &Term) -> rustler::Term<'a> {
 /// argument lists).
 pub fn list_items<'a>(term: rustler::Term<'a>) -> Option<ListIterator<'a>> {
     term.into_list_iterator().ok()
+}
+
+// ---- call tags ------------------------------------------------------------
+//
+// Every `gen_server:call` carries a fresh tag (a reference, `[alias|Ref]`
+// since OTP 24) that the server only hands back in its reply. References
+// take the external format both ways, the dearest part of a call's
+// conversion, so a call's tag stays a VM term: the Rust process sees a
+// placeholder reference, and a reply built in the same NIF call puts the
+// original term back. A tag still unanswered when the NIF call ends (a
+// deferred reply, `gen_server:reply/2` later) is converted then and kept
+// until used.
+
+/// The node of placeholder references.
+fn tag_node() -> Atom {
+    Atom::new("$ferrotp_call_tag")
+}
+
+/// Unanswered tags kept for deferred replies, at most.
+const PENDING_MAX: usize = 65_536;
+
+static NEXT_TAG: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static PENDING: std::sync::Mutex<std::collections::BTreeMap<u64, Term>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+thread_local! {
+    /// This NIF call's tags: (id, env, raw term, answered).
+    static CALL_TAGS: RefCell<Vec<(u64, usize, ERL_NIF_TERM, bool)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn placeholder_id(r: &etf::Reference) -> Option<u64> {
+    match r.ids.as_slice() {
+        [lo, hi] if r.node == tag_node() => Some(u64::from(*lo) | (u64::from(*hi) << 32)),
+        _ => None,
+    }
+}
+
+/// Reads a message, keeping the tag of a `'$gen_call'` or `system` request
+/// (`{Kind, {Pid, Tag}, Request}`) as a VM term for this NIF call; see
+/// [`settle_tags`].
+pub fn message_from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
+    if let Some(t) = request_with_tag(term)? {
+        return Ok(t);
+    }
+    from_beam(term)
+}
+
+fn request_with_tag(term: rustler::Term<'_>) -> Result<Option<Term>, ConvertError> {
+    if term.get_type() != TermType::Tuple {
+        return Ok(None);
+    }
+    let env = term.get_env();
+    // SAFETY: `term` is a tuple of `env` (checked above).
+    let Ok(items) =
+        (unsafe { rustler::wrapper::tuple::get_tuple(env.as_c_arg(), term.as_c_arg()) })
+    else {
+        return Ok(None);
+    };
+    let [kind, from, request] = items else {
+        return Ok(None);
+    };
+    // SAFETY: elements of a tuple of `env`.
+    let (kind, from, request) = unsafe {
+        (
+            rustler::Term::new(env, *kind),
+            rustler::Term::new(env, *from),
+            rustler::Term::new(env, *request),
+        )
+    };
+    if kind.get_type() != TermType::Atom || from.get_type() != TermType::Tuple {
+        return Ok(None);
+    }
+    let kind = atom_from_beam(kind)?;
+    if kind.as_str() != "$gen_call" && kind.as_str() != "system" {
+        return Ok(None);
+    }
+    // SAFETY: as above.
+    let Ok(from_items) =
+        (unsafe { rustler::wrapper::tuple::get_tuple(env.as_c_arg(), from.as_c_arg()) })
+    else {
+        return Ok(None);
+    };
+    let [pid, tag] = from_items else {
+        return Ok(None);
+    };
+    // SAFETY: as above.
+    let (pid, tag) = unsafe { (rustler::Term::new(env, *pid), rustler::Term::new(env, *tag)) };
+    if pid.get_type() != TermType::Pid || !is_tag(tag) {
+        return Ok(None);
+    }
+    let id = NEXT_TAG.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    CALL_TAGS.with(|t| {
+        t.borrow_mut()
+            .push((id, env.as_c_arg() as usize, tag.as_c_arg(), false))
+    });
+    let placeholder = Term::Reference(etf::Reference {
+        node: tag_node(),
+        creation: 0,
+        ids: vec![id as u32, (id >> 32) as u32],
+    });
+    Ok(Some(Term::Tuple(vec![
+        Term::Atom(kind),
+        Term::Tuple(vec![Term::Pid(pid_from_beam(pid)?), placeholder]),
+        from_beam(request)?,
+    ])))
+}
+
+/// A reference, or `[alias | Ref]`.
+fn is_tag(tag: rustler::Term<'_>) -> bool {
+    match tag.get_type() {
+        TermType::Ref => true,
+        TermType::List => match tag.list_get_cell() {
+            Ok((_, tail)) => tail.get_type() == TermType::Ref,
+            Err(_) => false,
+        },
+        _ => false,
+    }
+}
+
+/// The VM term for placeholder `id`: this NIF call's own (same `env`), or a
+/// deferred one's.
+fn tag_to_beam<'a>(env: Env<'a>, id: u64) -> Option<rustler::Term<'a>> {
+    let raw = CALL_TAGS.with(|t| {
+        let mut t = t.borrow_mut();
+        t.iter_mut()
+            .find(|(i, e, _, _)| *i == id && *e == env.as_c_arg() as usize)
+            .map(|entry| {
+                entry.3 = true;
+                entry.2
+            })
+    });
+    if let Some(raw) = raw {
+        // SAFETY: the tag is a term of `env`, the running NIF call's.
+        return Some(unsafe { rustler::Term::new(env, raw) });
+    }
+    let kept = PENDING.lock().ok().and_then(|mut p| p.remove(&id));
+    kept.map(|t| to_beam(env, &t))
+}
+
+/// Ends a NIF call's tag scope: tags not answered during the call are
+/// converted and kept for a deferred reply.
+pub fn settle_tags(env: Env<'_>) {
+    let tags = CALL_TAGS.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    for (id, e, raw, answered) in tags {
+        if answered || e != env.as_c_arg() as usize {
+            continue;
+        }
+        // SAFETY: recorded from this env's terms in this NIF call.
+        let Ok(tag) = from_beam(unsafe { rustler::Term::new(env, raw) }) else {
+            continue;
+        };
+        if let Ok(mut pending) = PENDING.lock() {
+            if pending.len() >= PENDING_MAX {
+                if let Some(oldest) = pending.keys().next().copied() {
+                    pending.remove(&oldest);
+                }
+            }
+            pending.insert(id, tag);
+        }
+    }
 }

@@ -109,10 +109,23 @@ pub struct NifExecutor;
 
 impl Executor for NifExecutor {
     fn alloc_pid(&self) -> Option<Pid> {
-        NEXT_PID.with(|c| c.take()).or_else(pool_take)
+        let pid = NEXT_PID.with(|c| c.take()).or_else(pool_take);
+        LAST_ALLOC_PROXIED.with(|c| c.set(pid.is_some()));
+        pid
     }
 
     fn spawn(&self, pid: Pid, task: ProcessTask) {
+        if !LAST_ALLOC_PROXIED.with(|c| c.replace(false)) {
+            // The pool ran dry within one poll (more spawns than idle
+            // proxies, with no await in between): this process has no BEAM
+            // proxy, so it runs on the runtime's threads. Rust processes
+            // reach it; BEAM code cannot (its pid is the node's own).
+            tracing::error!(pid = ?pid, "ferrotp_nif: no idle proxy left; process runs unproxied");
+            if let Some(node) = existing_node() {
+                node.handle().spawn(task);
+            }
+            return;
+        }
         let process = ResourceArc::new(RustProcess::new(pid, task));
         newborn().lock().insert(pid, process);
         // A pooled proxy is waiting for its process; the start NIF takes
@@ -121,6 +134,11 @@ impl Executor for NifExecutor {
             beam_env::send(&pid, &Term::atom("$ferrotp_adopt"));
         }
     }
+}
+
+thread_local! {
+    /// Whether the pid `alloc_pid` just gave is a proxy's.
+    static LAST_ALLOC_PROXIED: Cell<bool> = const { Cell::new(false) };
 }
 
 thread_local! {

@@ -13,7 +13,9 @@ use rustler::types::atom;
 use rustler::{Encoder, Env, NifResult, ResourceArc};
 
 use crate::beam_env;
-use crate::convert::{from_beam, from_beam_within, pid_from_beam, to_beam, ConvertError};
+use crate::convert::{
+    from_beam, from_beam_within, pid_from_beam, settle_tags, to_beam, ConvertError,
+};
 use crate::host;
 use crate::process::{InitStatus, RustProcess, Step};
 
@@ -129,6 +131,7 @@ fn deliver_in<'a>(
 ) -> NifResult<rustler::Term<'a>> {
     let to = process.pid();
     let mut signals = Vec::new();
+    let mut failed = None;
     for m in msgs {
         match from_beam_within(m, budget) {
             Ok(msg) => signals.push(Signal::Send {
@@ -136,11 +139,20 @@ fn deliver_in<'a>(
                 to,
                 msg,
             }),
-            Err(ConvertError::TooBig) => return Ok(to_beam(env, &Term::atom("dirty"))),
-            Err(e) => return Err(bad(e)),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
         }
     }
-    Ok(step(env, process.deliver_all(env, signals)))
+    let out = match failed {
+        None => Ok(step(env, process.deliver_all(env, signals))),
+        Some(ConvertError::TooBig) => Ok(to_beam(env, &Term::atom("dirty"))),
+        Some(e) => Err(bad(e)),
+    };
+    // Tags of calls not answered in this NIF call are kept for later.
+    settle_tags(env);
+    out
 }
 
 /// `deliver(Proc, Msg)`: `Msg` arrived at the proxy. `dirty` when it is too

@@ -15,6 +15,7 @@
 //! | `{send_after, Ms, Msg}`| `erlang:send_after(Ms, self(), Msg)`     | `ok`           |
 //! | `spawn_counter`        | `{counter, start_link, [0]}`, linked     | its pid        |
 //! | `inbox`                | the other messages so far, oldest first  | a list         |
+//! | `{hold, Value}`        | `{noreply, ..}`; a later `release` message answers `Value` (`gen_server:reply/2`) | `Value`, later |
 //! | `{panic, Text}`        | panics                                   | (dies)         |
 //! | `{stop, Reason}`       | returns `Err(Reason)`                    | (dies)         |
 
@@ -49,6 +50,7 @@ fn is(t: &Term, name: &str) -> bool {
 
 async fn run(mut ctx: Process) -> Result<(), Term> {
     let mut inbox = Vec::new();
+    let mut held: Vec<(Term, Term)> = Vec::new();
     loop {
         let Ok(msg) = ctx.receive().await.into_term() else {
             continue;
@@ -56,6 +58,12 @@ async fn run(mut ctx: Process) -> Result<(), Term> {
         let (from, req) = match &msg {
             Term::Tuple(t) if t.len() == 3 && is(&t[0], "$gen_call") => {
                 (t[1].clone(), t[2].clone())
+            }
+            _ if is(&msg, "release") => {
+                for (from, value) in held.drain(..) {
+                    reply(&ctx, &from, value);
+                }
+                continue;
             }
             _ => {
                 inbox.push(msg);
@@ -116,6 +124,7 @@ async fn run(mut ctx: Process) -> Result<(), Term> {
             [a, Term::Binary(text)] if is(a, "panic") => {
                 panic!("{}", String::from_utf8_lossy(text));
             }
+            [a, value] if is(a, "hold") => held.push((from.clone(), value.clone())),
             [a, reason] if is(a, "stop") => return Err(reason.clone()),
             _ => return Err(Term::Tuple(vec![Term::atom("bad_call"), req.clone()])),
         }

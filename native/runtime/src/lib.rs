@@ -174,6 +174,7 @@ pub mod counter;
 pub mod executor;
 pub mod exit;
 pub mod gen_server;
+mod hash;
 pub mod link;
 pub mod mailbox;
 pub mod monitor;

@@ -48,6 +48,7 @@ use tokio::runtime::{Handle, Runtime};
 
 use crate::executor::Executor;
 use crate::exit::{self, IntoExitReason};
+use crate::hash::FastMap;
 use crate::process::{self, Envelope, ProcShared, Process};
 use crate::registry::Registry;
 use crate::signal::{MonitorTarget, Signal};
@@ -58,6 +59,9 @@ const SHARDS: usize = 32;
 /// Pid numbers: 15 bits of id and 13 of serial, as the BEAM's pids have.
 const PID_ID_BITS: u32 = 15;
 const PID_NUMBER_MASK: u32 = (1 << 28) - 1;
+
+/// One shard of the process table: pid key -> process.
+type ProcTable = FastMap<u64, Arc<ProcShared>>;
 
 /// A handle to a runtime instance; cheap to clone (an `Arc` inside).
 #[derive(Clone)]
@@ -70,7 +74,7 @@ struct NodeInner {
     creation: u32,
     next_pid: AtomicU32,
     next_ref: AtomicU64,
-    procs: Vec<Mutex<HashMap<u64, Arc<ProcShared>>>>,
+    procs: Vec<Mutex<ProcTable>>,
     registry: Registry,
     transports: RwLock<HashMap<Atom, Arc<dyn Transport>>>,
     default_transport: RwLock<Option<Arc<dyn Transport>>>,
@@ -139,7 +143,9 @@ impl Node {
                 creation,
                 next_pid: AtomicU32::new(1),
                 next_ref: AtomicU64::new(1),
-                procs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+                procs: (0..SHARDS)
+                    .map(|_| Mutex::new(ProcTable::default()))
+                    .collect(),
                 registry: Registry::default(),
                 transports: RwLock::new(HashMap::new()),
                 default_transport: RwLock::new(None),
@@ -389,7 +395,7 @@ impl Node {
         (u64::from(pid.serial) << 32) | u64::from(pid.id)
     }
 
-    fn shard(&self, key: u64) -> &Mutex<HashMap<u64, Arc<ProcShared>>> {
+    fn shard(&self, key: u64) -> &Mutex<ProcTable> {
         &self.inner.procs[key as usize % SHARDS]
     }
 

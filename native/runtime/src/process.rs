@@ -60,7 +60,7 @@
 //! ```
 
 use std::any::Any;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -74,6 +74,7 @@ use parking_lot::Mutex;
 
 use crate::executor::Exited;
 use crate::exit::{self, IntoExitReason};
+use crate::hash::{FastMap, FastSet};
 use crate::mailbox::{Mailbox, Message};
 use crate::node::Node;
 use crate::signal::{MonitorTarget, Signal};
@@ -120,14 +121,14 @@ pub(crate) struct ProcState {
 /// A process's links and monitors.
 #[derive(Default)]
 pub(crate) struct Relations {
-    pub(crate) links: HashSet<Pid>,
+    pub(crate) links: FastSet<Pid>,
     /// Monitors this process holds: ref -> what it watches (as given).
-    pub(crate) monitors: HashMap<Reference, MonitorTarget>,
+    pub(crate) monitors: FastMap<Reference, MonitorTarget>,
     /// Monitors held on this process: ref -> watcher.
-    pub(crate) monitored_by: HashMap<Reference, Pid>,
+    pub(crate) monitored_by: FastMap<Reference, Pid>,
     /// Tags of calls that timed out: a late reply with one of these is
     /// dropped on arrival (what OTP 24+'s call aliases achieve).
-    pub(crate) abandoned: HashSet<Reference>,
+    pub(crate) abandoned: FastSet<Reference>,
 }
 
 impl ProcState {
@@ -163,8 +164,9 @@ impl ProcShared {
         Ok(())
     }
 
-    /// Takes every queued envelope; registers `waker` for the next one.
-    fn take(&self, waker: Option<&Waker>) -> VecDeque<Envelope> {
+    /// Takes the first queued envelope and says how many more were queued
+    /// with it; registers `waker` for the next one.
+    fn take_first(&self, waker: Option<&Waker>) -> Option<(Envelope, usize)> {
         let mut inbox = self.inbox.lock();
         if let Some(w) = waker {
             match &inbox.waker {
@@ -172,7 +174,13 @@ impl ProcShared {
                 _ => inbox.waker = Some(w.clone()),
             }
         }
-        std::mem::take(&mut inbox.queue)
+        let first = inbox.queue.pop_front()?;
+        Some((first, inbox.queue.len()))
+    }
+
+    /// Takes the next queued envelope.
+    fn take_next(&self) -> Option<Envelope> {
+        self.inbox.lock().queue.pop_front()
     }
 
     /// Closes the queue for good and returns what was still in it.
@@ -185,21 +193,32 @@ impl ProcShared {
 
     /// Handles every queued signal (messages into the mailbox, links,
     /// exits, monitors), then routes the signals that produced.
-    pub(crate) fn drain(&self, node: &Node, waker: Option<&Waker>) {
-        let batch = self.take(waker);
-        if batch.is_empty() {
-            return;
-        }
+    ///
+    /// Envelopes are popped one by one, so the queue keeps its buffer (no
+    /// allocation per message); only those queued when the drain began
+    /// are handled. Lock order: `state`, then `inbox` (a sender locks only
+    /// `inbox`).
+    ///
+    /// Returns `false` if there was nothing to handle.
+    pub(crate) fn drain(&self, node: &Node, waker: Option<&Waker>) -> bool {
+        let Some((first, more)) = self.take_first(waker) else {
+            return false;
+        };
         let mut out = Vec::new();
         {
             let mut st = self.state.lock();
-            for envelope in batch {
+            self.handle(&mut st, node, first, &mut out);
+            for _ in 0..more {
+                let Some(envelope) = self.take_next() else {
+                    break;
+                };
                 self.handle(&mut st, node, envelope, &mut out);
             }
         }
         for s in out {
             node.route(s);
         }
+        true
     }
 
     fn handle(&self, st: &mut ProcState, node: &Node, envelope: Envelope, out: &mut Vec<Signal>) {
@@ -324,9 +343,12 @@ where
             // exit signals go out.
             let mut body = pin!(body);
             poll_fn(|cx| {
-                shared.drain(&node, Some(cx.waker()));
-                if let Some(reason) = shared.state.lock().exiting.take() {
-                    return Poll::Ready(Ending::Signal(*reason));
+                // Only a signal handled here can have set `exiting` since
+                // the last poll (the body's own exits are checked below).
+                if shared.drain(&node, Some(cx.waker())) {
+                    if let Some(reason) = shared.state.lock().exiting.take() {
+                        return Poll::Ready(Ending::Signal(*reason));
+                    }
                 }
                 match crate::panic::catch_poll(body.as_mut(), cx) {
                     Err(panic_reason) => Poll::Ready(Ending::Body(panic_reason)),

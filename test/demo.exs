@@ -9,17 +9,27 @@ defmodule Demo do
   def story(mode, opts) do
     say("== ~s: an Elixir Supervisor with a Rust counter ==", [mode])
     child = {Ferrotp, [behaviour: :counter, arg: 0, name: DemoCounter] ++ opts}
-    {:ok, sup} = Supervisor.start_link([child], strategy: :one_for_one, max_restarts: 3, max_seconds: 10)
+
+    {:ok, sup} =
+      Supervisor.start_link([child], strategy: :one_for_one, max_restarts: 3, max_seconds: 10)
+
     pid = Process.whereis(DemoCounter)
     GenServer.cast(DemoCounter, {:bump, 5})
     say("bump 5, value -> ~p (pid ~p)", [GenServer.call(DemoCounter, :value), pid])
     ref = Process.monitor(pid)
     GenServer.cast(DemoCounter, :boom)
+
     receive do
       {:DOWN, ^ref, :process, ^pid, reason} -> say("counter crashed: ~p", [reason])
     end
+
     new = wait_restart(pid)
-    say("restarted as ~p, value -> ~p (known-good state)", [new, GenServer.call(DemoCounter, :value)])
+
+    say("restarted as ~p, value -> ~p (known-good state)", [
+      new,
+      GenServer.call(DemoCounter, :value)
+    ])
+
     Supervisor.stop(sup)
   end
 

@@ -111,11 +111,75 @@ fn proc_target(p: ProcRef, node: Atom) -> MonitorTarget {
     }
 }
 
-/// The frame for a signal leaving this port program: the same control
-/// message the hidden node sends for it ([`node::signals::to_control`]).
+fn proc_ref(t: MonitorTarget) -> ProcRef {
+    match t {
+        MonitorTarget::Pid(p) => ProcRef::Pid(p),
+        MonitorTarget::Name { name, .. } => ProcRef::Name(name),
+    }
+}
+
+/// The frame for a signal leaving this port program.
 pub fn signal_to_frame(signal: Signal) -> Frame {
-    let (control, payload) = node::signals::to_control(signal);
-    Frame::new(control, payload)
+    use ControlMessage as C;
+    match signal {
+        Signal::Send {
+            from: Some(from),
+            to,
+            msg,
+        } => Frame::new(C::SendSender { from, to }, Some(msg)),
+        Signal::Send {
+            from: None,
+            to,
+            msg,
+        } => Frame::new(C::Send { to }, Some(msg)),
+        Signal::RegSend {
+            from, to_name, msg, ..
+        } => Frame::new(C::RegSend { from, to_name }, Some(msg)),
+        Signal::Link { from, to } => Frame::new(C::Link { from, to }, None),
+        Signal::Unlink { from, to, id } => Frame::new(C::UnlinkId { id, from, to }, None),
+        Signal::UnlinkAck { from, to, id } => Frame::new(C::UnlinkIdAck { id, from, to }, None),
+        Signal::Exit { from, to, reason } => Frame::new(C::PayloadExit { from, to }, Some(reason)),
+        Signal::Exit2 { from, to, reason } => {
+            Frame::new(C::PayloadExit2 { from, to }, Some(reason))
+        }
+        Signal::Monitor {
+            from,
+            target,
+            reference,
+        } => Frame::new(
+            C::MonitorP {
+                from,
+                to: proc_ref(target),
+                reference,
+            },
+            None,
+        ),
+        Signal::Demonitor {
+            from,
+            target,
+            reference,
+        } => Frame::new(
+            C::DemonitorP {
+                from,
+                to: proc_ref(target),
+                reference,
+            },
+            None,
+        ),
+        Signal::Down {
+            from,
+            to,
+            reference,
+            reason,
+        } => Frame::new(
+            C::PayloadMonitorPExit {
+                from: proc_ref(from),
+                to,
+                reference,
+            },
+            Some(reason),
+        ),
+    }
 }
 
 /// What a frame arriving from the host asks for. `here` is this port

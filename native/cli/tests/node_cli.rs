@@ -74,8 +74,13 @@ fn wait_line(rx: &mpsc::Receiver<String>, pred: impl Fn(&str) -> bool) -> String
 }
 
 fn rust_node(port: u16, name: &str, cookie: &str) -> (Kill, mpsc::Receiver<String>) {
+    rust_node_as(port, "--sname", name, cookie)
+}
+
+/// `ferrotp node FLAG NAME` (`--sname` or `--name`).
+fn rust_node_as(port: u16, flag: &str, name: &str, cookie: &str) -> (Kill, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrotp"))
-        .args(["node", "--sname", name, "--cookie", cookie])
+        .args(["node", flag, name, "--cookie", cookie])
         .env("ERL_EPMD_PORT", port.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -88,11 +93,22 @@ fn rust_node(port: u16, name: &str, cookie: &str) -> (Kill, mpsc::Receiver<Strin
 
 fn erl(port: u16, cookie: &str, script: &str) -> (Kill, mpsc::Receiver<String>) {
     let name = format!("erl{}_{}@localhost", std::process::id(), script.len());
+    erl_as(port, "-sname", &name, cookie, script)
+}
+
+/// `erl FLAG NAME` (`-sname` or `-name`) evaluating `script`.
+fn erl_as(
+    port: u16,
+    flag: &str,
+    name: &str,
+    cookie: &str,
+    script: &str,
+) -> (Kill, mpsc::Receiver<String>) {
     let mut child = Command::new("erl")
         .args([
             "-noshell",
-            "-sname",
-            &name,
+            flag,
+            name,
             "-setcookie",
             cookie,
             "-eval",
@@ -164,4 +180,56 @@ fn killing_the_rust_os_process_is_noconnection_for_erlang() {
     let _ = rust.0.kill();
     let line = wait_line(&erl_out, |l| l.starts_with("result"));
     assert_eq!(line, "result {noconnection,noconnection}");
+}
+
+#[test]
+fn long_names_connect_both_ways_and_reach_the_seed_tree() {
+    if !have_erl() {
+        return;
+    }
+    let (port, _epmd) = epmd();
+    let id = std::process::id();
+    let node = format!("clong{id}@127.0.0.1");
+    let (_rust, _out) = rust_node_as(port, "--name", &node, "cc3");
+    // erl with a long name reaches the Rust node's registered names and
+    // sees it as a hidden node (not in nodes(), in nodes(hidden)).
+    let script = format!(
+        "N = '{node}', pong = net_adm:ping(N), \
+         V0 = gen_server:call({{counter, N}}, value), gen_server:cast({{counter, N}}, {{bump, 4}}), \
+         V1 = gen_server:call({{counter, N}}, value), \
+         [{{counter, C, worker, [counter]}}] = supervisor:which_children({{top_sup, N}}), \
+         Visible = lists:member(N, nodes()), Hidden = lists:member(N, nodes(hidden)), \
+         io:format(\"result ~w~n\", [{{V0, V1, node(C) =:= N, Visible, Hidden}}]), halt()."
+    );
+    let erl_node = format!("elong{id}@127.0.0.1");
+    let (_erl, erl_out) = erl_as(port, "-name", &erl_node, "cc3", &script);
+    let line = wait_line(&erl_out, |l| l.starts_with("result"));
+    assert_eq!(line, "result {0,4,true,false,true}");
+
+    // The other way: the Rust node dials a long-named erl (`--connect`).
+    let waiter = format!("wait{id}@127.0.0.1");
+    let script = "io:format(\"ready~n\"), Wait = fun W() -> case nodes(hidden) of [N] -> N; _ -> timer:sleep(50), W() end end, \
+         N = Wait(), V = gen_server:call({counter, N}, value), \
+         io:format(\"result ~w~n\", [{N, V}]), halt().";
+    let (_erl2, erl2_out) = erl_as(port, "-name", &waiter, "cc3", script);
+    wait_line(&erl2_out, |l| l == "ready");
+    let dialer = format!("cdial{id}@127.0.0.1");
+    let child = Command::new(env!("CARGO_BIN_EXE_ferrotp"))
+        .args([
+            "node",
+            "--name",
+            &dialer,
+            "--cookie",
+            "cc3",
+            "--connect",
+            &waiter,
+        ])
+        .env("ERL_EPMD_PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ferrotp node runs");
+    let _dialer = Kill(child);
+    let line = wait_line(&erl2_out, |l| l.starts_with("result"));
+    assert_eq!(line, format!("result {{'{dialer}',0}}"));
 }

@@ -9,7 +9,7 @@
 //!
 //! | the Rust supervisor sees                       | on the BEAM                                              |
 //! |------------------------------------------------|----------------------------------------------------------|
-//! | `{ok, Child}` (Child: the bridge, linked)      | `M:F(A)` returned `{ok, Pid}`; `Pid`'s parent is the bridge |
+//! | `Started::Via { via: Bridge, child: Pid }`: it links to and shuts down the bridge; `which_children`, `start_child`'s `{ok, Pid}` and reports show `Pid` | `M:F(A)` returned `{ok, Pid}`; `Pid`'s parent is the bridge |
 //! | `ignore` / `{error, R}`                        | what `M:F(A)` returned                                   |
 //! | `{'EXIT', Child, R}`                           | `Pid` exited with `R`                                    |
 //! | `exit(Child, shutdown)` then `kill`            | forwarded to `Pid` (shutdown), or the bridge dies (kill) and takes `Pid` with it |
@@ -115,10 +115,16 @@ impl RemoteStarter for BeamStarter {
                 return Err(result);
             }
             match result.as_tuple() {
-                Some([ok, Term::Pid(_)]) if ok.is_atom("ok") => Ok(Started::Ok(proxy)),
-                Some([ok, Term::Pid(_), info]) if ok.is_atom("ok") => {
-                    Ok(Started::OkInfo(proxy, info.clone()))
-                }
+                Some([ok, Term::Pid(child)]) if ok.is_atom("ok") => Ok(Started::Via {
+                    via: proxy,
+                    child: *child,
+                    info: None,
+                }),
+                Some([ok, Term::Pid(child), info]) if ok.is_atom("ok") => Ok(Started::Via {
+                    via: proxy,
+                    child: *child,
+                    info: Some(info.clone()),
+                }),
                 Some([error, reason]) if error.is_atom("error") => Err(reason.clone()),
                 _ if result.is_atom("ignore") => Ok(Started::Ignore),
                 _ => Err(Term::tuple(vec![Term::atom("bad_return"), result])),

@@ -17,7 +17,7 @@
 use etf::{Atom, Pid, Term};
 use ferrotp::behaviours;
 use ferrotp::call::{From, Incoming};
-use ferrotp::start::{self, Started};
+use ferrotp::start;
 use ferrotp::{Node, Process};
 use tracing::{debug, warn};
 
@@ -114,9 +114,7 @@ async fn start_for(mut helper: Process, from: From, req: StartRequest) {
         inner(c, init.on_behalf_of(caller)).await
     });
     let reply = match start::start_body(&mut helper, req.name, Vec::new(), body).await {
-        Ok(Started::Ok(p)) => Term::tuple(vec![Term::atom("ok"), Term::Pid(p)]),
-        Ok(Started::OkInfo(p, info)) => Term::tuple(vec![Term::atom("ok"), Term::Pid(p), info]),
-        Ok(Started::Ignore) => Term::atom("ignore"),
+        Ok(started) => started.to_term(),
         Err(reason) => error(reason),
     };
     from.reply(&helper, reply);

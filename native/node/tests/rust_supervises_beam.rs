@@ -62,6 +62,14 @@ async fn a_rust_supervisor_starts_restarts_and_shuts_down_an_erlang_worker() {
             assert_eq!(child.node, e.atom(), "the child runs on the BEAM node");
             let w1 = eval(&mut ctx, e, "W1 = whereis(w1), is_pid(W1).").await;
             assert_eq!(w1, Term::atom("true"));
+            // which_children shows the worker itself, as OTP's does.
+            let shown = eval(
+                &mut ctx,
+                e,
+                &format!("W1 =:= list_to_pid(\"<0.{}.{}>\").", child.id, child.serial),
+            )
+            .await;
+            assert_eq!(shown, Term::atom("true"), "which_children names the worker");
 
             // Messages to the child reach the worker, which answers directly.
             ctx.send(

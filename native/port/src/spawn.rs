@@ -34,7 +34,7 @@ pub fn handle(node: &Node, outbox: &Outbox, req: SpawnRequest) {
     let (node, outbox) = (node.clone(), outbox.clone());
     node.handle().clone().spawn(async move {
         let reply = match start(&node, &req).await {
-            Ok(Started::Ok(pid)) | Ok(Started::OkInfo(pid, _)) => {
+            Ok(Started::Ok(pid) | Started::OkInfo(pid, _) | Started::Via { child: pid, .. }) => {
                 let mut flags = LINK_FLAG;
                 if req.has_opt("monitor") {
                     flags |= MONITOR_FLAG;

@@ -302,10 +302,9 @@ pub fn body(behaviour: Atom, arg: Term) -> Result<Body, Term> {
 /// `ignore` from the behaviour is `Err(ignore)`; any other failure is the
 /// reason of `{error, Reason}`.
 pub async fn start_link(ctx: &mut Process, behaviour: Atom, args: Vec<Term>) -> Result<Pid, Term> {
-    match apply(ctx, behaviour, Atom::new("start_link"), args, Vec::new()).await? {
-        Started::Ok(p) | Started::OkInfo(p, _) => Ok(p),
-        Started::Ignore => Err(Term::atom("ignore")),
-    }
+    apply(ctx, behaviour, Atom::new("start_link"), args, Vec::new())
+        .await?
+        .into_pid()
 }
 
 /// Starts behaviour `behaviour` with its one init argument, optionally
@@ -319,10 +318,7 @@ pub async fn start_link_arg(
     let Some(b) = lookup(behaviour) else {
         return Err(undef(behaviour, Atom::new("start_link"), &[arg]));
     };
-    match b.start_link(ctx, arg, name).await? {
-        Started::Ok(p) | Started::OkInfo(p, _) => Ok(p),
-        Started::Ignore => Err(Term::atom("ignore")),
-    }
+    b.start_link(ctx, arg, name).await?.into_pid()
 }
 
 /// Starts `apply(M, F, Args ++ Extra)` as a supervisor does: through the

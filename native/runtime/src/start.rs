@@ -74,14 +74,43 @@ pub enum Started {
     OkInfo(Pid, Term),
     /// `ignore`: the child chose not to run; there is no process.
     Ignore,
+    /// A child started on the far side of a boundary through a stand-in
+    /// that the supervisor links to and shuts down (as OTP's
+    /// `supervisor_bridge` stands between a supervisor and a process it
+    /// did not start itself). The supervisor manages `via`; what users see
+    /// (`which_children`, `start_child`'s `{ok, Child}`, reports) is `child`.
+    Via {
+        /// The stand-in the supervisor is linked to; it exits with the
+        /// child's reason.
+        via: Pid,
+        /// The started process itself.
+        child: Pid,
+        /// `Info` of an `{ok, Child, Info}` start.
+        info: Option<Term>,
+    },
 }
 
 impl Started {
     /// The pid, if a process was started.
     pub fn pid(&self) -> Option<Pid> {
         match self {
-            Started::Ok(p) | Started::OkInfo(p, _) => Some(*p),
+            Started::Ok(p) | Started::OkInfo(p, _) | Started::Via { via: p, .. } => Some(*p),
             Started::Ignore => None,
+        }
+    }
+
+    /// The pid users see, as a `start_link` caller gets it; `ignore` is
+    /// `Err(ignore)`.
+    pub fn into_pid(self) -> Result<Pid, Term> {
+        self.shown_pid().ok_or_else(|| Term::atom("ignore"))
+    }
+
+    /// The pid users see: the started process itself, also when the
+    /// supervisor manages it through a [`Started::Via`] stand-in.
+    pub fn shown_pid(&self) -> Option<Pid> {
+        match self {
+            Started::Via { child, .. } => Some(*child),
+            other => other.pid(),
         }
     }
 
@@ -94,6 +123,10 @@ impl Started {
                 Term::tuple(vec![Term::atom("ok"), Term::Pid(*p), info.clone()])
             }
             Started::Ignore => Term::atom("ignore"),
+            Started::Via { child, info, .. } => match info {
+                None => Term::tuple(vec![Term::atom("ok"), Term::Pid(*child)]),
+                Some(info) => Term::tuple(vec![Term::atom("ok"), Term::Pid(*child), info.clone()]),
+            },
         }
     }
 

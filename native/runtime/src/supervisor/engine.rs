@@ -109,6 +109,9 @@ struct Sup {
     dynamic_restarts: u32,
     intensity: Intensity,
     init_arg: Term,
+    /// Children managed through a stand-in ([`Started::Via`]): stand-in
+    /// pid -> the child's own pid, which is what users are shown.
+    shown: HashMap<Pid, Pid>,
 }
 
 /// What a restart decision leads to.
@@ -199,6 +202,7 @@ pub(crate) async fn run(mut ctx: Process, mut init: Init, arg: InitArg, parent: 
             .collect(),
         dynamics: BTreeMap::new(),
         dynamic_restarts: 0,
+        shown: HashMap::new(),
         init_arg,
     };
     if !sup.is_simple() {
@@ -354,7 +358,7 @@ impl Sup {
                     .values()
                     .map(|d| {
                         let child = match d.pid {
-                            ChildPid::Running(p) => Term::Pid(p),
+                            ChildPid::Running(p) => Term::Pid(self.show(p)),
                             _ => Term::atom("restarting"),
                         };
                         Term::tuple(vec![
@@ -373,7 +377,7 @@ impl Sup {
                 .rev()
                 .map(|c| {
                     let child = match &c.pid {
-                        ChildPid::Running(p) => Term::Pid(*p),
+                        ChildPid::Running(p) => Term::Pid(self.show(*p)),
                         ChildPid::Restarting(_) => Term::atom("restarting"),
                         ChildPid::Undefined => Term::atom("undefined"),
                     };
@@ -386,6 +390,21 @@ impl Sup {
                 })
                 .collect(),
         )
+    }
+
+    /// The pid users see for the managed pid `p` (see [`Sup::shown`]).
+    fn show(&self, p: Pid) -> Pid {
+        self.shown.get(&p).copied().unwrap_or(p)
+    }
+
+    /// The managed pid for a pid a user passed in (the inverse of
+    /// [`Sup::show`]).
+    fn managed(&self, p: Pid) -> Pid {
+        self.shown
+            .iter()
+            .find(|(_, shown)| **shown == p)
+            .map(|(via, _)| *via)
+            .unwrap_or(p)
     }
 
     fn is_alive(&self, p: &Pid) -> bool {
@@ -498,6 +517,7 @@ impl Sup {
             let Term::Pid(p) = id else {
                 return error_tuple(Term::atom("simple_one_for_one"));
             };
+            let p = self.managed(p);
             let key = dyn_key(&p);
             if let Some(d) = self.dynamics.get(&key).cloned() {
                 if let Some(t) = self.template().cloned() {
@@ -571,7 +591,10 @@ impl Sup {
     fn get_childspec(&self, id: Term) -> Term {
         if self.is_simple() {
             let found = match &id {
-                Term::Pid(p) => self.dynamics.contains_key(&dyn_key(p)) || !self.is_alive(p),
+                Term::Pid(p) => {
+                    let p = self.managed(*p);
+                    self.dynamics.contains_key(&dyn_key(&p)) || !self.is_alive(&p)
+                }
                 _ => false,
             };
             return match (found, self.template()) {
@@ -640,7 +663,7 @@ impl Sup {
         let Some(spec) = self.target_spec(&target) else {
             return Next::Continue;
         };
-        let offender_pid = Term::Pid(pid);
+        let offender_pid = Term::Pid(self.shown.remove(&pid).unwrap_or(pid));
         let is_orderly = exit::is_orderly(&reason);
         match spec.restart {
             Restart::Permanent => {
@@ -987,8 +1010,11 @@ impl Sup {
         .await
         .unwrap_or_else(|panic| Err(tagged("EXIT", panic)));
         if let Ok(started) = &result {
-            if let Some(p) = started.pid() {
-                report::progress(&self.name, spec, Term::Pid(p));
+            if let (Some(managed), Some(shown)) = (started.pid(), started.shown_pid()) {
+                if managed != shown {
+                    self.shown.insert(managed, shown);
+                }
+                report::progress(&self.name, spec, Term::Pid(shown));
             }
         }
         result
@@ -1016,12 +1042,13 @@ impl Sup {
         let ChildPid::Running(p) = pid else {
             return;
         };
+        let shown = self.shown.remove(p).unwrap_or(*p);
         if let Err(reason) = self.shutdown(spec, *p).await {
             report::error(
                 &self.name,
                 "shutdown_error",
                 &reason,
-                Offender::One(spec, Term::Pid(*p)),
+                Offender::One(spec, Term::Pid(shown)),
             );
         }
     }

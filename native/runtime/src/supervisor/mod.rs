@@ -84,7 +84,7 @@ use etf::{Atom, Pid, Term};
 
 use crate::call;
 use crate::process::{Dest, Process};
-use crate::start::{self, Started};
+use crate::start;
 
 pub use child_spec::{ChildSpec, ChildType, Modules, Restart, Shutdown, Start, StartChild};
 pub(crate) use engine::SupervisorBehaviour;
@@ -136,10 +136,9 @@ pub async fn start_link(
         let parent = init.parent().unwrap_or_else(|| c.pid());
         engine::run(c, init, InitArg::Typed(flags, specs), parent)
     });
-    match start::start_body(ctx, opts.name, Vec::new(), body).await? {
-        Started::Ok(p) | Started::OkInfo(p, _) => Ok(p),
-        Started::Ignore => Err(Term::atom("ignore")),
-    }
+    start::start_body(ctx, opts.name, Vec::new(), body)
+        .await?
+        .into_pid()
 }
 
 /// Starts a supervisor from terms, as `{supervisor, start_link, [Flags, Specs]}`
@@ -154,10 +153,9 @@ pub async fn start_link_terms(
         let parent = init.parent().unwrap_or_else(|| c.pid());
         engine::run(c, init, InitArg::Terms(flags, specs), parent)
     });
-    match start::start_body(ctx, opts.name, Vec::new(), body).await? {
-        Started::Ok(p) | Started::OkInfo(p, _) => Ok(p),
-        Started::Ignore => Err(Term::atom("ignore")),
-    }
+    start::start_body(ctx, opts.name, Vec::new(), body)
+        .await?
+        .into_pid()
 }
 
 /// `call(Supervisor, Req)`: waits forever, as `supervisor` does.

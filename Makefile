@@ -10,7 +10,7 @@ FERROTP := target/release/ferrotp
 # nextest when installed, cargo test otherwise.
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help deps build demo test test-rust test-fuzz test-erlang test-elixir bench bench-nif lint
+.PHONY: help deps build demo test test-rust test-fuzz test-erlang test-elixir bench bench-nif bench-dist lint
 
 help:
 	@echo "make demo   - install what is missing, build, run the let-it-crash demo"

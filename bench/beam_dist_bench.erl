@@ -1,8 +1,9 @@
 %% Distribution benchmark: from this Erlang node, the same workloads
 %% against the counter on a Rust node (`ferrotp node`) and against the same
 %% counter (beam_bench_counter) on a second Erlang node, started here with
-%% `peer`. Prints one `name rust erlang unit ratio` line per result
-%% (ratio = rust / erlang for rates: above 1 means the Rust node is faster).
+%% `peer`. Prints one `name rust erlang unit ratio (min..max)` line per
+%% result (ratio = rust / erlang for rates: above 1 means the Rust node is
+%% faster). `make bench-dist` (bench/dist.sh) runs it.
 %%
 %%   erlc -o /tmp bench/beam_dist_bench.erl bench/beam_bench_counter.erl
 %%   ferrotp node --sname rust --cookie bench &
@@ -10,6 +11,8 @@
 %%       -eval 'beam_dist_bench:main([rust@HOST]), halt().'
 -module(beam_dist_bench).
 -export([main/1]).
+
+-define(ROUNDS, 7).
 
 main([RustNode | Rest]) when is_atom(RustNode) ->
     Scale = case Rest of [S | _] -> S; [] -> 1 end,
@@ -22,12 +25,29 @@ main([RustNode | Rest]) when is_atom(RustNode) ->
         {ok, P} = beam_bench_counter:start_link(0), unlink(P), {ok, P} end),
     {ok, Rust} = ferrotp_start(RustNode),
     Targets = [{rust, Rust, RustNode}, {erlang, Beam, PeerNode}],
-    report(call_round_trips, calls_per_s, [{T, calls(P, 20000 div Scale)} || {T, P, _} <- Targets]),
-    report(cast_throughput, msgs_per_s, [{T, casts(P, 200000 div Scale)} || {T, P, _} <- Targets]),
-    report(large_message_1mb, mb_per_s, [{T, large(P, N, 1 bsl 20, 100 div Scale)} || {T, P, N} <- Targets]),
-    report(large_message_10mb, mb_per_s, [{T, large(P, N, 10 bsl 20, 20 div Scale)} || {T, P, N} <- Targets]),
+    io:format("name rust erlang unit median_ratio (min..max of ~b alternating rounds)~n", [?ROUNDS]),
+    rounds(call_round_trips, calls_per_s, Targets, fun(P, _) -> calls(P, 4000 div Scale) end),
+    rounds(cast_throughput, msgs_per_s, Targets, fun(P, _) -> casts(P, 40000 div Scale) end),
+    rounds(large_message_1mb, mb_per_s, Targets, fun(P, N) -> large(P, N, 1 bsl 20, 20 div Scale) end),
+    rounds(large_message_10mb, mb_per_s, Targets, fun(P, N) -> large(P, N, 10 bsl 20, 4) end),
     peer:stop(Peer),
     ok.
+
+%% ?ROUNDS short rounds, Rust and Erlang alternating (which goes first
+%% alternates too), so both see the same machine; the reported rates are
+%% medians and the ratio is the median of the per-round ratios.
+rounds(Name, Unit, [{rust, R, RN}, {erlang, E, EN}], Work) ->
+    Pairs = [case I rem 2 of
+                 0 -> {Work(R, RN), Work(E, EN)};
+                 1 -> Er = Work(E, EN), {Work(R, RN), Er}
+             end || I <- lists:seq(1, ?ROUNDS)],
+    Ratios = lists:sort([Rr / Ee || {Rr, Ee} <- Pairs]),
+    io:format("~s ~.1f ~.1f ~s ~.2f (~.2f..~.2f)~n",
+              [Name, median([Rr || {Rr, _} <- Pairs]), median([Ee || {_, Ee} <- Pairs]), Unit,
+               median(Ratios), hd(Ratios), lists:last(Ratios)]).
+
+median(L) ->
+    lists:nth((length(L) + 1) div 2, lists:sort(L)).
 
 %% A counter on the Rust node, through its start service (not linked).
 ferrotp_start(Node) ->
@@ -60,5 +80,4 @@ large(P, Node, Bytes, N) ->
 seconds(T0) ->
     erlang:convert_time_unit(erlang:monotonic_time() - T0, native, microsecond) / 1.0e6.
 
-report(Name, Unit, [{rust, R}, {erlang, E}]) ->
-    io:format("~s ~.1f ~.1f ~s ~.2f~n", [Name, R, E, Unit, R / E]).
+

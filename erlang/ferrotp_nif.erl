@@ -244,6 +244,10 @@ request(link, Pid) ->
 request(unlink, Pid) ->
     unlink(Pid),
     ok;
+request(send, {Alias, Msg}) ->
+    %% A message to an alias (a reply to an OTP 24+ call tag).
+    erlang:send(Alias, Msg),
+    ok;
 request(exit, {Pid, Reason}) ->
     exit(Pid, Reason),
     ok;

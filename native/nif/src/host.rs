@@ -166,6 +166,10 @@ impl Transport for BeamTransport {
         match signal {
             Signal::Send { to, msg, .. } => beam_env::send(&to, &msg),
             Signal::RegSend { to_name, msg, .. } => send_to_name(to_name, &msg),
+            // `Alias ! Msg` has no NIF call: the sender's proxy sends it.
+            Signal::AliasSend { from, alias, msg } => {
+                request(&from, "send", vec![Term::Reference(alias), msg])
+            }
             Signal::Link { from, to } => request(&from, "link", vec![Term::Pid(to)]),
             Signal::Unlink { from, to, .. } => request(&from, "unlink", vec![Term::Pid(to)]),
             Signal::Exit2 { from, to, reason } => {

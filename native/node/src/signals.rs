@@ -37,6 +37,9 @@ pub fn to_control(signal: Signal) -> (ControlMessage, Option<Term>) {
         Signal::RegSend {
             from, to_name, msg, ..
         } => (ControlMessage::RegSend { from, to_name }, Some(msg)),
+        Signal::AliasSend { from, alias, msg } => {
+            (ControlMessage::AliasSend { from, alias }, Some(msg))
+        }
         Signal::Link { from, to } => (ControlMessage::Link { from, to }, None),
         Signal::Unlink { from, to, id } => (ControlMessage::UnlinkId { id, from, to }, None),
         Signal::UnlinkAck { from, to, id } => (ControlMessage::UnlinkIdAck { id, from, to }, None),
@@ -178,10 +181,13 @@ pub fn from_control(
             reference,
             reason: payload?,
         },
+        C::AliasSend { from, alias } | C::AliasSendTt { from, alias, .. } => Signal::AliasSend {
+            from,
+            alias,
+            msg: payload?,
+        },
         C::NodeLink
         | C::GroupLeader { .. }
-        | C::AliasSend { .. }
-        | C::AliasSendTt { .. }
         | C::SpawnRequest { .. }
         | C::SpawnRequestTt { .. }
         | C::SpawnReply { .. }

@@ -86,3 +86,93 @@ async fn otp_supervisor_api_works_on_the_rust_top_sup() {
     assert_eq!(results[6], Term::Int(3), "{}", text(&results[6]));
     assert_eq!(results[7], Term::Int(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_after_an_erlang_callers_timeout_never_reaches_it() {
+    // OTP 24+: gen_server:call's tag is [alias | Mref] and the reply goes to
+    // the alias, so once the call timed out a late reply is dropped.
+    if !have_erl() {
+        return;
+    }
+    let epmd = Epmd::start();
+    let rust = Rust::start(&epmd, "c3").await;
+    let erl = Erl::start(&epmd, "c3");
+    erl.connect(&rust.hidden).await;
+    let n = rust.name().to_string();
+    let e = erl.name;
+    let result = rust
+        .hidden
+        .runtime()
+        .run(move |mut ctx| async move {
+            let src = format!(
+                "C = {{counter, '{n}'}}, ok = sys:suspend(C), \
+                 R = case catch gen_server:call(C, value, 200) of {{'EXIT', {{timeout, _}}}} -> timeout; O -> O end, \
+                 ok = sys:resume(C), 0 = gen_server:call(C, value), \
+                 Stray = receive M -> {{stray, M}} after 500 -> none end, {{R, Stray}}."
+            );
+            eval(&mut ctx, e, &src).await
+        })
+        .await
+        .expect("driver process");
+    assert_eq!(text(&result), "{timeout,none}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_calls_to_erlang_use_alias_tags_and_drop_late_replies() {
+    if !have_erl() {
+        return;
+    }
+    let epmd = Epmd::start();
+    let rust = Rust::start(&epmd, "c4").await;
+    let erl = Erl::start(&epmd, "c4");
+    erl.connect(&rust.hidden).await;
+    let e = erl.name;
+    let here = rust.hidden.name().atom();
+    rust.hidden
+        .runtime()
+        .run(move |mut ctx| async move {
+            // An Erlang server that answers {Req, Tag} with gen_server:reply
+            // after Delay ms.
+            let started = eval(
+                &mut ctx,
+                e,
+                "Srv = fun L() -> receive {'$gen_call', {_, Tag} = From, {Req, Delay}} -> \
+                 timer:sleep(Delay), gen_server:reply(From, {Req, Tag}), L() end end, \
+                 register(tag_echo, spawn(Srv)), ok.",
+            )
+            .await;
+            assert_eq!(started, Term::atom("ok"));
+            let dest = ferrotp::Dest::Registered {
+                name: etf::Atom::new("tag_echo"),
+                node: e.atom(),
+            };
+            let req = |delay: i64| Term::tuple(vec![Term::atom("ping"), Term::Int(delay)]);
+            let reply = ferrotp::gen_server::call_term(
+                &mut ctx,
+                dest.clone(),
+                req(0),
+                std::time::Duration::from_secs(30),
+            )
+            .await
+            .expect("reply through the alias");
+            let tag = elem(&reply, 1);
+            let alias = ferrotp::alias::tag_alias(&tag).expect("[alias | Ref] tag");
+            assert_eq!(alias.node, here, "the alias is the Rust node's");
+            assert_eq!(elem(&reply, 0), Term::atom("ping"));
+            // A reply after the timeout is dropped.
+            let late = ferrotp::gen_server::call_term(
+                &mut ctx,
+                dest,
+                req(300),
+                std::time::Duration::from_millis(100),
+            )
+            .await;
+            assert!(late.is_err(), "{late:?}");
+            let stray = ctx
+                .receive_timeout(std::time::Duration::from_millis(800))
+                .await;
+            assert!(stray.is_none(), "late reply reached the caller: {stray:?}");
+        })
+        .await
+        .expect("driver process");
+}

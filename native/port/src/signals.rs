@@ -135,6 +135,9 @@ pub fn signal_to_frame(signal: Signal) -> Frame {
         Signal::RegSend {
             from, to_name, msg, ..
         } => Frame::new(C::RegSend { from, to_name }, Some(msg)),
+        Signal::AliasSend { from, alias, msg } => {
+            Frame::new(C::AliasSend { from, alias }, Some(msg))
+        }
         Signal::Link { from, to } => Frame::new(C::Link { from, to }, None),
         Signal::Unlink { from, to, id } => Frame::new(C::UnlinkId { id, from, to }, None),
         Signal::UnlinkAck { from, to, id } => Frame::new(C::UnlinkIdAck { id, from, to }, None),

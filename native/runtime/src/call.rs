@@ -13,9 +13,10 @@
 //! [`GenServer`](crate::GenServer) (the supervisor's).
 //!
 //! `Tag` is a reference, or since OTP 24 `[alias | Ref]`; a reply is always
-//! `{Tag, Reply}` whatever the tag's shape, sent to the caller's pid (the
-//! caller's receive matches the tag, so it does not matter that the BEAM
-//! would address an alias).
+//! `{Tag, Reply}`, sent as `gen:reply/2` sends it: to the alias for an
+//! `[alias | Ref]` tag (so a reply after the caller gave up is dropped, see
+//! [`crate::alias`]), to the caller's pid otherwise. Calls to another node
+//! use `[alias | Mref]` tags themselves.
 //!
 //! A call monitors the server for its duration: if the server is or goes
 //! down the call fails with the server's exit reason (`noproc` if it did
@@ -73,9 +74,10 @@ impl From {
         Term::tuple(vec![Term::Pid(self.pid), self.tag.clone()])
     }
 
-    /// Sends `{Tag, Reply}` to the caller (`gen_server:reply/2`).
+    /// Sends `{Tag, Reply}` to the caller (`gen_server:reply/2`): to the
+    /// alias of an `[alias | Alias]` tag, to the pid otherwise.
     pub fn reply(&self, ctx: &Process, reply: Term) {
-        ctx.send(&self.pid, Term::tuple(vec![self.tag.clone(), reply]));
+        crate::alias::reply(ctx, &self.pid, &self.tag, reply);
     }
 }
 

@@ -597,14 +597,26 @@ pub(crate) async fn gen_call(
             Dest::Registered { name, node },
         ),
     };
+    // A call to another node uses OTP 24+'s tag `[alias | Mref]`: the
+    // server replies to the alias, which is gone once the call is over.
+    let remote = match &target {
+        Dest::Pid(p) => p.node != ctx.node().name(),
+        Dest::Registered { node, .. } => *node != ctx.node().name(),
+        Dest::Name(_) => false,
+    };
+    let tag = if remote {
+        ctx.activate_alias(&mref);
+        crate::alias::alias_tag(&mref)
+    } else {
+        Term::Reference(mref.clone())
+    };
     let msg = Term::tuple(vec![
         Term::atom(label),
-        Term::tuple(vec![Term::Pid(ctx.pid()), Term::Reference(mref.clone())]),
+        Term::tuple(vec![Term::Pid(ctx.pid()), tag.clone()]),
         req,
     ]);
     // `{Name, Node} ! Msg` never fails; a pid send never fails.
     let _ = ctx.send_to(target.clone(), msg);
-    let tag = Term::Reference(mref.clone());
     let got = ctx
         .receive_match(
             |m| {
@@ -614,6 +626,9 @@ pub(crate) async fn gen_call(
             Some(timeout),
         )
         .await;
+    if remote {
+        ctx.unalias(&mref);
+    }
     match got {
         Some(m) if m.is_tagged("DOWN") => {
             let reason = down_reason(&m);
@@ -686,7 +701,7 @@ pub fn reply<R: Serialize + Send + 'static>(
         }
         Tag::Wire(tag) => {
             let value = etf::to_term(&reply).map_err(|e| CallError::Encode(e.to_string()))?;
-            ctx.send(&from.pid, Term::tuple(vec![tag.clone(), value]));
+            crate::alias::reply(ctx, &from.pid, tag, value);
             Ok(())
         }
     }
@@ -702,7 +717,7 @@ pub(crate) fn reply_term(ctx: &Process, from: &From, value: Term) {
                 value: Box::new(value),
             },
         ),
-        Tag::Wire(tag) => ctx.send(&from.pid, Term::tuple(vec![tag.clone(), value])),
+        Tag::Wire(tag) => crate::alias::reply(ctx, &from.pid, tag, value),
     }
 }
 

@@ -168,6 +168,7 @@
 
 #![deny(missing_docs)]
 
+pub mod alias;
 pub mod behaviours;
 pub mod call;
 pub mod counter;

@@ -46,6 +46,7 @@ use etf::{Atom, Pid, Reference, Term};
 use parking_lot::{Mutex, RwLock};
 use tokio::runtime::{Handle, Runtime};
 
+use crate::alias::Aliases;
 use crate::executor::Executor;
 use crate::exit::{self, IntoExitReason};
 use crate::hash::FastMap;
@@ -83,6 +84,7 @@ struct NodeInner {
     local_transport: RwLock<Option<Arc<dyn Transport>>>,
     executor: RwLock<Option<Arc<dyn Executor>>>,
     remote: Mutex<HashMap<Atom, RemoteBook>>,
+    aliases: Aliases,
     handle: Handle,
     runtime: Option<Runtime>,
 }
@@ -152,6 +154,7 @@ impl Node {
                 local_transport: RwLock::new(None),
                 executor: RwLock::new(None),
                 remote: Mutex::new(HashMap::new()),
+                aliases: Aliases::default(),
                 handle,
                 runtime,
             }),
@@ -407,6 +410,11 @@ impl Node {
     pub(crate) fn remove(&self, pid: &Pid) {
         let key = Node::key(pid);
         self.shard(key).lock().remove(&key);
+        self.inner.aliases.forget(pid);
+    }
+
+    pub(crate) fn aliases(&self) -> &Aliases {
+        &self.inner.aliases
     }
 
     pub(crate) fn lookup(&self, pid: &Pid) -> Option<Arc<ProcShared>> {
@@ -464,6 +472,19 @@ impl Node {
                         msg: msg.clone(),
                     });
                 } else if let Some(t) = self.local_transport() {
+                    t.deliver(signal);
+                }
+                return;
+            }
+            Signal::AliasSend { from, alias, msg } => {
+                if let Some(pid) = self.inner.aliases.resolve(alias) {
+                    self.deliver_local(Signal::Send {
+                        from: Some(*from),
+                        to: pid,
+                        msg: msg.clone(),
+                    });
+                } else if let Some(t) = self.local_transport() {
+                    // An alias of one of the VM's own processes (NIF).
                     t.deliver(signal);
                 }
                 return;

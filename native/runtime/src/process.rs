@@ -233,7 +233,9 @@ impl ProcShared {
         };
         let me = self.pid;
         match signal {
-            Signal::Send { msg, .. } | Signal::RegSend { msg, .. } => {
+            Signal::Send { msg, .. }
+            | Signal::RegSend { msg, .. }
+            | Signal::AliasSend { msg, .. } => {
                 if !is_abandoned_reply(st, &msg) {
                     st.mailbox.push(Message::Term(msg))
                 }
@@ -267,14 +269,24 @@ fn is_abandoned_local(st: &mut ProcState, msg: &(dyn Any + Send)) -> bool {
     }
 }
 
-/// `true` (and forgets the tag) for a late `{Ref, Reply}` to a call that timed out.
+/// `true` (and forgets the tag) for a late `{Ref, Reply}` (or
+/// `{[alias | Ref], Reply}`) to a call that timed out.
 fn is_abandoned_reply(st: &mut ProcState, msg: &Term) -> bool {
     let Some(rel) = st.relations.as_mut().filter(|r| !r.abandoned.is_empty()) else {
         return false;
     };
-    match msg.as_tuple() {
-        Some([Term::Reference(tag), _]) => rel.abandoned.remove(tag),
-        _ => false,
+    match reply_tag(msg) {
+        Some(tag) => rel.abandoned.remove(tag),
+        None => false,
+    }
+}
+
+/// The reference of a reply `{Ref, Reply}` or `{[alias | Ref], Reply}`.
+fn reply_tag(msg: &Term) -> Option<&Reference> {
+    match msg.as_tuple()? {
+        [Term::Reference(tag), _] => Some(tag),
+        [tag, _] => crate::alias::tag_alias(tag),
+        _ => None,
     }
 }
 
@@ -703,7 +715,7 @@ impl Process {
         let mut st = self.shared.state.lock();
         let before = st.mailbox.len();
         st.mailbox.remove_where(|m| match m {
-            Message::Term(t) => matches!(t.as_tuple(), Some([Term::Reference(r), _]) if r == tag),
+            Message::Term(t) => reply_tag(t) == Some(tag),
             Message::Local(b) => b
                 .downcast_ref::<crate::gen_server::CallReply>()
                 .is_some_and(|reply| reply.tag == *tag),

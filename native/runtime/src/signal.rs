@@ -11,6 +11,7 @@
 //! |---------------------------------|------------------------|-----------------------|
 //! | `Pid ! Msg`                     | `SEND_SENDER`          | [`Signal::Send`]      |
 //! | `{Name, Node} ! Msg`            | `REG_SEND`             | [`Signal::RegSend`]   |
+//! | `Alias ! Msg`                   | `ALIAS_SEND`           | [`Signal::AliasSend`] |
 //! | `link(Pid)`                     | `LINK`                 | [`Signal::Link`]      |
 //! | `unlink(Pid)`                   | `UNLINK_ID`            | [`Signal::Unlink`]    |
 //! | (unlink acknowledgement)        | `UNLINK_ID_ACK`        | [`Signal::UnlinkAck`] |
@@ -88,6 +89,16 @@ pub enum Signal {
         to_name: Atom,
         /// The node the name lives on.
         to_node: Atom,
+        /// The message.
+        msg: Term,
+    },
+    /// A message to a process alias (`Alias ! Msg`, see [`crate::alias`]):
+    /// delivered while the alias is active, dropped otherwise.
+    AliasSend {
+        /// The sender.
+        from: Pid,
+        /// The alias (made on the node that must deliver it).
+        alias: Reference,
         /// The message.
         msg: Term,
     },
@@ -179,6 +190,7 @@ impl Signal {
             | Signal::Exit2 { to, .. }
             | Signal::Down { to, .. } => to.node,
             Signal::RegSend { to_node, .. } => *to_node,
+            Signal::AliasSend { alias, .. } => alias.node,
             Signal::Monitor { target, .. } | Signal::Demonitor { target, .. } => target.node(),
         }
     }

@@ -389,9 +389,10 @@ async fn gen_call_wire_shape_with_ref_and_alias_tags() {
                 ]),
             );
             assert_eq!(recv(&mut ctx).await, Term::tuple(vec![r, Term::Int(5)]));
-            // OTP 24+: Tag = [alias|Ref] -> {[alias|Ref], 5}
-            let alias =
-                Term::ImproperList(vec![a("alias")], Box::new(Term::Reference(ctx.make_ref())));
+            // OTP 24+: Tag = [alias|Ref] -> {[alias|Ref], 5}, sent to the
+            // alias (which must be active: see tests/alias.rs).
+            let active = ctx.alias();
+            let alias = Term::ImproperList(vec![a("alias")], Box::new(Term::Reference(active)));
             ctx.send(
                 &c.pid(),
                 Term::tuple(vec![

@@ -81,7 +81,7 @@ bench-nif:
 ## of the path itself (no cross-CPU wake-ups).
 bench-port:
 	bash native/build.sh
-	mkdir -p _build/bench && erlc -o _build/bench erlang/ferrotp.erl erlang/ferrotp_port.erl erlang/ferrotp_proxy.erl erlang/ferrotp_port_pids.erl erlang/ferrotp_port_bench.erl
+	mkdir -p _build/bench && erlc -o _build/bench erlang/ferrotp.erl erlang/ferrotp_nif.erl erlang/ferrotp_port.erl erlang/ferrotp_proxy.erl erlang/ferrotp_port_pids.erl erlang/ferrotp_port_bench.erl
 	erl -noshell -pa _build/bench -eval 'ferrotp_port_bench:run(), halt().'
 	@if command -v taskset >/dev/null 2>&1; then \
 	  echo "pinned to one CPU:"; \

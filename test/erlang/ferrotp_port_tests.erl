@@ -202,6 +202,29 @@ exit2_on_a_trapping_process_matches_erlang_test_() ->
         end)
     end}.
 
+%% A link made from Erlang (`link(Proxy)') exists on the BEAM side only;
+%% the death of the linked process still reaches the Rust process as a
+%% link exit, as it would an Erlang process.
+a_link_made_from_erlang_carries_the_exit_of_its_process_test() ->
+    with_host(fun(Host) ->
+        Outcome = fun(Start) ->
+            {ok, P} = Start(),
+            M = monitor(process, P),
+            {L, LM} = spawn_monitor(fun() ->
+                link(P),
+                exit({linked_died, 1})
+            end),
+            {linked_died, 1} = down(LM),
+            false = is_process_alive(L),
+            Why = down(M),
+            receive {'EXIT', P, _} -> ok after ?WAIT -> ok end,
+            Why
+        end,
+        Erlang = Outcome(fun() -> gen_server:start_link(ferrotp_port_tests_worker, [], []) end),
+        ?assertEqual({linked_died, 1}, Erlang),
+        ?assertEqual(Erlang, Outcome(fun() -> ferrotp:start_link(Host, counter, 0) end))
+    end).
+
 %% What `exit(P, Reason)' does to a fresh `P' (started by `Start', linked
 %% to the caller, its parent), sent by the parent, by another process, or
 %% by another process linked to `P': `alive' (it still answers `Sync',

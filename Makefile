@@ -10,7 +10,7 @@ FERROTP := target/release/ferrotp
 # nextest when installed, cargo test otherwise.
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help deps build demo test test-rust test-fuzz test-erlang test-elixir bench bench-nif bench-dist lint
+.PHONY: help deps build demo test test-rust test-fuzz test-erlang test-elixir bench bench-nif bench-port bench-dist lint
 
 help:
 	@echo "make demo   - install what is missing, build, run the let-it-crash demo"
@@ -64,6 +64,8 @@ bench: build
 	$(CARGO) run --release --locked -p ferrotp-etf --example bench --features bench-eetf
 	$(CARGO) bench --locked -p ferrotp --bench processes
 	$(MAKE) bench-nif
+	$(MAKE) bench-port
+	$(MAKE) bench-dist
 
 ## NIF mode against the BEAM: the execution-design measurement (Erlang),
 ## then call/cast/start/memory against Elixir GenServers.
@@ -72,6 +74,25 @@ bench-nif:
 	mkdir -p _build/bench && erlc -o _build/bench erlang/ferrotp_nif.erl erlang/ferrotp_nif_bench.erl bench/beam_bench_counter.erl
 	erl -noshell -pa _build/bench -eval 'ferrotp_nif_bench:design(), halt().'
 	mix run bench/nif_bench.exs
+
+## Port mode against a plain {packet,4} echo port, in the same run: many
+## short alternating rounds, the median of the per-round ratios and their
+## spread. Wake-up latency on a shared machine swings both sides; the second
+## run pins the VM and both port programs to one CPU, which leaves the cost
+## of the path itself (no cross-CPU wake-ups).
+bench-port:
+	bash native/build.sh
+	mkdir -p _build/bench && erlc -o _build/bench erlang/ferrotp.erl erlang/ferrotp_nif.erl erlang/ferrotp_port.erl erlang/ferrotp_proxy.erl erlang/ferrotp_port_pids.erl erlang/ferrotp_port_bench.erl
+	erl -noshell -pa _build/bench -eval 'ferrotp_port_bench:run(), halt().'
+	@if command -v taskset >/dev/null 2>&1; then \
+	  echo "pinned to one CPU:"; \
+	  taskset -c 0 erl -noshell -pa _build/bench -eval 'ferrotp_port_bench:run(), halt().'; \
+	fi
+
+## Hidden node against a second Erlang node, in one run: a private epmd,
+## `ferrotp node`, and an Erlang node alternating both targets (bench/dist.sh).
+bench-dist: build
+	bash bench/dist.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

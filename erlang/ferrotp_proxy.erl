@@ -13,12 +13,18 @@
 %% | received                              | frame written to the port             |
 %% |---------------------------------------|---------------------------------------|
 %% | any message `Msg'                     | `SEND {2, '''', X}' + `Msg'            |
-%% | `{''EXIT'', From, Reason}' (trapped)  | `LINK {1, From, X}', `PAYLOAD_EXIT {24, From, X}' + `Reason' |
+%% | `exit(Proxy, Reason)' (`exit/2')       | `PAYLOAD_EXIT2 {26, From, X}' + `Reason' |
+%% | `{''EXIT'', From, Reason}' of a link     | `LINK {1, From, X}', `PAYLOAD_EXIT {24, From, X}' + `Reason' |
 %% | `exit(Proxy, kill)'                   | (the proxy dies; the host sends `PAYLOAD_EXIT2 kill') |
 %%
-%% An exit signal reaches the Rust process as a link exit: a proxy traps
-%% exits, so it cannot tell one from `exit/2' (except `kill', which kills
-%% it), and the two act the same on the Rust side once the link is made.
+%% A proxy traps exits, so both kinds of exit signal reach it as
+%% `{''EXIT'', From, Reason}'; it tells them apart by its links (see
+%% `exit_kind/2') and forwards each as what it was, so the Rust process
+%% acts as an Erlang process would: `kill' kills it even when it traps
+%% exits (`killed'), `normal' from another process is ignored unless it
+%% traps exits, and a trapping one gets `{''EXIT'', From, Reason}' with
+%% `From' the sender. A link exit is forwarded with a `LINK' first: the
+%% link may exist on the BEAM side only (`link(Proxy)' from Erlang).
 %%
 %% What the host tells a proxy (`{'$ferrotp_port', Host, Command}'):
 %% `{ready, X}', `{exit, Reason}', `{link, Pid}', `{unlink, Pid}',
@@ -61,8 +67,13 @@ loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send} = S) ->
         {'EXIT', From, Reason} ->
             F = ferrotp_port_pids:to_port(Tab, From),
             R = ferrotp_port_pids:to_port(Tab, Reason),
-            write(Port, term_to_binary({1, F, X})),
-            write(Port, [term_to_binary({24, F, X}) | term_to_binary(R)]),
+            case exit_kind(From, Reason) of
+                exit2 ->
+                    write(Port, [term_to_binary({26, F, X}) | term_to_binary(R)]);
+                link ->
+                    write(Port, term_to_binary({1, F, X})),
+                    write(Port, [term_to_binary({24, F, X}) | term_to_binary(R)])
+            end,
             loop(S);
         Msg ->
             write(Port, [Send | term_to_binary(ferrotp_port_pids:to_port(Tab, Msg))]),
@@ -85,6 +96,29 @@ command({apply, M, F, Args, ReqId}, #{port := Port, tab := Tab, x := X}) ->
     write(Port, term_to_binary(Reply));
 command(_Other, _S) ->
     ok.
+
+%% Whether `{'EXIT', From, Reason}' (this proxy traps exits) came from
+%% `exit(Self, Reason)' or from the death of a linked process. The BEAM
+%% removes a link when its exit signal arrives, and sends one only when
+%% the linked process ends: so `From' still linked, or still alive, sent
+%% `exit/2'. `kill' never comes from `exit/2' (it kills the proxy). A
+%% process that sent `exit/2' and died at once reads as a link exit, which
+%% the Rust process handles the same way (see the module doc).
+exit_kind(_From, kill) ->
+    link;
+exit_kind(From, _Reason) when is_pid(From) ->
+    {links, Links} = process_info(self(), links),
+    case lists:member(From, Links) of
+        true -> exit2;
+        false when node(From) =:= node() ->
+            case is_process_alive(From) of
+                true -> exit2;
+                false -> link
+            end;
+        false -> link
+    end;
+exit_kind(_Port, _Reason) ->
+    link.
 
 %% A closed port means the host is ending, and this proxy with it.
 write(Port, Frame) ->

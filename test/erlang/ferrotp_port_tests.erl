@@ -136,6 +136,141 @@ the_death_of_its_parent_ends_it_test() ->
         ?assertEqual(parent_gone, down(M))
     end).
 
+%% exit/2 on a proxy acts as exit/2 on an Erlang process, whatever the
+%% reason and whether the target traps exits; each scenario runs on a Rust
+%% process and on its Erlang twin, and the outcomes must be the same.
+exit2_on_a_non_trapping_process_matches_erlang_test_() ->
+    {timeout, 60, fun() ->
+        with_host(fun(Host) ->
+            Rust = fun() -> ferrotp:start_link(Host, counter, 0) end,
+            Erlang = fun() -> gen_server:start_link(ferrotp_port_tests_worker, [], []) end,
+            Sync = fun sys:get_state/1,
+            [
+                ?assertEqual(
+                    {Reason, Expected},
+                    {Reason, exit2_outcome(Erlang, Sync, Reason, other)}
+                )
+             || {Reason, Expected} <- [
+                    {normal, alive},
+                    {shutdown, {down, shutdown}},
+                    {kill, {down, killed}},
+                    {{custom, 1}, {down, {custom, 1}}}
+                ]
+            ],
+            [
+                ?assertEqual(
+                    {Reason, exit2_outcome(Erlang, Sync, Reason, Sender)},
+                    {Reason, exit2_outcome(Rust, Sync, Reason, Sender)}
+                )
+             || Reason <- [normal, shutdown, kill, {custom, 1}],
+                Sender <- [other, linked]
+            ]
+        end)
+    end}.
+
+exit2_on_a_trapping_process_matches_erlang_test_() ->
+    {timeout, 60, fun() ->
+        with_host(fun(Host) ->
+            Flags = #{strategy => one_for_one, intensity => 3, period => 10},
+            Rust = fun() -> ferrotp:start_link(Host, supervisor, {Flags, []}) end,
+            Erlang = fun() -> supervisor:start_link(ferrotp_port_tests_sup, {one_for_one, []}) end,
+            Sync = fun supervisor:which_children/1,
+            %% A supervisor traps exits: only `kill', and any reason from its
+            %% parent, end it; `{'EXIT', From, _}' from anyone else is ignored,
+            %% so `From' must be the sender.
+            [
+                ?assertEqual(
+                    {Reason, Sender, Expected},
+                    {Reason, Sender, exit2_outcome(Erlang, Sync, Reason, Sender)}
+                )
+             || {Reason, Sender, Expected} <- [
+                    {normal, other, alive},
+                    {shutdown, other, alive},
+                    {kill, other, {down, killed}},
+                    {shutdown, parent, {down, shutdown}},
+                    {{custom, 1}, parent, {down, {custom, 1}}}
+                ]
+            ],
+            [
+                ?assertEqual(
+                    {Reason, Sender, exit2_outcome(Erlang, Sync, Reason, Sender)},
+                    {Reason, Sender, exit2_outcome(Rust, Sync, Reason, Sender)}
+                )
+             || Reason <- [normal, shutdown, kill, {custom, 1}],
+                Sender <- [other, linked, parent]
+            ]
+        end)
+    end}.
+
+%% A link made from Erlang (`link(Proxy)') exists on the BEAM side only;
+%% the death of the linked process still reaches the Rust process as a
+%% link exit, as it would an Erlang process.
+a_link_made_from_erlang_carries_the_exit_of_its_process_test() ->
+    with_host(fun(Host) ->
+        Outcome = fun(Start) ->
+            {ok, P} = Start(),
+            M = monitor(process, P),
+            {L, LM} = spawn_monitor(fun() ->
+                link(P),
+                exit({linked_died, 1})
+            end),
+            {linked_died, 1} = down(LM),
+            false = is_process_alive(L),
+            Why = down(M),
+            receive {'EXIT', P, _} -> ok after ?WAIT -> ok end,
+            Why
+        end,
+        Erlang = Outcome(fun() -> gen_server:start_link(ferrotp_port_tests_worker, [], []) end),
+        ?assertEqual({linked_died, 1}, Erlang),
+        ?assertEqual(Erlang, Outcome(fun() -> ferrotp:start_link(Host, counter, 0) end))
+    end).
+
+%% What `exit(P, Reason)' does to a fresh `P' (started by `Start', linked
+%% to the caller, its parent), sent by the parent, by another process, or
+%% by another process linked to `P': `alive' (it still answers `Sync',
+%% asked by the sender right after the signal, so after it in signal
+%% order), or `{down, Why}'.
+exit2_outcome(Start, Sync, Reason, Sender) ->
+    {ok, P} = Start(),
+    M = monitor(process, P),
+    Signal = fun() ->
+        exit(P, Reason),
+        catch Sync(P)
+    end,
+    Answer =
+        case Sender of
+            parent ->
+                Signal();
+            _ ->
+                Self = self(),
+                {S, SM} = spawn_monitor(fun() ->
+                    process_flag(trap_exit, true),
+                    Sender =:= linked andalso link(P),
+                    A = Signal(),
+                    unlink(P),
+                    Self ! {signalled, self(), A}
+                end),
+                normal = down(SM),
+                receive {signalled, S, A} -> A after ?WAIT -> error(no_signal) end
+        end,
+    Outcome =
+        case Answer of
+            {'EXIT', _} ->
+                {down, down(M)};
+            _ ->
+                alive
+        end,
+    case Outcome of
+        alive ->
+            unlink(P),
+            exit(P, kill),
+            killed = down(M);
+        _ ->
+            ok
+    end,
+    receive {'EXIT', P, _} -> ok after 0 -> ok end,
+    Outcome.
+
 %%%===================================================================
 %%% the port program's life
 %%%===================================================================

@@ -72,6 +72,8 @@ pub mod handshake;
 pub mod message;
 pub mod name;
 pub mod node;
+#[cfg(feature = "runtime")]
+pub mod runtime_signal;
 pub mod signal;
 mod wire;
 

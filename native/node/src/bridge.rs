@@ -19,8 +19,8 @@ use etf::{Atom, Reference, Term};
 use ferrotp::{MonitorTarget, Node, Signal, Transport};
 use tracing::{debug, warn};
 
-use crate::signals;
 use crate::spawn::SpawnService;
+use dist::runtime_signal as signals;
 
 /// Carries the runtime's signals for pids on one peer node over the
 /// distribution connection to it (connecting in the background if needed).
@@ -169,11 +169,13 @@ impl DistHandler for Bridge {
         }
         let op = msg.op();
         match signals::from_control(local, peer.atom(), msg, payload) {
-            Some(signal) => {
+            Ok(signal) => {
                 self.names.observe(&signal);
                 ends.node.deliver(signal)
             }
-            None => debug!(%peer, op, "control message without a runtime signal: ignored"),
+            Err(why) => {
+                debug!(%peer, op, %why, "control message without a runtime signal: ignored")
+            }
         }
     }
 

@@ -7,7 +7,6 @@
 //!
 //! | module        | Erlang concept                                              |
 //! |---------------|-------------------------------------------------------------|
-//! | [`signals`]   | signals ⇄ `DOP_*` control messages                          |
 //! | [`bridge`]    | the transport out, the handler in; `nodeup`/`nodedown`      |
 //! | [`host`]      | a hidden node: `erl -sname rust -hidden`                    |
 //! | [`service`]   | `ferrotp:start_link(Node, Behaviour, Arg)` on the Rust side |
@@ -33,5 +32,4 @@ pub mod host;
 pub mod remote_start;
 pub mod seed;
 pub mod service;
-pub mod signals;
 pub mod spawn;

@@ -1,11 +1,13 @@
-//! The runtime's signals as frames, and back: the same one-to-one mapping
-//! the distribution protocol uses.
+//! The runtime's signals as frames, and back: the hidden node's own
+//! mapping ([`dist::runtime_signal`]), so a frame is a DIST control message
+//! plus its payload:
 //!
 //! | [`Signal`]            | frame (control message, payload)                 |
 //! |-----------------------|--------------------------------------------------|
 //! | `Send { from: Some }` | `SEND_SENDER {22, From, To}` + `Msg`             |
 //! | `Send { from: None }` | `SEND {2, '', To}` + `Msg`                       |
 //! | `RegSend`             | `REG_SEND {6, From, '', Name}` + `Msg`           |
+//! | `AliasSend`           | `ALIAS_SEND {33, From, Alias}` + `Msg`           |
 //! | `Link`                | `LINK {1, From, To}`                             |
 //! | `Unlink`              | `UNLINK_ID {35, Id, From, To}`                   |
 //! | `UnlinkAck`           | `UNLINK_ID_ACK {36, Id, From, To}`               |
@@ -29,9 +31,10 @@
 //! assert!(matches!(back, Incoming::Signal(Signal::Exit2 { .. })));
 //! ```
 
-use dist::control::{ControlMessage, ProcRef};
+use dist::control::ControlMessage;
+use dist::runtime_signal::{self, NotASignal};
 use etf::{Atom, Pid, Reference, Term};
-use ferrotp::{MonitorTarget, Signal};
+use ferrotp::Signal;
 
 use crate::frame::Frame;
 
@@ -104,85 +107,11 @@ pub enum IncomingError {
     MissingPayload(i64),
 }
 
-fn proc_target(p: ProcRef, node: Atom) -> MonitorTarget {
-    match p {
-        ProcRef::Pid(p) => MonitorTarget::Pid(p),
-        ProcRef::Name(name) => MonitorTarget::Name { name, node },
-    }
-}
-
-fn proc_ref(t: MonitorTarget) -> ProcRef {
-    match t {
-        MonitorTarget::Pid(p) => ProcRef::Pid(p),
-        MonitorTarget::Name { name, .. } => ProcRef::Name(name),
-    }
-}
-
-/// The frame for a signal leaving this port program.
+/// The frame for a signal leaving this port program (the hidden node's
+/// control message for it: [`dist::runtime_signal::to_control`]).
 pub fn signal_to_frame(signal: Signal) -> Frame {
-    use ControlMessage as C;
-    match signal {
-        Signal::Send {
-            from: Some(from),
-            to,
-            msg,
-        } => Frame::new(C::SendSender { from, to }, Some(msg)),
-        Signal::Send {
-            from: None,
-            to,
-            msg,
-        } => Frame::new(C::Send { to }, Some(msg)),
-        Signal::RegSend {
-            from, to_name, msg, ..
-        } => Frame::new(C::RegSend { from, to_name }, Some(msg)),
-        Signal::AliasSend { from, alias, msg } => {
-            Frame::new(C::AliasSend { from, alias }, Some(msg))
-        }
-        Signal::Link { from, to } => Frame::new(C::Link { from, to }, None),
-        Signal::Unlink { from, to, id } => Frame::new(C::UnlinkId { id, from, to }, None),
-        Signal::UnlinkAck { from, to, id } => Frame::new(C::UnlinkIdAck { id, from, to }, None),
-        Signal::Exit { from, to, reason } => Frame::new(C::PayloadExit { from, to }, Some(reason)),
-        Signal::Exit2 { from, to, reason } => {
-            Frame::new(C::PayloadExit2 { from, to }, Some(reason))
-        }
-        Signal::Monitor {
-            from,
-            target,
-            reference,
-        } => Frame::new(
-            C::MonitorP {
-                from,
-                to: proc_ref(target),
-                reference,
-            },
-            None,
-        ),
-        Signal::Demonitor {
-            from,
-            target,
-            reference,
-        } => Frame::new(
-            C::DemonitorP {
-                from,
-                to: proc_ref(target),
-                reference,
-            },
-            None,
-        ),
-        Signal::Down {
-            from,
-            to,
-            reference,
-            reason,
-        } => Frame::new(
-            C::PayloadMonitorPExit {
-                from: proc_ref(from),
-                to,
-                reference,
-            },
-            Some(reason),
-        ),
-    }
+    let (control, payload) = runtime_signal::to_control(signal);
+    Frame::new(control, payload)
 }
 
 /// What a frame arriving from the host asks for. `here` is this port
@@ -196,83 +125,7 @@ pub fn frame_to_incoming(frame: Frame, here: Atom) -> Result<Incoming, IncomingE
             .clone()
             .ok_or(IncomingError::MissingPayload(op))
     };
-    let signal = match frame.control.clone() {
-        C::Send { to } | C::SendTt { to, .. } => Signal::Send {
-            from: None,
-            to,
-            msg: payload()?,
-        },
-        C::SendSender { from, to } | C::SendSenderTt { from, to, .. } => Signal::Send {
-            from: Some(from),
-            to,
-            msg: payload()?,
-        },
-        C::RegSend { from, to_name } | C::RegSendTt { from, to_name, .. } => Signal::RegSend {
-            from,
-            to_name,
-            to_node: here,
-            msg: payload()?,
-        },
-        C::Link { from, to } => Signal::Link { from, to },
-        C::UnlinkId { id, from, to } => Signal::Unlink { from, to, id },
-        C::UnlinkIdAck { id, from, to } => Signal::UnlinkAck { from, to, id },
-        C::Exit { from, to, reason }
-        | C::ExitTt {
-            from, to, reason, ..
-        } => Signal::Exit { from, to, reason },
-        C::PayloadExit { from, to } | C::PayloadExitTt { from, to, .. } => Signal::Exit {
-            from,
-            to,
-            reason: payload()?,
-        },
-        C::Exit2 { from, to, reason }
-        | C::Exit2Tt {
-            from, to, reason, ..
-        } => Signal::Exit2 { from, to, reason },
-        C::PayloadExit2 { from, to } | C::PayloadExit2Tt { from, to, .. } => Signal::Exit2 {
-            from,
-            to,
-            reason: payload()?,
-        },
-        C::MonitorP {
-            from,
-            to,
-            reference,
-        } => Signal::Monitor {
-            from,
-            target: proc_target(to, here),
-            reference,
-        },
-        C::DemonitorP {
-            from,
-            to,
-            reference,
-        } => Signal::Demonitor {
-            from,
-            target: proc_target(to, here),
-            reference,
-        },
-        C::MonitorPExit {
-            from,
-            to,
-            reference,
-            reason,
-        } => Signal::Down {
-            from: proc_target(from, here),
-            to,
-            reference,
-            reason,
-        },
-        C::PayloadMonitorPExit {
-            from,
-            to,
-            reference,
-        } => Signal::Down {
-            from: proc_target(from, here),
-            to,
-            reference,
-            reason: payload()?,
-        },
+    match frame.control.clone() {
         C::SpawnRequest {
             req_id,
             from,
@@ -285,26 +138,29 @@ pub fn frame_to_incoming(frame: Frame, here: Atom) -> Result<Incoming, IncomingE
                 Term::List(items) => items,
                 _ => return Err(IncomingError::BadArgs),
             };
-            return Ok(Incoming::Spawn(SpawnRequest {
+            Ok(Incoming::Spawn(SpawnRequest {
                 req_id,
                 from,
                 behaviour: module,
                 function,
                 args,
                 opts,
-            }));
+            }))
         }
-        C::SpawnReply { req_id, result, .. } => {
-            return Ok(Incoming::SpawnReply { req_id, result });
-        }
-        _ => return Err(IncomingError::Unsupported(op)),
-    };
-    Ok(Incoming::Signal(signal))
+        C::SpawnReply { req_id, result, .. } => Ok(Incoming::SpawnReply { req_id, result }),
+        // Names in monitors and DOWNs are taken as this program's.
+        control => match runtime_signal::from_control(here, here, control, frame.payload) {
+            Ok(signal) => Ok(Incoming::Signal(signal)),
+            Err(NotASignal::MissingPayload(op)) => Err(IncomingError::MissingPayload(op)),
+            Err(NotASignal::Other(op)) => Err(IncomingError::Unsupported(op)),
+        },
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrotp::MonitorTarget;
 
     fn pid(node: &str, n: u32) -> Pid {
         Pid {

@@ -1,58 +1,89 @@
-//! Runtime signals ⇄ DIST control messages, one-to-one.
+//! The ferrotp runtime's signals ⇄ DIST control messages, one to one: what
+//! the hidden node sends over TCP and what the port program writes in its
+//! `{packet,4}` frames (the port reuses the distribution encoding rather
+//! than a protocol of its own). Enabled by the `runtime` feature.
 //!
-//! | [`Signal`]            | control message out      | control messages in                          |
-//! |-----------------------|--------------------------|----------------------------------------------|
-//! | `Send` (with sender)  | `SEND_SENDER`            | `SEND`, `SEND_SENDER` (and their `_TT`)      |
-//! | `RegSend`             | `REG_SEND`               | `REG_SEND`, `REG_SEND_TT`                    |
-//! | `Link`                | `LINK`                   | `LINK`                                       |
-//! | `Unlink`              | `UNLINK_ID`              | `UNLINK_ID` (and the obsolete `UNLINK`)      |
-//! | `UnlinkAck`           | `UNLINK_ID_ACK`          | `UNLINK_ID_ACK`                              |
-//! | `Exit`                | `EXIT`                   | `EXIT`, `EXIT_TT`, `PAYLOAD_EXIT(_TT)`       |
-//! | `Exit2`               | `EXIT2`                  | `EXIT2`, `EXIT2_TT`, `PAYLOAD_EXIT2(_TT)`    |
-//! | `Monitor`             | `MONITOR_P`              | `MONITOR_P`                                  |
-//! | `Demonitor`           | `DEMONITOR_P`            | `DEMONITOR_P`                                |
-//! | `Down`                | `MONITOR_P_EXIT`         | `MONITOR_P_EXIT`, `PAYLOAD_MONITOR_P_EXIT`   |
+//! | [`Signal`]            | control message out (+ payload)        | control messages in                          |
+//! |-----------------------|----------------------------------------|----------------------------------------------|
+//! | `Send` (with sender)  | `SEND_SENDER` + `Msg`                  | `SEND`, `SEND_SENDER` (and their `_TT`)      |
+//! | `Send` (no sender)    | `SEND` + `Msg`                         |                                              |
+//! | `RegSend`             | `REG_SEND` + `Msg`                     | `REG_SEND`, `REG_SEND_TT`                    |
+//! | `AliasSend`           | `ALIAS_SEND` + `Msg`                   | `ALIAS_SEND`, `ALIAS_SEND_TT`                |
+//! | `Link`                | `LINK`                                 | `LINK`                                       |
+//! | `Unlink`              | `UNLINK_ID`                            | `UNLINK_ID` (and the obsolete `UNLINK`)      |
+//! | `UnlinkAck`           | `UNLINK_ID_ACK`                        | `UNLINK_ID_ACK`                              |
+//! | `Exit`                | `PAYLOAD_EXIT` + `Reason`              | `EXIT`, `PAYLOAD_EXIT` (and their `_TT`)     |
+//! | `Exit2`               | `PAYLOAD_EXIT2` + `Reason`             | `EXIT2`, `PAYLOAD_EXIT2` (and their `_TT`)   |
+//! | `Monitor`             | `MONITOR_P`                            | `MONITOR_P`                                  |
+//! | `Demonitor`           | `DEMONITOR_P`                          | `DEMONITOR_P`                                |
+//! | `Down`                | `PAYLOAD_MONITOR_P_EXIT` + `Reason`    | `MONITOR_P_EXIT`, `PAYLOAD_MONITOR_P_EXIT`   |
 //!
-//! Sequential-trace tokens are dropped (ferrotp does not trace). Messages
-//! to aliases (`ALIAS_SEND`) and spawn requests are not signals; the
-//! [`crate::bridge`] handles them itself.
+//! Reasons travel as payloads (`EXIT_PAYLOAD`, OTP 22+); a connection to a
+//! peer without that flag rewrites them to the inline forms
+//! ([`crate::message`]). Sequential-trace tokens are dropped (ferrotp does
+//! not trace). Node links, group leaders and spawn requests/replies are
+//! not process signals: [`from_control`] says so and the transport
+//! handles them itself.
+//!
+//! ```
+//! use dist::runtime_signal::{from_control, to_control};
+//! use etf::{Atom, Pid, Term};
+//! use ferrotp::Signal;
+//! let a = Pid { node: Atom::new("erl@h"), id: 1, serial: 0, creation: 1 };
+//! let b = Pid { node: Atom::new("rust@h"), id: 2, serial: 0, creation: 1 };
+//! let (msg, payload) = to_control(Signal::Exit2 { from: a, to: b, reason: Term::atom("kill") });
+//! let back = from_control(Atom::new("rust@h"), Atom::new("erl@h"), msg, payload).unwrap();
+//! assert!(matches!(back, Signal::Exit2 { reason, .. } if reason.is_atom("kill")));
+//! ```
 
-use dist::control::{ControlMessage, ProcRef};
 use etf::{Atom, Term};
 use ferrotp::{MonitorTarget, Signal};
 
+use crate::control::{ControlMessage, ProcRef};
+
+/// Why a control message carries no runtime signal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotASignal {
+    /// Not a process signal (node link, group leader, spawn request or
+    /// reply): the transport's own business.
+    #[error("control message {0} is not a process signal")]
+    Other(i64),
+    /// A control message that needs a payload came without one.
+    #[error("control message {0} came without its payload")]
+    MissingPayload(i64),
+}
+
 /// The control message (and payload) that carries `signal` to its node.
 pub fn to_control(signal: Signal) -> (ControlMessage, Option<Term>) {
+    use ControlMessage as C;
     match signal {
         Signal::Send {
             from: Some(from),
             to,
             msg,
-        } => (ControlMessage::SendSender { from, to }, Some(msg)),
+        } => (C::SendSender { from, to }, Some(msg)),
         Signal::Send {
             from: None,
             to,
             msg,
-        } => (ControlMessage::Send { to }, Some(msg)),
+        } => (C::Send { to }, Some(msg)),
         Signal::RegSend {
             from, to_name, msg, ..
-        } => (ControlMessage::RegSend { from, to_name }, Some(msg)),
-        Signal::AliasSend { from, alias, msg } => {
-            (ControlMessage::AliasSend { from, alias }, Some(msg))
-        }
-        Signal::Link { from, to } => (ControlMessage::Link { from, to }, None),
-        Signal::Unlink { from, to, id } => (ControlMessage::UnlinkId { id, from, to }, None),
-        Signal::UnlinkAck { from, to, id } => (ControlMessage::UnlinkIdAck { id, from, to }, None),
-        Signal::Exit { from, to, reason } => (ControlMessage::Exit { from, to, reason }, None),
-        Signal::Exit2 { from, to, reason } => (ControlMessage::Exit2 { from, to, reason }, None),
+        } => (C::RegSend { from, to_name }, Some(msg)),
+        Signal::AliasSend { from, alias, msg } => (C::AliasSend { from, alias }, Some(msg)),
+        Signal::Link { from, to } => (C::Link { from, to }, None),
+        Signal::Unlink { from, to, id } => (C::UnlinkId { id, from, to }, None),
+        Signal::UnlinkAck { from, to, id } => (C::UnlinkIdAck { id, from, to }, None),
+        Signal::Exit { from, to, reason } => (C::PayloadExit { from, to }, Some(reason)),
+        Signal::Exit2 { from, to, reason } => (C::PayloadExit2 { from, to }, Some(reason)),
         Signal::Monitor {
             from,
             target,
             reference,
         } => (
-            ControlMessage::MonitorP {
+            C::MonitorP {
                 from,
-                to: proc_ref(&target),
+                to: proc_ref(target),
                 reference,
             },
             None,
@@ -62,9 +93,9 @@ pub fn to_control(signal: Signal) -> (ControlMessage, Option<Term>) {
             target,
             reference,
         } => (
-            ControlMessage::DemonitorP {
+            C::DemonitorP {
                 from,
-                to: proc_ref(&target),
+                to: proc_ref(target),
                 reference,
             },
             None,
@@ -75,50 +106,49 @@ pub fn to_control(signal: Signal) -> (ControlMessage, Option<Term>) {
             reference,
             reason,
         } => (
-            ControlMessage::MonitorPExit {
-                from: proc_ref(&from),
+            C::PayloadMonitorPExit {
+                from: proc_ref(from),
                 to,
                 reference,
-                reason,
             },
-            None,
+            Some(reason),
         ),
     }
 }
 
-fn proc_ref(target: &MonitorTarget) -> ProcRef {
-    match target {
-        MonitorTarget::Pid(p) => ProcRef::Pid(*p),
-        MonitorTarget::Name { name, .. } => ProcRef::Name(*name),
-    }
-}
-
-/// The signal a control message from `peer` carries to this node (`local`);
-/// `None` for messages that are not process signals (node links, group
-/// leaders, aliases, spawn requests) or that lack their payload.
+/// The signal a control message from node `peer` carries to node `local`.
+/// Names in `MONITOR_P`/`DEMONITOR_P` are registered on `local`; a name in
+/// `MONITOR_P_EXIT` was monitored on `peer`.
 pub fn from_control(
     local: Atom,
     peer: Atom,
     msg: ControlMessage,
     payload: Option<Term>,
-) -> Option<Signal> {
+) -> Result<Signal, NotASignal> {
     use ControlMessage as C;
+    let op = msg.op();
+    let payload = || payload.ok_or(NotASignal::MissingPayload(op));
     let signal = match msg {
         C::Send { to } | C::SendTt { to, .. } => Signal::Send {
             from: None,
             to,
-            msg: payload?,
+            msg: payload()?,
         },
         C::SendSender { from, to } | C::SendSenderTt { from, to, .. } => Signal::Send {
             from: Some(from),
             to,
-            msg: payload?,
+            msg: payload()?,
         },
         C::RegSend { from, to_name } | C::RegSendTt { from, to_name, .. } => Signal::RegSend {
             from,
             to_name,
             to_node: local,
-            msg: payload?,
+            msg: payload()?,
+        },
+        C::AliasSend { from, alias } | C::AliasSendTt { from, alias, .. } => Signal::AliasSend {
+            from,
+            alias,
+            msg: payload()?,
         },
         C::Link { from, to } => Signal::Link { from, to },
         C::Unlink { from, to } => Signal::Unlink { from, to, id: 0 },
@@ -131,7 +161,7 @@ pub fn from_control(
         C::PayloadExit { from, to } | C::PayloadExitTt { from, to, .. } => Signal::Exit {
             from,
             to,
-            reason: payload?,
+            reason: payload()?,
         },
         C::Exit2 { from, to, reason }
         | C::Exit2Tt {
@@ -140,7 +170,7 @@ pub fn from_control(
         C::PayloadExit2 { from, to } | C::PayloadExit2Tt { from, to, .. } => Signal::Exit2 {
             from,
             to,
-            reason: payload?,
+            reason: payload()?,
         },
         C::MonitorP {
             from,
@@ -179,21 +209,24 @@ pub fn from_control(
             from: target(from, peer),
             to,
             reference,
-            reason: payload?,
-        },
-        C::AliasSend { from, alias } | C::AliasSendTt { from, alias, .. } => Signal::AliasSend {
-            from,
-            alias,
-            msg: payload?,
+            reason: payload()?,
         },
         C::NodeLink
         | C::GroupLeader { .. }
         | C::SpawnRequest { .. }
         | C::SpawnRequestTt { .. }
         | C::SpawnReply { .. }
-        | C::SpawnReplyTt { .. } => return None,
+        | C::SpawnReplyTt { .. } => return Err(NotASignal::Other(op)),
     };
-    Some(signal)
+    Ok(signal)
+}
+
+/// A monitored process as a control message names it.
+fn proc_ref(target: MonitorTarget) -> ProcRef {
+    match target {
+        MonitorTarget::Pid(p) => ProcRef::Pid(p),
+        MonitorTarget::Name { name, .. } => ProcRef::Name(name),
+    }
 }
 
 /// A monitored process as the runtime names it: a name lives on `node`.
@@ -281,11 +314,22 @@ mod tests {
                 target: MonitorTarget::Pid(b),
                 reference: reference(e),
             },
+            Signal::AliasSend {
+                from: a,
+                alias: reference(r),
+                msg: Term::atom("reply"),
+            },
+            Signal::Down {
+                from: MonitorTarget::Pid(a),
+                to: b,
+                reference: reference(r),
+                reason: Term::atom("normal"),
+            },
         ];
         for s in signals {
             let (msg, payload) = to_control(s.clone());
             let back = from_control(Atom::new(r), Atom::new(e), msg, payload);
-            assert_eq!(format!("{back:?}"), format!("{:?}", Some(s)));
+            assert_eq!(format!("{back:?}"), format!("{:?}", Ok::<_, NotASignal>(s)));
         }
     }
 
@@ -301,12 +345,12 @@ mod tests {
             reason: Term::atom("noproc"),
         });
         assert!(
-            matches!(&msg, ControlMessage::MonitorPExit { from: ProcRef::Name(n), .. } if n.as_str() == "counter")
+            matches!(&msg, ControlMessage::PayloadMonitorPExit { from: ProcRef::Name(n), .. } if n.as_str() == "counter")
         );
         // Arriving at erl@h from rust@h, the name lives on rust@h.
         let back = from_control(Atom::new("erl@h"), Atom::new("rust@h"), msg, payload);
         assert!(
-            matches!(back, Some(Signal::Down { from: MonitorTarget::Name { node, .. }, .. }) if node.as_str() == "rust@h")
+            matches!(back, Ok(Signal::Down { from: MonitorTarget::Name { node, .. }, .. }) if node.as_str() == "rust@h")
         );
     }
 
@@ -319,13 +363,27 @@ mod tests {
             ControlMessage::PayloadExit { from: a, to: b },
             Some(Term::atom("big")),
         );
-        assert!(matches!(s, Some(Signal::Exit { reason, .. }) if reason.is_atom("big")));
+        assert!(matches!(s, Ok(Signal::Exit { reason, .. }) if reason.is_atom("big")));
         let missing = from_control(
             Atom::new("rust@h"),
             Atom::new("erl@h"),
             ControlMessage::PayloadExit { from: a, to: b },
             None,
         );
-        assert!(missing.is_none());
+        assert_eq!(missing.err(), Some(NotASignal::MissingPayload(24)));
+    }
+}
+
+#[cfg(test)]
+mod not_signals {
+    use super::*;
+
+    #[test]
+    fn node_links_and_spawn_requests_are_not_signals() {
+        let here = Atom::new("rust@h");
+        assert_eq!(
+            from_control(here, here, ControlMessage::NodeLink, None).err(),
+            Some(NotASignal::Other(ControlMessage::NodeLink.op()))
+        );
     }
 }

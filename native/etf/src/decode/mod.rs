@@ -166,6 +166,56 @@ macro_rules! push_direct {
     }};
 }
 
+/// Moves `values[start..]` into a new exactly-sized `Vec` and pushes it
+/// back as `Term::List` (or `Term::Tuple` when `tuple`).
+///
+/// The container's `Term` is first written as an empty one (constant
+/// stores), then its `Vec` is moved into place word by word:
+/// `push_direct!(values, Term::List(items))` made the compiler assemble
+/// the `Term` on the stack and reload it with misaligned wide loads, a
+/// store-forwarding stall that was half of a deep list's decode time.
+#[inline(always)]
+fn push_seq(values: &mut Vec<Term>, start: usize, tuple: bool) {
+    let items = take_from(values, start);
+    if tuple {
+        push_direct!(values, Term::Tuple(Vec::new()));
+    } else {
+        push_direct!(values, Term::List(Vec::new()));
+    }
+    if let Some(Term::List(slot) | Term::Tuple(slot)) = values.last_mut() {
+        // The empty `Vec` replaced owns nothing: forgetting it leaks nothing.
+        std::mem::forget(std::mem::replace(slot, items));
+    }
+}
+
+/// `values.split_off(start)`, inlined so that the new `Vec` stays in
+/// registers, and with short runs moved element by element rather than
+/// through a `memmove` call.
+#[inline(always)]
+fn take_from(values: &mut Vec<Term>, start: usize) -> Vec<Term> {
+    let n = values.len().saturating_sub(start);
+    let mut items: Vec<Term> = Vec::with_capacity(n);
+    if let Some(src) = values.get(start..) {
+        let src = src.as_ptr();
+        let dst = items.as_mut_ptr();
+        // SAFETY: `src` is `n` initialised elements, `dst` has room for
+        // `n`, and they do not overlap. The elements move: `values` is
+        // shortened past them before anything can read them there again.
+        unsafe {
+            if n <= 4 {
+                for i in 0..n {
+                    dst.add(i).write(src.add(i).read());
+                }
+            } else {
+                std::ptr::copy_nonoverlapping(src, dst, n);
+            }
+            values.set_len(start);
+            items.set_len(n);
+        }
+    }
+    items
+}
+
 /// Containers at least this long reserve their elements' room on the value
 /// stack up front; shorter ones just push.
 const RESERVE_FROM: usize = 256;
@@ -616,9 +666,8 @@ impl<'a, 'o> Decoder<'a, 'o> {
                 // is not first assembled on the stack and copied.
                 match top.kind {
                     FrameKind::Tuple => {
-                        let items = values.split_off(start);
                         stack.truncate(stack.len() - 1);
-                        push_direct!(values, Term::Tuple(items));
+                        push_seq(values, start, true);
                     }
                     FrameKind::Map => {
                         let mut entries = Vec::with_capacity((values.len() - start) / 2);
@@ -635,9 +684,8 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     }
                     _ => match self.list_tail(values)? {
                         Tail::Proper => {
-                            let items = values.split_off(start);
                             stack.truncate(stack.len() - 1);
-                            push_direct!(values, Term::List(items));
+                            push_seq(values, start, false);
                         }
                         Tail::More(n) => {
                             top.left = n as u64;

@@ -160,7 +160,7 @@ impl Decoder<'_, '_> {
                 bytes = Bytes::from(owned);
             }
         }
-        Ok(Term::BitString(BitString {
+        Ok(Term::from(BitString {
             bytes,
             last_bits: bits,
         }))

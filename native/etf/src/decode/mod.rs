@@ -37,8 +37,6 @@ use crate::error::{DecodeError, DecodeErrorKind as Kind};
 use crate::tag::*;
 use crate::term::{Map, Term};
 
-mod scalars;
-
 /// The nesting depth [`DecodeOptions::default`] accepts.
 ///
 /// Deep enough for any real protocol; shallow enough that the recursive
@@ -166,6 +164,9 @@ macro_rules! push_direct {
     }};
 }
 
+// After `push_direct!`, which it uses.
+mod scalars;
+
 /// Moves `values[start..]` into a new exactly-sized `Vec` and pushes it
 /// back as `Term::List` (or `Term::Tuple` when `tuple`).
 ///
@@ -182,10 +183,27 @@ fn push_seq(values: &mut Vec<Term>, start: usize, tuple: bool) {
     } else {
         push_direct!(values, Term::List(Vec::new()));
     }
+    put_last(values, items);
+}
+
+/// Moves `items` into the empty list or tuple on top of `values`.
+#[inline(always)]
+fn put_last(values: &mut [Term], items: Vec<Term>) {
     if let Some(Term::List(slot) | Term::Tuple(slot)) = values.last_mut() {
         // The empty `Vec` replaced owns nothing: forgetting it leaks nothing.
         std::mem::forget(std::mem::replace(slot, items));
     }
+}
+
+/// `STRING_EXT`'s bytes as a list of integers, pushed on `values`.
+#[inline(always)]
+fn push_string(values: &mut Vec<Term>, s: &[u8]) {
+    let mut items: Vec<Term> = Vec::with_capacity(s.len());
+    for &b in s {
+        push_direct!(&mut items, Term::Int(b as i64));
+    }
+    push_direct!(values, Term::List(Vec::new()));
+    put_last(values, items);
 }
 
 /// `values.split_off(start)`, inlined so that the new `Vec` stays in
@@ -569,8 +587,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                 STRING_EXT => {
                     let n = self.u16()? as usize;
                     let s = self.take(n)?;
-                    let items = s.iter().map(|&b| Term::Int(b as i64)).collect();
-                    push_direct!(values, Term::List(items));
+                    push_string(values, s);
                 }
                 MAP_EXT => {
                     let len_at = self.pos;
@@ -614,8 +631,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     push_direct!(values, t);
                 }
                 SMALL_BIG_EXT | LARGE_BIG_EXT => {
-                    let t = self.big(tag)?;
-                    push_direct!(values, t);
+                    self.big(tag, values)?;
                 }
                 PID_EXT | NEW_PID_EXT => {
                     let p = self.pid(tag)?;
@@ -680,7 +696,11 @@ impl<'a, 'o> Decoder<'a, 'o> {
                             return Err(self.fail(top.at, Kind::DuplicateMapKey));
                         }
                         stack.truncate(stack.len() - 1);
-                        push_direct!(values, Term::Map(Map { entries }));
+                        push_direct!(values, Term::Map(Map::new()));
+                        if let Some(Term::Map(slot)) = values.last_mut() {
+                            // As in `put_last`: the empty map owns nothing.
+                            std::mem::forget(std::mem::replace(&mut slot.entries, entries));
+                        }
                     }
                     _ => match self.list_tail(values)? {
                         Tail::Proper => {

@@ -439,7 +439,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
         let s = self.take(n)?;
         Ok(match self.owner {
             Some(owner) => owner.slice(start..start + n),
-            None => Bytes::copy_from_slice(s),
+            None => crate::copy::copy_to_bytes(s),
         })
     }
 

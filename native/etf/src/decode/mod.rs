@@ -502,6 +502,23 @@ impl<'a, 'o> Decoder<'a, 'o> {
         done
     }
 
+    /// Whether the next `n` terms are all integers (`SMALL_INTEGER_EXT`,
+    /// `INTEGER_EXT`) and `[]` follows them: a proper list of integers,
+    /// which the walk then reads straight into a `Vec` of exactly `n`.
+    /// Only a scan of the tags, so that nothing is allocated for a list
+    /// that turns out to hold anything else.
+    fn is_int_list(&self, n: u32) -> bool {
+        let mut pos = self.pos;
+        for _ in 0..n {
+            pos += match self.buf.get(pos) {
+                Some(&SMALL_INTEGER_EXT) => 2,
+                Some(&INTEGER_EXT) => 5,
+                _ => return false,
+            };
+        }
+        self.buf.get(pos) == Some(&NIL_EXT)
+    }
+
     /// Decodes one term, iteratively.
     fn term(&mut self) -> R<Term> {
         // `try_with`: during thread teardown the scratch may be gone.
@@ -561,17 +578,28 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         continue 'next;
                     }
                 }
-                LIST_EXT => {
+                LIST_EXT => 'list: {
                     let len_at = self.pos;
                     let n = self.u32()?;
                     // Every element and the tail need a byte each.
                     self.claim(len_at, "list", n, 1, 1)?;
-                    make_room(values, n as usize);
+                    // A long list of integers (the commonest long list) is
+                    // read straight into its own exactly-sized `Vec`, not
+                    // through the value stack.
                     let start = values.len();
-                    // Leading integer elements (the commonest kind) are read
-                    // in a tight loop of their own. The last element always
-                    // goes through the walk, which completes the list.
-                    let ints = self.int_run(values, n.saturating_sub(1));
+                    if n as usize >= RESERVE_FROM && self.is_int_list(n) {
+                        let mut items = Vec::with_capacity(n as usize);
+                        self.int_run(&mut items, n);
+                        self.pos += 1; // NIL_EXT
+                        push_direct!(values, Term::List(Vec::new()));
+                        put_last(values, items);
+                        // Counted against its container below.
+                        break 'list;
+                    }
+                    make_room(values, n as usize);
+                    // Leading integer elements are read in a tight loop of
+                    // their own; the rest go through the walk.
+                    let ints = self.int_run(values, n);
                     let frame = Frame {
                         kind: FrameKind::List,
                         left: (n - ints) as u64,
@@ -579,9 +607,10 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         at,
                     };
                     self.open(stack, frame)?;
-                    if n > 0 {
+                    if ints < n {
                         continue 'next;
                     }
+                    // All elements are in: the tail comes next.
                     pushed = false;
                 }
                 STRING_EXT => {

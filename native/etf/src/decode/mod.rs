@@ -21,6 +21,14 @@
 //! * a compressed term (tag 80) is inflated to exactly its declared size
 //!   and no further (a zlib bomb is an error, not an allocation).
 //!
+//! Speed: a decoded list, tuple or map is one exactly-sized allocation of
+//! 40-byte `Term`s (a bignum one more for its digits), and dropping the
+//! term frees each again; the BEAM instead bumps a pointer on its process
+//! heap and its copying GC frees dead terms for nothing. So list-heavy
+//! terms decode slower than `binary_to_term` (`examples/bench.rs` measures
+//! both), and a program that decodes many should run on a fast allocator:
+//! the `ferrotp` binary uses mimalloc.
+//!
 //! ```
 //! use etf::Term;
 //! let t = etf::decode(&[131, 104, 2, 100, 0, 2, 111, 107, 97, 7]).unwrap();

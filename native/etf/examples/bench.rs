@@ -11,6 +11,17 @@
 //! `FERROTP_BENCH_ROUNDS` (50) times over each corpus, for `perf stat -e instructions` comparisons that
 //! other load on the machine cannot disturb.
 //!
+//! The example runs on mimalloc, as the `ferrotp` CLI binary does: a
+//! decoded term is one allocation per list, tuple, map and bignum, and the
+//! BEAM's side allocates on its process heap (a pointer bump, with dead
+//! terms freed by its copying GC at no cost), so the system allocator would
+//! mostly measure glibc. The library itself never sets a global allocator.
+//!
+//! What each side times: ferrotp's `dec` is decode *and* drop of the term
+//! (every iteration's result is dropped inside the timed loop); the BEAM's
+//! `binary_to_term` loop includes the garbage collections its garbage
+//! triggers (minor GCs that find the decoded terms dead).
+//!
 //! Builds five corpora (small mixed terms, 50-key maps, deep lists, large
 //! binaries, bignums), measures ferrotp's decode and encode in MB/s of
 //! encoded bytes, runs `erl` on the very same bytes for `binary_to_term` and
@@ -27,6 +38,9 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use etf::{decode, encode, Atom, Map, Pid, Term};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Corpus {
     name: &'static str,

@@ -153,7 +153,7 @@ impl Encoder<'_> {
             Term::Binary(b) => {
                 self.u8(BINARY_EXT);
                 self.u32(b.len() as u32);
-                self.out.extend_from_slice(b);
+                crate::copy::append_bytes(self.out, b);
             }
             Term::BitString(bs) => self.bit_string(bs),
             Term::List(items) => self.list(items),

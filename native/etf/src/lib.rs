@@ -21,6 +21,7 @@
 
 pub mod atom;
 mod compress;
+mod copy;
 pub mod decode;
 pub mod encode;
 pub mod error;

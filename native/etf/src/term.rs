@@ -6,7 +6,7 @@
 //! | `42`, `1 bsl 100`           | `Term::Int(42)`, `Term::BigInt(..)`          |
 //! | `1.5`                       | `Term::Float(1.5)`                           |
 //! | `<<1,2>>`                   | `Term::Binary(Bytes)`                        |
-//! | `<<1,2:3>>`                 | `Term::BitString(BitString)`                 |
+//! | `<<1,2:3>>`                 | `Term::BitString(Box<BitString>)`            |
 //! | `[1,2]`, `"ab"`, `[]`       | `Term::List(vec![..])`                       |
 //! | `[1|2]`                     | `Term::ImproperList(vec![1], Box::new(2))`   |
 //! | `{a,b}`                     | `Term::Tuple(vec![..])`                      |
@@ -43,8 +43,10 @@ pub enum Term {
     Float(f64),
     /// A binary: a whole number of bytes. Shares the input buffer when decoded from `Bytes`.
     Binary(Bytes),
-    /// A bitstring whose size is not a whole number of bytes.
-    BitString(BitString),
+    /// A bitstring whose size is not a whole number of bytes; boxed, as it
+    /// is rare and would otherwise make every `Term` 8 bytes larger
+    /// (`Term::from(BitString { .. })` builds one).
+    BitString(Box<BitString>),
     /// A proper list; `[]` is the empty list.
     List(Vec<Term>),
     /// An improper list `[A, B | Tail]` (`Tail` is not a list).
@@ -303,6 +305,12 @@ impl From<i64> for Term {
     }
 }
 
+impl From<BitString> for Term {
+    fn from(b: BitString) -> Term {
+        Term::BitString(Box::new(b))
+    }
+}
+
 impl From<Pid> for Term {
     fn from(p: Pid) -> Term {
         Term::Pid(p)
@@ -318,5 +326,31 @@ impl From<Reference> for Term {
 impl From<BigInt> for Term {
     fn from(n: BigInt) -> Term {
         Term::from_bigint(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A list of N elements is one N * `size_of::<Term>()` allocation, so
+    /// the rare large variants are boxed to keep `Term` at five words.
+    #[test]
+    fn a_term_is_five_words() {
+        assert_eq!(std::mem::size_of::<Term>(), 40);
+    }
+
+    #[test]
+    fn a_bitstring_term_compares_by_its_bits() {
+        let a = Term::from(BitString {
+            bytes: Bytes::from_static(&[1, 0b0100_0000]),
+            last_bits: 3,
+        });
+        let b = Term::from(BitString {
+            bytes: Bytes::from_static(&[1, 0b0100_0000]),
+            last_bits: 3,
+        });
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "<<1,2:3>>");
     }
 }

@@ -70,6 +70,17 @@ fn hostile_lengths_allocate_in_proportion_to_the_input() {
         lists.extend_from_slice(&(left_after_header.saturating_sub(1) as u32).to_be_bytes());
     }
     cases.push(("nested big lists", lists));
+    // The same, each list starting with an integer: the decoder's fast
+    // path for long integer lists reads into a list of its own first.
+    let total = 1 + 7 * levels;
+    let mut int_lists = vec![131];
+    for i in 0..levels {
+        let left_after_header = total - (1 + 5 * (i + 1) + 2 * i);
+        int_lists.push(108);
+        int_lists.extend_from_slice(&(left_after_header.saturating_sub(1) as u32).to_be_bytes());
+        int_lists.extend_from_slice(&[97, 7]);
+    }
+    cases.push(("nested big lists of leading integers", int_lists));
 
     for (name, input) in &cases {
         let peak = peak_while_decoding(input);

@@ -100,7 +100,7 @@ fn seeds() -> Vec<Vec<u8>> {
             id: 1 << 40,
             creation: 2,
         }),
-        Term::BitString(etf::BitString {
+        Term::from(etf::BitString {
             bytes: bytes::Bytes::from_static(&[0xff, 0x80]),
             last_bits: 1,
         }),

@@ -37,7 +37,7 @@ fn rich_term() -> Term {
             creation: 1,
             ids: vec![1, 2, 3],
         }),
-        Term::BitString(etf::BitString {
+        Term::from(etf::BitString {
             bytes: bytes::Bytes::from_static(&[1, 0b1110_0000]),
             last_bits: 3,
         }),
@@ -311,7 +311,7 @@ fn non_canonical_encodings_decode_like_binary_to_term() {
     );
     assert_eq!(
         decode(&[131, 77, 0, 0, 0, 1, 3, 255]).unwrap(),
-        Term::BitString(etf::BitString {
+        Term::from(etf::BitString {
             bytes: bytes::Bytes::from_static(&[0b1110_0000]),
             last_bits: 3,
         })

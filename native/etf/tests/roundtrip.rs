@@ -43,7 +43,7 @@ fn bitstring() -> impl Strategy<Value = Term> {
         if let Some(last) = bytes.last_mut() {
             *last &= 0xff << (8 - last_bits);
         }
-        Term::BitString(BitString {
+        Term::from(BitString {
             bytes: Bytes::from(bytes),
             last_bits,
         })

@@ -177,7 +177,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "<<1, 2:3>>",
-            Term::BitString(BitString {
+            Term::from(BitString {
                 bytes: vec![1, 0b0100_0000].into(),
                 last_bits: 3,
             }),
@@ -530,7 +530,7 @@ mod any_term {
                 if let Some(last) = b.last_mut() {
                     *last &= 0xffu8 << (8 - bits);
                 }
-                Term::BitString(BitString {
+                Term::from(BitString {
                     bytes: b.into(),
                     last_bits: bits,
                 })

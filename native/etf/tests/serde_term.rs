@@ -426,7 +426,7 @@ fn every_term_kind_round_trips_as_a_raw_term() {
         Term::BigInt(num_bigint::BigInt::from(u64::MAX) * 3),
         Term::Float(-0.0),
         Term::binary(vec![0, 255]),
-        Term::BitString(BitString {
+        Term::from(BitString {
             bytes: vec![1, 0b1010_0000].into(),
             last_bits: 3,
         }),

@@ -21,6 +21,14 @@
 //! * a compressed term (tag 80) is inflated to exactly its declared size
 //!   and no further (a zlib bomb is an error, not an allocation).
 //!
+//! Speed: a decoded list, tuple or map is one exactly-sized allocation of
+//! 40-byte `Term`s (a bignum one more for its digits), and dropping the
+//! term frees each again; the BEAM instead bumps a pointer on its process
+//! heap and its copying GC frees dead terms for nothing. So list-heavy
+//! terms decode slower than `binary_to_term` (`examples/bench.rs` measures
+//! both), and a program that decodes many should run on a fast allocator:
+//! the `ferrotp` binary uses mimalloc.
+//!
 //! ```
 //! use etf::Term;
 //! let t = etf::decode(&[131, 104, 2, 100, 0, 2, 111, 107, 97, 7]).unwrap();
@@ -36,8 +44,6 @@ use crate::compress;
 use crate::error::{DecodeError, DecodeErrorKind as Kind};
 use crate::tag::*;
 use crate::term::{Map, Term};
-
-mod scalars;
 
 /// The nesting depth [`DecodeOptions::default`] accepts.
 ///
@@ -164,6 +170,76 @@ macro_rules! push_direct {
             unsafe { v.set_len(len + 1) };
         }
     }};
+}
+
+// After `push_direct!`, which it uses.
+mod scalars;
+
+/// Moves `values[start..]` into a new exactly-sized `Vec` and pushes it
+/// back as `Term::List` (or `Term::Tuple` when `tuple`).
+///
+/// The container's `Term` is first written as an empty one (constant
+/// stores), then its `Vec` is moved into place word by word:
+/// `push_direct!(values, Term::List(items))` made the compiler assemble
+/// the `Term` on the stack and reload it with misaligned wide loads, a
+/// store-forwarding stall that was half of a deep list's decode time.
+#[inline(always)]
+fn push_seq(values: &mut Vec<Term>, start: usize, tuple: bool) {
+    let items = take_from(values, start);
+    if tuple {
+        push_direct!(values, Term::Tuple(Vec::new()));
+    } else {
+        push_direct!(values, Term::List(Vec::new()));
+    }
+    put_last(values, items);
+}
+
+/// Moves `items` into the empty list or tuple on top of `values`.
+#[inline(always)]
+fn put_last(values: &mut [Term], items: Vec<Term>) {
+    if let Some(Term::List(slot) | Term::Tuple(slot)) = values.last_mut() {
+        // The empty `Vec` replaced owns nothing: forgetting it leaks nothing.
+        std::mem::forget(std::mem::replace(slot, items));
+    }
+}
+
+/// `STRING_EXT`'s bytes as a list of integers, pushed on `values`.
+#[inline(always)]
+fn push_string(values: &mut Vec<Term>, s: &[u8]) {
+    let mut items: Vec<Term> = Vec::with_capacity(s.len());
+    for &b in s {
+        push_direct!(&mut items, Term::Int(b as i64));
+    }
+    push_direct!(values, Term::List(Vec::new()));
+    put_last(values, items);
+}
+
+/// `values.split_off(start)`, inlined so that the new `Vec` stays in
+/// registers, and with short runs moved element by element rather than
+/// through a `memmove` call.
+#[inline(always)]
+fn take_from(values: &mut Vec<Term>, start: usize) -> Vec<Term> {
+    let n = values.len().saturating_sub(start);
+    let mut items: Vec<Term> = Vec::with_capacity(n);
+    if let Some(src) = values.get(start..) {
+        let src = src.as_ptr();
+        let dst = items.as_mut_ptr();
+        // SAFETY: `src` is `n` initialised elements, `dst` has room for
+        // `n`, and they do not overlap. The elements move: `values` is
+        // shortened past them before anything can read them there again.
+        unsafe {
+            if n <= 4 {
+                for i in 0..n {
+                    dst.add(i).write(src.add(i).read());
+                }
+            } else {
+                std::ptr::copy_nonoverlapping(src, dst, n);
+            }
+            values.set_len(start);
+            items.set_len(n);
+        }
+    }
+    items
 }
 
 /// Containers at least this long reserve their elements' room on the value
@@ -371,7 +447,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
         let s = self.take(n)?;
         Ok(match self.owner {
             Some(owner) => owner.slice(start..start + n),
-            None => Bytes::copy_from_slice(s),
+            None => crate::copy::copy_to_bytes(s),
         })
     }
 
@@ -434,6 +510,23 @@ impl<'a, 'o> Decoder<'a, 'o> {
         done
     }
 
+    /// Whether the next `n` terms are all integers (`SMALL_INTEGER_EXT`,
+    /// `INTEGER_EXT`) and `[]` follows them: a proper list of integers,
+    /// which the walk then reads straight into a `Vec` of exactly `n`.
+    /// Only a scan of the tags, so that nothing is allocated for a list
+    /// that turns out to hold anything else.
+    fn is_int_list(&self, n: u32) -> bool {
+        let mut pos = self.pos;
+        for _ in 0..n {
+            pos += match self.buf.get(pos) {
+                Some(&SMALL_INTEGER_EXT) => 2,
+                Some(&INTEGER_EXT) => 5,
+                _ => return false,
+            };
+        }
+        self.buf.get(pos) == Some(&NIL_EXT)
+    }
+
     /// Decodes one term, iteratively.
     fn term(&mut self) -> R<Term> {
         // `try_with`: during thread teardown the scratch may be gone.
@@ -493,17 +586,28 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         continue 'next;
                     }
                 }
-                LIST_EXT => {
+                LIST_EXT => 'list: {
                     let len_at = self.pos;
                     let n = self.u32()?;
                     // Every element and the tail need a byte each.
                     self.claim(len_at, "list", n, 1, 1)?;
-                    make_room(values, n as usize);
+                    // A long list of integers (the commonest long list) is
+                    // read straight into its own exactly-sized `Vec`, not
+                    // through the value stack.
                     let start = values.len();
-                    // Leading integer elements (the commonest kind) are read
-                    // in a tight loop of their own. The last element always
-                    // goes through the walk, which completes the list.
-                    let ints = self.int_run(values, n.saturating_sub(1));
+                    if n as usize >= RESERVE_FROM && self.is_int_list(n) {
+                        let mut items = Vec::with_capacity(n as usize);
+                        self.int_run(&mut items, n);
+                        self.pos += 1; // NIL_EXT
+                        push_direct!(values, Term::List(Vec::new()));
+                        put_last(values, items);
+                        // Counted against its container below.
+                        break 'list;
+                    }
+                    make_room(values, n as usize);
+                    // Leading integer elements are read in a tight loop of
+                    // their own; the rest go through the walk.
+                    let ints = self.int_run(values, n);
                     let frame = Frame {
                         kind: FrameKind::List,
                         left: (n - ints) as u64,
@@ -511,16 +615,16 @@ impl<'a, 'o> Decoder<'a, 'o> {
                         at,
                     };
                     self.open(stack, frame)?;
-                    if n > 0 {
+                    if ints < n {
                         continue 'next;
                     }
+                    // All elements are in: the tail comes next.
                     pushed = false;
                 }
                 STRING_EXT => {
                     let n = self.u16()? as usize;
                     let s = self.take(n)?;
-                    let items = s.iter().map(|&b| Term::Int(b as i64)).collect();
-                    push_direct!(values, Term::List(items));
+                    push_string(values, s);
                 }
                 MAP_EXT => {
                     let len_at = self.pos;
@@ -564,8 +668,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
                     push_direct!(values, t);
                 }
                 SMALL_BIG_EXT | LARGE_BIG_EXT => {
-                    let t = self.big(tag)?;
-                    push_direct!(values, t);
+                    self.big(tag, values)?;
                 }
                 PID_EXT | NEW_PID_EXT => {
                     let p = self.pid(tag)?;
@@ -616,9 +719,8 @@ impl<'a, 'o> Decoder<'a, 'o> {
                 // is not first assembled on the stack and copied.
                 match top.kind {
                     FrameKind::Tuple => {
-                        let items = values.split_off(start);
                         stack.truncate(stack.len() - 1);
-                        push_direct!(values, Term::Tuple(items));
+                        push_seq(values, start, true);
                     }
                     FrameKind::Map => {
                         let mut entries = Vec::with_capacity((values.len() - start) / 2);
@@ -631,13 +733,16 @@ impl<'a, 'o> Decoder<'a, 'o> {
                             return Err(self.fail(top.at, Kind::DuplicateMapKey));
                         }
                         stack.truncate(stack.len() - 1);
-                        push_direct!(values, Term::Map(Map { entries }));
+                        push_direct!(values, Term::Map(Map::new()));
+                        if let Some(Term::Map(slot)) = values.last_mut() {
+                            // As in `put_last`: the empty map owns nothing.
+                            std::mem::forget(std::mem::replace(&mut slot.entries, entries));
+                        }
                     }
                     _ => match self.list_tail(values)? {
                         Tail::Proper => {
-                            let items = values.split_off(start);
                             stack.truncate(stack.len() - 1);
-                            push_direct!(values, Term::List(items));
+                            push_seq(values, start, false);
                         }
                         Tail::More(n) => {
                             top.left = n as u64;

@@ -84,8 +84,10 @@ impl Decoder<'_, '_> {
     }
 
     /// `SMALL_BIG_EXT`/`LARGE_BIG_EXT`: sign byte, little-endian digits;
-    /// normalised to `Term::Int` when the value fits in `i64`.
-    pub(super) fn big(&mut self, tag: u8) -> R<Term> {
+    /// normalised to `Term::Int` when the value fits in `i64`. Pushes the
+    /// value on `values` itself: returned through a `Result`, a `BigInt`
+    /// was copied on the stack with a store-forwarding stall.
+    pub(super) fn big(&mut self, tag: u8, values: &mut Vec<Term>) -> R<()> {
         let len_at = self.pos;
         let n = if tag == SMALL_BIG_EXT {
             self.u8()? as u32
@@ -104,27 +106,22 @@ impl Decoder<'_, '_> {
             le[..digits.len()].copy_from_slice(digits);
             let magnitude = u64::from_le_bytes(le);
             if sign == 0 && magnitude <= i64::MAX as u64 {
-                return Ok(Term::Int(magnitude as i64));
+                push_direct!(values, Term::Int(magnitude as i64));
+                return Ok(());
             }
             if sign != 0 && magnitude <= 1 << 63 {
-                return Ok(Term::Int((magnitude as i64).wrapping_neg()));
+                push_direct!(values, Term::Int((magnitude as i64).wrapping_neg()));
+                return Ok(());
             }
         }
         let sign = if sign == 0 { Sign::Plus } else { Sign::Minus };
         // The value does not fit in `i64`: build the `BigInt` directly. `BigUint::from_bytes_le` folds byte by byte;
         // whole 32-bit words are several times cheaper.
-        let magnitude = if digits.len() <= SMALL_BIG_WORDS * 4 {
-            let mut words = [0u32; SMALL_BIG_WORDS];
-            let len = fill_words(&mut words, digits);
-            BigUint::from_slice(&words[..len])
-        } else {
-            let mut words = vec![0u32; digits.len().div_ceil(4)];
-            let len = fill_words(&mut words, digits);
-            words.truncate(len);
-            BigUint::new(words)
-        };
+        // `from_bytes_le` builds the digit vector at its exact size.
+        let magnitude = BigUint::from_bytes_le(digits);
         // Every value that fits in `i64` returned above.
-        Ok(Term::BigInt(BigInt::from_biguint(sign, magnitude)))
+        push_direct!(values, Term::BigInt(BigInt::from_biguint(sign, magnitude)));
+        Ok(())
     }
 
     // ---- binaries ------------------------------------------------------------
@@ -160,7 +157,7 @@ impl Decoder<'_, '_> {
                 bytes = Bytes::from(owned);
             }
         }
-        Ok(Term::BitString(BitString {
+        Ok(Term::from(BitString {
             bytes,
             last_bits: bits,
         }))
@@ -266,28 +263,4 @@ impl Decoder<'_, '_> {
         let bytes = self.bytes(len)?;
         Ok(Term::Fun(Fun { bytes }))
     }
-}
-
-/// 32-bit words in a `SMALL_BIG_EXT`'s at most 255 digit bytes.
-const SMALL_BIG_WORDS: usize = 64;
-
-/// Packs little-endian `bytes` into little-endian 32-bit `words` (which
-/// must hold them) and returns how many words were written.
-fn fill_words(words: &mut [u32], bytes: &[u8]) -> usize {
-    let mut chunks = bytes.chunks_exact(4);
-    let mut len = 0;
-    for (w, c) in words.iter_mut().zip(&mut chunks) {
-        *w = u32::from_le_bytes(c.try_into().unwrap_or_default());
-        len += 1;
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 4];
-        last[..rest.len()].copy_from_slice(rest);
-        if let Some(w) = words.get_mut(len) {
-            *w = u32::from_le_bytes(last);
-            len += 1;
-        }
-    }
-    len
 }

@@ -263,7 +263,7 @@ fn bitstring(bytes: Vec<u8>, last_bits: u8) -> Result<Term, Error> {
             format_args!("{} bytes, {last_bits} last bits", bytes.len()),
         ));
     }
-    Ok(Term::BitString(BitString {
+    Ok(Term::from(BitString {
         bytes: bytes.into(),
         last_bits,
     }))
@@ -605,6 +605,9 @@ impl<'a, 'de> de::VariantAccess<'de> for Raw<'a> {
 /// so it passes through the ETF formats untouched.
 macro_rules! via_term {
     ($ty:ty, $variant:ident, $what:literal, |$v:ident| $to_term:expr) => {
+        via_term!($ty, $variant, $what, |$v| $to_term, |x| x);
+    };
+    ($ty:ty, $variant:ident, $what:literal, |$v:ident| $to_term:expr, |$x:ident| $from_variant:expr) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let $v = self;
@@ -616,7 +619,7 @@ macro_rules! via_term {
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
                 match Term::deserialize(d)? {
-                    Term::$variant(x) => Ok(x),
+                    Term::$variant($x) => Ok($from_variant),
                     other => Err(de::Error::invalid_type(
                         de::Unexpected::Other(&describe(&other)),
                         &$what,
@@ -633,8 +636,12 @@ via_term!(Reference, Reference, "reference", |r| Term::Reference(
     r.clone()
 ));
 via_term!(Fun, Fun, "fun", |f| Term::Fun(f.clone()));
-via_term!(BitString, BitString, "bitstring", |b| Term::BitString(
-    b.clone()
-));
+via_term!(
+    BitString,
+    BitString,
+    "bitstring",
+    |b| Term::from(b.clone()),
+    |b| *b
+);
 via_term!(Map, Map, "map", |m| Term::Map(m.clone()));
 via_term!(Atom, Atom, "atom", |a| Term::Atom(*a));

@@ -114,7 +114,7 @@ impl BitWriter {
         if rem == 0 {
             Term::Binary(Bytes::from(self.bytes))
         } else {
-            Term::BitString(BitString {
+            Term::from(BitString {
                 bytes: Bytes::from(self.bytes),
                 last_bits: rem as u8,
             })
@@ -144,12 +144,12 @@ mod tests {
     #[test]
     fn little_endian_odd_sizes_put_the_top_bits_last() {
         // erl: <<16#123:12/little>> =:= <<35,1:4>>, <<16#123:12>> =:= <<18,3:4>>.
-        let want = Term::BitString(BitString {
+        let want = Term::from(BitString {
             bytes: Bytes::from(vec![35, 0x10]),
             last_bits: 4,
         });
         assert_eq!(bits_of(&[(0x123, 12, true)]), want);
-        let want = Term::BitString(BitString {
+        let want = Term::from(BitString {
             bytes: Bytes::from(vec![18, 0x30]),
             last_bits: 4,
         });

@@ -22,7 +22,7 @@ fn map(entries: Vec<(Term, Term)>) -> Term {
 }
 
 fn bits(bytes: &[u8], last_bits: u8) -> Term {
-    Term::BitString(BitString {
+    Term::from(BitString {
         bytes: Bytes::copy_from_slice(bytes),
         last_bits,
     })

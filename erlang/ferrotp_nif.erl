@@ -26,8 +26,8 @@
 %% proc_lib entry points
 -export([init_it/4, pool_init/1, pool_proxy/0, pool_wait/0, loop/2]).
 %% NIFs behind the proxy loop
--export([start_nif/4, init_status/1, adopt/1, deliver/2, deliver_all/2, deliver_dirty/2,
-         exit_signal/3, down/4, poll/1, pool_add/2]).
+-export([start_nif/4, init_status/1, adopt/1, gen_call/3, deliver/2, deliver_all/2,
+         deliver_dirty/2, exit_signal/3, down/4, poll/1, pool_add/2]).
 %% Design measurement (ferrotp_nif_bench)
 -export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2]).
 
@@ -184,6 +184,14 @@ handle({'$ferrotp', Op, Arg}, _Proc) ->
     request(Op, Arg);
 handle({'$ferrotp', Op, Arg1, Arg2}, _Proc) ->
     request(Op, {Arg1, Arg2});
+handle({'$gen_call', From, Request} = Msg, Proc) ->
+    %% A gen_server waiting idle answers at once, and the proxy replies
+    %% (ferrotp::direct); otherwise the call takes the ordinary path.
+    case gen_call(Proc, From, Request) of
+        {reply, Reply} -> gen:reply(From, Reply);
+        queue -> send_in(Proc, [Msg]);
+        Step -> Step
+    end;
 handle({'DOWN', Ref, process, Object, Reason} = Msg, Proc) ->
     case erase({?MODULE, Ref}) of
         undefined ->
@@ -432,6 +440,8 @@ start_nif(_Behaviour, _Arg, _Self, _Parent) -> ?NOT_LOADED.
 init_status(_Proc) -> ?NOT_LOADED.
 %% @private
 adopt(_Self) -> ?NOT_LOADED.
+%% @private
+gen_call(_Proc, _From, _Request) -> ?NOT_LOADED.
 %% @private
 deliver(_Proc, _Msg) -> ?NOT_LOADED.
 %% @private

@@ -7,6 +7,7 @@
 //! `Reason`, logging a crash report when `Crashed`).
 
 use etf::Term;
+use ferrotp::direct::Direct;
 use ferrotp::start::{Ack, Init};
 use ferrotp::{MonitorTarget, Signal};
 use rustler::types::atom;
@@ -14,10 +15,15 @@ use rustler::{Encoder, Env, NifResult, ResourceArc};
 
 use crate::beam_env;
 use crate::convert::{
-    from_beam, from_beam_within, pid_from_beam, settle_tags, to_beam, ConvertError,
+    caller_from_beam, forget_tags, from_beam, from_beam_within, pid_from_beam, settle_tags,
+    to_beam, ConvertError,
 };
 use crate::host;
 use crate::process::{InitStatus, RustProcess, Step};
+
+mod atoms {
+    rustler::atoms! { queue, reply }
+}
 
 fn bad(e: impl std::fmt::Display) -> rustler::Error {
     rustler::Error::Term(Box::new(e.to_string()))
@@ -129,16 +135,11 @@ fn deliver_in<'a>(
     msgs: impl Iterator<Item = rustler::Term<'a>>,
     budget: usize,
 ) -> NifResult<rustler::Term<'a>> {
-    let to = process.pid();
-    let mut signals = Vec::new();
+    let mut converted = Vec::new();
     let mut failed = None;
     for m in msgs {
         match from_beam_within(m, budget) {
-            Ok(msg) => signals.push(Signal::Send {
-                from: None,
-                to,
-                msg,
-            }),
+            Ok(msg) => converted.push(msg),
             Err(e) => {
                 failed = Some(e);
                 break;
@@ -146,7 +147,7 @@ fn deliver_in<'a>(
         }
     }
     let out = match failed {
-        None => Ok(step(env, process.deliver_all(env, signals))),
+        None => Ok(deliver_converted(env, process, converted)),
         Some(ConvertError::TooBig) => Ok(to_beam(env, &Term::atom("dirty"))),
         Some(e) => Err(bad(e)),
     };
@@ -155,15 +156,105 @@ fn deliver_in<'a>(
     out
 }
 
+/// `Msg` if `msg` is `{'$gen_cast', Msg}`.
+fn cast_of(msg: &Term) -> Option<&Term> {
+    match msg.as_tuple() {
+        Some([label, cast]) if label.is_atom("$gen_cast") => Some(cast),
+        _ => None,
+    }
+}
+
+/// Casts at the head of `msgs` go straight into an idle gen_server (see
+/// `ferrotp::direct`); the rest, from the first message it does not take,
+/// are queued in order and the process polled.
+fn deliver_converted<'a>(
+    env: Env<'a>,
+    process: &RustProcess,
+    msgs: Vec<Term>,
+) -> rustler::Term<'a> {
+    let mut rest = msgs.into_iter().peekable();
+    let mut must_poll = false;
+    if process.has_direct() && rest.peek().and_then(cast_of).is_some() {
+        process.direct(env, |server, cx| {
+            while let Some(cast) = rest.peek().and_then(cast_of) {
+                match server.cast(cast, cx) {
+                    Direct::Done | Direct::Replied(_) => {
+                        rest.next();
+                    }
+                    Direct::Poll => {
+                        rest.next();
+                        must_poll = true;
+                        return;
+                    }
+                    Direct::Queue => return,
+                }
+            }
+        });
+    }
+    let to = process.pid();
+    let signals: Vec<Signal> = rest
+        .map(|msg| Signal::Send {
+            from: None,
+            to,
+            msg,
+        })
+        .collect();
+    if signals.is_empty() && !must_poll {
+        return atom::ok().encode(env);
+    }
+    step(env, process.deliver_all(env, signals))
+}
+
+/// `gen_call(Proc, From, Request)`: `{'$gen_call', From, Request}` arrived
+/// at the proxy. If the gen_server waits idle, the call runs now and its
+/// reply comes back here: `{reply, Reply}` (the proxy replies,
+/// `gen:reply/2`). Otherwise `queue` (the proxy delivers the message the
+/// ordinary way), or a step when the call was taken but continues in the
+/// process.
+#[rustler::nif]
+fn gen_call<'a>(
+    env: Env<'a>,
+    process: &'a RustProcess,
+    from: rustler::Term<'a>,
+    request: rustler::Term<'a>,
+) -> NifResult<rustler::Term<'a>> {
+    let queue = || Ok(atoms::queue().encode(env));
+    if !process.has_direct() {
+        return queue();
+    }
+    let (Ok(Some(caller)), Ok(request)) =
+        (caller_from_beam(from), from_beam_within(request, BUDGET))
+    else {
+        forget_tags();
+        return queue();
+    };
+    let (pid, tag) = caller;
+    let out = match process.direct(env, |server, cx| server.call(pid, tag, &request, cx)) {
+        Some(Direct::Replied(reply)) => {
+            let reply = to_beam(env, &reply);
+            forget_tags();
+            return Ok((atoms::reply(), reply).encode(env));
+        }
+        None | Some(Direct::Queue) => {
+            forget_tags();
+            return queue();
+        }
+        Some(Direct::Done | Direct::Poll) => step(env, process.poll(env)),
+    };
+    // The call continues in the process: its tag is kept for the reply.
+    settle_tags(env);
+    Ok(out)
+}
+
 /// `deliver(Proc, Msg)`: `Msg` arrived at the proxy. `dirty` when it is too
 /// large to convert here (the proxy then calls `deliver_dirty/2`).
 #[rustler::nif]
 fn deliver<'a>(
     env: Env<'a>,
-    process: ResourceArc<RustProcess>,
+    process: &'a RustProcess,
     msg: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, &process, std::iter::once(msg), BUDGET)
+    deliver_in(env, process, std::iter::once(msg), BUDGET)
 }
 
 /// `deliver_all(Proc, Msgs)`: messages that arrived one after another at
@@ -172,10 +263,10 @@ fn deliver<'a>(
 #[rustler::nif]
 fn deliver_all<'a>(
     env: Env<'a>,
-    process: ResourceArc<RustProcess>,
+    process: &'a RustProcess,
     msgs: rustler::ListIterator<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, &process, msgs, BUDGET)
+    deliver_in(env, process, msgs, BUDGET)
 }
 
 /// `deliver_dirty(Proc, Msgs)`: as `deliver_all/2`, on a dirty CPU

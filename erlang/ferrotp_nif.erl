@@ -38,11 +38,16 @@
 -define(POOL_BATCH, 64).
 %% Most messages handed to a Rust process in one NIF call.
 -define(BURST, 64).
+%% A proxy's own data is a few words (the resource and its options), so
+%% every garbage collection is a full sweep: as cheap as a minor one here,
+%% and it leaves no old heap behind (see docs/nif.md, memory).
+-define(PROXY_SPAWN_OPTS, [{fullsweep_after, 0}]).
 
 -type behaviour() :: atom().
 -type option() :: {name, atom() | {local, atom()} | {global, term()}
                    | {via, module(), term()}}
-                | {hibernate_after, timeout()}.
+                | {hibernate_after, timeout()}
+                | {spawn_opt, [proc_lib:spawn_option()]}.
 -export_type([behaviour/0, option/0]).
 
 %%%===================================================================
@@ -62,13 +67,20 @@ start_link(Behaviour, Arg) ->
 -spec start_link(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
 start_link(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
     ok = ensure_pool(),
-    proc_lib:start_link(?MODULE, init_it, [self(), Behaviour, Arg, Opts]).
+    proc_lib:start_link(?MODULE, init_it, [self(), Behaviour, Arg, Opts], infinity,
+                        spawn_opts(Opts)).
 
 %% @doc As start_link/3, without the link.
 -spec start(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
 start(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
     ok = ensure_pool(),
-    proc_lib:start(?MODULE, init_it, [self(), Behaviour, Arg, Opts]).
+    proc_lib:start(?MODULE, init_it, [self(), Behaviour, Arg, Opts], infinity,
+                   spawn_opts(Opts)).
+
+%% The proxy's spawn options: the start option spawn_opt (as gen_server's),
+%% after the defaults.
+spawn_opts(Opts) ->
+    ?PROXY_SPAWN_OPTS ++ proplists:get_value(spawn_opt, Opts, []).
 
 %% @doc The behaviours start_link/3 accepts.
 -spec behaviours() -> [behaviour()].
@@ -228,12 +240,12 @@ burst(Msg, Acc, N, Proc) ->
 %% dirty one when too large to convert within about a millisecond.
 send_in(Proc, [Msg]) ->
     case deliver(Proc, Msg) of
-        dirty -> deliver_dirty(Proc, [Msg]);
+        {dirty, Rest} -> deliver_dirty(Proc, Rest);
         Step -> Step
     end;
 send_in(Proc, Msgs) ->
     case deliver_all(Proc, Msgs) of
-        dirty -> deliver_dirty(Proc, Msgs);
+        {dirty, Rest} -> deliver_dirty(Proc, Rest);
         Step -> Step
     end.
 

@@ -195,11 +195,15 @@ fn immediate(term: rustler::Term<'_>) -> Option<Result<Term, ConvertError>> {
 }
 
 /// Reads a BEAM term into an owned `etf::Term`.
+///
+/// The budget (see [`from_beam_within`]) is charged per compound term and
+/// per element of tuples, lists and maps, in one step each (an immediate
+/// costs no check of its own).
 pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
-    spend(1)?;
     if let Some(t) = immediate(term) {
         return t;
     }
+    spend(1)?;
     match term.get_type() {
         TermType::Atom => atom_from_beam(term).map(Term::Atom),
         TermType::Integer => match term.decode::<i64>() {
@@ -224,6 +228,7 @@ pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
             let items =
                 unsafe { rustler::wrapper::tuple::get_tuple(env.as_c_arg(), term.as_c_arg()) }
                     .map_err(|_| ConvertError::Unreadable("tuple"))?;
+            spend(items.len())?;
             let mut out = Vec::with_capacity(items.len());
             for raw in items {
                 // SAFETY: each element is a term of `env`.
@@ -236,6 +241,9 @@ pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
             let iter = MapIterator::new(term).ok_or(ConvertError::Unreadable("map"))?;
             let mut entries = Vec::new();
             for (k, v) in iter {
+                if entries.len() % CELLS_PER_CHARGE == 0 {
+                    spend(2 * CELLS_PER_CHARGE)?;
+                }
                 entries.push((from_beam(k)?, from_beam(v)?));
             }
             Ok(Term::Map(etf::Map { entries }))
@@ -244,6 +252,9 @@ pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
         _ => via_external(term),
     }
 }
+
+/// List cells and map entries charged to the budget at a time.
+const CELLS_PER_CHARGE: usize = 32;
 
 fn list_from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
     let mut items = Vec::new();
@@ -254,6 +265,9 @@ fn list_from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
         }
         match rest.list_get_cell() {
             Ok((head, tail)) => {
+                if items.len() % CELLS_PER_CHARGE == 0 {
+                    spend(CELLS_PER_CHARGE)?;
+                }
                 items.push(from_beam(head)?);
                 rest = tail;
             }

@@ -22,7 +22,7 @@ use crate::host;
 use crate::process::{InitStatus, RustProcess, Step};
 
 mod atoms {
-    rustler::atoms! { queue, reply }
+    rustler::atoms! { queue, reply, gen_cast = "$gen_cast" }
 }
 
 fn bad(e: impl std::fmt::Display) -> rustler::Error {
@@ -126,7 +126,7 @@ fn adopt<'a>(env: Env<'a>, proxy: rustler::Term<'a>) -> NifResult<rustler::Term<
 
 /// Work units (term nodes, 256-byte binary chunks) a message may take to
 /// convert on a normal scheduler: about a millisecond. Larger messages go
-/// to a dirty scheduler (`dirty` answer, then `deliver_dirty/2`).
+/// to a dirty scheduler (`{dirty, Rest}` answer, then `deliver_dirty/2` with `Rest`).
 const BUDGET: usize = 20_000;
 
 fn deliver_in<'a>(
@@ -135,11 +135,21 @@ fn deliver_in<'a>(
     msgs: impl Iterator<Item = rustler::Term<'a>>,
     budget: usize,
 ) -> NifResult<rustler::Term<'a>> {
-    let mut converted = Vec::new();
+    let msgs: Vec<rustler::Term<'a>> = msgs.collect();
+    // Casts at the head go straight into an idle gen_server (see
+    // `ferrotp::direct`); only their payloads are converted.
+    let (taken, must_poll) = direct_casts(env, process, &msgs, budget);
+    let rest = msgs.get(taken..).unwrap_or_default();
+    let to = process.pid();
+    let mut signals = Vec::with_capacity(rest.len());
     let mut failed = None;
-    for m in msgs {
-        match from_beam_within(m, budget) {
-            Ok(msg) => converted.push(msg),
+    for m in rest {
+        match from_beam_within(*m, budget) {
+            Ok(msg) => signals.push(Signal::Send {
+                from: None,
+                to,
+                msg,
+            }),
             Err(e) => {
                 failed = Some(e);
                 break;
@@ -147,8 +157,14 @@ fn deliver_in<'a>(
         }
     }
     let out = match failed {
-        None => Ok(deliver_converted(env, process, converted)),
-        Some(ConvertError::TooBig) => Ok(to_beam(env, &Term::atom("dirty"))),
+        None if signals.is_empty() && !must_poll => Ok(atom::ok().encode(env)),
+        None => Ok(step(env, process.deliver_all(env, signals))),
+        // Too large to convert here: the proxy hands what is not taken yet
+        // to a dirty scheduler.
+        Some(ConvertError::TooBig) => {
+            let dirty = to_beam(env, &Term::atom("dirty"));
+            Ok((dirty, rest.to_vec()).encode(env))
+        }
         Some(e) => Err(bad(e)),
     };
     // Tags of calls not answered in this NIF call are kept for later.
@@ -157,52 +173,34 @@ fn deliver_in<'a>(
 }
 
 /// `Msg` if `msg` is `{'$gen_cast', Msg}`.
-fn cast_of(msg: &Term) -> Option<&Term> {
-    match msg.as_tuple() {
-        Some([label, cast]) if label.is_atom("$gen_cast") => Some(cast),
-        _ => None,
-    }
+fn cast_payload(msg: rustler::Term<'_>) -> Option<rustler::Term<'_>> {
+    let (label, payload) = msg.decode::<(rustler::Atom, rustler::Term<'_>)>().ok()?;
+    (label == atoms::gen_cast()).then_some(payload)
 }
 
-/// Casts at the head of `msgs` go straight into an idle gen_server (see
-/// `ferrotp::direct`); the rest, from the first message it does not take,
-/// are queued in order and the process polled.
-fn deliver_converted<'a>(
-    env: Env<'a>,
+/// Runs the casts at the head of `msgs` in the process's gen_server if it
+/// waits idle: how many it took, and whether its task must be polled.
+fn direct_casts(
+    env: Env<'_>,
     process: &RustProcess,
-    msgs: Vec<Term>,
-) -> rustler::Term<'a> {
-    let mut rest = msgs.into_iter().peekable();
-    let mut must_poll = false;
-    if process.has_direct() && rest.peek().and_then(cast_of).is_some() {
-        process.direct(env, |server, cx| {
-            while let Some(cast) = rest.peek().and_then(cast_of) {
-                match server.cast(cast, cx) {
-                    Direct::Done | Direct::Replied(_) => {
-                        rest.next();
-                    }
-                    Direct::Poll => {
-                        rest.next();
-                        must_poll = true;
-                        return;
-                    }
-                    Direct::Queue => return,
-                }
-            }
-        });
+    msgs: &[rustler::Term<'_>],
+    budget: usize,
+) -> (usize, bool) {
+    if !process.has_direct() {
+        return (0, false);
     }
-    let to = process.pid();
-    let signals: Vec<Signal> = rest
-        .map(|msg| Signal::Send {
-            from: None,
-            to,
-            msg,
-        })
+    let payloads: Vec<Term> = msgs
+        .iter()
+        .map_while(|m| from_beam_within(cast_payload(*m)?, budget).ok())
         .collect();
-    if signals.is_empty() && !must_poll {
-        return atom::ok().encode(env);
+    if payloads.is_empty() {
+        return (0, false);
     }
-    step(env, process.deliver_all(env, signals))
+    let casts: Vec<&Term> = payloads.iter().collect();
+    match process.direct(env, |server, cx| server.casts(&casts, cx)) {
+        Some((taken, outcome)) => (taken, outcome == Direct::Poll),
+        None => (0, false),
+    }
 }
 
 /// `gen_call(Proc, From, Request)`: `{'$gen_call', From, Request}` arrived
@@ -246,8 +244,8 @@ fn gen_call<'a>(
     Ok(out)
 }
 
-/// `deliver(Proc, Msg)`: `Msg` arrived at the proxy. `dirty` when it is too
-/// large to convert here (the proxy then calls `deliver_dirty/2`).
+/// `deliver(Proc, Msg)`: `Msg` arrived at the proxy. `{dirty, Rest}` when it is too
+/// large to convert here (the proxy then calls `deliver_dirty/2` with the messages not taken yet).
 #[rustler::nif]
 fn deliver<'a>(
     env: Env<'a>,
@@ -259,7 +257,7 @@ fn deliver<'a>(
 
 /// `deliver_all(Proc, Msgs)`: messages that arrived one after another at
 /// the proxy, delivered in order with a single poll (a burst of casts costs
-/// one NIF call, not one each). `dirty` as for `deliver/2`.
+/// one NIF call, not one each). `{dirty, Rest}` as for `deliver/2`.
 #[rustler::nif]
 fn deliver_all<'a>(
     env: Env<'a>,

@@ -13,7 +13,7 @@
 //! |-------------------------------------------------|---------------------------------------|
 //! | `{'$gen_call', {Pid, Tag}, Req}` arrives        | [`DirectServer::call`]`(pid, tag, req, cx)` |
 //! | `{reply, R, S}`, then `gen:reply(From, R)`      | [`Direct::Replied`]`(r)`, the host replies |
-//! | `{'$gen_cast', Msg}` arrives                    | [`DirectServer::cast`]`(msg, cx)`     |
+//! | `{'$gen_cast', Msg}`s arrive                    | [`DirectServer::casts`]`(msgs, cx)`   |
 //!
 //! The server takes a message directly only when taking it from its mailbox
 //! would have given the same result: it waits in its plain `receive` (not
@@ -59,6 +59,10 @@ pub trait DirectServer: Send + Sync {
     /// the process's task (its waker wakes the task).
     fn call(&self, caller: Pid, tag: Term, request: &Term, cx: &mut Context<'_>) -> Direct;
 
-    /// `{'$gen_cast', Msg}`.
-    fn cast(&self, msg: &Term, cx: &mut Context<'_>) -> Direct;
+    /// `{'$gen_cast', Msg}` for each of `msgs`, in order: how many the
+    /// server took (a prefix of `msgs`; the host delivers the rest the
+    /// ordinary way, after them) and what is left to do. Casts taken are
+    /// the server's: if one stops the server or asks for a continuation,
+    /// the ones after it wait at the head of its mailbox.
+    fn casts(&self, msgs: &[&Term], cx: &mut Context<'_>) -> (usize, Direct);
 }

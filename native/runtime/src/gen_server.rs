@@ -1465,6 +1465,17 @@ mod park {
         }
     }
 
+    /// Puts casts taken directly but not handled back at the head of the
+    /// mailbox, in order (as typed requests, which the loop handles as it
+    /// handles `'$gen_cast'`).
+    fn requeue<S: GenServer>(ctx: &Process, casts: impl DoubleEndedIterator<Item = S::Cast>) {
+        let mut st = ctx.shared.state.lock();
+        for msg in casts.rev() {
+            st.mailbox
+                .push_front(Message::Local(Box::new(super::Request::<S>::Cast(msg))));
+        }
+    }
+
     /// Nothing waits for the process: a message handed to it now is the
     /// next one its `receive` would take.
     fn is_idle(ctx: &Process) -> bool {
@@ -1574,20 +1585,39 @@ mod park {
             )
         }
 
-        fn cast(&self, msg: &Term, cx: &mut Context<'_>) -> Direct {
-            let Ok(msg) = etf::from_term::<S::Cast>(msg) else {
-                return Direct::Queue;
-            };
+        fn casts(&self, msgs: &[&Term], cx: &mut Context<'_>) -> (usize, Direct) {
+            // The casts that decode, up to the first that does not (the
+            // ordinary path crashes the server with it, and logs why).
+            let decoded: Vec<S::Cast> = msgs
+                .iter()
+                .map_while(|m| etf::from_term::<S::Cast>(m).ok())
+                .collect();
+            if decoded.is_empty() {
+                return (0, Direct::Queue);
+            }
             let Some((mut state, mut ctx)) = self.take_idle() else {
-                return Direct::Queue;
+                return (0, Direct::Queue);
             };
-            self.run(
+            let taken = decoded.len();
+            let outcome = self.run(
                 Box::pin(async move {
-                    let result = guarded(state.handle_cast(msg, &mut ctx)).await;
-                    (state, ctx, Woke::Cast(result))
+                    let mut casts = decoded.into_iter();
+                    while let Some(msg) = casts.next() {
+                        match guarded(state.handle_cast(msg, &mut ctx)).await {
+                            Ok(CastResult::NoReply) => {}
+                            other => {
+                                // The rest wait in the mailbox, first in
+                                // line, as they would have.
+                                requeue::<S>(&ctx, casts);
+                                return (state, ctx, Woke::Cast(other));
+                            }
+                        }
+                    }
+                    (state, ctx, Woke::Cast(Ok(CastResult::NoReply)))
                 }),
                 cx,
-            )
+            );
+            (taken, outcome)
         }
     }
 }

@@ -221,12 +221,19 @@ handle(Msg, Proc) ->
 
 %% Ordinary messages already waiting go to the Rust process in one NIF call
 %% (in order); a message the proxy handles itself ends the burst.
+burst(Msg, Acc, 0, Proc) ->
+    backlog(),
+    case send_in(Proc, lists:reverse(Acc)) of
+        ok -> handle(Msg, Proc);
+        Stop -> Stop
+    end;
 burst(Msg, Acc, N, Proc) ->
-    case ordinary(Msg) andalso N > 0 of
+    case ordinary(Msg) of
         true ->
             receive
                 Next -> burst(Next, [Msg | Acc], N - 1, Proc)
             after 0 ->
+                caught_up(N),
                 send_in(Proc, lists:reverse(Acc, [Msg]))
             end;
         false ->
@@ -235,6 +242,35 @@ burst(Msg, Acc, N, Proc) ->
                 Stop -> Stop
             end
     end.
+
+%% A flood (a full burst waiting) keeps its messages off the proxy's heap,
+%% so garbage collections do not copy the backlog again and again; once it
+%% has caught up, messages go on the heap again (cheaper per message). Only
+%% a queue the proxy moved itself is moved back (see docs/nif.md).
+backlog() ->
+    case get('$ferrotp_off_heap') of
+        undefined ->
+            case process_info(self(), message_queue_data) of
+                {message_queue_data, on_heap} ->
+                    put('$ferrotp_off_heap', true),
+                    process_flag(message_queue_data, off_heap);
+                _ ->
+                    put('$ferrotp_off_heap', false)
+            end;
+        _ ->
+            ok
+    end.
+
+caught_up(N) when N > ?BURST - 8 ->
+    case get('$ferrotp_off_heap') of
+        true ->
+            erase('$ferrotp_off_heap'),
+            process_flag(message_queue_data, on_heap);
+        _ ->
+            ok
+    end;
+caught_up(_) ->
+    ok.
 
 %% Messages into the Rust process: converted on this scheduler, or on a
 %% dirty one when too large to convert within about a millisecond.

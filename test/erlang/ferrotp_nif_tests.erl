@@ -16,6 +16,8 @@ nif_test_() ->
      ?T(registered_name_works_and_is_unique),
      ?T(unknown_behaviour_is_an_error),
      ?T(hibernate_after_shrinks_an_idle_proxy),
+     ?T(a_proxy_after_a_call_is_no_larger_than_a_gen_server),
+     ?T(spawn_opt_reaches_the_proxy),
      ?T(kill_is_untrappable),
      ?T(crash_is_the_exit_reason_and_monitor_sees_it),
      ?T(panic_is_an_exit_and_others_keep_working),
@@ -148,6 +150,30 @@ hibernate_after_shrinks_an_idle_proxy() ->
                  end),
     ?assert(Small < 100),
     ?assertEqual(1, gen_server:call(Pid, value)),
+    stop(Pid).
+
+%% The first garbage collection after hibernation leaves no old heap
+%% behind (proxies are spawned with fullsweep_after 0): once it has served
+%% a call, a proxy's process is the size of a gen_server's.
+a_proxy_after_a_call_is_no_larger_than_a_gen_server() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+    {ok, Gen} = ferrotp_nif_tests_counter:start_link(0),
+    [?assertEqual(0, gen_server:call(P, value)) || P <- [Pid, Gen]],
+    [{total_heap_size, Total}, {heap_size, Heap}] =
+        process_info(Pid, [total_heap_size, heap_size]),
+    ?assertEqual(Heap, Total),
+    {memory, Rust} = process_info(Pid, memory),
+    {memory, Beam} = process_info(Gen, memory),
+    ?assert(Rust =< Beam),
+    unlink(Gen),
+    exit(Gen, kill),
+    stop(Pid).
+
+spawn_opt_reaches_the_proxy() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, [{spawn_opt, [{min_heap_size, 1000}]}]),
+    {garbage_collection, GC} = process_info(Pid, garbage_collection),
+    ?assert(proplists:get_value(min_heap_size, GC) >= 1000),
+    ?assertEqual(0, gen_server:call(Pid, value)),
     stop(Pid).
 
 unknown_behaviour_is_an_error() ->

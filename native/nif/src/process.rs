@@ -47,6 +47,8 @@ pub struct RustProcess {
     pid: Pid,
     task: Mutex<Option<ProcessTask>>,
     waker: Arc<PollWaker>,
+    /// `waker` as a `Waker`, made once (polls borrow it).
+    task_waker: Waker,
     /// The start's acknowledgement, until read (`proc_lib:init_ack/1`).
     ack: Mutex<Option<oneshot::Receiver<Ack>>>,
     /// Its gen_server's direct entry, once its server loop runs (see
@@ -136,13 +138,15 @@ fn account(env: Env<'_>, took: Duration) {
 impl RustProcess {
     /// A process whose whole life is `task`.
     pub fn new(pid: Pid, task: ProcessTask) -> RustProcess {
+        let waker = Arc::new(PollWaker {
+            proxy: pid,
+            scheduled: AtomicBool::new(false),
+        });
         RustProcess {
             pid,
             task: Mutex::new(Some(task)),
-            waker: Arc::new(PollWaker {
-                proxy: pid,
-                scheduled: AtomicBool::new(false),
-            }),
+            task_waker: Waker::from(waker.clone()),
+            waker,
             ack: Mutex::new(None),
             direct: OnceLock::new(),
         }
@@ -189,8 +193,7 @@ impl RustProcess {
             return Step::Gone;
         };
         self.waker.scheduled.store(false, Ordering::Release);
-        let waker = Waker::from(self.waker.clone());
-        let mut cx = Context::from_waker(&waker);
+        let mut cx = Context::from_waker(&self.task_waker);
         let started = Stopwatch::start();
         let polled = {
             let _env = beam_env::enter(env);
@@ -230,8 +233,7 @@ impl RustProcess {
         let server = self.direct.get()?;
         let slot = self.task.lock();
         slot.as_ref()?;
-        let waker = Waker::from(self.waker.clone());
-        let mut cx = Context::from_waker(&waker);
+        let mut cx = Context::from_waker(&self.task_waker);
         let started = Stopwatch::start();
         let out = {
             let _env = beam_env::enter(env);

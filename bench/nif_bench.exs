@@ -139,7 +139,19 @@ defmodule NifBench do
     {us, div(m1 - m0, @starts), div(m2 - m0, @starts)}
   end
 
-  defp mem, do: :erlang.memory(:processes_used) + :erlang.memory(:binary)
+  # Memory freed by processes that died shortly before (earlier stages)
+  # is returned later (thread progress): read once it has settled.
+  defp mem, do: settle(raw_mem(), 20)
+
+  defp raw_mem, do: :erlang.memory(:processes_used) + :erlang.memory(:binary)
+
+  defp settle(last, 0), do: last
+
+  defp settle(last, tries) do
+    Process.sleep(50)
+    now = raw_mem()
+    if abs(now - last) * 200 < last, do: now, else: settle(now, tries - 1)
+  end
 
   defp stop(pid) do
     Process.unlink(pid)

@@ -26,8 +26,8 @@
 %% proc_lib entry points
 -export([init_it/4, pool_init/1, pool_proxy/0, pool_wait/0, loop/2]).
 %% NIFs behind the proxy loop
--export([start_nif/4, init_status/1, adopt/1, deliver/2, deliver_all/2, deliver_dirty/2,
-         exit_signal/3, down/4, poll/1, pool_add/2]).
+-export([start_nif/4, init_status/1, adopt/1, gen_call/3, deliver/2, deliver_all/2,
+         deliver_dirty/2, exit_signal/3, down/4, poll/1, pool_add/2]).
 %% Design measurement (ferrotp_nif_bench)
 -export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2]).
 
@@ -38,11 +38,16 @@
 -define(POOL_BATCH, 64).
 %% Most messages handed to a Rust process in one NIF call.
 -define(BURST, 64).
+%% A proxy's own data is a few words (the resource and its options), so
+%% every garbage collection is a full sweep: as cheap as a minor one here,
+%% and it leaves no old heap behind (see docs/nif.md, memory).
+-define(PROXY_SPAWN_OPTS, [{fullsweep_after, 0}]).
 
 -type behaviour() :: atom().
 -type option() :: {name, atom() | {local, atom()} | {global, term()}
                    | {via, module(), term()}}
-                | {hibernate_after, timeout()}.
+                | {hibernate_after, timeout()}
+                | {spawn_opt, [proc_lib:spawn_option()]}.
 -export_type([behaviour/0, option/0]).
 
 %%%===================================================================
@@ -62,13 +67,20 @@ start_link(Behaviour, Arg) ->
 -spec start_link(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
 start_link(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
     ok = ensure_pool(),
-    proc_lib:start_link(?MODULE, init_it, [self(), Behaviour, Arg, Opts]).
+    proc_lib:start_link(?MODULE, init_it, [self(), Behaviour, Arg, Opts], infinity,
+                        spawn_opts(Opts)).
 
 %% @doc As start_link/3, without the link.
 -spec start(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
 start(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
     ok = ensure_pool(),
-    proc_lib:start(?MODULE, init_it, [self(), Behaviour, Arg, Opts]).
+    proc_lib:start(?MODULE, init_it, [self(), Behaviour, Arg, Opts], infinity,
+                   spawn_opts(Opts)).
+
+%% The proxy's spawn options: the start option spawn_opt (as gen_server's),
+%% after the defaults.
+spawn_opts(Opts) ->
+    ?PROXY_SPAWN_OPTS ++ proplists:get_value(spawn_opt, Opts, []).
 
 %% @doc The behaviours start_link/3 accepts.
 -spec behaviours() -> [behaviour()].
@@ -184,6 +196,14 @@ handle({'$ferrotp', Op, Arg}, _Proc) ->
     request(Op, Arg);
 handle({'$ferrotp', Op, Arg1, Arg2}, _Proc) ->
     request(Op, {Arg1, Arg2});
+handle({'$gen_call', From, Request} = Msg, Proc) ->
+    %% A gen_server waiting idle answers at once, and the proxy replies
+    %% (ferrotp::direct); otherwise the call takes the ordinary path.
+    case gen_call(Proc, From, Request) of
+        {reply, Reply} -> gen:reply(From, Reply);
+        queue -> send_in(Proc, [Msg]);
+        Step -> Step
+    end;
 handle({'DOWN', Ref, process, Object, Reason} = Msg, Proc) ->
     case erase({?MODULE, Ref}) of
         undefined ->
@@ -201,12 +221,19 @@ handle(Msg, Proc) ->
 
 %% Ordinary messages already waiting go to the Rust process in one NIF call
 %% (in order); a message the proxy handles itself ends the burst.
+burst(Msg, Acc, 0, Proc) ->
+    backlog(),
+    case send_in(Proc, lists:reverse(Acc)) of
+        ok -> handle(Msg, Proc);
+        Stop -> Stop
+    end;
 burst(Msg, Acc, N, Proc) ->
-    case ordinary(Msg) andalso N > 0 of
+    case ordinary(Msg) of
         true ->
             receive
                 Next -> burst(Next, [Msg | Acc], N - 1, Proc)
             after 0 ->
+                caught_up(N),
                 send_in(Proc, lists:reverse(Acc, [Msg]))
             end;
         false ->
@@ -216,16 +243,45 @@ burst(Msg, Acc, N, Proc) ->
             end
     end.
 
+%% A flood (a full burst waiting) keeps its messages off the proxy's heap,
+%% so garbage collections do not copy the backlog again and again; once it
+%% has caught up, messages go on the heap again (cheaper per message). Only
+%% a queue the proxy moved itself is moved back (see docs/nif.md).
+backlog() ->
+    case get('$ferrotp_off_heap') of
+        undefined ->
+            case process_info(self(), message_queue_data) of
+                {message_queue_data, on_heap} ->
+                    put('$ferrotp_off_heap', true),
+                    process_flag(message_queue_data, off_heap);
+                _ ->
+                    put('$ferrotp_off_heap', false)
+            end;
+        _ ->
+            ok
+    end.
+
+caught_up(N) when N > ?BURST - 8 ->
+    case get('$ferrotp_off_heap') of
+        true ->
+            erase('$ferrotp_off_heap'),
+            process_flag(message_queue_data, on_heap);
+        _ ->
+            ok
+    end;
+caught_up(_) ->
+    ok.
+
 %% Messages into the Rust process: converted on this scheduler, or on a
 %% dirty one when too large to convert within about a millisecond.
 send_in(Proc, [Msg]) ->
     case deliver(Proc, Msg) of
-        dirty -> deliver_dirty(Proc, [Msg]);
+        {dirty, Rest} -> deliver_dirty(Proc, Rest);
         Step -> Step
     end;
 send_in(Proc, Msgs) ->
     case deliver_all(Proc, Msgs) of
-        dirty -> deliver_dirty(Proc, Msgs);
+        {dirty, Rest} -> deliver_dirty(Proc, Rest);
         Step -> Step
     end.
 
@@ -436,6 +492,8 @@ start_nif(_Behaviour, _Arg, _Self, _Parent) -> ?NOT_LOADED.
 init_status(_Proc) -> ?NOT_LOADED.
 %% @private
 adopt(_Self) -> ?NOT_LOADED.
+%% @private
+gen_call(_Proc, _From, _Request) -> ?NOT_LOADED.
 %% @private
 deliver(_Proc, _Msg) -> ?NOT_LOADED.
 %% @private

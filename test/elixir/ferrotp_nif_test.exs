@@ -26,6 +26,27 @@ defmodule Ferrotp.NIFTest do
     assert GenServer.call(pid, :value) == 9
   end
 
+  test "casts from many processes and calls keep their order, as with a GenServer" do
+    {:ok, pid} = Ferrotp.start_link(:counter, 0)
+    {:ok, ref} = GenServer.start_link(ElixirCounter, 0)
+
+    for server <- [pid, ref] do
+      1..4
+      |> Enum.map(fn _ ->
+        Task.async(fn ->
+          for i <- 1..2_000 do
+            GenServer.cast(server, {:bump, 1})
+            if rem(i, 500) == 0, do: GenServer.call(server, :value)
+          end
+        end)
+      end)
+      |> Enum.each(&Task.await(&1, 30_000))
+    end
+
+    assert GenServer.call(pid, :value) == 8_000
+    assert GenServer.call(pid, :value) == GenServer.call(ref, :value)
+  end
+
   test ":sys.get_state returns the count" do
     {:ok, pid} = Ferrotp.start_link(:counter, 2 ** 70)
     assert :sys.get_state(pid) == 2 ** 70

@@ -7,12 +7,17 @@
 nif_test_() ->
     [?T(start_link_returns_a_linked_local_pid),
      ?T(call_and_cast_reach_the_rust_counter),
+     ?T(casts_and_calls_keep_their_order),
+     ?T(bad_cast_in_a_burst_is_the_exit_reason),
+     ?T(call_to_a_suspended_server_waits_for_resume),
      ?T(init_argument_is_an_integer_of_any_size),
      ?T(sys_get_state_returns_the_count),
      ?T(gen_server_stop_ends_it_normally),
      ?T(registered_name_works_and_is_unique),
      ?T(unknown_behaviour_is_an_error),
      ?T(hibernate_after_shrinks_an_idle_proxy),
+     ?T(a_proxy_after_a_call_is_no_larger_than_a_gen_server),
+     ?T(spawn_opt_reaches_the_proxy),
      ?T(kill_is_untrappable),
      ?T(crash_is_the_exit_reason_and_monitor_sees_it),
      ?T(panic_is_an_exit_and_others_keep_working),
@@ -49,6 +54,60 @@ call_and_cast_reach_the_rust_counter() ->
     ok = gen_server:cast(Pid, {bump, 3}),
     ok = gen_server:cast(Pid, {bump, -1}),
     ?assertEqual(7, gen_server:call(Pid, value)),
+    stop(Pid).
+
+%% Casts go straight into an idle server in bursts and calls are answered
+%% by the proxy (ferrotp::direct): every call sees every cast sent before it.
+casts_and_calls_keep_their_order() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+    lists:foreach(fun(I) ->
+                          ok = gen_server:cast(Pid, {bump, 1}),
+                          case I rem 100 of
+                              0 -> ?assertEqual(I, gen_server:call(Pid, value));
+                              _ -> ok
+                          end
+                  end, lists:seq(1, 5000)),
+    %% A flood from another process, then a call from this one.
+    Self = self(),
+    spawn_link(fun() -> [gen_server:cast(Pid, {bump, 2}) || _ <- lists:seq(1, 5000)],
+                        Self ! flooded end),
+    receive flooded -> ok end,
+    ?assertEqual(15000, gen_server:call(Pid, value)),
+    stop(Pid).
+
+%% A cast the server does not understand, in the middle of a burst, crashes
+%% it with that cast as the reason, as a gen_server's handle_cast would.
+bad_cast_in_a_burst_is_the_exit_reason() ->
+    process_flag(trap_exit, true),
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+    Ref = erlang:monitor(process, Pid),
+    Msgs = [{'$gen_cast', {bump, 1}} || _ <- lists:seq(1, 50)] ++
+        [{'$gen_cast', surprise}] ++ [{'$gen_cast', {bump, 1}} || _ <- lists:seq(1, 50)],
+    [Pid ! M || M <- Msgs],
+    ?assertEqual({bad_cast, surprise},
+                 receive {'DOWN', Ref, process, Pid, R} -> R after 10000 -> timeout end),
+    receive {'EXIT', Pid, _} -> ok after 10000 -> ok end,
+    process_flag(trap_exit, false).
+
+%% sys:suspend/1 makes the server take only system messages: a call waits
+%% (it is not answered directly) until sys:resume/1.
+call_to_a_suspended_server_waits_for_resume() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 3, []),
+    ok = sys:suspend(Pid),
+    Self = self(),
+    Caller = spawn_link(fun() -> Self ! {answer, gen_server:call(Pid, value)} end),
+    wait(fun() ->
+                 case process_info(Caller, status) of
+                     {status, waiting} -> {ok, waiting};
+                     _ -> retry
+                 end
+         end),
+    ok = gen_server:cast(Pid, {bump, 1}),
+    ?assertEqual(3, sys:get_state(Pid)),
+    receive {answer, Early} -> ?assertEqual(not_before_resume, Early) after 100 -> ok end,
+    ok = sys:resume(Pid),
+    ?assertEqual(3, receive {answer, V} -> V after 10000 -> timeout end),
+    ?assertEqual(4, gen_server:call(Pid, value)),
     stop(Pid).
 
 init_argument_is_an_integer_of_any_size() ->
@@ -91,6 +150,30 @@ hibernate_after_shrinks_an_idle_proxy() ->
                  end),
     ?assert(Small < 100),
     ?assertEqual(1, gen_server:call(Pid, value)),
+    stop(Pid).
+
+%% The first garbage collection after hibernation leaves no old heap
+%% behind (proxies are spawned with fullsweep_after 0): once it has served
+%% a call, a proxy's process is the size of a gen_server's.
+a_proxy_after_a_call_is_no_larger_than_a_gen_server() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+    {ok, Gen} = ferrotp_nif_tests_counter:start_link(0),
+    [?assertEqual(0, gen_server:call(P, value)) || P <- [Pid, Gen]],
+    [{total_heap_size, Total}, {heap_size, Heap}] =
+        process_info(Pid, [total_heap_size, heap_size]),
+    ?assertEqual(Heap, Total),
+    {memory, Rust} = process_info(Pid, memory),
+    {memory, Beam} = process_info(Gen, memory),
+    ?assert(Rust =< Beam),
+    unlink(Gen),
+    exit(Gen, kill),
+    stop(Pid).
+
+spawn_opt_reaches_the_proxy() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, [{spawn_opt, [{min_heap_size, 1000}]}]),
+    {garbage_collection, GC} = process_info(Pid, garbage_collection),
+    ?assert(proplists:get_value(min_heap_size, GC) >= 1000),
+    ?assertEqual(0, gen_server:call(Pid, value)),
     stop(Pid).
 
 unknown_behaviour_is_an_error() ->

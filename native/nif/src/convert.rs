@@ -195,11 +195,15 @@ fn immediate(term: rustler::Term<'_>) -> Option<Result<Term, ConvertError>> {
 }
 
 /// Reads a BEAM term into an owned `etf::Term`.
+///
+/// The budget (see [`from_beam_within`]) is charged per compound term and
+/// per element of tuples, lists and maps, in one step each (an immediate
+/// costs no check of its own).
 pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
-    spend(1)?;
     if let Some(t) = immediate(term) {
         return t;
     }
+    spend(1)?;
     match term.get_type() {
         TermType::Atom => atom_from_beam(term).map(Term::Atom),
         TermType::Integer => match term.decode::<i64>() {
@@ -224,6 +228,7 @@ pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
             let items =
                 unsafe { rustler::wrapper::tuple::get_tuple(env.as_c_arg(), term.as_c_arg()) }
                     .map_err(|_| ConvertError::Unreadable("tuple"))?;
+            spend(items.len())?;
             let mut out = Vec::with_capacity(items.len());
             for raw in items {
                 // SAFETY: each element is a term of `env`.
@@ -236,6 +241,9 @@ pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
             let iter = MapIterator::new(term).ok_or(ConvertError::Unreadable("map"))?;
             let mut entries = Vec::new();
             for (k, v) in iter {
+                if entries.len() % CELLS_PER_CHARGE == 0 {
+                    spend(2 * CELLS_PER_CHARGE)?;
+                }
                 entries.push((from_beam(k)?, from_beam(v)?));
             }
             Ok(Term::Map(etf::Map { entries }))
@@ -244,6 +252,9 @@ pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
         _ => via_external(term),
     }
 }
+
+/// List cells and map entries charged to the budget at a time.
+const CELLS_PER_CHARGE: usize = 32;
 
 fn list_from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
     let mut items = Vec::new();
@@ -254,6 +265,9 @@ fn list_from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
         }
         match rest.list_get_cell() {
             Ok((head, tail)) => {
+                if items.len() % CELLS_PER_CHARGE == 0 {
+                    spend(CELLS_PER_CHARGE)?;
+                }
                 items.push(from_beam(head)?);
                 rest = tail;
             }
@@ -360,7 +374,7 @@ pub fn to_beam<'a>(env: Env<'a>, term: &Term) -> rustler::Term<'a> {
                 .unwrap_or_else(|_| external_to_beam(env, term))
         }
         Term::Pid(p) => pid_to_beam(env, p),
-        Term::Reference(r) => match placeholder_id(r).and_then(|id| tag_to_beam(env, id)) {
+        Term::Port(p) => match placeholder_id(p).and_then(|id| tag_to_beam(env, id)) {
             Some(t) => t,
             None => external_to_beam(env, term),
         },
@@ -439,14 +453,16 @@ pub fn list_items<'a>(term: rustler::Term<'a>) -> Option<ListIterator<'a>> {
 // since OTP 24) that the server only hands back in its reply. References
 // take the external format both ways, the dearest part of a call's
 // conversion, so a call's tag stays a VM term: the Rust process sees a
-// placeholder reference, and a reply built in the same NIF call puts the
+// placeholder (a port of the fake node `'$ferrotp_call_tag'`: a term that
+// costs no allocation), and a reply built in the same NIF call puts the
 // original term back. A tag still unanswered when the NIF call ends (a
 // deferred reply, `gen_server:reply/2` later) is converted then and kept
 // until used.
 
-/// The node of placeholder references.
+/// The node of placeholder tags.
 fn tag_node() -> Atom {
-    Atom::new("$ferrotp_call_tag")
+    static NODE: std::sync::OnceLock<Atom> = std::sync::OnceLock::new();
+    *NODE.get_or_init(|| Atom::new("$ferrotp_call_tag"))
 }
 
 /// Unanswered tags kept for deferred replies, at most.
@@ -461,11 +477,8 @@ thread_local! {
     static CALL_TAGS: RefCell<Vec<(u64, usize, ERL_NIF_TERM, bool)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn placeholder_id(r: &etf::Reference) -> Option<u64> {
-    match r.ids.as_slice() {
-        [lo, hi] if r.node == tag_node() => Some(u64::from(*lo) | (u64::from(*hi) << 32)),
-        _ => None,
-    }
+fn placeholder_id(p: &etf::Port) -> Option<u64> {
+    (p.node == tag_node()).then_some(p.id)
 }
 
 /// Reads a message, keeping the tag of a `'$gen_call'` or `system` request
@@ -507,7 +520,25 @@ fn request_with_tag(term: rustler::Term<'_>) -> Result<Option<Term>, ConvertErro
     if kind.as_str() != "$gen_call" && kind.as_str() != "system" {
         return Ok(None);
     }
-    // SAFETY: as above.
+    let Some((pid, tag)) = caller_from_beam(from)? else {
+        return Ok(None);
+    };
+    Ok(Some(Term::Tuple(vec![
+        Term::Atom(kind),
+        Term::Tuple(vec![Term::Pid(pid), tag]),
+        from_beam(request)?,
+    ])))
+}
+
+/// Reads a call's `From` (`{Pid, Tag}`), its tag kept as a VM term for
+/// this NIF call (a placeholder stands for it; see [`settle_tags`] and
+/// [`forget_tags`]). `None` if `from` is not a `{Pid, Tag}`.
+pub fn caller_from_beam(from: rustler::Term<'_>) -> Result<Option<(Pid, Term)>, ConvertError> {
+    if from.get_type() != TermType::Tuple {
+        return Ok(None);
+    }
+    let env = from.get_env();
+    // SAFETY: `from` is a tuple of `env` (checked above).
     let Ok(from_items) =
         (unsafe { rustler::wrapper::tuple::get_tuple(env.as_c_arg(), from.as_c_arg()) })
     else {
@@ -516,7 +547,7 @@ fn request_with_tag(term: rustler::Term<'_>) -> Result<Option<Term>, ConvertErro
     let [pid, tag] = from_items else {
         return Ok(None);
     };
-    // SAFETY: as above.
+    // SAFETY: elements of a tuple of `env`.
     let (pid, tag) = unsafe { (rustler::Term::new(env, *pid), rustler::Term::new(env, *tag)) };
     if pid.get_type() != TermType::Pid || !is_tag(tag) {
         return Ok(None);
@@ -526,16 +557,19 @@ fn request_with_tag(term: rustler::Term<'_>) -> Result<Option<Term>, ConvertErro
         t.borrow_mut()
             .push((id, env.as_c_arg() as usize, tag.as_c_arg(), false))
     });
-    let placeholder = Term::Reference(etf::Reference {
+    let placeholder = Term::Port(etf::Port {
         node: tag_node(),
+        id,
         creation: 0,
-        ids: vec![id as u32, (id >> 32) as u32],
     });
-    Ok(Some(Term::Tuple(vec![
-        Term::Atom(kind),
-        Term::Tuple(vec![Term::Pid(pid_from_beam(pid)?), placeholder]),
-        from_beam(request)?,
-    ])))
+    Ok(Some((pid_from_beam(pid)?, placeholder)))
+}
+
+/// Ends a NIF call's tag scope when no tag can be used later (the call was
+/// answered in the NIF call, or not taken): unlike [`settle_tags`], keeps
+/// nothing.
+pub fn forget_tags() {
+    CALL_TAGS.with(|t| t.borrow_mut().clear());
 }
 
 /// A reference, or `[alias | Ref]`.

@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 
 use etf::{Atom, Pid, Term};
 use ferrotp::behaviours::RemoteStarter;
+use ferrotp::direct::DirectServer;
 use ferrotp::executor::{Executor, ProcessTask};
 use ferrotp::start::{BoxFuture, Started};
 use ferrotp::{MonitorTarget, Node, Process, Signal, Transport};
@@ -54,6 +55,25 @@ pub fn node(sample: &Pid) -> &'static Node {
         ferrotp::behaviours::set_remote_starter(std::sync::Arc::new(BeamStarter));
         node
     })
+}
+
+thread_local! {
+    /// Whether this thread is inside the node's tokio runtime for good.
+    static IN_RUNTIME: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Puts this thread (a BEAM scheduler) inside the node's tokio runtime for
+/// the rest of its life, so Rust callbacks run here can start timers and
+/// spawn tasks: entering once instead of around every callback. Later
+/// enters (and their guards) nest inside it.
+pub fn enter_runtime() {
+    if IN_RUNTIME.with(|c| c.get()) {
+        return;
+    }
+    if let Some(node) = existing_node() {
+        std::mem::forget(node.handle().enter());
+        IN_RUNTIME.with(|c| c.set(true));
+    }
 }
 
 /// The node, if a process was ever started.
@@ -133,6 +153,10 @@ impl Executor for NifExecutor {
         if !is_starting(&pid) {
             beam_env::send(&pid, &Term::atom("$ferrotp_adopt"));
         }
+    }
+
+    fn direct_server(&self, pid: Pid, server: std::sync::Arc<dyn DirectServer>) -> bool {
+        crate::process::offer_direct(pid, server)
     }
 }
 

@@ -11,6 +11,7 @@
 //! | [`process`]     | a Rust process as a NIF resource owned by its proxy |
 //! | [`host`]        | the VM's node: executor (pids, pool), transport     |
 //! | [`beam_env`]    | `enif_send` from scheduler and other threads        |
+//! | [`clock`]       | a cheap stopwatch for charging scheduler time       |
 //! | [`convert`]     | BEAM terms to and from `etf::Term`                  |
 //! | [`probe`]       | a test behaviour that drives signals on request     |
 //! | [`nifs`]        | the NIFs the proxy loop calls                       |
@@ -18,6 +19,7 @@
 
 pub mod beam_env;
 pub mod bench;
+pub mod clock;
 pub mod convert;
 pub mod host;
 pub mod nifs;

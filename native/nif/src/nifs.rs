@@ -7,6 +7,7 @@
 //! `Reason`, logging a crash report when `Crashed`).
 
 use etf::Term;
+use ferrotp::direct::Direct;
 use ferrotp::start::{Ack, Init};
 use ferrotp::{MonitorTarget, Signal};
 use rustler::types::atom;
@@ -14,10 +15,15 @@ use rustler::{Encoder, Env, NifResult, ResourceArc};
 
 use crate::beam_env;
 use crate::convert::{
-    from_beam, from_beam_within, pid_from_beam, settle_tags, to_beam, ConvertError,
+    caller_from_beam, forget_tags, from_beam, from_beam_within, pid_from_beam, settle_tags,
+    to_beam, ConvertError,
 };
 use crate::host;
 use crate::process::{InitStatus, RustProcess, Step};
+
+mod atoms {
+    rustler::atoms! { queue, reply, gen_cast = "$gen_cast" }
+}
 
 fn bad(e: impl std::fmt::Display) -> rustler::Error {
     rustler::Error::Term(Box::new(e.to_string()))
@@ -120,7 +126,7 @@ fn adopt<'a>(env: Env<'a>, proxy: rustler::Term<'a>) -> NifResult<rustler::Term<
 
 /// Work units (term nodes, 256-byte binary chunks) a message may take to
 /// convert on a normal scheduler: about a millisecond. Larger messages go
-/// to a dirty scheduler (`dirty` answer, then `deliver_dirty/2`).
+/// to a dirty scheduler (`{dirty, Rest}` answer, then `deliver_dirty/2` with `Rest`).
 const BUDGET: usize = 20_000;
 
 fn deliver_in<'a>(
@@ -129,11 +135,16 @@ fn deliver_in<'a>(
     msgs: impl Iterator<Item = rustler::Term<'a>>,
     budget: usize,
 ) -> NifResult<rustler::Term<'a>> {
+    let msgs: Vec<rustler::Term<'a>> = msgs.collect();
+    // Casts at the head go straight into an idle gen_server (see
+    // `ferrotp::direct`); only their payloads are converted.
+    let (taken, must_poll) = direct_casts(env, process, &msgs, budget);
+    let rest = msgs.get(taken..).unwrap_or_default();
     let to = process.pid();
-    let mut signals = Vec::new();
+    let mut signals = Vec::with_capacity(rest.len());
     let mut failed = None;
-    for m in msgs {
-        match from_beam_within(m, budget) {
+    for m in rest {
+        match from_beam_within(*m, budget) {
             Ok(msg) => signals.push(Signal::Send {
                 from: None,
                 to,
@@ -146,8 +157,14 @@ fn deliver_in<'a>(
         }
     }
     let out = match failed {
+        None if signals.is_empty() && !must_poll => Ok(atom::ok().encode(env)),
         None => Ok(step(env, process.deliver_all(env, signals))),
-        Some(ConvertError::TooBig) => Ok(to_beam(env, &Term::atom("dirty"))),
+        // Too large to convert here: the proxy hands what is not taken yet
+        // to a dirty scheduler.
+        Some(ConvertError::TooBig) => {
+            let dirty = to_beam(env, &Term::atom("dirty"));
+            Ok((dirty, rest.to_vec()).encode(env))
+        }
         Some(e) => Err(bad(e)),
     };
     // Tags of calls not answered in this NIF call are kept for later.
@@ -155,27 +172,99 @@ fn deliver_in<'a>(
     out
 }
 
-/// `deliver(Proc, Msg)`: `Msg` arrived at the proxy. `dirty` when it is too
-/// large to convert here (the proxy then calls `deliver_dirty/2`).
+/// `Msg` if `msg` is `{'$gen_cast', Msg}`.
+fn cast_payload(msg: rustler::Term<'_>) -> Option<rustler::Term<'_>> {
+    let (label, payload) = msg.decode::<(rustler::Atom, rustler::Term<'_>)>().ok()?;
+    (label == atoms::gen_cast()).then_some(payload)
+}
+
+/// Runs the casts at the head of `msgs` in the process's gen_server if it
+/// waits idle: how many it took, and whether its task must be polled.
+fn direct_casts(
+    env: Env<'_>,
+    process: &RustProcess,
+    msgs: &[rustler::Term<'_>],
+    budget: usize,
+) -> (usize, bool) {
+    if !process.has_direct() {
+        return (0, false);
+    }
+    let payloads: Vec<Term> = msgs
+        .iter()
+        .map_while(|m| from_beam_within(cast_payload(*m)?, budget).ok())
+        .collect();
+    if payloads.is_empty() {
+        return (0, false);
+    }
+    let casts: Vec<&Term> = payloads.iter().collect();
+    match process.direct(env, |server, cx| server.casts(&casts, cx)) {
+        Some((taken, outcome)) => (taken, outcome == Direct::Poll),
+        None => (0, false),
+    }
+}
+
+/// `gen_call(Proc, From, Request)`: `{'$gen_call', From, Request}` arrived
+/// at the proxy. If the gen_server waits idle, the call runs now and its
+/// reply comes back here: `{reply, Reply}` (the proxy replies,
+/// `gen:reply/2`). Otherwise `queue` (the proxy delivers the message the
+/// ordinary way), or a step when the call was taken but continues in the
+/// process.
+#[rustler::nif]
+fn gen_call<'a>(
+    env: Env<'a>,
+    process: &'a RustProcess,
+    from: rustler::Term<'a>,
+    request: rustler::Term<'a>,
+) -> NifResult<rustler::Term<'a>> {
+    let queue = || Ok(atoms::queue().encode(env));
+    if !process.has_direct() {
+        return queue();
+    }
+    let (Ok(Some(caller)), Ok(request)) =
+        (caller_from_beam(from), from_beam_within(request, BUDGET))
+    else {
+        forget_tags();
+        return queue();
+    };
+    let (pid, tag) = caller;
+    let out = match process.direct(env, |server, cx| server.call(pid, tag, &request, cx)) {
+        Some(Direct::Replied(reply)) => {
+            let reply = to_beam(env, &reply);
+            forget_tags();
+            return Ok((atoms::reply(), reply).encode(env));
+        }
+        None | Some(Direct::Queue) => {
+            forget_tags();
+            return queue();
+        }
+        Some(Direct::Done | Direct::Poll) => step(env, process.poll(env)),
+    };
+    // The call continues in the process: its tag is kept for the reply.
+    settle_tags(env);
+    Ok(out)
+}
+
+/// `deliver(Proc, Msg)`: `Msg` arrived at the proxy. `{dirty, Rest}` when it is too
+/// large to convert here (the proxy then calls `deliver_dirty/2` with the messages not taken yet).
 #[rustler::nif]
 fn deliver<'a>(
     env: Env<'a>,
-    process: ResourceArc<RustProcess>,
+    process: &'a RustProcess,
     msg: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, &process, std::iter::once(msg), BUDGET)
+    deliver_in(env, process, std::iter::once(msg), BUDGET)
 }
 
 /// `deliver_all(Proc, Msgs)`: messages that arrived one after another at
 /// the proxy, delivered in order with a single poll (a burst of casts costs
-/// one NIF call, not one each). `dirty` as for `deliver/2`.
+/// one NIF call, not one each). `{dirty, Rest}` as for `deliver/2`.
 #[rustler::nif]
 fn deliver_all<'a>(
     env: Env<'a>,
-    process: ResourceArc<RustProcess>,
+    process: &'a RustProcess,
     msgs: rustler::ListIterator<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, &process, msgs, BUDGET)
+    deliver_in(env, process, msgs, BUDGET)
 }
 
 /// `deliver_dirty(Proc, Msgs)`: as `deliver_all/2`, on a dirty CPU

@@ -13,12 +13,14 @@
 //! | a process being scheduled            | [`RustProcess::poll`]              |
 //! | `exit(Pid, kill)` on the proxy       | the destructor: the Rust process dies `killed` |
 
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use etf::{Pid, Term};
+use ferrotp::direct::DirectServer;
 use ferrotp::executor::{Exited, ProcessTask};
 use ferrotp::start::Ack;
 use ferrotp::Signal;
@@ -27,6 +29,7 @@ use rustler::Env;
 use tokio::sync::oneshot;
 
 use crate::beam_env;
+use crate::clock::Stopwatch;
 use crate::host;
 
 /// What a poll left behind.
@@ -44,8 +47,30 @@ pub struct RustProcess {
     pid: Pid,
     task: Mutex<Option<ProcessTask>>,
     waker: Arc<PollWaker>,
+    /// `waker` as a `Waker`, made once (polls borrow it).
+    task_waker: Waker,
     /// The start's acknowledgement, until read (`proc_lib:init_ack/1`).
     ack: Mutex<Option<oneshot::Receiver<Ack>>>,
+    /// Its gen_server's direct entry, once its server loop runs (see
+    /// `ferrotp::direct`).
+    direct: OnceLock<Arc<dyn DirectServer>>,
+}
+
+thread_local! {
+    /// The process being polled on this thread.
+    static POLLING: Cell<Option<Pid>> = const { Cell::new(None) };
+    /// A direct entry offered during the poll in progress.
+    static OFFERED: RefCell<Option<Arc<dyn DirectServer>>> = const { RefCell::new(None) };
+}
+
+/// Keeps gen_server `pid`'s direct entry, if `pid` is the process being
+/// polled on this thread (the executor's `direct_server` hook).
+pub fn offer_direct(pid: Pid, server: Arc<dyn DirectServer>) -> bool {
+    if POLLING.with(|p| p.get()) != Some(pid) {
+        return false;
+    }
+    OFFERED.with(|o| *o.borrow_mut() = Some(server));
+    true
 }
 
 /// Where a start stands (`init_status/1`).
@@ -113,14 +138,17 @@ fn account(env: Env<'_>, took: Duration) {
 impl RustProcess {
     /// A process whose whole life is `task`.
     pub fn new(pid: Pid, task: ProcessTask) -> RustProcess {
+        let waker = Arc::new(PollWaker {
+            proxy: pid,
+            scheduled: AtomicBool::new(false),
+        });
         RustProcess {
             pid,
             task: Mutex::new(Some(task)),
-            waker: Arc::new(PollWaker {
-                proxy: pid,
-                scheduled: AtomicBool::new(false),
-            }),
+            task_waker: Waker::from(waker.clone()),
+            waker,
             ack: Mutex::new(None),
+            direct: OnceLock::new(),
         }
     }
 
@@ -165,14 +193,19 @@ impl RustProcess {
             return Step::Gone;
         };
         self.waker.scheduled.store(false, Ordering::Release);
-        let waker = Waker::from(self.waker.clone());
-        let mut cx = Context::from_waker(&waker);
-        let started = Instant::now();
+        let mut cx = Context::from_waker(&self.task_waker);
+        let started = Stopwatch::start();
         let polled = {
             let _env = beam_env::enter(env);
             let _rt = host::existing_node().map(|n| n.handle().enter());
-            task.as_mut().poll(&mut cx)
+            let previous = POLLING.with(|p| p.replace(Some(self.pid)));
+            let polled = task.as_mut().poll(&mut cx);
+            POLLING.with(|p| p.set(previous));
+            polled
         };
+        if let Some(server) = OFFERED.with(|o| o.borrow_mut().take()) {
+            let _ = self.direct.set(server);
+        }
         if in_nif {
             account(env, started.elapsed());
         }
@@ -183,6 +216,33 @@ impl RustProcess {
                 Step::Exited(exited)
             }
         }
+    }
+
+    /// Whether the process's gen_server takes messages directly.
+    pub fn has_direct(&self) -> bool {
+        self.direct.get().is_some()
+    }
+
+    /// Runs `f` on the process's direct entry (see `ferrotp::direct`),
+    /// holding its task as a poll does; `None` if it has none or has died.
+    pub fn direct<R>(
+        &self,
+        env: Env<'_>,
+        f: impl FnOnce(&dyn DirectServer, &mut Context<'_>) -> R,
+    ) -> Option<R> {
+        let server = self.direct.get()?;
+        let slot = self.task.lock();
+        slot.as_ref()?;
+        let mut cx = Context::from_waker(&self.task_waker);
+        let started = Stopwatch::start();
+        let out = {
+            let _env = beam_env::enter(env);
+            host::enter_runtime();
+            f(server.as_ref(), &mut cx)
+        };
+        drop(slot);
+        account(env, started.elapsed());
+        Some(out)
     }
 
     /// Delivers a signal from outside the runtime (a message, an exit

@@ -34,8 +34,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use etf::{Pid, Term};
+
+use crate::direct::DirectServer;
 
 /// A process's whole life as a future: polling it runs the process; it
 /// completes when the process has died and sent its exit signals.
@@ -64,4 +67,14 @@ pub trait Executor: Send + Sync {
     /// is the executor's job. Called once per spawn, after the process is
     /// in the process table (signals to it already queue).
     fn spawn(&self, pid: Pid, task: ProcessTask);
+
+    /// Offers gen_server `pid`'s direct entry (see [`crate::direct`]),
+    /// from inside a poll of its task, when its server loop starts.
+    /// `true`: the host keeps it, and the server waits for messages in a
+    /// way `server` can reach. Default: `false` (the server waits in a
+    /// plain `receive`).
+    fn direct_server(&self, pid: Pid, server: Arc<dyn DirectServer>) -> bool {
+        let _ = (pid, server);
+        false
+    }
 }

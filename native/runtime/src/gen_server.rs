@@ -944,7 +944,7 @@ async fn start_inner<S: GenServer>(
             }
         };
         let _ = ack_tx.send(InitAck::Started);
-        serve(state, cont, &mut ctx, parent).await
+        serve(state, cont, ctx, parent).await
     };
     let pid = match &mut parent {
         Parent::Starter(p) => {
@@ -1051,19 +1051,43 @@ fn after_cast<S: GenServer>(r: Result<CastResult<S>, Term>) -> Next<S> {
 async fn serve<S: GenServer>(
     mut state: S,
     mut cont: Option<S::Continue>,
-    ctx: &mut Process,
+    mut ctx: Process,
     parent: Pid,
 ) -> Term {
+    // Waiting parked, where the host can hand it calls directly (see
+    // `crate::direct`), if the host asks for that.
+    let parked = park::offer::<S>(&ctx);
+    let _unpark = parked.clone().map(park::Unpark);
     let mut suspended = false;
     loop {
         if let Some(c) = cont.take() {
-            match after_cast(guarded(state.handle_continue(c, ctx)).await) {
+            match after_cast(guarded(state.handle_continue(c, &mut ctx)).await) {
+                Next::Continue(c) => cont = c,
+                Next::Stop(reason) => return terminate(&mut state, reason, &mut ctx).await,
+                Next::Exit(reason) => return reason,
+            }
+            continue;
+        }
+        if let (Some(slot), false) = (&parked, suspended) {
+            let (s, c, woke) = slot.wait(state, ctx).await;
+            state = s;
+            ctx = c;
+            let ctx = &mut ctx;
+            let next = match woke {
+                park::Woke::Msg(msg) => {
+                    handle_message(&mut state, msg, &mut suspended, parent, ctx).await
+                }
+                park::Woke::Call(result, from) => after_call(&mut state, result, from, ctx).await,
+                park::Woke::Cast(result) => after_cast(result),
+            };
+            match next {
                 Next::Continue(c) => cont = c,
                 Next::Stop(reason) => return terminate(&mut state, reason, ctx).await,
                 Next::Exit(reason) => return reason,
             }
             continue;
         }
+        let ctx = &mut ctx;
         let msg = if suspended {
             match ctx
                 .receive_match(
@@ -1083,45 +1107,52 @@ async fn serve<S: GenServer>(
         } else {
             ctx.receive().await
         };
-        let next = match msg {
-            Message::Local(b) => match b.downcast::<Request<S>>() {
-                Ok(req) => handle_request(&mut state, *req, ctx).await,
-                Err(other) => {
-                    after_cast(guarded(state.handle_info(Message::Local(other), ctx)).await)
-                }
-            },
-            Message::Term(t) => match classify(&t, parent) {
-                Incoming::Call(from, req) => match etf::from_term::<S::Call>(req) {
-                    Ok(req) => handle_call(&mut state, req, from, ctx).await,
-                    Err(e) => {
-                        tracing::error!(pid = %ctx.pid(), error = %e, request = %req, "gen_server: call does not decode");
-                        Next::Stop(Term::tuple(vec![Term::atom("bad_call"), req.clone()]))
-                    }
-                },
-                Incoming::Cast(msg) => match etf::from_term::<S::Cast>(msg) {
-                    Ok(msg) => after_cast(guarded(state.handle_cast(msg, ctx)).await),
-                    Err(e) => {
-                        tracing::error!(pid = %ctx.pid(), error = %e, msg = %msg, "gen_server: cast does not decode");
-                        Next::Stop(Term::tuple(vec![Term::atom("bad_cast"), msg.clone()]))
-                    }
-                },
-                Incoming::System(from, req) => {
-                    match sys::handle_system(&mut state, &from, req, &mut suspended, parent, ctx) {
-                        sys::Outcome::Continue => Next::Continue(None),
-                        sys::Outcome::Terminate(reason) => Next::Stop(reason),
-                    }
-                }
-                Incoming::ParentExit(reason) => Next::Stop(reason.clone()),
-                Incoming::Info => {
-                    after_cast(guarded(state.handle_info(Message::Term(t), ctx)).await)
-                }
-            },
-        };
+        let next = handle_message(&mut state, msg, &mut suspended, parent, ctx).await;
         match next {
             Next::Continue(c) => cont = c,
             Next::Stop(reason) => return terminate(&mut state, reason, ctx).await,
             Next::Exit(reason) => return reason,
         }
+    }
+}
+
+/// One message taken from the mailbox.
+async fn handle_message<S: GenServer>(
+    state: &mut S,
+    msg: Message,
+    suspended: &mut bool,
+    parent: Pid,
+    ctx: &mut Process,
+) -> Next<S> {
+    match msg {
+        Message::Local(b) => match b.downcast::<Request<S>>() {
+            Ok(req) => handle_request(state, *req, ctx).await,
+            Err(other) => after_cast(guarded(state.handle_info(Message::Local(other), ctx)).await),
+        },
+        Message::Term(t) => match classify(&t, parent) {
+            Incoming::Call(from, req) => match etf::from_term::<S::Call>(req) {
+                Ok(req) => handle_call(state, req, from, ctx).await,
+                Err(e) => {
+                    tracing::error!(pid = %ctx.pid(), error = %e, request = %req, "gen_server: call does not decode");
+                    Next::Stop(Term::tuple(vec![Term::atom("bad_call"), req.clone()]))
+                }
+            },
+            Incoming::Cast(msg) => match etf::from_term::<S::Cast>(msg) {
+                Ok(msg) => after_cast(guarded(state.handle_cast(msg, ctx)).await),
+                Err(e) => {
+                    tracing::error!(pid = %ctx.pid(), error = %e, msg = %msg, "gen_server: cast does not decode");
+                    Next::Stop(Term::tuple(vec![Term::atom("bad_cast"), msg.clone()]))
+                }
+            },
+            Incoming::System(from, req) => {
+                match sys::handle_system(state, &from, req, suspended, parent, ctx) {
+                    sys::Outcome::Continue => Next::Continue(None),
+                    sys::Outcome::Terminate(reason) => Next::Stop(reason),
+                }
+            }
+            Incoming::ParentExit(reason) => Next::Stop(reason.clone()),
+            Incoming::Info => after_cast(guarded(state.handle_info(Message::Term(t), ctx)).await),
+        },
     }
 }
 
@@ -1158,6 +1189,16 @@ async fn handle_call<S: GenServer>(
     ctx: &mut Process,
 ) -> Next<S> {
     let result = guarded(state.handle_call(req, from.clone(), ctx)).await;
+    after_call(state, result, from, ctx).await
+}
+
+/// What the loop does with a call's result (sends the reply, or stops).
+async fn after_call<S: GenServer>(
+    state: &mut S,
+    result: Result<CallResult<S>, Term>,
+    from: From,
+    ctx: &mut Process,
+) -> Next<S> {
     let send = |ctx: &Process, r: S::Reply| -> Option<Term> {
         reply(ctx, &from, r).err().map(|e| e.reason())
     };
@@ -1279,7 +1320,7 @@ pub fn body<S: GenServer>(arg: S::Arg) -> crate::start::Body {
                 }
             };
             ack.ok();
-            serve(state, cont, &mut ctx, parent).await
+            serve(state, cont, ctx, parent).await
         },
     )
 }
@@ -1356,5 +1397,242 @@ pub async fn enter<S: GenServer>(
         }
     };
     ack.ok();
-    serve(state, cont, &mut ctx, parent).await
+    serve(state, cont, ctx, parent).await
+}
+
+// ==== waiting parked, for direct calls ===================================
+
+/// A server waiting where its host can reach it (see [`crate::direct`]):
+/// between messages its state and context sit in a [`Slot`] instead of
+/// the server loop's stack, so the host can run the next call or cast on
+/// them directly while it holds the process's task.
+mod park {
+    use std::future::poll_fn;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    use etf::{Pid, Term};
+    use parking_lot::Mutex;
+
+    use super::{guarded, CallResult, CastResult, From, GenServer, Tag};
+    use crate::direct::{Direct, DirectServer};
+    use crate::mailbox::Message;
+    use crate::process::Process;
+    use crate::start::BoxFuture;
+
+    /// What woke a parked server.
+    pub(super) enum Woke<S: GenServer> {
+        /// The next message of its mailbox.
+        Msg(Message),
+        /// A direct call's result, for the loop to finish.
+        Call(Result<CallResult<S>, Term>, From),
+        /// A direct cast's result, for the loop to finish.
+        Cast(Result<CastResult<S>, Term>),
+    }
+
+    type Running<S> = BoxFuture<'static, (S, Process, Woke<S>)>;
+
+    enum Parked<S: GenServer> {
+        /// Waiting for a message (in the loop's `receive`).
+        Idle(S, Process),
+        /// A direct callback that did not finish at once.
+        Running(Running<S>),
+        /// A direct callback's result the loop must finish.
+        Woken(S, Process, Woke<S>),
+        /// With the loop (or the process is gone).
+        Away,
+    }
+
+    /// The parking place of one server.
+    pub(super) struct Slot<S: GenServer>(Mutex<Parked<S>>);
+
+    /// Drops what is parked when the server loop is dropped (its process
+    /// killed while waiting), as the loop's own stack would have been.
+    pub(super) struct Unpark<S: GenServer>(pub(super) Arc<Slot<S>>);
+
+    impl<S: GenServer> Drop for Unpark<S> {
+        fn drop(&mut self) {
+            let parked = std::mem::replace(&mut *self.0 .0.lock(), Parked::Away);
+            drop(parked);
+        }
+    }
+
+    /// A slot, if the process's executor takes direct servers.
+    pub(super) fn offer<S: GenServer>(ctx: &Process) -> Option<Arc<Slot<S>>> {
+        let host = ctx.node.executor()?;
+        let slot = Arc::new(Slot(Mutex::new(Parked::Away)));
+        host.direct_server(ctx.pid(), slot.clone()).then_some(slot)
+    }
+
+    /// The next message, as `receive` takes it: `None` (and the task woken
+    /// again) when the process is exiting, so the task's top level ends it.
+    fn poll_next(ctx: &Process, cx: &mut Context<'_>) -> Poll<Message> {
+        ctx.shared.drain(&ctx.node, Some(cx.waker()));
+        let mut st = ctx.shared.state.lock();
+        if st.exiting.is_some() {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let mut scanned = 0;
+        match st.mailbox.take_match(&mut scanned, &mut |_| true) {
+            Some(m) => Poll::Ready(m),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Puts casts taken directly but not handled back at the head of the
+    /// mailbox, in order (as typed requests, which the loop handles as it
+    /// handles `'$gen_cast'`).
+    fn requeue<S: GenServer>(ctx: &Process, casts: impl DoubleEndedIterator<Item = S::Cast>) {
+        let mut st = ctx.shared.state.lock();
+        for msg in casts.rev() {
+            st.mailbox
+                .push_front(Message::Local(Box::new(super::Request::<S>::Cast(msg))));
+        }
+    }
+
+    /// Nothing waits for the process: a message handed to it now is the
+    /// next one its `receive` would take.
+    fn is_idle(ctx: &Process) -> bool {
+        ctx.shared.drain(&ctx.node, None);
+        let st = ctx.shared.state.lock();
+        st.exiting.is_none() && st.mailbox.len() == 0
+    }
+
+    impl<S: GenServer> Slot<S> {
+        /// Parks `state` and `ctx` until a message or a direct callback
+        /// wakes the server; gives them back with what woke it.
+        pub(super) async fn wait(&self, state: S, ctx: Process) -> (S, Process, Woke<S>) {
+            *self.0.lock() = Parked::Idle(state, ctx);
+            poll_fn(|cx| {
+                let mut slot = self.0.lock();
+                match std::mem::replace(&mut *slot, Parked::Away) {
+                    Parked::Idle(state, ctx) => match poll_next(&ctx, cx) {
+                        Poll::Ready(m) => Poll::Ready((state, ctx, Woke::Msg(m))),
+                        Poll::Pending => {
+                            *slot = Parked::Idle(state, ctx);
+                            Poll::Pending
+                        }
+                    },
+                    Parked::Running(mut running) => match running.as_mut().poll(cx) {
+                        Poll::Ready(done) => Poll::Ready(done),
+                        Poll::Pending => {
+                            *slot = Parked::Running(running);
+                            Poll::Pending
+                        }
+                    },
+                    Parked::Woken(state, ctx, woke) => Poll::Ready((state, ctx, woke)),
+                    Parked::Away => Poll::Pending,
+                }
+            })
+            .await
+        }
+
+        /// Takes the parked state and context if the server is idle.
+        fn take_idle(&self) -> Option<(S, Process)> {
+            let mut slot = self.0.lock();
+            match &*slot {
+                Parked::Idle(_, ctx) if is_idle(ctx) => {}
+                _ => return None,
+            }
+            match std::mem::replace(&mut *slot, Parked::Away) {
+                Parked::Idle(state, ctx) => Some((state, ctx)),
+                other => {
+                    *slot = other;
+                    None
+                }
+            }
+        }
+
+        /// Runs a direct callback once; parks what it left.
+        fn run(&self, mut running: Running<S>, cx: &mut Context<'_>) -> Direct {
+            match running.as_mut().poll(cx) {
+                Poll::Ready((state, ctx, Woke::Call(Ok(CallResult::Reply(r)), from))) => {
+                    match etf::to_term(&r) {
+                        Ok(reply) => {
+                            *self.0.lock() = Parked::Idle(state, ctx);
+                            Direct::Replied(reply)
+                        }
+                        // The loop fails the call as `reply/3` does.
+                        Err(_) => {
+                            let woke = Woke::Call(Ok(CallResult::Reply(r)), from);
+                            *self.0.lock() = Parked::Woken(state, ctx, woke);
+                            Direct::Poll
+                        }
+                    }
+                }
+                Poll::Ready((state, ctx, Woke::Cast(Ok(CastResult::NoReply)))) => {
+                    *self.0.lock() = Parked::Idle(state, ctx);
+                    Direct::Done
+                }
+                Poll::Ready((state, ctx, woke)) => {
+                    *self.0.lock() = Parked::Woken(state, ctx, woke);
+                    Direct::Poll
+                }
+                Poll::Pending => {
+                    *self.0.lock() = Parked::Running(running);
+                    Direct::Poll
+                }
+            }
+        }
+    }
+
+    impl<S: GenServer> DirectServer for Slot<S> {
+        fn call(&self, caller: Pid, tag: Term, request: &Term, cx: &mut Context<'_>) -> Direct {
+            let from = From {
+                pid: caller,
+                tag: Tag::Wire(tag),
+            };
+            // A request that does not decode crashes the server: the
+            // ordinary path does that (and logs why).
+            let Ok(request) = etf::from_term::<S::Call>(request) else {
+                return Direct::Queue;
+            };
+            let Some((mut state, mut ctx)) = self.take_idle() else {
+                return Direct::Queue;
+            };
+            self.run(
+                Box::pin(async move {
+                    let result = guarded(state.handle_call(request, from.clone(), &mut ctx)).await;
+                    (state, ctx, Woke::Call(result, from))
+                }),
+                cx,
+            )
+        }
+
+        fn casts(&self, msgs: &[&Term], cx: &mut Context<'_>) -> (usize, Direct) {
+            // The casts that decode, up to the first that does not (the
+            // ordinary path crashes the server with it, and logs why).
+            let decoded: Vec<S::Cast> = msgs
+                .iter()
+                .map_while(|m| etf::from_term::<S::Cast>(m).ok())
+                .collect();
+            if decoded.is_empty() {
+                return (0, Direct::Queue);
+            }
+            let Some((mut state, mut ctx)) = self.take_idle() else {
+                return (0, Direct::Queue);
+            };
+            let taken = decoded.len();
+            let outcome = self.run(
+                Box::pin(async move {
+                    let mut casts = decoded.into_iter();
+                    while let Some(msg) = casts.next() {
+                        match guarded(state.handle_cast(msg, &mut ctx)).await {
+                            Ok(CastResult::NoReply) => {}
+                            other => {
+                                // The rest wait in the mailbox, first in
+                                // line, as they would have.
+                                requeue::<S>(&ctx, casts);
+                                return (state, ctx, Woke::Cast(other));
+                            }
+                        }
+                    }
+                    (state, ctx, Woke::Cast(Ok(CastResult::NoReply)))
+                }),
+                cx,
+            );
+            (taken, outcome)
+        }
+    }
 }

@@ -172,6 +172,7 @@ pub mod alias;
 pub mod behaviours;
 pub mod call;
 pub mod counter;
+pub mod direct;
 pub mod executor;
 pub mod exit;
 pub mod gen_server;

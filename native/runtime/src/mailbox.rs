@@ -122,6 +122,11 @@ impl Mailbox {
         self.queue.push_back(msg);
     }
 
+    /// Puts a message back at the head (one taken ahead of its turn).
+    pub(crate) fn push_front(&mut self, msg: Message) {
+        self.queue.push_front(msg);
+    }
+
     /// Number of messages waiting.
     pub(crate) fn len(&self) -> usize {
         self.queue.len()

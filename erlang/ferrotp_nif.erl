@@ -300,6 +300,11 @@ request(link, Pid) ->
 request(unlink, Pid) ->
     unlink(Pid),
     ok;
+request(reply, {[alias | Alias], _} = Reply) ->
+    %% A reply to an OTP 24+ call tag goes to the alias, as gen:reply/2
+    %% sends it: dropped if the caller gave up.
+    erlang:send(Alias, Reply),
+    ok;
 request(send, {Alias, Msg}) ->
     %% A message to an alias (a reply to an OTP 24+ call tag).
     erlang:send(Alias, Msg),

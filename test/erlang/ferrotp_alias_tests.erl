@@ -2,7 +2,7 @@
 %% `[alias | Mref]' and the server replies to the alias, so a reply that
 %% comes after the caller's timeout is dropped instead of landing in its
 %% mailbox. The same scenario runs against an OTP gen_server (this module)
-%% and against the Rust counter hosted by a port program.
+%% and against the Rust counter in a port program and in this VM (NIF).
 -module(ferrotp_alias_tests).
 -behaviour(gen_server).
 
@@ -50,5 +50,10 @@ late_replies_are_dropped_as_by_otp_test_() ->
             exit(Host, shutdown),
             Result
         end),
-        ?assertEqual(Otp, Port, port)
+        ?assertEqual(Otp, Port, port),
+        Nif = in_process(fun() ->
+            {ok, C} = ferrotp:start_link(counter, 3),
+            late_reply_scenario(C)
+        end),
+        ?assertEqual(Otp, Nif, nif)
     end}.

@@ -557,12 +557,27 @@ pub fn caller_from_beam(from: rustler::Term<'_>) -> Result<Option<(Pid, Term)>, 
         t.borrow_mut()
             .push((id, env.as_c_arg() as usize, tag.as_c_arg(), false))
     });
+    // `creation` says whether the tag is `[alias | Ref]` (1) or a reference (0).
     let placeholder = Term::Port(etf::Port {
         node: tag_node(),
         id,
-        creation: 0,
+        creation: u32::from(tag.get_type() == TermType::List),
     });
     Ok(Some((pid_from_beam(pid)?, placeholder)))
+}
+
+/// `true` for a reply `{Tag, Reply}` whose tag stands for an OTP 24+
+/// `[alias | Ref]` call tag: `gen:reply/2` sends such a reply to the alias,
+/// not to the caller's pid (so a reply after the caller's timeout is
+/// dropped).
+pub fn is_alias_reply(msg: &Term) -> bool {
+    match msg {
+        Term::Tuple(items) => matches!(
+            items.as_slice(),
+            [Term::Port(p), _] if placeholder_id(p).is_some() && p.creation == 1
+        ),
+        _ => false,
+    }
 }
 
 /// Ends a NIF call's tag scope when no tag can be used later (the call was

@@ -188,6 +188,13 @@ pub struct BeamTransport;
 impl Transport for BeamTransport {
     fn deliver(&self, signal: Signal) {
         match signal {
+            // A reply to an `[alias | Ref]` call tag goes to the alias
+            // (`gen:reply/2`); a NIF cannot send to an alias, the proxy does.
+            Signal::Send {
+                from: Some(from),
+                msg,
+                ..
+            } if crate::convert::is_alias_reply(&msg) => request(&from, "reply", vec![msg]),
             Signal::Send { to, msg, .. } => beam_env::send(&to, &msg),
             Signal::RegSend { to_name, msg, .. } => send_to_name(to_name, &msg),
             // `Alias ! Msg` has no NIF call: the sender's proxy sends it.

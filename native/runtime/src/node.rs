@@ -40,7 +40,7 @@ use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use etf::{Atom, Pid, Reference, Term};
 use parking_lot::{Mutex, RwLock};
@@ -51,6 +51,7 @@ use crate::exit::{self, IntoExitReason};
 use crate::hash::FastMap;
 use crate::process::{self, Envelope, ProcShared, Process};
 use crate::registry::Registry;
+use crate::scheduler::Scheduler;
 use crate::signal::{MonitorTarget, Signal};
 use crate::transport::Transport;
 
@@ -82,6 +83,8 @@ struct NodeInner {
     /// table (the VM's own processes, for the NIF).
     local_transport: RwLock<Option<Arc<dyn Transport>>>,
     executor: RwLock<Option<Arc<dyn Executor>>>,
+    /// The threads that run processes (started on the first spawn).
+    scheduler: OnceLock<Scheduler>,
     remote: Mutex<HashMap<Atom, RemoteBook>>,
     handle: Handle,
     runtime: Option<Runtime>,
@@ -151,6 +154,7 @@ impl Node {
                 default_transport: RwLock::new(None),
                 local_transport: RwLock::new(None),
                 executor: RwLock::new(None),
+                scheduler: OnceLock::new(),
                 remote: Mutex::new(HashMap::new()),
                 handle,
                 runtime,
@@ -310,6 +314,13 @@ impl Node {
     /// (see [`crate::executor`]).
     pub fn set_executor(&self, executor: Arc<dyn Executor>) {
         *self.inner.executor.write() = Some(executor);
+    }
+
+    /// The node's scheduler threads, started on first use.
+    pub(crate) fn scheduler(&self) -> &Scheduler {
+        self.inner
+            .scheduler
+            .get_or_init(|| Scheduler::start(&self.inner.handle))
     }
 
     pub(crate) fn executor(&self) -> Option<Arc<dyn Executor>> {

@@ -313,9 +313,7 @@ where
     let task = run(shared, node.clone(), f, ctx);
     match executor {
         Some(e) => e.spawn(pid, Box::pin(task)),
-        None => {
-            node.handle().spawn(task);
-        }
+        None => node.scheduler().spawn(Box::pin(task)),
     }
     pid
 }
@@ -343,6 +341,7 @@ where
             // exit signals go out.
             let mut body = pin!(body);
             poll_fn(|cx| {
+                crate::scheduler::reset_budget();
                 // Only a signal handled here can have set `exiting` since
                 // the last poll (the body's own exits are checked below).
                 if shared.drain(&node, Some(cx.waker())) {
@@ -576,7 +575,7 @@ impl Process {
         mut matches: impl FnMut(&Message) -> bool,
         timeout: Option<Duration>,
     ) -> Option<Message> {
-        tokio::task::consume_budget().await;
+        crate::scheduler::consume_budget().await;
         let mut scanned = 0usize;
         // Boxed: an idle process parked in `receive` should not carry a
         // timer entry inline (memory per process).
@@ -623,7 +622,7 @@ impl Process {
 
     /// Lets other tasks run (`erlang:yield()`).
     pub async fn yield_now(&self) {
-        tokio::task::yield_now().await;
+        crate::scheduler::yield_now().await;
     }
 
     /// Spawns an unlinked process on this node (`spawn(Fun)`).

@@ -64,6 +64,14 @@ const PID_NUMBER_MASK: u32 = (1 << 28) - 1;
 /// One shard of the process table: pid key -> process.
 type ProcTable = FastMap<u64, Arc<ProcShared>>;
 
+/// An envelope [`Node::push_to`] could not queue.
+enum Undelivered {
+    /// No process has that pid here.
+    NoProcess(Envelope),
+    /// The process has exited (its queue is closed).
+    Exited(Envelope),
+}
+
 /// A handle to a runtime instance; cheap to clone (an `Arc` inside).
 #[derive(Clone)]
 pub struct Node {
@@ -417,7 +425,15 @@ impl Node {
 
     pub(crate) fn remove(&self, pid: &Pid) {
         let key = Node::key(pid);
-        self.shard(key).lock().remove(&key);
+        let mut table = self.shard(key).lock();
+        table.remove(&key);
+        // A burst of processes leaves a big, sparse table behind, whose
+        // lookups miss the cache: give the memory back as they go.
+        let capacity = table.capacity();
+        if capacity > 1024 && table.len() < capacity / 8 {
+            let keep = table.len() * 2;
+            table.shrink_to(keep);
+        }
     }
 
     pub(crate) fn lookup(&self, pid: &Pid) -> Option<Arc<ProcShared>> {
@@ -426,6 +442,21 @@ impl Node {
         }
         let key = Node::key(pid);
         self.shard(key).lock().get(&key).cloned()
+    }
+
+    /// Queues `envelope` for the local process `pid`; gives it back if
+    /// there is no such process (`Ok(false)` never: see [`Undelivered`]).
+    fn push_to(&self, pid: &Pid, envelope: Envelope) -> Result<(), Undelivered> {
+        if pid.node != self.inner.name || pid.creation != self.inner.creation {
+            return Err(Undelivered::NoProcess(envelope));
+        }
+        let key = Node::key(pid);
+        // Pushed under the shard lock: no reference count to touch.
+        let table = self.shard(key).lock();
+        match table.get(&key) {
+            Some(p) => p.push(envelope).map_err(Undelivered::Exited),
+            None => Err(Undelivered::NoProcess(envelope)),
+        }
     }
 
     /// Sends a signal wherever it must go: a local process, or the transport
@@ -452,14 +483,10 @@ impl Node {
     /// Delivers a typed Rust message to a local process; dropped if the
     /// process is dead or remote (such values cannot cross nodes).
     pub(crate) fn send_local_boxed(&self, to: &Pid, msg: Box<dyn Any + Send>) {
-        match self.lookup(to) {
-            Some(p) => {
-                let _ = p.push(Envelope::Local(msg));
-            }
-            None if !self.is_local(to) => {
+        if let Err(Undelivered::NoProcess(_)) = self.push_to(to, Envelope::Local(msg)) {
+            if !self.is_local(to) {
                 tracing::warn!(to = ?to, "typed local message to a remote pid dropped");
             }
-            None => {}
         }
     }
 
@@ -524,16 +551,14 @@ impl Node {
             | Signal::Exit2 { to, .. }
             | Signal::Down { to, .. } => *to,
         };
-        match self.lookup(&target) {
-            Some(p) => {
-                if let Err(Envelope::Signal(s)) = p.push(Envelope::Signal(signal)) {
-                    self.undeliverable(s, exit::noproc());
-                }
-            }
-            None => match self.local_transport() {
-                Some(t) => t.deliver(signal),
-                None => self.undeliverable(signal, exit::noproc()),
+        match self.push_to(&target, Envelope::Signal(signal)) {
+            Ok(()) => {}
+            Err(Undelivered::Exited(Envelope::Signal(s))) => self.undeliverable(s, exit::noproc()),
+            Err(Undelivered::NoProcess(Envelope::Signal(s))) => match self.local_transport() {
+                Some(t) => t.deliver(s),
+                None => self.undeliverable(s, exit::noproc()),
             },
+            Err(_) => {}
         }
     }
 

@@ -146,20 +146,18 @@ impl ProcShared {
         // target (which handles it with its next signal). This saves a
         // wake-up per gen_server call.
         let wake = !matches!(envelope, Envelope::Signal(Signal::Demonitor { .. }));
-        let waker = {
-            let mut inbox = self.inbox.lock();
-            if inbox.closed {
-                return Err(envelope);
+        let mut inbox = self.inbox.lock();
+        if inbox.closed {
+            return Err(envelope);
+        }
+        inbox.queue.push_back(envelope);
+        // The waker stays registered: waking a task that is already queued
+        // or running costs a load, and the receiver need not register it
+        // again after every message.
+        if wake {
+            if let Some(w) = &inbox.waker {
+                w.wake_by_ref();
             }
-            inbox.queue.push_back(envelope);
-            if wake {
-                inbox.waker.take()
-            } else {
-                None
-            }
-        };
-        if let Some(w) = waker {
-            w.wake();
         }
         Ok(())
     }

@@ -173,7 +173,7 @@ impl RunQueue {
     fn push(&self, task: Arc<Task>) -> usize {
         let mut tasks = self.tasks.lock();
         tasks.push_back(task);
-        self.len.store(tasks.len(), Ordering::SeqCst);
+        self.len.store(tasks.len(), Ordering::Release);
         tasks.len() - 1
     }
 
@@ -243,6 +243,9 @@ impl Pool {
 
     /// Wakes one sleeping thread, if any.
     fn notify_one(&self) {
+        // Pairs with `park`: either it sees the queued task, or this sees
+        // it sleeping.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) == 0 {
             return;
         }

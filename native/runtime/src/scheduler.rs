@@ -17,7 +17,7 @@
 //! of wake-ups (a ring, ping-pong, a call and its reply) pays a cross-thread
 //! wake-up per message. Here a wake from a scheduler thread stays on that
 //! thread; an idle thread is only woken when work piles up (a queue that
-//! already had a task), or when work arrives from outside the pool.
+//! already had two tasks), or when work arrives from outside the pool.
 //!
 //! A task queued behind a process that does not yield is still taken: an
 //! idle thread looks at the other queues at least every millisecond while
@@ -27,7 +27,7 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -44,6 +44,11 @@ const BUDGET: u32 = 128;
 /// How often (in polls) a thread looks at the shared queue first, so work
 /// from outside the pool is not starved by a busy local queue.
 const INJECTOR_INTERVAL: u32 = 61;
+
+/// A run queue this long (before a push) is work to share: an idle
+/// thread is woken to steal half of it. Shorter queues are left to their
+/// thread (a chain of wake-ups, one task at a time, stays on one thread).
+const SHARE_AT: usize = 2;
 
 /// How long an idle thread sleeps while another one is busy before it
 /// looks for stranded work (a task queued behind a process that does not
@@ -158,6 +163,8 @@ struct RunQueue {
     len: AtomicUsize,
     /// Set while the thread polls a task.
     busy: AtomicBool,
+    /// Polls started by the thread (only it writes this).
+    polls: AtomicU64,
 }
 
 impl RunQueue {
@@ -166,6 +173,7 @@ impl RunQueue {
             tasks: Mutex::new(VecDeque::new()),
             len: AtomicUsize::new(0),
             busy: AtomicBool::new(false),
+            polls: AtomicU64::new(0),
         }
     }
 
@@ -187,15 +195,12 @@ impl RunQueue {
         task
     }
 
-    /// Takes the older half of the queue (at least one task).
+    /// Takes the newer half of the queue (at least one task): the owner
+    /// keeps the tasks it was about to run.
     fn steal_half(&self) -> VecDeque<Arc<Task>> {
-        if self.len.load(Ordering::Acquire) == 0 {
-            return VecDeque::new();
-        }
         let mut tasks = self.tasks.lock();
-        let take = tasks.len().div_ceil(2);
-        let rest = tasks.split_off(take);
-        let stolen = std::mem::replace(&mut *tasks, rest);
+        let keep = tasks.len() / 2;
+        let stolen = tasks.split_off(keep);
         self.len.store(tasks.len(), Ordering::Release);
         stolen
     }
@@ -225,8 +230,8 @@ impl Pool {
             Some((pool, index)) if pool == me => {
                 if let Some(queue) = self.queues.get(index) {
                     // A task woken by the one running is run by this
-                    // thread next; a second one is work to share.
-                    if queue.push(task) > 0 {
+                    // thread next; a queue that grows is work to share.
+                    if queue.push(task) >= SHARE_AT {
                         self.notify_one();
                     }
                     return;
@@ -266,8 +271,9 @@ impl Pool {
     }
 
     /// The next task for thread `index`: its own queue, the shared queue,
-    /// or half of another thread's queue.
-    fn find_work(&self, index: usize, tick: u32) -> Option<Arc<Task>> {
+    /// or half of another thread's queue. `seen` holds the other threads'
+    /// poll counts when last looked at.
+    fn find_work(&self, index: usize, tick: u32, seen: &mut [u64]) -> Option<Arc<Task>> {
         let own = self.queues.get(index)?;
         let found = if tick % INJECTOR_INTERVAL == 0 {
             self.injector.pop().or_else(|| own.pop())
@@ -279,9 +285,22 @@ impl Pool {
         }
         let n = self.queues.len();
         for step in 1..n {
-            let Some(victim) = self.queues.get((index + step) % n) else {
+            let v = (index + step) % n;
+            let (Some(victim), Some(last_seen)) = (self.queues.get(v), seen.get_mut(v)) else {
                 continue;
             };
+            let queued = victim.len.load(Ordering::Acquire);
+            if queued == 0 {
+                continue;
+            }
+            // One task waiting is the one its thread runs next, unless
+            // that thread has been in the same poll since we last looked.
+            let polls = victim.polls.load(Ordering::Relaxed);
+            let stuck = *last_seen == polls;
+            *last_seen = polls;
+            if queued < SHARE_AT && !stuck {
+                continue;
+            }
             let mut stolen = victim.steal_half();
             if let Some(first) = stolen.pop_front() {
                 for task in stolen {
@@ -338,7 +357,7 @@ impl Pool {
             task.state.store(SCHEDULED, Ordering::Release);
             match self.queues.get(index) {
                 Some(q) => {
-                    if q.push(task) > 0 {
+                    if q.push(task) >= SHARE_AT {
                         self.notify_one();
                     }
                 }
@@ -351,17 +370,20 @@ impl Pool {
         let _runtime = handle.enter();
         CURRENT.with(|c| c.set(Some((self.address(), index))));
         let mut tick = 0u32;
+        let mut seen = vec![u64::MAX; self.queues.len()];
         while !self.shutdown.load(Ordering::Acquire) {
             tick = tick.wrapping_add(1);
-            match self.find_work(index, tick) {
+            match self.find_work(index, tick, &mut seen) {
                 Some(task) => {
-                    let busy = self.queues.get(index).map(|q| &q.busy);
-                    if let Some(b) = busy {
-                        b.store(true, Ordering::Relaxed);
+                    let own = self.queues.get(index);
+                    if let Some(q) = own {
+                        q.polls
+                            .store(q.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                        q.busy.store(true, Ordering::Relaxed);
                     }
                     self.run(index, task);
-                    if let Some(b) = busy {
-                        b.store(false, Ordering::Relaxed);
+                    if let Some(q) = own {
+                        q.busy.store(false, Ordering::Relaxed);
                     }
                 }
                 None => self.park(index),

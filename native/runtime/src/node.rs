@@ -14,13 +14,15 @@
 //! | `whereis(Name)`                          | `node.whereis(name)`                   |
 //! | `make_ref()`                             | `node.make_ref()`                      |
 //!
-//! ## Which tokio runtime runs the processes
+//! ## Which threads run the processes
 //!
-//! Processes are tokio tasks. A node created inside a tokio runtime (e.g.
-//! in `#[tokio::main]`) spawns its processes on that ambient runtime. A node
-//! created outside any runtime builds and owns a multi-threaded one; a
-//! synchronous `main` then uses [`Node::block_on`] or
-//! [`Node::block_on_process`]:
+//! Processes run on the node's own scheduler threads, one per core, as the
+//! BEAM's do (see `scheduler.rs`; an [`Executor`] installed with
+//! [`Node::set_executor`] replaces them). tokio drives their timers and
+//! I/O: a node created inside a tokio runtime (e.g. in `#[tokio::main]`)
+//! uses that ambient runtime; a node created outside any runtime builds
+//! and owns a multi-threaded one; a synchronous `main` then uses
+//! [`Node::block_on`] or [`Node::block_on_process`]:
 //!
 //! ```
 //! use ferrotp::Node;
@@ -185,7 +187,8 @@ impl Node {
         self.inner.creation
     }
 
-    /// The tokio runtime the processes run on.
+    /// The tokio runtime that drives the processes' timers and I/O (and
+    /// runs the node's own tokio tasks: timers, transports).
     pub fn handle(&self) -> &Handle {
         &self.inner.handle
     }

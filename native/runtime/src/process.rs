@@ -1,7 +1,7 @@
 //! Processes: spawning, the process context, and how a process ends.
 //!
-//! A process is a tokio task with a mailbox, links, monitors and a
-//! `trap_exit` flag. Its body is an async closure that receives the
+//! A process is a task on the node's scheduler threads with a mailbox,
+//! links, monitors and a `trap_exit` flag. Its body is an async closure that receives the
 //! [`Process`] context, the Rust side of Erlang's `self()`:
 //!
 //! | Erlang                                  | Rust                                        |
@@ -35,12 +35,13 @@
 //!
 //! ## Busy processes
 //!
-//! tokio cannot preempt a task: a process that loops without awaiting
-//! holds its worker thread until it awaits. Other processes keep running on
-//! the other worker threads, but a long synchronous loop should await
-//! [`Process::yield_now`] now and then (OTP's reductions, by hand).
-//! `receive` takes part in tokio's cooperative budget, so a process that
-//! always has messages waiting still yields regularly.
+//! A task cannot be preempted: a process that loops without awaiting
+//! holds its scheduler thread until it awaits. Other processes keep running
+//! on the other scheduler threads (an idle thread takes the work queued
+//! behind a busy one within a millisecond or so), but a long synchronous
+//! loop should await [`Process::yield_now`] now and then (OTP's
+//! reductions, by hand). `receive` spends a budget (128 per poll), so a
+//! process that always has messages waiting still yields regularly.
 //!
 //! ```
 //! use ferrotp::Node;

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use dist::control::ControlMessage;
 use etf::{Atom, Term};
+use ferrotp::executor::TokioExecutor;
 use ferrotp::Node;
 
 use crate::frame::{Frame, FrameError};
@@ -103,8 +104,12 @@ pub fn run(config: Config) -> Result<(), PortError> {
     let outbox = Outbox::new(stdout);
     let runtime = build_runtime(config.threads)?;
     let _entered = runtime.enter();
-    // Created inside the runtime, the node runs its processes on it.
     let node = Node::new(config.node_name, config.creation);
+    if config.threads <= 1 {
+        // One thread runs the reader and every process: processes are
+        // tasks on this runtime, not on scheduler threads of their own.
+        node.set_executor(Arc::new(TokioExecutor::new(runtime.handle().clone())));
+    }
     // The host VM, and through it every node it knows.
     let transport = Arc::new(PortTransport::new(outbox.clone()));
     node.set_transport(config.peer, transport.clone());

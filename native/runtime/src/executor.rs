@@ -34,7 +34,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
+
 use std::sync::Arc;
+use tokio::runtime::Handle;
 
 use etf::{Pid, Term};
 
@@ -76,5 +78,39 @@ pub trait Executor: Send + Sync {
     fn direct_server(&self, pid: Pid, server: Arc<dyn DirectServer>) -> bool {
         let _ = (pid, server);
         false
+    }
+}
+
+/// Runs every process as a task on a tokio runtime instead of the node's
+/// scheduler threads: for a host that keeps everything on one thread (a
+/// port program on a current-thread runtime: no thread ever waits for
+/// another, and no thread is started that a memory limit could refuse).
+///
+/// ```
+/// use std::sync::Arc;
+/// use ferrotp::executor::TokioExecutor;
+/// use ferrotp::Node;
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let _in_rt = rt.enter();
+/// let node = Node::local();
+/// node.set_executor(Arc::new(TokioExecutor::new(rt.handle().clone())));
+/// let answer = rt.block_on(node.run(|_ctx| async { 42 }));
+/// assert_eq!(answer, Ok(42));
+/// ```
+#[derive(Clone, Debug)]
+pub struct TokioExecutor {
+    handle: Handle,
+}
+
+impl TokioExecutor {
+    /// Processes become tasks on `handle`'s runtime.
+    pub fn new(handle: Handle) -> TokioExecutor {
+        TokioExecutor { handle }
+    }
+}
+
+impl Executor for TokioExecutor {
+    fn spawn(&self, _pid: Pid, task: ProcessTask) {
+        drop(self.handle.spawn(task));
     }
 }

@@ -184,6 +184,7 @@ pub mod node;
 pub mod panic;
 pub mod process;
 pub mod registry;
+mod scheduler;
 pub mod signal;
 pub mod start;
 pub mod supervisor;

@@ -14,13 +14,15 @@
 //! | `whereis(Name)`                          | `node.whereis(name)`                   |
 //! | `make_ref()`                             | `node.make_ref()`                      |
 //!
-//! ## Which tokio runtime runs the processes
+//! ## Which threads run the processes
 //!
-//! Processes are tokio tasks. A node created inside a tokio runtime (e.g.
-//! in `#[tokio::main]`) spawns its processes on that ambient runtime. A node
-//! created outside any runtime builds and owns a multi-threaded one; a
-//! synchronous `main` then uses [`Node::block_on`] or
-//! [`Node::block_on_process`]:
+//! Processes run on the node's own scheduler threads, one per core, as the
+//! BEAM's do (see `scheduler.rs`; an [`Executor`] installed with
+//! [`Node::set_executor`] replaces them). tokio drives their timers and
+//! I/O: a node created inside a tokio runtime (e.g. in `#[tokio::main]`)
+//! uses that ambient runtime; a node created outside any runtime builds
+//! and owns a multi-threaded one; a synchronous `main` then uses
+//! [`Node::block_on`] or [`Node::block_on_process`]:
 //!
 //! ```
 //! use ferrotp::Node;
@@ -40,7 +42,7 @@ use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use etf::{Atom, Pid, Reference, Term};
 use parking_lot::{Mutex, RwLock};
@@ -52,6 +54,7 @@ use crate::exit::{self, IntoExitReason};
 use crate::hash::FastMap;
 use crate::process::{self, Envelope, ProcShared, Process};
 use crate::registry::Registry;
+use crate::scheduler::Scheduler;
 use crate::signal::{MonitorTarget, Signal};
 use crate::transport::Transport;
 
@@ -63,6 +66,14 @@ const PID_NUMBER_MASK: u32 = (1 << 28) - 1;
 
 /// One shard of the process table: pid key -> process.
 type ProcTable = FastMap<u64, Arc<ProcShared>>;
+
+/// An envelope [`Node::push_to`] could not queue.
+enum Undelivered {
+    /// No process has that pid here.
+    NoProcess(Envelope),
+    /// The process has exited (its queue is closed).
+    Exited(Envelope),
+}
 
 /// A handle to a runtime instance; cheap to clone (an `Arc` inside).
 #[derive(Clone)]
@@ -83,6 +94,8 @@ struct NodeInner {
     /// table (the VM's own processes, for the NIF).
     local_transport: RwLock<Option<Arc<dyn Transport>>>,
     executor: RwLock<Option<Arc<dyn Executor>>>,
+    /// The threads that run processes (started on the first spawn).
+    scheduler: OnceLock<Scheduler>,
     remote: Mutex<HashMap<Atom, RemoteBook>>,
     aliases: Aliases,
     handle: Handle,
@@ -153,6 +166,7 @@ impl Node {
                 default_transport: RwLock::new(None),
                 local_transport: RwLock::new(None),
                 executor: RwLock::new(None),
+                scheduler: OnceLock::new(),
                 remote: Mutex::new(HashMap::new()),
                 aliases: Aliases::default(),
                 handle,
@@ -176,7 +190,8 @@ impl Node {
         self.inner.creation
     }
 
-    /// The tokio runtime the processes run on.
+    /// The tokio runtime that drives the processes' timers and I/O (and
+    /// runs the node's own tokio tasks: timers, transports).
     pub fn handle(&self) -> &Handle {
         &self.inner.handle
     }
@@ -315,6 +330,13 @@ impl Node {
         *self.inner.executor.write() = Some(executor);
     }
 
+    /// The node's scheduler threads, started on first use.
+    pub(crate) fn scheduler(&self) -> &Scheduler {
+        self.inner
+            .scheduler
+            .get_or_init(|| Scheduler::start(&self.inner.handle))
+    }
+
     pub(crate) fn executor(&self) -> Option<Arc<dyn Executor>> {
         self.inner.executor.read().clone()
     }
@@ -409,7 +431,16 @@ impl Node {
 
     pub(crate) fn remove(&self, pid: &Pid) {
         let key = Node::key(pid);
-        self.shard(key).lock().remove(&key);
+        let mut table = self.shard(key).lock();
+        table.remove(&key);
+        // A burst of processes leaves a big, sparse table behind, whose
+        // lookups miss the cache: give the memory back as they go.
+        let capacity = table.capacity();
+        if capacity > 1024 && table.len() < capacity / 8 {
+            let keep = table.len() * 2;
+            table.shrink_to(keep);
+        }
+        drop(table);
         self.inner.aliases.forget(pid);
     }
 
@@ -423,6 +454,21 @@ impl Node {
         }
         let key = Node::key(pid);
         self.shard(key).lock().get(&key).cloned()
+    }
+
+    /// Queues `envelope` for the local process `pid`; gives it back if
+    /// there is no such process (`Ok(false)` never: see [`Undelivered`]).
+    fn push_to(&self, pid: &Pid, envelope: Envelope) -> Result<(), Undelivered> {
+        if pid.node != self.inner.name || pid.creation != self.inner.creation {
+            return Err(Undelivered::NoProcess(envelope));
+        }
+        let key = Node::key(pid);
+        // Pushed under the shard lock: no reference count to touch.
+        let table = self.shard(key).lock();
+        match table.get(&key) {
+            Some(p) => p.push(envelope).map_err(Undelivered::Exited),
+            None => Err(Undelivered::NoProcess(envelope)),
+        }
     }
 
     /// Sends a signal wherever it must go: a local process, or the transport
@@ -449,14 +495,10 @@ impl Node {
     /// Delivers a typed Rust message to a local process; dropped if the
     /// process is dead or remote (such values cannot cross nodes).
     pub(crate) fn send_local_boxed(&self, to: &Pid, msg: Box<dyn Any + Send>) {
-        match self.lookup(to) {
-            Some(p) => {
-                let _ = p.push(Envelope::Local(msg));
-            }
-            None if !self.is_local(to) => {
+        if let Err(Undelivered::NoProcess(_)) = self.push_to(to, Envelope::Local(msg)) {
+            if !self.is_local(to) {
                 tracing::warn!(to = ?to, "typed local message to a remote pid dropped");
             }
-            None => {}
         }
     }
 
@@ -534,16 +576,14 @@ impl Node {
             | Signal::Exit2 { to, .. }
             | Signal::Down { to, .. } => *to,
         };
-        match self.lookup(&target) {
-            Some(p) => {
-                if let Err(Envelope::Signal(s)) = p.push(Envelope::Signal(signal)) {
-                    self.undeliverable(s, exit::noproc());
-                }
-            }
-            None => match self.local_transport() {
-                Some(t) => t.deliver(signal),
-                None => self.undeliverable(signal, exit::noproc()),
+        match self.push_to(&target, Envelope::Signal(signal)) {
+            Ok(()) => {}
+            Err(Undelivered::Exited(Envelope::Signal(s))) => self.undeliverable(s, exit::noproc()),
+            Err(Undelivered::NoProcess(Envelope::Signal(s))) => match self.local_transport() {
+                Some(t) => t.deliver(s),
+                None => self.undeliverable(s, exit::noproc()),
             },
+            Err(_) => {}
         }
     }
 

@@ -1,7 +1,7 @@
 //! Processes: spawning, the process context, and how a process ends.
 //!
-//! A process is a tokio task with a mailbox, links, monitors and a
-//! `trap_exit` flag. Its body is an async closure that receives the
+//! A process is a task on the node's scheduler threads with a mailbox,
+//! links, monitors and a `trap_exit` flag. Its body is an async closure that receives the
 //! [`Process`] context, the Rust side of Erlang's `self()`:
 //!
 //! | Erlang                                  | Rust                                        |
@@ -35,12 +35,13 @@
 //!
 //! ## Busy processes
 //!
-//! tokio cannot preempt a task: a process that loops without awaiting
-//! holds its worker thread until it awaits. Other processes keep running on
-//! the other worker threads, but a long synchronous loop should await
-//! [`Process::yield_now`] now and then (OTP's reductions, by hand).
-//! `receive` takes part in tokio's cooperative budget, so a process that
-//! always has messages waiting still yields regularly.
+//! A task cannot be preempted: a process that loops without awaiting
+//! holds its scheduler thread until it awaits. Other processes keep running
+//! on the other scheduler threads (an idle thread takes the work queued
+//! behind a busy one within a millisecond or so), but a long synchronous
+//! loop should await [`Process::yield_now`] now and then (OTP's
+//! reductions, by hand). `receive` spends a budget (128 per poll), so a
+//! process that always has messages waiting still yields regularly.
 //!
 //! ```
 //! use ferrotp::Node;
@@ -65,6 +66,7 @@ use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -93,7 +95,20 @@ pub(crate) struct ProcShared {
     pub(crate) pid: Pid,
     inbox: Mutex<Inbox>,
     pub(crate) state: Mutex<ProcState>,
+    /// `true` while the inbox holds envelopes (written under its lock), so
+    /// a poll can skip the lock when nothing has arrived.
+    mail: AtomicBool,
+    /// Bumped each time another waker is registered with the inbox.
+    waker_gen: AtomicU64,
+    /// `true` once `state.exiting` may be set: saves a lock per poll.
+    exit_flag: AtomicBool,
 }
+
+/// The waker a poller last registered with a process's inbox: while it is
+/// still the registered one and no mail has arrived, a poll need not lock
+/// the inbox.
+#[derive(Default)]
+pub(crate) struct Registration(Option<(u64, Waker)>);
 
 #[derive(Default)]
 struct Inbox {
@@ -146,20 +161,19 @@ impl ProcShared {
         // target (which handles it with its next signal). This saves a
         // wake-up per gen_server call.
         let wake = !matches!(envelope, Envelope::Signal(Signal::Demonitor { .. }));
-        let waker = {
-            let mut inbox = self.inbox.lock();
-            if inbox.closed {
-                return Err(envelope);
+        let mut inbox = self.inbox.lock();
+        if inbox.closed {
+            return Err(envelope);
+        }
+        inbox.queue.push_back(envelope);
+        self.mail.store(true, Ordering::Release);
+        // The waker stays registered: waking a task that is already queued
+        // or running costs a load, and the receiver need not register it
+        // again after every message.
+        if wake {
+            if let Some(w) = &inbox.waker {
+                w.wake_by_ref();
             }
-            inbox.queue.push_back(envelope);
-            if wake {
-                inbox.waker.take()
-            } else {
-                None
-            }
-        };
-        if let Some(w) = waker {
-            w.wake();
         }
         Ok(())
     }
@@ -171,16 +185,52 @@ impl ProcShared {
         if let Some(w) = waker {
             match &inbox.waker {
                 Some(old) if old.will_wake(w) => {}
-                _ => inbox.waker = Some(w.clone()),
+                _ => {
+                    inbox.waker = Some(w.clone());
+                    self.waker_gen.fetch_add(1, Ordering::Release);
+                }
             }
         }
-        let first = inbox.queue.pop_front()?;
-        Some((first, inbox.queue.len()))
+        let first = inbox.queue.pop_front();
+        if inbox.queue.is_empty() {
+            self.mail.store(false, Ordering::Relaxed);
+        }
+        Some((first?, inbox.queue.len()))
     }
 
     /// Takes the next queued envelope.
     fn take_next(&self) -> Option<Envelope> {
-        self.inbox.lock().queue.pop_front()
+        let mut inbox = self.inbox.lock();
+        let next = inbox.queue.pop_front();
+        if inbox.queue.is_empty() {
+            self.mail.store(false, Ordering::Relaxed);
+        }
+        next
+    }
+
+    /// [`ProcShared::drain`] for a poll with `waker`; skips the inbox lock
+    /// when nothing has arrived and `waker` is already registered.
+    pub(crate) fn drain_polled(&self, node: &Node, waker: &Waker, reg: &mut Registration) -> bool {
+        let gen = self.waker_gen.load(Ordering::Acquire);
+        let current = reg
+            .0
+            .as_ref()
+            .is_some_and(|(g, w)| *g == gen && w.will_wake(waker));
+        if current && !self.mail.load(Ordering::Acquire) {
+            return false;
+        }
+        let handled = self.drain(node, Some(waker));
+        if !current {
+            // Only this task registers wakers: the generation read now is
+            // the one of `waker` (stored, or already there).
+            reg.0 = Some((self.waker_gen.load(Ordering::Acquire), waker.clone()));
+        }
+        handled
+    }
+
+    /// Whether `state.exiting` may be set (cheap; no lock).
+    fn may_exit(&self) -> bool {
+        self.exit_flag.load(Ordering::Relaxed)
     }
 
     /// Closes the queue for good and returns what was still in it.
@@ -213,6 +263,9 @@ impl ProcShared {
                     break;
                 };
                 self.handle(&mut st, node, envelope, &mut out);
+            }
+            if st.exiting.is_some() {
+                self.exit_flag.store(true, Ordering::Relaxed);
             }
         }
         for s in out {
@@ -311,23 +364,26 @@ where
         .unwrap_or_else(|| node.alloc_pid());
     let mut state = ProcState::default();
     setup(&mut state);
+    let exit_flag = AtomicBool::new(state.exiting.is_some());
     let shared = Arc::new(ProcShared {
         pid,
         inbox: Mutex::new(Inbox::default()),
         state: Mutex::new(state),
+        mail: AtomicBool::new(false),
+        waker_gen: AtomicU64::new(0),
+        exit_flag,
     });
     node.insert(shared.clone());
     before_start(pid);
     let ctx = Process {
         shared: shared.clone(),
         node: node.clone(),
+        reg: Registration::default(),
     };
     let task = run(shared, node.clone(), f, ctx);
     match executor {
         Some(e) => e.spawn(pid, Box::pin(task)),
-        None => {
-            node.handle().spawn(task);
-        }
+        None => node.scheduler().spawn(Box::pin(task)),
     }
     pid
 }
@@ -354,18 +410,24 @@ where
             // The body lives only in this block: it is dropped before the
             // exit signals go out.
             let mut body = pin!(body);
+            let mut reg = Registration::default();
+            let exiting = || match shared.may_exit() {
+                true => shared.state.lock().exiting.take(),
+                false => None,
+            };
             poll_fn(|cx| {
+                crate::scheduler::reset_budget();
                 // Only a signal handled here can have set `exiting` since
                 // the last poll (the body's own exits are checked below).
-                if shared.drain(&node, Some(cx.waker())) {
-                    if let Some(reason) = shared.state.lock().exiting.take() {
+                if shared.drain_polled(&node, cx.waker(), &mut reg) {
+                    if let Some(reason) = exiting() {
                         return Poll::Ready(Ending::Signal(*reason));
                     }
                 }
                 match crate::panic::catch_poll(body.as_mut(), cx) {
                     Err(panic_reason) => Poll::Ready(Ending::Body(panic_reason)),
                     Ok(Poll::Ready(out)) => Poll::Ready(Ending::Body(out.into_exit_reason())),
-                    Ok(Poll::Pending) => match shared.state.lock().exiting.take() {
+                    Ok(Poll::Pending) => match exiting() {
                         Some(reason) => Poll::Ready(Ending::Signal(*reason)),
                         None => Poll::Pending,
                     },
@@ -506,6 +568,8 @@ pub struct NotRegistered(pub Atom);
 pub struct Process {
     pub(crate) shared: Arc<ProcShared>,
     pub(crate) node: Node,
+    /// The waker `receive` last registered.
+    reg: Registration,
 }
 
 impl std::fmt::Debug for Process {
@@ -588,15 +652,16 @@ impl Process {
         mut matches: impl FnMut(&Message) -> bool,
         timeout: Option<Duration>,
     ) -> Option<Message> {
-        tokio::task::consume_budget().await;
+        crate::scheduler::consume_budget().await;
         let mut scanned = 0usize;
         // Boxed: an idle process parked in `receive` should not carry a
         // timer entry inline (memory per process).
         let mut deadline = timeout.map(|t| Box::pin(tokio::time::sleep(t)));
         let shared = &self.shared;
         let node = &self.node;
+        let reg = &mut self.reg;
         poll_fn(|cx| {
-            shared.drain(node, Some(cx.waker()));
+            shared.drain_polled(node, cx.waker(), reg);
             {
                 let mut st = shared.state.lock();
                 if st.exiting.is_some() {
@@ -626,6 +691,7 @@ impl Process {
     /// returned future never completes; the body is dropped at this await.
     pub async fn exit_self(&mut self, reason: Term) -> Infallible {
         self.shared.state.lock().exiting = Some(Box::new(reason));
+        self.shared.exit_flag.store(true, Ordering::Relaxed);
         poll_fn(|cx| {
             cx.waker().wake_by_ref();
             Poll::Pending
@@ -635,7 +701,7 @@ impl Process {
 
     /// Lets other tasks run (`erlang:yield()`).
     pub async fn yield_now(&self) {
-        tokio::task::yield_now().await;
+        crate::scheduler::yield_now().await;
     }
 
     /// Spawns an unlinked process on this node (`spawn(Fun)`).

@@ -1,15 +1,17 @@
-//! Fairness and responsiveness of processes on tokio.
+//! Fairness and responsiveness of processes on the node's schedulers.
 
 mod common;
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use common::*;
 use etf::Term;
 use ferrotp::Node;
 
-/// One worker thread: a process that always has a message waiting must
-/// still let others run (receive takes part in tokio's cooperative budget).
+/// A process that always has a message waiting must still let others run
+/// (receive spends a budget, then yields).
 #[tokio::test(flavor = "current_thread")]
 async fn busy_process_does_not_freeze_others() {
     Node::local()
@@ -66,4 +68,42 @@ async fn kill_interrupts_a_process_awaiting_something_else() {
         })
         .await
         .unwrap();
+}
+
+/// A process woken by one that then never yields (a synchronous loop, no
+/// await) still runs: another scheduler thread takes it from the busy
+/// thread's queue. (Needs two cores: with one thread nothing can.)
+#[test]
+fn work_queued_behind_a_process_that_never_yields_still_runs() {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return;
+    }
+    let node = Node::local();
+    let first = node
+        .block_on_process(|mut ctx| async move {
+            let me = ctx.pid();
+            let stop = Arc::new(AtomicBool::new(false));
+            let echo = ctx.spawn(move |mut c| async move {
+                c.send(&me, Term::atom("ready"));
+                let _ = c.receive().await;
+                c.send(&me, Term::atom("echo"));
+            });
+            // `echo` waits in `receive` before the spinner starts.
+            assert_eq!(recv(&mut ctx).await, Term::atom("ready"));
+            let spinning = stop.clone();
+            ctx.spawn(move |c| async move {
+                // Wakes `echo` (queued on this thread), then holds the thread.
+                c.send(&echo, Term::atom("go"));
+                let start = Instant::now();
+                while !spinning.load(Ordering::Acquire) && start.elapsed() < WAIT {
+                    std::hint::spin_loop();
+                }
+                c.send(&me, Term::atom("spun"));
+            });
+            let first = recv(&mut ctx).await;
+            stop.store(true, Ordering::Release);
+            first
+        })
+        .unwrap();
+    assert_eq!(first, Term::atom("echo"));
 }

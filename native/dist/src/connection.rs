@@ -450,6 +450,8 @@ async fn read_loop<R: AsyncRead, K: ConnectionSink>(
             Some(p) if !closed.has_changed().unwrap_or(true) => p,
             Some(_) => break None,
             None => tokio::select! {
+                // Fixed order: no random number per wait.
+                biased;
                 _ = closed.changed() => break None,
                 p = read_packet(&mut reader, max_packet) => p,
             },
@@ -599,6 +601,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut heard_at = Instant::now();
     loop {
         let result = tokio::select! {
+            // Fixed order: a close wins, ticks are rare, no random number per message.
+            biased;
             _ = closed.changed() => break,
             _ = ticker.tick() => {
                 let packets = packets_in.load(Ordering::Relaxed);

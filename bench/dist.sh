@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-1}
-bin=target/release/ferrotp
+bin=${FERROTP_BIN:-target/release/ferrotp}
 [ -x "$bin" ] || cargo build --release --locked -p ferrotp-cli
 out=$(mktemp -d)
 pids=()

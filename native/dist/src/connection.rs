@@ -12,7 +12,9 @@
 //! Ticks: "a zero-length packet". A tick goes out whenever nothing else was
 //! written during the last `ticktime / 4`, which also answers the peer's
 //! ticks; the peer is declared dead when nothing at all arrived for
-//! `ticktime` (OTP: between `ticktime` and `1.25 × ticktime`). As in OTP,
+//! between `ticktime` and `1.25 × ticktime`, as in OTP (the writer looks at
+//! a count of arrived packets on every tick, so the reader never reads the
+//! clock). As in OTP,
 //! both nodes must use the same `net_ticktime`: a peer ticking less often
 //! than every `ticktime` looks dead.
 //!
@@ -25,7 +27,8 @@
 //! queue on an unbounded channel; the writing task encodes them (atom cache,
 //! fragments) and flushes once per batch of whatever is queued. The reading
 //! task reads through a 64 KiB buffer, so a burst of small packets costs one
-//! read syscall rather than two per packet.
+//! read syscall rather than two per packet, and takes packets already in
+//! that buffer without going back to the scheduler.
 //!
 //! ```no_run
 //! # async fn demo(stream: tokio::net::TcpStream, est: dist::handshake::Established) {
@@ -291,8 +294,7 @@ impl Connection {
         let (tx, out_rx) = mpsc::unbounded_channel();
         let (close_tx, closed) = watch::channel(None);
         let close_tx = Arc::new(close_tx);
-        let last_read = Arc::new(AtomicU64::new(0));
-        let started = Instant::now();
+        let packets_in = Arc::new(AtomicU64::new(0));
         let stats = Arc::new(Stats::default());
         let conn = Connection {
             peer: established.peer,
@@ -312,8 +314,7 @@ impl Connection {
             sink,
             close_tx.clone(),
             closed.clone(),
-            last_read.clone(),
-            started,
+            packets_in.clone(),
             stats,
         ));
         tokio::spawn(write_loop(
@@ -324,8 +325,7 @@ impl Connection {
             out_rx,
             close_tx,
             closed,
-            last_read,
-            started,
+            packets_in,
         ));
         conn
     }
@@ -422,10 +422,6 @@ impl Connection {
     }
 }
 
-fn millis_since(started: Instant) -> u64 {
-    started.elapsed().as_millis() as u64
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn read_loop<R: AsyncRead, K: ConnectionSink>(
     reader: R,
@@ -434,8 +430,7 @@ async fn read_loop<R: AsyncRead, K: ConnectionSink>(
     mut sink: K,
     close_tx: Arc<watch::Sender<Option<CloseReason>>>,
     mut closed: watch::Receiver<Option<CloseReason>>,
-    last_read: Arc<AtomicU64>,
-    started: Instant,
+    packets_in: Arc<AtomicU64>,
     stats: Arc<Stats>,
 ) {
     // One read syscall fills the buffer with many small packets; the length
@@ -449,15 +444,23 @@ async fn read_loop<R: AsyncRead, K: ConnectionSink>(
     // 255 atoms of up to 1020 bytes each.
     let max_packet = config.max_message_size.saturating_add(300 * 1024);
     let reason = loop {
-        let packet = tokio::select! {
-            _ = closed.changed() => break None,
-            p = read_packet(&mut reader, max_packet) => p,
+        // Packets already buffered are taken at once; only an empty buffer
+        // waits on the socket (and on a close from our side).
+        let packet = match buffered_packet(&mut reader, max_packet) {
+            Some(p) if !closed.has_changed().unwrap_or(true) => p,
+            Some(_) => break None,
+            None => tokio::select! {
+                // Fixed order: no random number per wait.
+                biased;
+                _ = closed.changed() => break None,
+                p = read_packet(&mut reader, max_packet) => p,
+            },
         };
         let packet = match packet {
             Ok(p) => p,
             Err(reason) => break Some(reason),
         };
-        last_read.store(millis_since(started), Ordering::Relaxed);
+        packets_in.fetch_add(1, Ordering::Relaxed);
         let frame = match Frame::decode(packet) {
             Ok(f) => f,
             Err(e) => break Some(CloseReason::Malformed(e.to_string())),
@@ -512,6 +515,25 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 /// Bytes requested from the socket per read syscall.
 const READ_BUFFER: usize = 64 * 1024;
 
+/// The next packet if the read buffer holds all of it, without a syscall
+/// or a trip through the scheduler.
+fn buffered_packet<R: AsyncRead>(
+    reader: &mut Pin<&mut BufReader<R>>,
+    max: usize,
+) -> Option<Result<Bytes, CloseReason>> {
+    let buffered = reader.buffer();
+    let (head, rest) = buffered.split_first_chunk::<4>()?;
+    let len = u32::from_be_bytes(*head) as usize;
+    if len > max {
+        // read_packet reports it.
+        return None;
+    }
+    let body = rest.get(..len)?;
+    let packet = Bytes::copy_from_slice(body);
+    reader.as_mut().consume(4 + len);
+    Some(Ok(packet))
+}
+
 async fn read_packet<R: AsyncRead>(
     reader: &mut Pin<&mut BufReader<R>>,
     max: usize,
@@ -563,25 +585,34 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     close_tx: Arc<watch::Sender<Option<CloseReason>>>,
     mut closed: watch::Receiver<Option<CloseReason>>,
-    last_read: Arc<AtomicU64>,
-    started: Instant,
+    packets_in: Arc<AtomicU64>,
 ) {
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     let mut encoder = MessageEncoder::new(flags, config.fragment_size);
+    let mut head = Vec::with_capacity(256);
     let tick_every = (config.ticktime / 4).max(Duration::from_millis(10));
     let mut ticker = tokio::time::interval(tick_every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await; // the first tick fires at once
     let mut wrote_since_tick = false;
     let mut senders_gone = false;
-    let ticktime_ms = config.ticktime.as_millis() as u64;
+    // What the reader had counted at the last tick, and when it last changed.
+    let mut packets_seen = 0;
+    let mut heard_at = Instant::now();
     loop {
         let result = tokio::select! {
+            // Fixed order: a close wins, ticks are rare, no random number per message.
+            biased;
             _ = closed.changed() => break,
             _ = ticker.tick() => {
-                let silent_for = millis_since(started).saturating_sub(last_read.load(Ordering::Relaxed));
-                if silent_for > ticktime_ms {
-                    warn!(%peer, silent_ms = silent_for, "no ticks from peer: net_tick_timeout");
+                let packets = packets_in.load(Ordering::Relaxed);
+                if packets != packets_seen {
+                    packets_seen = packets;
+                    heard_at = Instant::now();
+                }
+                let silent_for = heard_at.elapsed();
+                if silent_for > config.ticktime {
+                    warn!(%peer, silent_ms = silent_for.as_millis() as u64, "no ticks from peer: net_tick_timeout");
                     close_with(&close_tx, CloseReason::TickTimeout);
                     break;
                 }
@@ -604,7 +635,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
                 Some(out) => {
                     wrote_since_tick = true;
-                    write_batch(&mut writer, &mut encoder, out, &mut outgoing).await
+                    write_batch(&mut writer, &mut encoder, &mut head, out, &mut outgoing).await
                 }
             },
         };
@@ -628,6 +659,7 @@ const WRITE_BATCH: usize = 256;
 async fn write_batch<W: AsyncWrite + Unpin>(
     writer: &mut BufWriter<W>,
     encoder: &mut MessageEncoder,
+    head: &mut Vec<u8>,
     first: Outgoing,
     queue: &mut mpsc::UnboundedReceiver<Outgoing>,
 ) -> std::io::Result<()> {
@@ -637,13 +669,13 @@ async fn write_batch<W: AsyncWrite + Unpin>(
         match out {
             Outgoing::Message(msg, payload) => {
                 for frame in encoder.encode(&msg, payload.as_ref()) {
-                    let mut head = Vec::with_capacity(64);
-                    frame.encode_head(&mut head);
+                    head.clear();
+                    frame.encode_head(head);
                     let body = frame.body();
                     let len = u32::try_from(head.len() + body.len())
                         .map_err(|_| std::io::Error::other("packet over 4 GiB"))?;
                     writer.write_all(&len.to_be_bytes()).await?;
-                    writer.write_all(&head).await?;
+                    writer.write_all(head).await?;
                     writer.write_all(body).await?;
                 }
             }
@@ -658,6 +690,10 @@ async fn write_batch<W: AsyncWrite + Unpin>(
         if written < WRITE_BATCH {
             next = queue.try_recv().ok();
         }
+    }
+    if head.capacity() > 4096 {
+        // A header full of new atoms was written: do not keep its buffer.
+        *head = Vec::with_capacity(256);
     }
     writer.flush().await
 }

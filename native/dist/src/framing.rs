@@ -420,16 +420,17 @@ impl OutgoingAtomCache {
     /// one message want the same slot, the extra atoms are left out (written inline).
     pub fn plan(&mut self, atoms: impl IntoIterator<Item = Atom>) -> AtomPlan {
         let mut plan = AtomPlan::default();
-        let mut used_slots: HashMap<u16, Atom> = HashMap::new();
+        // A control message names a handful of atoms: a list beats hashing.
+        let mut used_slots: Vec<(u16, Atom)> = Vec::new();
         for atom in atoms {
             if plan.index.contains_key(&atom) || plan.header.refs.len() >= MAX_REFS_PER_MESSAGE {
                 continue;
             }
             let slot = slot_of(atom);
-            if used_slots.get(&slot).is_some_and(|a| *a != atom) {
+            if used_slots.iter().any(|&(s, a)| s == slot && a != atom) {
                 continue;
             }
-            used_slots.insert(slot, atom);
+            used_slots.push((slot, atom));
             let cell = &mut self.slots[slot as usize];
             let new_text = if *cell == Some(atom) {
                 None

@@ -9,9 +9,12 @@
 //! The control tuple is written here, element by element, so its atoms —
 //! node names inside pids and references, registered names, module and
 //! function names — travel as one-byte atom cache references once the peer
-//! has seen them, exactly where the BEAM gains most from its cache; every
-//! other term (payloads, exit reasons, trace tokens) goes through
-//! `etf::encode_body_into` unchanged.
+//! has seen them, exactly where the BEAM gains most from its cache. The
+//! atoms near the top of the payload (the first [`PAYLOAD_ATOM_SCAN`] terms
+//! visited: a reply's tag, a `'$gen_call'`, a record name) share the same
+//! header and go out as references too (`etf::encode_body_with_atom_refs`);
+//! deeper ones are written in full. Other terms (exit reasons, trace tokens)
+//! go through `etf::encode_body_into` unchanged.
 //!
 //! ```
 //! use dist::control::ControlMessage;
@@ -110,12 +113,17 @@ impl MessageEncoder {
         }
         let mut atoms = Vec::new();
         collect_atoms(&control, 0, &mut atoms);
+        if let Some(p) = payload {
+            let mut budget = PAYLOAD_ATOM_SCAN;
+            collect_payload_atoms(p, &mut budget, &mut atoms);
+        }
         let plan = self.cache.plan(atoms);
         let mut control_bytes = Vec::with_capacity(64);
         write_cached(&control, 0, &plan.index, &opts, &mut control_bytes);
         let mut payload_bytes = Vec::new();
         if let Some(p) = payload {
-            etf::encode_body_into(p, &opts, &mut payload_bytes);
+            let atom_ref = |a: Atom| plan.index.get(&a).copied();
+            etf::encode_body_with_atom_refs(p, &opts, &atom_ref, &mut payload_bytes);
         }
         let fragment_size = self
             .flags
@@ -180,6 +188,43 @@ fn adapt(
         };
         (m, p)
     })
+}
+
+/// How many terms of a payload are searched for atoms to cache: enough for
+/// the envelope of a call, a cast or a reply, and a bounded cost for a
+/// payload of a million elements.
+pub const PAYLOAD_ATOM_SCAN: usize = 32;
+
+/// The atoms among the first `budget` terms of `t`, depth first.
+fn collect_payload_atoms(t: &Term, budget: &mut usize, out: &mut Vec<Atom>) {
+    if *budget == 0 {
+        return;
+    }
+    *budget -= 1;
+    match t {
+        Term::Atom(a) => out.push(*a),
+        Term::Pid(p) => out.push(p.node),
+        Term::Port(p) => out.push(p.node),
+        Term::Reference(r) => out.push(r.node),
+        Term::Tuple(items) | Term::List(items) => {
+            for item in items {
+                if *budget == 0 {
+                    break;
+                }
+                collect_payload_atoms(item, budget, out);
+            }
+        }
+        Term::ImproperList(items, tail) => {
+            for item in items {
+                if *budget == 0 {
+                    return;
+                }
+                collect_payload_atoms(item, budget, out);
+            }
+            collect_payload_atoms(tail, budget, out);
+        }
+        _ => {}
+    }
 }
 
 /// Atoms of the control tuple that [`write_cached`] can write as references.
@@ -347,6 +392,66 @@ mod tests {
         let second_len = second[0].encode().len();
         assert!(second_len + 30 < first_len, "{second_len} vs {first_len}");
         assert_eq!(decode(&through(second, &mut r)).unwrap(), (msg, None));
+    }
+
+    #[test]
+    fn payload_atoms_travel_as_cache_references_once_the_peer_has_them() {
+        let mut enc = MessageEncoder::new(DistFlags::ours(true), 1 << 16);
+        let mut r = Reassembler::new(1 << 20, 4);
+        let msg = ControlMessage::SendSender {
+            from: pid("a@h", 1),
+            to: pid("b@h", 2),
+        };
+        // A reply: {[alias | Ref], {ok, a_rather_long_atom_name_for_the_test}}.
+        let tag = Term::ImproperList(
+            vec![Term::atom("alias")],
+            Box::new(Term::Reference(Reference {
+                node: Atom::new("rust_node_with_a_long_name@localhost"),
+                creation: 9,
+                ids: vec![1, 2, 3],
+            })),
+        );
+        let value = Term::Tuple(vec![
+            Term::atom("ok"),
+            Term::atom("a_rather_long_atom_name_for_the_test"),
+        ]);
+        let reply = Term::Tuple(vec![tag, value]);
+        let first = enc.encode(&msg, Some(&reply));
+        let first_len = first[0].encode().len();
+        let second = enc.encode(&msg, Some(&reply));
+        let second_len = second[0].encode().len();
+        // The long atoms are written once, in the first header only.
+        assert!(second_len + 60 < first_len, "{second_len} vs {first_len}");
+        let Frame::Header { body, .. } = &second[0] else {
+            panic!("expected a header frame");
+        };
+        assert!(!body.windows(4).any(|w| w == b"long"));
+        for frames in [first, second] {
+            let decoded = decode(&through(frames, &mut r)).unwrap();
+            assert_eq!(decoded, (msg.clone(), Some(reply.clone())));
+        }
+    }
+
+    #[test]
+    fn atoms_deep_in_a_payload_are_written_in_full() {
+        let mut enc = MessageEncoder::new(DistFlags::ours(true), 1 << 16);
+        let mut r = Reassembler::new(1 << 20, 4);
+        let msg = ControlMessage::SendSender {
+            from: pid("a@h", 1),
+            to: pid("b@h", 2),
+        };
+        let mut items: Vec<Term> = (0..PAYLOAD_ATOM_SCAN as i64).map(Term::Int).collect();
+        items.push(Term::atom("past_the_scanned_terms"));
+        let payload = Term::List(items);
+        for _ in 0..2 {
+            let frames = enc.encode(&msg, Some(&payload));
+            let Frame::Header { body, .. } = &frames[0] else {
+                panic!("expected a header frame");
+            };
+            assert!(body.windows(22).any(|w| w == b"past_the_scanned_terms"));
+            let decoded = decode(&through(frames, &mut r)).unwrap();
+            assert_eq!(decoded, (msg.clone(), Some(payload.clone())));
+        }
     }
 
     #[test]

@@ -391,13 +391,14 @@ impl DistNode {
             queue.push((msg, payload));
             return;
         }
-        let (msg, payload) = match self.connection(peer) {
-            // Under the outbox lock, so this cannot overtake a queue being drained.
-            Some(conn) => match conn.send_or_return(msg, payload) {
-                Ok(()) => return,
-                Err(back) => *back,
-            },
-            None => (msg, payload),
+        // Under the outbox lock, so this cannot overtake a queue being drained.
+        let sent = match lock(&self.inner.peers).get(&peer) {
+            Some(Peer::Up(conn)) => conn.send_or_return(msg, payload),
+            _ => Err(Box::new((msg, payload))),
+        };
+        let (msg, payload) = match sent {
+            Ok(()) => return,
+            Err(back) => *back,
         };
         outbox.insert(peer, vec![(msg, payload)]);
         drop(outbox);

@@ -290,6 +290,8 @@ async fn atom_cache_entries_from_erl_are_decoded_and_reused() {
     let me = rust.pid(9);
     let conn = rust.node.connect(erl_name(&short)).await.unwrap();
     assert!(conn.flags().contains(DistFlags::DIST_HDR_ATOM_CACHE));
+    // Both ways: our payload atoms go out as cache references too (after
+    // the first message), and erl must read them to echo the term back.
     for i in 0..5 {
         let msg = Term::tuple(vec![
             Term::atom("cached_atom_one"),

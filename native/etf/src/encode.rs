@@ -120,12 +120,47 @@ pub fn encode_into(term: &Term, opts: &EncodeOptions, out: &mut Vec<u8>) {
 /// Appends `term`'s encoding without the version byte (and never
 /// compressed), as the distribution protocol sends terms after its header.
 pub fn encode_body_into(term: &Term, opts: &EncodeOptions, out: &mut Vec<u8>) {
-    Encoder { out, opts }.term(term);
+    Encoder {
+        out,
+        opts,
+        atom_refs: None,
+    }
+    .term(term);
+}
+
+/// Like [`encode_body_into`], but every atom for which `atom_ref` gives an
+/// index is written as `ATOM_CACHE_REF` (`82, Index`): a reference into the
+/// distribution header's atom cache, as the BEAM writes the atoms of a
+/// message it sends over a connection with `DIST_HDR_ATOM_CACHE`. Other
+/// atoms are written in full.
+///
+/// ```
+/// use etf::{Atom, EncodeOptions, Term};
+/// let ok = Atom::new("ok");
+/// let mut out = Vec::new();
+/// let term = Term::Tuple(vec![Term::Atom(ok), Term::atom("other")]);
+/// etf::encode_body_with_atom_refs(&term, &EncodeOptions::default(), &|a| (a == ok).then_some(3), &mut out);
+/// assert_eq!(&out[..4], &[104, 2, 82, 3]);
+/// ```
+pub fn encode_body_with_atom_refs(
+    term: &Term,
+    opts: &EncodeOptions,
+    atom_ref: &dyn Fn(Atom) -> Option<u8>,
+    out: &mut Vec<u8>,
+) {
+    Encoder {
+        out,
+        opts,
+        atom_refs: Some(atom_ref),
+    }
+    .term(term);
 }
 
 struct Encoder<'a> {
     out: &'a mut Vec<u8>,
     opts: &'a EncodeOptions,
+    /// The connection's atom cache, when writing a distribution message.
+    atom_refs: Option<&'a dyn Fn(Atom) -> Option<u8>>,
 }
 
 impl Encoder<'_> {
@@ -263,6 +298,10 @@ impl Encoder<'_> {
     }
 
     fn atom(&mut self, a: Atom) {
+        if let Some(index) = self.atom_refs.and_then(|atom_ref| atom_ref(a)) {
+            self.out.extend_from_slice(&[ATOM_CACHE_REF, index]);
+            return;
+        }
         let info = a.info();
         let name = info.name;
         if self.opts.minor_version < 2 && info.latin1 {

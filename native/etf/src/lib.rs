@@ -37,7 +37,9 @@ pub use decode::{
     decode, decode_body, decode_body_prefix, decode_bytes, decode_bytes_with, decode_prefix,
     decode_with, DecodeOptions, DEFAULT_MAX_DEPTH,
 };
-pub use encode::{encode, encode_body_into, encode_into, encode_with, EncodeOptions};
+pub use encode::{
+    encode, encode_body_into, encode_body_with_atom_refs, encode_into, encode_with, EncodeOptions,
+};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use term::{BitString, Fun, Map, Pid, Port, Reference, Term};
 pub use text::{parse, ParseError, ParseErrorKind};

@@ -27,7 +27,7 @@ const JAVA_WAIT: Duration = Duration::from_secs(120);
 
 /// Reports a missing tool: a failure under CI (which installs it), a
 /// skip line otherwise. `None` means skip.
-fn missing(what: &str) -> Option<PathBuf> {
+fn missing<T>(what: &str) -> Option<T> {
     let msg = format!(
         "{what} is not installed (Debian: erlang-jinterface openjdk-17-jdk-headless; `make deps`)"
     );
@@ -196,28 +196,39 @@ async fn java_peer_session(dial: Dial, expected: &[&str]) {
         s
     });
 
-    let ready = tokio::time::timeout(JAVA_WAIT, lines.recv()).await;
-    let ready = ready.ok().flatten().unwrap_or_default();
-    assert_eq!(
-        ready,
-        format!("ready {}", java.as_str()),
-        "the Java node did not start"
-    );
-    if dial == Dial::Rust {
-        rust.hidden
-            .connect(java)
-            .await
-            .expect("the Rust node connects to the Java node");
-        rust.hidden.runtime().send(&jtest, Term::atom("go"));
-    }
-
+    // Every stdout line but "ready NODE", which (Rust dialing) is the cue
+    // to connect and ping; a line that does not come within JAVA_WAIT ends
+    // the run.
+    let ready_line = format!("ready {}", java.as_str());
+    let mut ready = false;
     let mut got = Vec::new();
-    while let Ok(Some(line)) = tokio::time::timeout(JAVA_WAIT, lines.recv()).await {
-        got.push(line);
+    let finished = loop {
+        match tokio::time::timeout(JAVA_WAIT, lines.recv()).await {
+            Ok(Some(line)) if !ready && line == ready_line => {
+                ready = true;
+                if dial == Dial::Rust {
+                    match rust.hidden.connect(java).await {
+                        Ok(_) => rust.hidden.runtime().send(&jtest, Term::atom("go")),
+                        Err(e) => got.push(format!("(test) the Rust node cannot connect: {e}")),
+                    }
+                }
+            }
+            Ok(Some(line)) => got.push(line),
+            Ok(None) => break true,
+            Err(_) => break false,
+        }
+    };
+    if !finished {
+        got.push("(test) timed out waiting for the Java peer".into());
+        let _ = child.0.kill();
     }
     let status = tokio::task::block_in_place(|| child.0.wait()).expect("java exits");
     let stderr = stderr.join().unwrap_or_default();
     let _ = std::fs::remove_dir_all(&classes);
+    assert!(
+        ready,
+        "the Java node never started: {got:?}; stderr:\n{stderr}"
+    );
     assert_eq!(got, expected, "Java peer output; stderr:\n{stderr}");
     assert!(
         status.success(),
@@ -233,7 +244,10 @@ async fn java_peer_session(dial: Dial, expected: &[&str]) {
         "JInterface re-encoded the payload differently"
     );
     let counter_after = rust.hidden.runtime().whereis(Atom::new("counter"));
-    assert!(counter_before.is_some() && counter_after.is_some());
+    assert!(
+        counter_before.is_some() && counter_after.is_some(),
+        "counter is registered before and after"
+    );
     assert_ne!(
         counter_before, counter_after,
         "the killed counter was restarted"

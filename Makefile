@@ -17,12 +17,23 @@ help:
 	@echo "make test   - install what is missing, run every suite"
 	@echo "make bench  - benchmarks side by side with the BEAM (ratios)"
 
-## deps: Erlang/OTP, Elixir and rebar3 from Debian, only when erl is absent.
+## deps: Erlang/OTP, Elixir and rebar3 from Debian when erl, elixir or rebar3
+## is absent; JInterface and a headless JDK (the Java peer's test,
+## native/node/tests/jinterface.rs) when javac or OtpErlang.jar is absent.
+## One apt-get update, one apt-get install.
+JINTERFACE_JAR_CHECK := erl -noshell -eval 'D = code:lib_dir(jinterface), halt(case is_list(D) andalso filelib:is_file(filename:join(D, "priv/OtpErlang.jar")) of true -> 0; false -> 1 end).'
 deps:
-	@if ! command -v erl >/dev/null 2>&1 || ! command -v elixir >/dev/null 2>&1 || ! command -v rebar3 >/dev/null 2>&1; then \
-	  echo "==> installing erlang-nox erlang-dev elixir rebar3"; \
+	@pkgs=""; \
+	if ! command -v erl >/dev/null 2>&1 || ! command -v elixir >/dev/null 2>&1 || ! command -v rebar3 >/dev/null 2>&1; then \
+	  pkgs="erlang-nox erlang-dev elixir rebar3"; \
+	fi; \
+	if ! command -v javac >/dev/null 2>&1 || ! command -v erl >/dev/null 2>&1 || ! $(JINTERFACE_JAR_CHECK) >/dev/null 2>&1; then \
+	  pkgs="$$pkgs erlang-jinterface openjdk-17-jdk-headless"; \
+	fi; \
+	if [ -n "$$pkgs" ]; then \
+	  echo "==> installing$$pkgs"; \
 	  $(SUDO) apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q erlang-nox erlang-dev elixir rebar3; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$pkgs; \
 	fi
 	@command -v $(CARGO) >/dev/null 2>&1 || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 

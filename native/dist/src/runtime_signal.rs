@@ -18,7 +18,10 @@
 //! | `Demonitor`           | `DEMONITOR_P`                          | `DEMONITOR_P`                                |
 //! | `Down`                | `PAYLOAD_MONITOR_P_EXIT` + `Reason`    | `MONITOR_P_EXIT`, `PAYLOAD_MONITOR_P_EXIT`   |
 //!
-//! Reasons travel as payloads (`EXIT_PAYLOAD`, OTP 22+); a connection to a
+//! The mapping goes through the distribution layer's own
+//! [`crate::signal::Signal`] (which folds the wire's spellings), so the
+//! control messages are spelled in one place. Reasons travel as payloads
+//! (`EXIT_PAYLOAD`, OTP 22+); a connection to a
 //! peer without that flag rewrites them to the inline forms
 //! ([`crate::message`]). Sequential-trace tokens are dropped (ferrotp does
 //! not trace). Node links, group leaders and spawn requests/replies are
@@ -36,10 +39,11 @@
 //! assert!(matches!(back, Signal::Exit2 { reason, .. } if reason.is_atom("kill")));
 //! ```
 
-use etf::{Atom, Term};
+use etf::{Atom, Pid, Term};
 use ferrotp::{MonitorTarget, Signal};
 
 use crate::control::{ControlMessage, ProcRef};
+use crate::signal::{Dest, Signal as Wire};
 
 /// Why a control message carries no runtime signal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,65 +59,8 @@ pub enum NotASignal {
 
 /// The control message (and payload) that carries `signal` to its node.
 pub fn to_control(signal: Signal) -> (ControlMessage, Option<Term>) {
-    use ControlMessage as C;
-    match signal {
-        Signal::Send {
-            from: Some(from),
-            to,
-            msg,
-        } => (C::SendSender { from, to }, Some(msg)),
-        Signal::Send {
-            from: None,
-            to,
-            msg,
-        } => (C::Send { to }, Some(msg)),
-        Signal::RegSend {
-            from, to_name, msg, ..
-        } => (C::RegSend { from, to_name }, Some(msg)),
-        Signal::AliasSend { from, alias, msg } => (C::AliasSend { from, alias }, Some(msg)),
-        Signal::Link { from, to } => (C::Link { from, to }, None),
-        Signal::Unlink { from, to, id } => (C::UnlinkId { id, from, to }, None),
-        Signal::UnlinkAck { from, to, id } => (C::UnlinkIdAck { id, from, to }, None),
-        Signal::Exit { from, to, reason } => (C::PayloadExit { from, to }, Some(reason)),
-        Signal::Exit2 { from, to, reason } => (C::PayloadExit2 { from, to }, Some(reason)),
-        Signal::Monitor {
-            from,
-            target,
-            reference,
-        } => (
-            C::MonitorP {
-                from,
-                to: proc_ref(target),
-                reference,
-            },
-            None,
-        ),
-        Signal::Demonitor {
-            from,
-            target,
-            reference,
-        } => (
-            C::DemonitorP {
-                from,
-                to: proc_ref(target),
-                reference,
-            },
-            None,
-        ),
-        Signal::Down {
-            from,
-            to,
-            reference,
-            reason,
-        } => (
-            C::PayloadMonitorPExit {
-                from: proc_ref(from),
-                to,
-                reference,
-            },
-            Some(reason),
-        ),
-    }
+    let (wire, sender) = to_wire(signal);
+    wire.into_control(sender)
 }
 
 /// The signal a control message from node `peer` carries to node `local`.
@@ -125,54 +72,131 @@ pub fn from_control(
     msg: ControlMessage,
     payload: Option<Term>,
 ) -> Result<Signal, NotASignal> {
-    use ControlMessage as C;
     let op = msg.op();
-    let payload = || payload.ok_or(NotASignal::MissingPayload(op));
-    let signal = match msg {
-        C::Send { to } | C::SendTt { to, .. } => Signal::Send {
-            from: None,
+    let has_payload = payload.is_some();
+    let Some(wire) = Wire::from_control(msg, payload) else {
+        return Err(match has_payload {
+            false if op != ControlMessage::NodeLink.op() => NotASignal::MissingPayload(op),
+            _ => NotASignal::Other(op),
+        });
+    };
+    from_wire(wire, local, peer).ok_or(NotASignal::Other(op))
+}
+
+/// The runtime's signal as the distribution layer's, and the sender a
+/// message to a name or alias goes out with.
+fn to_wire(signal: Signal) -> (Wire, Pid) {
+    match signal {
+        Signal::Send { from, to, msg } => (
+            Wire::Message {
+                from,
+                to: Dest::Pid(to),
+                message: msg,
+            },
+            from.unwrap_or(to),
+        ),
+        Signal::RegSend {
+            from, to_name, msg, ..
+        } => (
+            Wire::Message {
+                from: Some(from),
+                to: Dest::Name(to_name),
+                message: msg,
+            },
+            from,
+        ),
+        Signal::AliasSend { from, alias, msg } => (
+            Wire::Message {
+                from: Some(from),
+                to: Dest::Alias(alias),
+                message: msg,
+            },
+            from,
+        ),
+        Signal::Link { from, to } => (Wire::Link { from, to }, from),
+        Signal::Unlink { from, to, id } => (Wire::Unlink { id, from, to }, from),
+        Signal::UnlinkAck { from, to, id } => (Wire::UnlinkAck { id, from, to }, from),
+        Signal::Exit { from, to, reason } => (Wire::LinkExit { from, to, reason }, from),
+        Signal::Exit2 { from, to, reason } => (Wire::Exit { from, to, reason }, from),
+        Signal::Monitor {
+            from,
+            target,
+            reference,
+        } => (
+            Wire::Monitor {
+                from,
+                to: proc_ref(target),
+                reference,
+            },
+            from,
+        ),
+        Signal::Demonitor {
+            from,
+            target,
+            reference,
+        } => (
+            Wire::Demonitor {
+                from,
+                to: proc_ref(target),
+                reference,
+            },
+            from,
+        ),
+        Signal::Down {
+            from,
             to,
-            msg: payload()?,
+            reference,
+            reason,
+        } => (
+            Wire::Down {
+                from: proc_ref(from),
+                to,
+                reference,
+                reason,
+            },
+            to,
+        ),
+    }
+}
+
+/// The distribution layer's signal as the runtime's; `None` for those
+/// that are not process signals (group leaders, spawn requests/replies).
+fn from_wire(wire: Wire, local: Atom, peer: Atom) -> Option<Signal> {
+    Some(match wire {
+        Wire::Message {
+            from,
+            to: Dest::Pid(to),
+            message,
+        } => Signal::Send {
+            from,
+            to,
+            msg: message,
         },
-        C::SendSender { from, to } | C::SendSenderTt { from, to, .. } => Signal::Send {
+        Wire::Message {
             from: Some(from),
-            to,
-            msg: payload()?,
-        },
-        C::RegSend { from, to_name } | C::RegSendTt { from, to_name, .. } => Signal::RegSend {
+            to: Dest::Name(to_name),
+            message,
+        } => Signal::RegSend {
             from,
             to_name,
             to_node: local,
-            msg: payload()?,
+            msg: message,
         },
-        C::AliasSend { from, alias } | C::AliasSendTt { from, alias, .. } => Signal::AliasSend {
+        Wire::Message {
+            from: Some(from),
+            to: Dest::Alias(alias),
+            message,
+        } => Signal::AliasSend {
             from,
             alias,
-            msg: payload()?,
+            msg: message,
         },
-        C::Link { from, to } => Signal::Link { from, to },
-        C::Unlink { from, to } => Signal::Unlink { from, to, id: 0 },
-        C::UnlinkId { id, from, to } => Signal::Unlink { from, to, id },
-        C::UnlinkIdAck { id, from, to } => Signal::UnlinkAck { from, to, id },
-        C::Exit { from, to, reason }
-        | C::ExitTt {
-            from, to, reason, ..
-        } => Signal::Exit { from, to, reason },
-        C::PayloadExit { from, to } | C::PayloadExitTt { from, to, .. } => Signal::Exit {
-            from,
-            to,
-            reason: payload()?,
-        },
-        C::Exit2 { from, to, reason }
-        | C::Exit2Tt {
-            from, to, reason, ..
-        } => Signal::Exit2 { from, to, reason },
-        C::PayloadExit2 { from, to } | C::PayloadExit2Tt { from, to, .. } => Signal::Exit2 {
-            from,
-            to,
-            reason: payload()?,
-        },
-        C::MonitorP {
+        Wire::Link { from, to } => Signal::Link { from, to },
+        Wire::Unlink { id, from, to } => Signal::Unlink { from, to, id },
+        Wire::UnlinkAck { id, from, to } => Signal::UnlinkAck { from, to, id },
+        Wire::LinkExit { from, to, reason } => Signal::Exit { from, to, reason },
+        Wire::Exit { from, to, reason } => Signal::Exit2 { from, to, reason },
+        Wire::Monitor {
             from,
             to,
             reference,
@@ -181,7 +205,7 @@ pub fn from_control(
             target: target(to, local),
             reference,
         },
-        C::DemonitorP {
+        Wire::Demonitor {
             from,
             to,
             reference,
@@ -190,7 +214,7 @@ pub fn from_control(
             target: target(to, local),
             reference,
         },
-        C::MonitorPExit {
+        Wire::Down {
             from,
             to,
             reference,
@@ -201,24 +225,11 @@ pub fn from_control(
             reference,
             reason,
         },
-        C::PayloadMonitorPExit {
-            from,
-            to,
-            reference,
-        } => Signal::Down {
-            from: target(from, peer),
-            to,
-            reference,
-            reason: payload()?,
-        },
-        C::NodeLink
-        | C::GroupLeader { .. }
-        | C::SpawnRequest { .. }
-        | C::SpawnRequestTt { .. }
-        | C::SpawnReply { .. }
-        | C::SpawnReplyTt { .. } => return Err(NotASignal::Other(op)),
-    };
-    Ok(signal)
+        Wire::Message { from: None, .. }
+        | Wire::GroupLeader { .. }
+        | Wire::SpawnRequest { .. }
+        | Wire::SpawnReply { .. } => return None,
+    })
 }
 
 /// A monitored process as a control message names it.

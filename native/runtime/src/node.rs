@@ -502,33 +502,36 @@ impl Node {
         }
     }
 
+    /// A message to a name or an alias: to the local process it names, or
+    /// else to the VM's own processes (NIF) through the local transport.
+    fn deliver_resolved(&self, pid: Option<Pid>, signal: Signal) {
+        match (pid, signal) {
+            (Some(to), Signal::RegSend { from, msg, .. } | Signal::AliasSend { from, msg, .. }) => {
+                self.deliver_local(Signal::Send {
+                    from: Some(from),
+                    to,
+                    msg,
+                })
+            }
+            (None, signal) => {
+                if let Some(t) = self.local_transport() {
+                    t.deliver(signal);
+                }
+            }
+            (Some(_), _) => {}
+        }
+    }
+
     fn deliver_local(&self, signal: Signal) {
         let target = match &signal {
-            Signal::RegSend {
-                from, to_name, msg, ..
-            } => {
-                if let Some(pid) = self.whereis(*to_name) {
-                    self.deliver_local(Signal::Send {
-                        from: Some(*from),
-                        to: pid,
-                        msg: msg.clone(),
-                    });
-                } else if let Some(t) = self.local_transport() {
-                    t.deliver(signal);
-                }
+            Signal::RegSend { to_name, .. } => {
+                let pid = self.whereis(*to_name);
+                self.deliver_resolved(pid, signal);
                 return;
             }
-            Signal::AliasSend { from, alias, msg } => {
-                if let Some(pid) = self.inner.aliases.resolve(alias) {
-                    self.deliver_local(Signal::Send {
-                        from: Some(*from),
-                        to: pid,
-                        msg: msg.clone(),
-                    });
-                } else if let Some(t) = self.local_transport() {
-                    // An alias of one of the VM's own processes (NIF).
-                    t.deliver(signal);
-                }
+            Signal::AliasSend { alias, .. } => {
+                let pid = self.inner.aliases.resolve(alias);
+                self.deliver_resolved(pid, signal);
                 return;
             }
             Signal::Monitor {

@@ -51,7 +51,7 @@ use tokio::runtime::{Handle, Runtime};
 use crate::alias::Aliases;
 use crate::executor::Executor;
 use crate::exit::{self, IntoExitReason};
-use crate::hash::FastMap;
+use crate::hash::PidKeyMap;
 use crate::process::{self, Envelope, ProcShared, Process};
 use crate::registry::Registry;
 use crate::scheduler::Scheduler;
@@ -65,7 +65,7 @@ const PID_ID_BITS: u32 = 15;
 const PID_NUMBER_MASK: u32 = (1 << 28) - 1;
 
 /// One shard of the process table: pid key -> process.
-type ProcTable = FastMap<u64, Arc<ProcShared>>;
+type ProcTable = PidKeyMap<Arc<ProcShared>>;
 
 /// An envelope [`Node::push_to`] could not queue.
 enum Undelivered {

@@ -303,10 +303,9 @@ request(unlink, Pid) ->
 request(reply, {[alias | Alias], _} = Reply) ->
     %% A reply to an OTP 24+ call tag goes to the alias, as gen:reply/2
     %% sends it: dropped if the caller gave up.
-    erlang:send(Alias, Reply),
-    ok;
+    request(send, {Alias, Reply});
 request(send, {Alias, Msg}) ->
-    %% A message to an alias (a reply to an OTP 24+ call tag).
+    %% `Alias ! Msg` from the Rust process (a NIF cannot send to an alias).
     erlang:send(Alias, Msg),
     ok;
 request(exit, {Pid, Reason}) ->

@@ -33,15 +33,15 @@ const MONITOR_FLAG: u32 = 2;
 pub fn handle(node: &Node, outbox: &Outbox, req: SpawnRequest) {
     let (node, outbox) = (node.clone(), outbox.clone());
     node.handle().clone().spawn(async move {
-        let reply = match start(&node, &req).await {
-            Ok(Started::Ok(pid) | Started::OkInfo(pid, _) | Started::Via { child: pid, .. }) => {
+        let reply = match start(&node, &req).await.map(Started::into_pid) {
+            Ok(Ok(pid)) => {
                 let mut flags = LINK_FLAG;
                 if req.has_opt("monitor") {
                     flags |= MONITOR_FLAG;
                 }
                 spawn_reply(&req, flags, Term::Pid(pid))
             }
-            Ok(Started::Ignore) => spawn_reply(&req, 0, Term::atom("ignore")),
+            Ok(Err(ignore)) => spawn_reply(&req, 0, ignore),
             Err(reason) => spawn_reply(&req, 0, reason),
         };
         outbox.push(&reply);

@@ -1060,57 +1060,46 @@ async fn serve<S: GenServer>(
     let _unpark = parked.clone().map(park::Unpark);
     let mut suspended = false;
     loop {
-        if let Some(c) = cont.take() {
-            match after_cast(guarded(state.handle_continue(c, &mut ctx)).await) {
-                Next::Continue(c) => cont = c,
-                Next::Stop(reason) => return terminate(&mut state, reason, &mut ctx).await,
-                Next::Exit(reason) => return reason,
-            }
-            continue;
-        }
-        if let (Some(slot), false) = (&parked, suspended) {
+        let next = if let Some(c) = cont.take() {
+            after_cast(guarded(state.handle_continue(c, &mut ctx)).await)
+        } else if let (Some(slot), false) = (&parked, suspended) {
             let (s, c, woke) = slot.wait(state, ctx).await;
             state = s;
             ctx = c;
-            let ctx = &mut ctx;
-            let next = match woke {
+            match woke {
                 park::Woke::Msg(msg) => {
-                    handle_message(&mut state, msg, &mut suspended, parent, ctx).await
+                    handle_message(&mut state, msg, &mut suspended, parent, &mut ctx).await
                 }
-                park::Woke::Call(result, from) => after_call(&mut state, result, from, ctx).await,
+                park::Woke::Call(result, from) => {
+                    after_call(&mut state, result, from, &mut ctx).await
+                }
                 park::Woke::Cast(result) => after_cast(result),
-            };
-            match next {
-                Next::Continue(c) => cont = c,
-                Next::Stop(reason) => return terminate(&mut state, reason, ctx).await,
-                Next::Exit(reason) => return reason,
-            }
-            continue;
-        }
-        let ctx = &mut ctx;
-        let msg = if suspended {
-            match ctx
-                .receive_match(
-                    |m| {
-                        sys::is_system_message(m)
-                            || is_exit_from(m, parent)
-                            || m.downcast_ref::<Request<S>>()
-                                .is_some_and(|r| matches!(r, Request::ReplaceState { .. }))
-                    },
-                    None,
-                )
-                .await
-            {
-                Some(m) => m,
-                None => continue,
             }
         } else {
-            ctx.receive().await
+            let msg = if suspended {
+                match ctx
+                    .receive_match(
+                        |m| {
+                            sys::is_system_message(m)
+                                || is_exit_from(m, parent)
+                                || m.downcast_ref::<Request<S>>()
+                                    .is_some_and(|r| matches!(r, Request::ReplaceState { .. }))
+                        },
+                        None,
+                    )
+                    .await
+                {
+                    Some(m) => m,
+                    None => continue,
+                }
+            } else {
+                ctx.receive().await
+            };
+            handle_message(&mut state, msg, &mut suspended, parent, &mut ctx).await
         };
-        let next = handle_message(&mut state, msg, &mut suspended, parent, ctx).await;
         match next {
             Next::Continue(c) => cont = c,
-            Next::Stop(reason) => return terminate(&mut state, reason, ctx).await,
+            Next::Stop(reason) => return terminate(&mut state, reason, &mut ctx).await,
             Next::Exit(reason) => return reason,
         }
     }

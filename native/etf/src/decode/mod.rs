@@ -198,8 +198,7 @@ fn push_seq(values: &mut Vec<Term>, start: usize, tuple: bool) {
 #[inline(always)]
 fn put_last(values: &mut [Term], items: Vec<Term>) {
     if let Some(Term::List(slot) | Term::Tuple(slot)) = values.last_mut() {
-        // The empty `Vec` replaced owns nothing: forgetting it leaks nothing.
-        std::mem::forget(std::mem::replace(slot, items));
+        *slot = items;
     }
 }
 

@@ -73,7 +73,9 @@ impl Frame {
     /// Appends the frame body to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         let opts = etf::EncodeOptions::default();
-        etf::encode_into(&self.control.to_term(), &opts, out);
+        if !encode_message_control(&self.control, &opts, out) {
+            etf::encode_into(&self.control.to_term(), &opts, out);
+        }
         if let Some(p) = &self.payload {
             etf::encode_into(p, &opts, out);
         }
@@ -82,15 +84,24 @@ impl Frame {
     /// Reads a frame body. Binaries in the payload share `body`'s buffer,
     /// so a large message is not copied again.
     pub fn decode(body: Bytes) -> Result<Frame, FrameError> {
-        let opts = etf::DecodeOptions::default();
-        let (ctrl, used) = etf::decode_bytes_with(&body, &opts)
-            .map_err(|source| FrameError::Etf { offset: 0, source })?;
-        let control = ControlMessage::from_term(&ctrl)?;
-        let rest = body.slice(used..);
+        let (control, used) = decode_control(&body)?;
+        Frame::with_payload(body, control, used)
+    }
+
+    /// The frame whose control message, `used` bytes long, starts `body`:
+    /// reads the payload after it.
+    fn with_payload(
+        body: Bytes,
+        control: ControlMessage,
+        used: usize,
+    ) -> Result<Frame, FrameError> {
+        let rest = body.get(used..).unwrap_or_default();
         let payload = if control.has_payload() {
             if rest.is_empty() {
                 return Err(FrameError::MissingPayload(control.op()));
             }
+            let opts = etf::DecodeOptions::default();
+            let rest = body.slice(used..);
             let (p, n) =
                 etf::decode_bytes_with(&rest, &opts).map_err(|source| FrameError::Etf {
                     offset: used,
@@ -107,6 +118,113 @@ impl Frame {
             None
         };
         Ok(Frame { control, payload })
+    }
+}
+
+/// Writes the control messages that carry messages (every `gen_server`
+/// reply is an `ALIAS_SEND`) without building their tuple as a term first:
+/// the same bytes `etf::encode_into(&control.to_term(), ..)` writes.
+/// `false` (nothing written) for the others.
+fn encode_message_control(
+    control: &ControlMessage,
+    opts: &etf::EncodeOptions,
+    out: &mut Vec<u8>,
+) -> bool {
+    use ControlMessage as C;
+    let unused = || Term::atom("");
+    let elements = match control {
+        C::AliasSend { from, alias } => [Term::Pid(*from), Term::Reference(alias.clone())],
+        C::SendSender { from, to } => [Term::Pid(*from), Term::Pid(*to)],
+        C::Send { to } => [unused(), Term::Pid(*to)],
+        C::RegSend { from, to_name } => {
+            // `{6, From, '', Name}`: one element more than the others.
+            head(out, 4, control.op());
+            etf::encode_body_into(&Term::Pid(*from), opts, out);
+            etf::encode_body_into(&unused(), opts, out);
+            etf::encode_body_into(&Term::Atom(*to_name), opts, out);
+            return true;
+        }
+        _ => return false,
+    };
+    head(out, 3, control.op());
+    for e in &elements {
+        etf::encode_body_into(e, opts, out);
+    }
+    true
+}
+
+/// `{Op, ..` of an `Arity`-tuple: VERSION, SMALL_TUPLE_EXT, arity,
+/// SMALL_INTEGER_EXT, op (every control operation is below 256).
+fn head(out: &mut Vec<u8>, arity: u8, op: i64) {
+    let op = u8::try_from(op).unwrap_or(u8::MAX);
+    out.extend_from_slice(&[131, 104, arity, 97, op]);
+}
+
+/// The control message at the start of `body`, and its length in bytes.
+fn decode_control(body: &Bytes) -> Result<(ControlMessage, usize), FrameError> {
+    let opts = etf::DecodeOptions::default();
+    let (ctrl, used) = etf::decode_bytes_with(body, &opts)
+        .map_err(|source| FrameError::Etf { offset: 0, source })?;
+    Ok((ControlMessage::from_term(&ctrl)?, used))
+}
+
+/// Reads frames as [`Frame::decode`] does, remembering the last few `SEND`
+/// headers it read.
+///
+/// A proxy writes the same `SEND {2, '', X}` header, byte for byte, before
+/// every message for its Rust process (it encodes it once). ETF is
+/// self-delimiting, so a body that starts with the exact bytes of a header
+/// read before starts with that header: it is taken from memory instead of
+/// being decoded into a term, converted and dropped again.
+///
+/// ```
+/// use dist::control::ControlMessage;
+/// use etf::{Atom, Pid, Term};
+/// use port::frame::{Frame, FrameDecoder};
+/// let to = Pid { node: Atom::new("port@h"), id: 7, serial: 0, creation: 1 };
+/// let frame = Frame::new(ControlMessage::Send { to }, Some(Term::atom("hello")));
+/// let mut frames = FrameDecoder::default();
+/// for _ in 0..2 {
+///     assert_eq!(frames.decode(frame.encode().into()).unwrap(), frame);
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct FrameDecoder {
+    known: Vec<KnownHeader>,
+    next: usize,
+}
+
+#[derive(Debug)]
+struct KnownHeader {
+    bytes: Box<[u8]>,
+    control: ControlMessage,
+}
+
+/// How many `SEND` headers a [`FrameDecoder`] remembers: the processes
+/// receiving messages most recently.
+const KNOWN_HEADERS: usize = 8;
+
+impl FrameDecoder {
+    /// Reads a frame body, as [`Frame::decode`].
+    pub fn decode(&mut self, body: Bytes) -> Result<Frame, FrameError> {
+        if let Some(known) = self.known.iter().find(|k| body.starts_with(&k.bytes)) {
+            let (control, used) = (known.control.clone(), known.bytes.len());
+            return Frame::with_payload(body, control, used);
+        }
+        let (control, used) = decode_control(&body)?;
+        if let (ControlMessage::Send { .. }, Some(bytes)) = (&control, body.get(..used)) {
+            let known = KnownHeader {
+                bytes: bytes.into(),
+                control: control.clone(),
+            };
+            if self.known.len() < KNOWN_HEADERS {
+                self.known.push(known);
+            } else if let Some(slot) = self.known.get_mut(self.next) {
+                *slot = known;
+                self.next = (self.next + 1) % KNOWN_HEADERS;
+            }
+        }
+        Frame::with_payload(body, control, used)
     }
 }
 
@@ -158,6 +276,71 @@ mod tests {
         for f in frames {
             assert_eq!(Frame::decode(f.encode().into()).unwrap(), f);
         }
+    }
+
+    #[test]
+    fn message_controls_are_written_as_their_terms_would_be() {
+        let alias = Reference {
+            node: Atom::new("vm@h"),
+            creation: 2,
+            ids: vec![1, 2, 3],
+        };
+        for control in [
+            ControlMessage::AliasSend {
+                from: pid(1),
+                alias,
+            },
+            ControlMessage::SendSender {
+                from: pid(1),
+                to: pid(2),
+            },
+            ControlMessage::Send { to: pid(3) },
+            ControlMessage::RegSend {
+                from: pid(4),
+                to_name: Atom::new("logger"),
+            },
+        ] {
+            let mut direct = Vec::new();
+            assert!(encode_message_control(
+                &control,
+                &etf::EncodeOptions::default(),
+                &mut direct
+            ));
+            assert_eq!(direct, etf::encode(&control.to_term()), "{control:?}");
+        }
+    }
+
+    #[test]
+    fn remembered_headers_read_as_decoded_ones() {
+        let mut frames = FrameDecoder::default();
+        // More senders than remembered headers, each several times, and
+        // frames of other kinds in between.
+        for round in 0..3 {
+            for n in 0..(KNOWN_HEADERS as u32 + 3) {
+                let send = Frame::new(
+                    ControlMessage::Send { to: pid(n) },
+                    Some(Term::tuple(vec![Term::Int(round), Term::Int(n.into())])),
+                );
+                let link = Frame::new(
+                    ControlMessage::Link {
+                        from: pid(n),
+                        to: pid(n + 1),
+                    },
+                    None,
+                );
+                for f in [send, link] {
+                    assert_eq!(frames.decode(f.encode().into()).unwrap(), f);
+                }
+            }
+        }
+        // A remembered header followed by a bad payload is still an error.
+        let mut body = etf::encode(&ControlMessage::Send { to: pid(1) }.to_term());
+        assert!(matches!(
+            frames.decode(body.clone().into()),
+            Err(FrameError::MissingPayload(2))
+        ));
+        body.extend_from_slice(&[131, 255]);
+        assert!(frames.decode(body.into()).is_err());
     }
 
     #[test]

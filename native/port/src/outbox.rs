@@ -1,11 +1,13 @@
 //! The outbox: frames leaving the port program for the host, and the
 //! [`Transport`] that feeds it.
 //!
-//! A process that sends to the host encodes the frame itself (in
-//! parallel with other processes), queues it, and then, if no other
-//! process is writing, writes everything queued to stdout and flushes: a
-//! burst of frames costs one `write(2)`, and a lone reply is written at
-//! once, without waking another thread. This is flat combining: whoever
+//! A process that sends to the host and finds nobody writing encodes the
+//! frame straight into the output buffer (behind whatever others queued)
+//! and writes it with one `write(2)`: a lone reply allocates nothing and is
+//! written at once, without waking another thread. A process that finds
+//! the output busy encodes its frame itself (in parallel with the writer)
+//! and queues it; the writer looks at the queue again before it leaves, so
+//! a burst of frames costs one `write(2)`. This is flat combining: whoever
 //! holds the output lock writes for everyone who queued meanwhile.
 //!
 //! | Erlang (a port program written in C)      | Rust                               |
@@ -30,8 +32,7 @@
 //! assert_eq!(&wire[..4], &(wire.len() as u32 - 4).to_be_bytes());
 //! ```
 
-use std::collections::VecDeque;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -41,6 +42,9 @@ use parking_lot::Mutex;
 use crate::frame::Frame;
 use crate::signals::signal_to_frame;
 
+/// The largest write buffer kept for the next frames.
+const MAX_KEPT: usize = 1 << 20;
+
 /// Queues frames for the host and writes them; cheap to clone.
 #[derive(Clone)]
 pub struct Outbox {
@@ -48,15 +52,24 @@ pub struct Outbox {
 }
 
 struct Shared {
-    queue: Mutex<VecDeque<Vec<u8>>>,
-    out: Mutex<BufWriter<Box<dyn Write + Send>>>,
+    /// Packets queued by processes that found the output busy, in order.
+    queue: Mutex<Vec<u8>>,
+    out: Mutex<Writer>,
     broken: AtomicBool,
+}
+
+/// The output and the buffer packets are gathered in before one write.
+struct Writer {
+    sink: Box<dyn Write + Send>,
+    /// What the next `write(2)` sends; empty between writes (its capacity
+    /// is kept, so a lone reply allocates nothing).
+    pending: Vec<u8>,
 }
 
 impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outbox")
-            .field("queued", &self.shared.queue.lock().len())
+            .field("queued_bytes", &self.shared.queue.lock().len())
             .finish()
     }
 }
@@ -64,11 +77,13 @@ impl std::fmt::Debug for Outbox {
 impl Outbox {
     /// An outbox writing `{packet,4}` packets to `out`.
     pub fn new(out: impl Write + Send + 'static) -> Outbox {
-        let out: Box<dyn Write + Send> = Box::new(out);
         Outbox {
             shared: Arc::new(Shared {
-                queue: Mutex::new(VecDeque::new()),
-                out: Mutex::new(BufWriter::with_capacity(64 * 1024, out)),
+                queue: Mutex::new(Vec::new()),
+                out: Mutex::new(Writer {
+                    sink: Box::new(out),
+                    pending: Vec::with_capacity(64 * 1024),
+                }),
                 broken: AtomicBool::new(false),
             }),
         }
@@ -77,19 +92,46 @@ impl Outbox {
     /// Sends `frame` to the host. Once the output is broken (the host is
     /// gone, and the program is ending) frames are dropped.
     pub fn push(&self, frame: &Frame) {
-        let mut packet = Vec::with_capacity(64);
-        packet.extend_from_slice(&[0; 4]);
-        frame.encode_into(&mut packet);
-        let Ok(len) = u32::try_from(packet.len() - 4) else {
-            tracing::error!(
-                bytes = packet.len(),
-                "frame over 4 GiB cannot be sent; dropped"
-            );
-            return;
-        };
-        packet[..4].copy_from_slice(&len.to_be_bytes());
-        self.shared.queue.lock().push_back(packet);
+        let s = &self.shared;
+        if let Some(mut out) = s.out.try_lock() {
+            // Nobody writing: encode straight into the output buffer, after
+            // whatever others queued before (their frames go first).
+            let out = &mut *out;
+            std::mem::swap(&mut *s.queue.lock(), &mut out.pending);
+            if out.pending.capacity() == 0 {
+                out.pending.reserve(64 * 1024);
+            }
+            append_packet(&mut out.pending, frame);
+            self.write_pending(out);
+        } else {
+            // Another thread is writing: encode here, in parallel, and queue;
+            // the writer picks it up (it looks at the queue again after
+            // letting go of the output).
+            let mut packet = Vec::with_capacity(256);
+            append_packet(&mut packet, frame);
+            s.queue.lock().extend_from_slice(&packet);
+        }
         self.write_queued();
+    }
+
+    /// Writes `out.pending` in one `write(2)` (unless the output broke).
+    fn write_pending(&self, out: &mut Writer) {
+        let s = &self.shared;
+        if !out.pending.is_empty() && !s.broken.load(Ordering::Relaxed) {
+            if let Err(e) = out
+                .sink
+                .write_all(&out.pending)
+                .and_then(|()| out.sink.flush())
+            {
+                s.broken.store(true, Ordering::Relaxed);
+                tracing::debug!(error = %e, "writing to the host failed; output closed");
+            }
+        }
+        out.pending.clear();
+        if out.pending.capacity() > MAX_KEPT {
+            // A huge frame went out: do not keep its buffer.
+            out.pending = Vec::new();
+        }
     }
 
     /// Writes what is queued unless another thread is already writing (it
@@ -97,38 +139,32 @@ impl Outbox {
     /// go of the output).
     fn write_queued(&self) {
         let s = &self.shared;
-        loop {
+        while !s.queue.lock().is_empty() {
             let Some(mut out) = s.out.try_lock() else {
                 return;
             };
-            loop {
-                let batch = std::mem::take(&mut *s.queue.lock());
-                if batch.is_empty() {
-                    break;
-                }
-                if s.broken.load(Ordering::Relaxed) {
-                    continue;
-                }
-                for packet in batch {
-                    if let Err(e) = out.write_all(&packet) {
-                        s.broken.store(true, Ordering::Relaxed);
-                        tracing::debug!(error = %e, "writing to the host failed; output closed");
-                        break;
-                    }
-                }
-            }
-            if !s.broken.load(Ordering::Relaxed) {
-                if let Err(e) = out.flush() {
-                    s.broken.store(true, Ordering::Relaxed);
-                    tracing::debug!(error = %e, "writing to the host failed; output closed");
-                }
-            }
-            drop(out);
-            if s.queue.lock().is_empty() {
-                return;
-            }
+            let out = &mut *out;
+            std::mem::swap(&mut *s.queue.lock(), &mut out.pending);
+            self.write_pending(out);
         }
     }
+}
+
+/// Appends `frame` to `buf` as one `{packet,4}` packet. A frame over 4 GiB
+/// cannot be framed: it is dropped (logged).
+fn append_packet(buf: &mut Vec<u8>, frame: &Frame) {
+    let start = buf.len();
+    buf.extend_from_slice(&[0; 4]);
+    frame.encode_into(buf);
+    let Ok(len) = u32::try_from(buf.len() - start - 4) else {
+        tracing::error!(
+            bytes = buf.len() - start,
+            "frame over 4 GiB cannot be sent; dropped"
+        );
+        buf.truncate(start);
+        return;
+    };
+    buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
 }
 
 /// The runtime's [`Transport`] to the host: every signal for a pid of the

@@ -27,7 +27,7 @@ use etf::{Atom, Term};
 use ferrotp::executor::TokioExecutor;
 use ferrotp::Node;
 
-use crate::frame::{Frame, FrameError};
+use crate::frame::{Frame, FrameDecoder, FrameError};
 use crate::input::AsyncInput;
 use crate::outbox::{Outbox, PortTransport};
 use crate::packet::DEFAULT_MAX_PACKET;
@@ -160,9 +160,10 @@ async fn read_loop(
     max_packet: usize,
 ) -> Result<(), PortError> {
     let mut input = AsyncInput::new(stdin, max_packet)?;
+    let mut frames = FrameDecoder::default();
     let here = node.name();
     while let Some(body) = input.next_packet().await? {
-        let frame = Frame::decode(body)?;
+        let frame = frames.decode(body)?;
         match frame_to_incoming(frame, here)? {
             Incoming::Signal(signal) => node.deliver(signal),
             Incoming::Spawn(req) => crate::spawn::handle(&node, &outbox, req),

@@ -118,14 +118,8 @@ pub fn signal_to_frame(signal: Signal) -> Frame {
 /// program's node name (names in monitors are looked up on it).
 pub fn frame_to_incoming(frame: Frame, here: Atom) -> Result<Incoming, IncomingError> {
     use ControlMessage as C;
-    let op = frame.control.op();
-    let payload = || {
-        frame
-            .payload
-            .clone()
-            .ok_or(IncomingError::MissingPayload(op))
-    };
-    match frame.control.clone() {
+    let Frame { control, payload } = frame;
+    match control {
         C::SpawnRequest {
             req_id,
             from,
@@ -134,9 +128,14 @@ pub fn frame_to_incoming(frame: Frame, here: Atom) -> Result<Incoming, IncomingE
             opts,
             ..
         } => {
-            let args = match payload()? {
-                Term::List(items) => items,
-                _ => return Err(IncomingError::BadArgs),
+            let args = match payload {
+                Some(Term::List(items)) => items,
+                Some(_) => return Err(IncomingError::BadArgs),
+                None => {
+                    return Err(IncomingError::MissingPayload(
+                        dist::control::op::SPAWN_REQUEST,
+                    ))
+                }
             };
             Ok(Incoming::Spawn(SpawnRequest {
                 req_id,
@@ -149,7 +148,7 @@ pub fn frame_to_incoming(frame: Frame, here: Atom) -> Result<Incoming, IncomingE
         }
         C::SpawnReply { req_id, result, .. } => Ok(Incoming::SpawnReply { req_id, result }),
         // Names in monitors and DOWNs are taken as this program's.
-        control => match runtime_signal::from_control(here, here, control, frame.payload) {
+        control => match runtime_signal::from_control(here, here, control, payload) {
             Ok(signal) => Ok(Incoming::Signal(signal)),
             Err(NotASignal::MissingPayload(op)) => Err(IncomingError::MissingPayload(op)),
             Err(NotASignal::Other(op)) => Err(IncomingError::Unsupported(op)),

@@ -10,18 +10,33 @@
 
 -export([map/2, to_port/2]).
 
-%% @doc `Term' with every pid `P' replaced by `F(P)'.
+%% @doc `Term' with every pid `P' replaced by `F(P)'. The parts of `Term'
+%% in which no pid changes are returned as they are, not rebuilt: a message
+%% without pids to swap (most are) costs one walk and no allocation.
 -spec map(fun((pid()) -> pid()), term()) -> term().
 map(F, P) when is_pid(P) ->
     F(P);
 map(F, T) when is_tuple(T) ->
-    list_to_tuple(map(F, tuple_to_list(T)));
-map(F, [H | T]) ->
-    [map(F, H) | map(F, T)];
+    map_tuple(F, T, tuple_size(T));
+map(F, [H | T] = L) ->
+    case {map(F, H), map(F, T)} of
+        {H, T} -> L;
+        {H2, T2} -> [H2 | T2]
+    end;
 map(F, M) when is_map(M) ->
     maps:from_list([{map(F, K), map(F, V)} || {K, V} <- maps:to_list(M)]);
 map(_F, T) ->
     T.
+
+%% Elements `I' down to 1; `setelement' only where a pid changed.
+map_tuple(_F, T, 0) ->
+    T;
+map_tuple(F, T, I) ->
+    E = element(I, T),
+    case map(F, E) of
+        E -> map_tuple(F, T, I - 1);
+        E2 -> map_tuple(F, setelement(I, T, E2), I - 1)
+    end.
 
 %% @doc `Term' as the port program must see it: proxies (found in `Tab')
 %% replaced by the Rust pids they stand for.

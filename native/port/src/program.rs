@@ -114,26 +114,31 @@ pub fn run(config: Config) -> Result<(), PortError> {
     let transport = Arc::new(PortTransport::new(outbox.clone()));
     node.set_transport(config.peer, transport.clone());
     node.set_default_transport(transport);
-    // The reader is a task on a worker thread, so the processes it wakes
-    // run next on the same worker: no thread hand-off on the way in.
     let starter = PortStarter::new(outbox.clone());
     ferrotp::behaviours::set_remote_starter(Arc::new(starter.clone()));
-    let reader = runtime.spawn(read_loop(
-        node.clone(),
-        outbox,
-        starter,
-        stdin,
-        config.max_packet,
-    ));
-    let result = match runtime.block_on(reader) {
-        Ok(result) => result,
-        Err(join) => Err(PortError::Read(io::Error::other(format!(
-            "the reader task failed: {join}"
-        )))),
+    let reader = read_loop(node.clone(), outbox, starter, stdin, config.max_packet);
+    let result = if config.threads <= 1 {
+        // One thread: the reader is the runtime's own future, polled on
+        // the thread that runs the processes; waking it is a flag, not a
+        // task to schedule.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(reader)))
+            .unwrap_or_else(|_| Err(reader_failed("panicked")))
+    } else {
+        // The reader is a task on a worker thread, so the processes it
+        // wakes run next on the same worker: no thread hand-off on the way
+        // in.
+        match runtime.block_on(runtime.spawn(reader)) {
+            Ok(result) => result,
+            Err(join) => Err(reader_failed(&join.to_string())),
+        }
     };
     drop(_entered);
     runtime.shutdown_background();
     result
+}
+
+fn reader_failed(why: &str) -> PortError {
+    PortError::Read(io::Error::other(format!("the reader task failed: {why}")))
 }
 
 /// One thread runs the reader and every process (the lowest latency: no

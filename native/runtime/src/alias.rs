@@ -129,9 +129,15 @@ pub fn alias_tag(alias: &Reference) -> Term {
 /// Sends `{Tag, Reply}` to a caller as `gen:reply/2` does: to the alias
 /// when the tag is `[alias | Alias]`, to the caller's pid otherwise.
 pub fn reply(ctx: &Process, caller: &Pid, tag: &Term, reply: Term) {
-    let msg = Term::tuple(vec![tag.clone(), reply]);
-    match tag_alias(tag) {
-        Some(alias) => ctx.send_alias(alias, msg),
+    reply_owned(ctx, caller, tag.clone(), reply);
+}
+
+/// [`reply`] with the tag given up: it goes into the message as it is.
+pub(crate) fn reply_owned(ctx: &Process, caller: &Pid, tag: Term, reply: Term) {
+    let alias = tag_alias(&tag).cloned();
+    let msg = Term::tuple(vec![tag, reply]);
+    match alias {
+        Some(alias) => ctx.send_alias_owned(alias, msg),
         None => ctx.send(caller, msg),
     }
 }
@@ -160,9 +166,14 @@ impl Process {
     /// `Alias ! Msg`: delivered if the alias is active, dropped otherwise
     /// (the alias may belong to another node: `ALIAS_SEND`).
     pub fn send_alias(&self, alias: &Reference, msg: Term) {
+        self.send_alias_owned(alias.clone(), msg);
+    }
+
+    /// [`Process::send_alias`] with the alias given up.
+    pub(crate) fn send_alias_owned(&self, alias: Reference, msg: Term) {
         self.node().route(Signal::AliasSend {
             from: self.pid(),
-            alias: alias.clone(),
+            alias,
             msg,
         });
     }

@@ -98,6 +98,7 @@ use std::any::Any;
 use std::future::{poll_fn, Future};
 use std::marker::PhantomData;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -255,8 +256,10 @@ pub struct From {
 
 #[derive(Clone, Debug, PartialEq)]
 enum Tag {
-    /// An Erlang caller: reply `{Tag, Reply}` as terms (Tag: ref or `[alias|Ref]`).
-    Wire(Term),
+    /// An Erlang caller: reply `{Tag, Reply}` as terms (Tag: ref or
+    /// `[alias|Ref]`). Shared: a `From` is cloned for the callback, and the
+    /// reply takes the tag back without copying it once that clone is gone.
+    Wire(Arc<Term>),
     /// A Rust caller on this node: reply with a typed [`CallReply`].
     Local(Reference),
 }
@@ -270,7 +273,7 @@ impl From {
     /// `{Pid, Tag}` as Erlang sees it.
     pub fn to_term(&self) -> Term {
         let tag = match &self.tag {
-            Tag::Wire(t) => t.clone(),
+            Tag::Wire(t) => Term::clone(t),
             Tag::Local(r) => Term::Reference(r.clone()),
         };
         Term::tuple(vec![Term::Pid(self.pid), tag])
@@ -281,7 +284,7 @@ impl From {
         match t.as_tuple()? {
             [Term::Pid(pid), tag] => Some(From {
                 pid: *pid,
-                tag: Tag::Wire(tag.clone()),
+                tag: Tag::Wire(Arc::new(tag.clone())),
             }),
             _ => None,
         }
@@ -704,6 +707,24 @@ pub fn reply<R: Serialize + Send + 'static>(
             crate::alias::reply(ctx, &from.pid, tag, value);
             Ok(())
         }
+    }
+}
+
+/// [`reply`] with `from` given up: the tag goes into the reply message
+/// as it is, unless a clone of `from` is still around.
+fn reply_owned<R: Serialize + Send + 'static>(
+    ctx: &Process,
+    from: From,
+    reply: R,
+) -> Result<(), CallError> {
+    match from.tag {
+        Tag::Wire(tag) => {
+            let value = etf::to_term(&reply).map_err(|e| CallError::Encode(e.to_string()))?;
+            let tag = Arc::try_unwrap(tag).unwrap_or_else(|shared| Term::clone(&shared));
+            crate::alias::reply_owned(ctx, &from.pid, tag, value);
+            Ok(())
+        }
+        Tag::Local(_) => self::reply(ctx, &from, reply),
     }
 }
 
@@ -1188,8 +1209,9 @@ async fn after_call<S: GenServer>(
     from: From,
     ctx: &mut Process,
 ) -> Next<S> {
-    let send = |ctx: &Process, r: S::Reply| -> Option<Term> {
-        reply(ctx, &from, r).err().map(|e| e.reason())
+    // At most one arm below replies: it takes `from` with it.
+    let send = move |ctx: &Process, r: S::Reply| -> Option<Term> {
+        reply_owned(ctx, from, r).err().map(|e| e.reason())
     };
     match result {
         Ok(CallResult::Reply(r)) => match send(ctx, r) {
@@ -1570,7 +1592,7 @@ mod park {
         fn call(&self, caller: Pid, tag: Term, request: &Term, cx: &mut Context<'_>) -> Direct {
             let from = From {
                 pid: caller,
-                tag: Tag::Wire(tag),
+                tag: Tag::Wire(Arc::new(tag)),
             };
             // A request that does not decode crashes the server: the
             // ordinary path does that (and logs why).

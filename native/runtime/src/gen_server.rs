@@ -279,6 +279,21 @@ impl From {
         Term::tuple(vec![Term::Pid(self.pid), tag])
     }
 
+    /// Reads `{Pid, Tag}`, moving the tag out of `t` (`[]` is left in its
+    /// place); `None`, with `t` untouched, when `t` is not `{Pid, Tag}`.
+    fn take_from_term(t: &mut Term) -> Option<From> {
+        match t {
+            Term::Tuple(items) => match items.as_mut_slice() {
+                [Term::Pid(pid), tag] => Some(From {
+                    pid: *pid,
+                    tag: Tag::Wire(Arc::new(std::mem::replace(tag, Term::nil()))),
+                }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Reads `{Pid, Tag}`.
     pub fn from_term(t: &Term) -> Option<From> {
         match t.as_tuple()? {
@@ -1139,7 +1154,7 @@ async fn handle_message<S: GenServer>(
             Ok(req) => handle_request(state, *req, ctx).await,
             Err(other) => after_cast(guarded(state.handle_info(Message::Local(other), ctx)).await),
         },
-        Message::Term(t) => match classify(&t, parent) {
+        Message::Term(mut t) => match classify(&mut t, parent) {
             Incoming::Call(from, req) => match etf::from_term::<S::Call>(req) {
                 Ok(req) => handle_call(state, req, from, ctx).await,
                 Err(e) => {
@@ -1265,17 +1280,34 @@ enum Incoming<'a> {
     Info,
 }
 
-fn classify(t: &Term, parent: Pid) -> Incoming<'_> {
+/// What a message is. A call's or system message's tag is moved out of
+/// the message into its `From` (the message is not used again then), not
+/// copied.
+fn classify(t: &mut Term, parent: Pid) -> Incoming<'_> {
+    let with_from = matches!(
+        t.as_tuple(),
+        Some([label, Term::Tuple(from), _])
+            if (label.is_atom("$gen_call") || label.is_atom("system"))
+                && matches!(from.as_slice(), [Term::Pid(_), _])
+    );
+    if with_from {
+        if let Term::Tuple(items) = t {
+            if let [label, from, req] = items.as_mut_slice() {
+                let call = label.is_atom("$gen_call");
+                if let Some(from) = From::take_from_term(from) {
+                    let req: &Term = req;
+                    return if call {
+                        Incoming::Call(from, req)
+                    } else {
+                        Incoming::System(from, req)
+                    };
+                }
+            }
+        }
+        return Incoming::Info;
+    }
     match t.as_tuple() {
-        Some([label, from, req]) if label.is_atom("$gen_call") => match From::from_term(from) {
-            Some(from) => Incoming::Call(from, req),
-            None => Incoming::Info,
-        },
         Some([label, msg]) if label.is_atom("$gen_cast") => Incoming::Cast(msg),
-        Some([label, from, req]) if label.is_atom("system") => match From::from_term(from) {
-            Some(from) => Incoming::System(from, req),
-            None => Incoming::Info,
-        },
         Some([label, Term::Pid(p), reason]) if label.is_atom("EXIT") && *p == parent => {
             Incoming::ParentExit(reason)
         }

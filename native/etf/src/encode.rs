@@ -21,9 +21,13 @@
 //! * pids `NEW_PID_EXT`, references `NEWER_REFERENCE_EXT`, ports
 //!   `NEW_PORT_EXT`, or `V4_PORT_EXT` when the id needs more than 32 bits;
 //! * maps of up to 32 keys are written in key order (the BEAM keeps them
-//!   sorted); larger maps in the order of [`Map::entries`], which for a
-//!   decoded map is the BEAM's own (hash) order, so decoding and re-encoding
-//!   a BEAM term gives back its bytes. With `deterministic`, every map is
+//!   sorted); larger maps in the BEAM's own order, that of its hash trie
+//!   (computed from the keys' hashes, see `hamt.rs`), when the keys are
+//!   made of numbers, binaries, lists, tuples and maps; keys holding atoms,
+//!   pids, ports, references or funs hash by VM-local data (the BEAM itself
+//!   writes such a map in different orders in different VMs), so those maps
+//!   are written in the order of [`Map::entries`], which for a decoded map
+//!   is the order it was decoded in. With `deterministic`, every map is
 //!   written in key order;
 //! * funs are written back as the exact bytes they were decoded from;
 //! * `compressed`: the system zlib at the given level, and only when that is
@@ -46,6 +50,7 @@ use num_bigint::{BigInt, Sign};
 
 use crate::atom::Atom;
 use crate::compress;
+use crate::hamt;
 use crate::order::{map_key_order, sorted_entries};
 use crate::tag::*;
 use crate::term::{BitString, Map, Pid, Port, Reference, Term};
@@ -375,6 +380,14 @@ impl Encoder<'_> {
         };
         if in_key_order && !sorted(m) {
             for (k, v) in sorted_entries(m) {
+                self.term(k);
+                self.item(v);
+            }
+        } else if let Some(order) = (!in_key_order)
+            .then(|| hamt::beam_order(m.entries.iter().map(|(k, _)| k)))
+            .flatten()
+        {
+            for (k, v) in order.into_iter().filter_map(|i| m.entries.get(i)) {
                 self.term(k);
                 self.item(v);
             }

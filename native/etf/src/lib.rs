@@ -25,6 +25,7 @@ mod copy;
 pub mod decode;
 pub mod encode;
 pub mod error;
+mod hamt;
 pub mod order;
 pub mod serde;
 pub mod tag;

@@ -1,5 +1,6 @@
-//! Map keys as `term_to_binary` writes them: unique, and in map-key order
-//! ([`map_key_order`]) for maps of up to [`MAX_FLATMAP`] keys.
+//! Map keys as `term_to_binary` writes them: unique, in map-key order
+//! ([`map_key_order`]) for maps of up to [`MAX_FLATMAP`] keys, and larger
+//! maps in the BEAM's hash-trie order when their keys determine it.
 
 use std::cmp::Ordering;
 
@@ -7,18 +8,21 @@ use crate::order::map_key_order;
 use crate::term::Term;
 
 /// The largest map `term_to_binary` writes in key order (a "flatmap");
-/// larger maps are hash tries, written in [`Map::entries`](crate::Map) order.
+/// larger maps are hash tries (see `hamt.rs`).
 pub(crate) const MAX_FLATMAP: usize = 32;
 
 fn map_key_cmp(a: &Term, b: &Term) -> Ordering {
     map_key_order(a, b)
 }
 
-/// Sorts map entries the way `term_to_binary` writes them (key order, for
-/// at most [`MAX_FLATMAP`] entries; larger maps keep their order).
-pub(crate) fn flatmap_order<V>(entries: &mut [(Term, V)]) {
+/// Sorts map entries the way `term_to_binary` writes them: key order for
+/// at most [`MAX_FLATMAP`] entries; larger maps in hash-trie order when
+/// their keys hold no atom, pid, port, reference or fun, else as they are.
+pub(crate) fn beam_order<V>(entries: &mut Vec<(Term, V)>) {
     if entries.len() <= MAX_FLATMAP {
         entries.sort_by(|p, q| map_key_cmp(&p.0, &q.0));
+    } else {
+        crate::hamt::sort_like_beam(entries);
     }
 }
 
@@ -99,7 +103,7 @@ mod tests {
             (Term::atom("a"), ()),
             (Term::Int(2), ()),
         ];
-        flatmap_order(&mut entries);
+        beam_order(&mut entries);
         let keys: Vec<Term> = entries.into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, vec![Term::Int(2), Term::Float(0.5), Term::atom("a")]);
     }

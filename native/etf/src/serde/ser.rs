@@ -179,7 +179,7 @@ fn write_map(
     scratch: &[u8],
 ) -> Result<(), Error> {
     let mut entries = map_keys::dedupe(entries);
-    map_keys::flatmap_order(&mut entries);
+    map_keys::beam_order(&mut entries);
     out.push(tag::MAP_EXT);
     out.extend_from_slice(&len_u32(entries.len(), "map")?.to_be_bytes());
     for (key, value) in entries {

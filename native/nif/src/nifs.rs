@@ -15,8 +15,8 @@ use rustler::{Encoder, Env, NifResult, ResourceArc};
 
 use crate::beam_env;
 use crate::convert::{
-    caller_from_beam, forget_tags, from_beam, from_beam_within, pid_from_beam, settle_tags,
-    to_beam, ConvertError,
+    caller_from_beam, forget_tags, from_beam, from_beam_within, pid_from_beam, request_from_beam,
+    settle_tags, to_beam, ConvertError,
 };
 use crate::host;
 use crate::process::{InitStatus, RustProcess, Step};
@@ -221,7 +221,7 @@ fn gen_call<'a>(
         return queue();
     }
     let (Ok(Some(caller)), Ok(request)) =
-        (caller_from_beam(from), from_beam_within(request, BUDGET))
+        (caller_from_beam(from), request_from_beam(request, BUDGET))
     else {
         forget_tags();
         return queue();

@@ -1483,7 +1483,9 @@ mod park {
     /// Nothing waits for the process: a message handed to it now is the
     /// next one its `receive` would take.
     fn is_idle(ctx: &Process) -> bool {
-        ctx.shared.drain(&ctx.node, None);
+        if ctx.shared.has_mail() {
+            ctx.shared.drain(&ctx.node, None);
+        }
         let st = ctx.shared.state.lock();
         st.exiting.is_none() && st.mailbox.len() == 0
     }

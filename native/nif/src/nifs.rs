@@ -19,7 +19,7 @@ use crate::convert::{
     settle_tags, to_beam, ConvertError,
 };
 use crate::host;
-use crate::process::{InitStatus, RustProcess, Step};
+use crate::process::{InitStatus, Proc, RustProcess, Step};
 
 mod atoms {
     rustler::atoms! { queue, reply, gen_cast = "$gen_cast" }
@@ -212,7 +212,7 @@ fn direct_casts(
 #[rustler::nif]
 fn gen_call<'a>(
     env: Env<'a>,
-    process: &'a RustProcess,
+    process: Proc<'a>,
     from: rustler::Term<'a>,
     request: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
@@ -249,10 +249,10 @@ fn gen_call<'a>(
 #[rustler::nif]
 fn deliver<'a>(
     env: Env<'a>,
-    process: &'a RustProcess,
+    process: Proc<'a>,
     msg: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, process, std::iter::once(msg), BUDGET)
+    deliver_in(env, &process, std::iter::once(msg), BUDGET)
 }
 
 /// `deliver_all(Proc, Msgs)`: messages that arrived one after another at
@@ -261,10 +261,10 @@ fn deliver<'a>(
 #[rustler::nif]
 fn deliver_all<'a>(
     env: Env<'a>,
-    process: &'a RustProcess,
+    process: Proc<'a>,
     msgs: rustler::ListIterator<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, process, msgs, BUDGET)
+    deliver_in(env, &process, msgs, BUDGET)
 }
 
 /// `deliver_dirty(Proc, Msgs)`: as `deliver_all/2`, on a dirty CPU

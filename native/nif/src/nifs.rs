@@ -104,7 +104,7 @@ fn start<'a>(
 
 /// `init_status(Proc)`: `pending`, `ok`, `ignore` or `{error, Reason}`.
 #[rustler::nif]
-fn init_status<'a>(env: Env<'a>, process: ResourceArc<RustProcess>) -> rustler::Term<'a> {
+fn init_status<'a>(env: Env<'a>, process: Proc<'a>) -> rustler::Term<'a> {
     let status = match process.init_status() {
         InitStatus::Pending => Term::atom("pending"),
         InitStatus::Acked(Ack::Ok) => Term::atom("ok"),
@@ -283,7 +283,7 @@ fn deliver_dirty<'a>(
 #[rustler::nif]
 fn exit_signal<'a>(
     env: Env<'a>,
-    process: ResourceArc<RustProcess>,
+    process: Proc<'a>,
     from: rustler::Term<'a>,
     reason: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
@@ -312,7 +312,7 @@ fn exit_signal<'a>(
 #[rustler::nif]
 fn down<'a>(
     env: Env<'a>,
-    process: ResourceArc<RustProcess>,
+    process: Proc<'a>,
     reference: rustler::Term<'a>,
     object: rustler::Term<'a>,
     reason: rustler::Term<'a>,
@@ -346,7 +346,7 @@ fn down<'a>(
 
 /// `poll(Proc)`: the Rust process was woken (`'$ferrotp_poll'`).
 #[rustler::nif]
-fn poll<'a>(env: Env<'a>, process: ResourceArc<RustProcess>) -> rustler::Term<'a> {
+fn poll<'a>(env: Env<'a>, process: Proc<'a>) -> rustler::Term<'a> {
     step(env, process.poll(env))
 }
 

@@ -132,13 +132,12 @@ const BUDGET: usize = 20_000;
 fn deliver_in<'a>(
     env: Env<'a>,
     process: &RustProcess,
-    msgs: impl Iterator<Item = rustler::Term<'a>>,
+    msgs: &[rustler::Term<'a>],
     budget: usize,
 ) -> NifResult<rustler::Term<'a>> {
-    let msgs: Vec<rustler::Term<'a>> = msgs.collect();
     // Casts at the head go straight into an idle gen_server (see
     // `ferrotp::direct`); only their payloads are converted.
-    let (taken, must_poll) = direct_casts(env, process, &msgs, budget);
+    let (taken, must_poll) = direct_casts(env, process, msgs, budget);
     let rest = msgs.get(taken..).unwrap_or_default();
     let to = process.pid();
     let mut signals = Vec::with_capacity(rest.len());
@@ -196,8 +195,7 @@ fn direct_casts(
     if payloads.is_empty() {
         return (0, false);
     }
-    let casts: Vec<&Term> = payloads.iter().collect();
-    match process.direct(env, |server, cx| server.casts(&casts, cx)) {
+    match process.direct(env, |server, cx| server.casts(&payloads, cx)) {
         Some((taken, outcome)) => (taken, outcome == Direct::Poll),
         None => (0, false),
     }
@@ -252,7 +250,7 @@ fn deliver<'a>(
     process: Proc<'a>,
     msg: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, &process, std::iter::once(msg), BUDGET)
+    deliver_in(env, &process, &[msg], BUDGET)
 }
 
 /// `deliver_all(Proc, Msgs)`: messages that arrived one after another at
@@ -264,7 +262,7 @@ fn deliver_all<'a>(
     process: Proc<'a>,
     msgs: rustler::ListIterator<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, &process, msgs, BUDGET)
+    deliver_in(env, &process, &msgs.collect::<Vec<_>>(), BUDGET)
 }
 
 /// `deliver_dirty(Proc, Msgs)`: as `deliver_all/2`, on a dirty CPU
@@ -275,7 +273,7 @@ fn deliver_dirty<'a>(
     process: ResourceArc<RustProcess>,
     msgs: rustler::ListIterator<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, &process, msgs, usize::MAX)
+    deliver_in(env, &process, &msgs.collect::<Vec<_>>(), usize::MAX)
 }
 
 /// `exit_signal(Proc, From, Reason)`: an exit signal reached the proxy

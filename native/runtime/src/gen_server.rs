@@ -1591,7 +1591,7 @@ mod park {
             )
         }
 
-        fn casts(&self, msgs: &[&Term], cx: &mut Context<'_>) -> (usize, Direct) {
+        fn casts(&self, msgs: &[Term], cx: &mut Context<'_>) -> (usize, Direct) {
             // The casts that decode, up to the first that does not (the
             // ordinary path crashes the server with it, and logs why).
             let decoded: Vec<S::Cast> = msgs

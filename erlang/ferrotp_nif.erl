@@ -176,14 +176,34 @@ register_name({via, Mod, Name}) ->
 %% hibernate_after, as gen_server's); infinity (the default) sets no timer.
 loop(Proc, Hib) ->
     receive
+        {'$gen_call', From, Request} = Msg ->
+            %% A gen_server waiting idle answers at once, and the proxy
+            %% replies (ferrotp::direct); otherwise the call takes the
+            %% ordinary path. First in line: calls are the common case.
+            case gen_call(Proc, From, Request) of
+                {reply, Reply} ->
+                    reply(From, Reply),
+                    loop(Proc, Hib);
+                queue ->
+                    next(send_in(Proc, [Msg]), Msg, Proc, Hib);
+                Step ->
+                    next(Step, Msg, Proc, Hib)
+            end;
         Msg ->
-            case handle(Msg, Proc) of
-                ok -> loop(Proc, Hib);
-                {stop, Crashed, Reason} -> stop(Crashed, Reason, Msg)
-            end
+            next(handle(Msg, Proc), Msg, Proc, Hib)
     after Hib ->
         proc_lib:hibernate(?MODULE, loop, [Proc, Hib])
     end.
+
+next(ok, _Msg, Proc, Hib) -> loop(Proc, Hib);
+next({stop, Crashed, Reason}, Msg, _Proc, _Hib) -> stop(Crashed, Reason, Msg).
+
+%% gen:reply/2, inline: an OTP 24+ tag's reply goes to its alias (dropped
+%% if the caller gave up), any other to the caller's pid.
+reply({_To, [alias | Alias] = Tag}, Reply) when is_reference(Alias) ->
+    Alias ! {Tag, Reply};
+reply(From, Reply) ->
+    gen:reply(From, Reply).
 
 %% One message: ok while the Rust process lives, {stop, Crashed, Reason}
 %% once it has died. Messages the proxy handles itself come first;

@@ -10,6 +10,7 @@ nif_test_() ->
      ?T(casts_and_calls_keep_their_order),
      ?T(bad_cast_in_a_burst_is_the_exit_reason),
      ?T(call_to_a_suspended_server_waits_for_resume),
+     ?T(nifs_reject_what_is_not_a_rust_process),
      ?T(init_argument_is_an_integer_of_any_size),
      ?T(sys_get_state_returns_the_count),
      ?T(gen_server_stop_ends_it_normally),
@@ -73,6 +74,23 @@ casts_and_calls_keep_their_order() ->
                         Self ! flooded end),
     receive flooded -> ok end,
     ?assertEqual(15000, gen_server:call(Pid, value)),
+    stop(Pid).
+
+%% The proxy's NIFs read their process argument through a cached resource
+%% type (process.rs, Proc): anything else, another NIF resource included,
+%% is badarg, before and after the type is cached.
+nifs_reject_what_is_not_a_rust_process() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+    ?assertEqual(0, gen_server:call(Pid, value)),
+    Other = ferrotp_nif:bench_a_new(0),
+    From = {self(), [alias | make_ref()]},
+    [?assertError(badarg, F())
+     || F <- [fun() -> ferrotp_nif:gen_call(Other, From, value) end,
+              fun() -> ferrotp_nif:gen_call(make_ref(), From, value) end,
+              fun() -> ferrotp_nif:gen_call(Pid, From, value) end,
+              fun() -> ferrotp_nif:deliver(Other, hello) end,
+              fun() -> ferrotp_nif:deliver_all(<<"proc">>, [hello]) end]],
+    ?assertEqual(0, gen_server:call(Pid, value)),
     stop(Pid).
 
 %% A cast the server does not understand, in the middle of a burst, crashes

@@ -93,6 +93,18 @@ thread_local! {
 /// Bytes of binary copied per work unit of the budget.
 const BYTES_PER_UNIT: usize = 256;
 
+/// A call's request: [`from_beam`] within `budget` (see
+/// [`from_beam_within`]), an atom or small integer read from its word.
+pub fn request_from_beam(term: rustler::Term<'_>, budget: usize) -> Result<Term, ConvertError> {
+    if let Some(t) = immediate(term) {
+        return t;
+    }
+    let previous = BUDGET.with(|b| b.replace(budget));
+    let out = from_beam(term);
+    BUDGET.with(|b| b.set(previous));
+    out
+}
+
 /// [`from_beam`], giving up with [`ConvertError::TooBig`] after `budget`
 /// work units (a term node, or 256 bytes of binary): how a NIF on a normal
 /// scheduler keeps a huge message from holding it, and hands it to a dirty
@@ -472,9 +484,36 @@ static NEXT_TAG: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 static PENDING: std::sync::Mutex<std::collections::BTreeMap<u64, Term>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
 
-thread_local! {
+/// This thread's call tags: the NIF call's tags and the thread's block of
+/// tag ids (one thread-local access per call).
+struct CallTags {
     /// This NIF call's tags: (id, env, raw term, answered).
-    static CALL_TAGS: RefCell<Vec<(u64, usize, ERL_NIF_TERM, bool)>> = const { RefCell::new(Vec::new()) };
+    tags: Vec<(u64, usize, ERL_NIF_TERM, bool)>,
+    /// The next id of this thread's block, and the block's end.
+    next: u64,
+    end: u64,
+}
+
+impl CallTags {
+    /// A tag id no other call has: from this thread's block of ids (one
+    /// shared counter update per [`TAG_BLOCK`] calls, not one per call).
+    fn next_id(&mut self) -> u64 {
+        if self.next == self.end {
+            self.next = NEXT_TAG.fetch_add(TAG_BLOCK, std::sync::atomic::Ordering::Relaxed);
+            self.end = self.next + TAG_BLOCK;
+        }
+        self.next += 1;
+        self.next - 1
+    }
+}
+
+/// Tag ids each thread takes from [`NEXT_TAG`] at a time.
+const TAG_BLOCK: u64 = 1 << 20;
+
+thread_local! {
+    static CALL_TAGS: RefCell<CallTags> = const {
+        RefCell::new(CallTags { tags: Vec::new(), next: 0, end: 0 })
+    };
 }
 
 fn placeholder_id(p: &etf::Port) -> Option<u64> {
@@ -534,36 +573,59 @@ fn request_with_tag(term: rustler::Term<'_>) -> Result<Option<Term>, ConvertErro
 /// this NIF call (a placeholder stands for it; see [`settle_tags`] and
 /// [`forget_tags`]). `None` if `from` is not a `{Pid, Tag}`.
 pub fn caller_from_beam(from: rustler::Term<'_>) -> Result<Option<(Pid, Term)>, ConvertError> {
-    if from.get_type() != TermType::Tuple {
-        return Ok(None);
-    }
     let env = from.get_env();
-    // SAFETY: `from` is a tuple of `env` (checked above).
-    let Ok(from_items) =
-        (unsafe { rustler::wrapper::tuple::get_tuple(env.as_c_arg(), from.as_c_arg()) })
-    else {
-        return Ok(None);
+    let raw_env = env.as_c_arg();
+    let mut arity = 0;
+    let mut items: *const ERL_NIF_TERM = std::ptr::null();
+    // SAFETY: `from` is a term of `env`; on success `items` points to the
+    // tuple's `arity` elements, which live as long as the term.
+    let from_items = unsafe {
+        if rustler::sys::enif_get_tuple(raw_env, from.as_c_arg(), &mut arity, &mut items) == 0
+            || arity != 2
+        {
+            return Ok(None);
+        }
+        std::slice::from_raw_parts(items, 2)
     };
-    let [pid, tag] = from_items else {
-        return Ok(None);
-    };
+    let (pid, tag) = (from_items[0], from_items[1]);
     // SAFETY: elements of a tuple of `env`.
-    let (pid, tag) = unsafe { (rustler::Term::new(env, *pid), rustler::Term::new(env, *tag)) };
-    if pid.get_type() != TermType::Pid || !is_tag(tag) {
+    let Some(alias) = (unsafe { tag_kind(raw_env, tag) }) else {
+        return Ok(None);
+    };
+    // SAFETY: as above.
+    if unsafe { rustler::sys::enif_is_pid(raw_env, pid) } == 0 {
         return Ok(None);
     }
-    let id = NEXT_TAG.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    CALL_TAGS.with(|t| {
-        t.borrow_mut()
-            .push((id, env.as_c_arg() as usize, tag.as_c_arg(), false))
+    // SAFETY: as above.
+    let pid = pid_from_beam(unsafe { rustler::Term::new(env, pid) })?;
+    let id = CALL_TAGS.with(|t| {
+        let mut t = t.borrow_mut();
+        let id = t.next_id();
+        t.tags.push((id, raw_env as usize, tag, false));
+        id
     });
     // `creation` says whether the tag is `[alias | Ref]` (1) or a reference (0).
     let placeholder = Term::Port(etf::Port {
         node: tag_node(),
         id,
-        creation: u32::from(tag.get_type() == TermType::List),
+        creation: u32::from(alias),
     });
-    Ok(Some((pid_from_beam(pid)?, placeholder)))
+    Ok(Some((pid, placeholder)))
+}
+
+/// Whether `tag` is a call tag: `Some(false)` for a reference,
+/// `Some(true)` for `[alias | Ref]`, `None` for anything else.
+///
+/// # Safety
+/// `tag` must be a term of `env`.
+unsafe fn tag_kind(env: *mut rustler::sys::ErlNifEnv, tag: ERL_NIF_TERM) -> Option<bool> {
+    if rustler::sys::enif_is_ref(env, tag) != 0 {
+        return Some(false);
+    }
+    let (mut head, mut tail) = (0, 0);
+    (rustler::sys::enif_get_list_cell(env, tag, &mut head, &mut tail) != 0
+        && rustler::sys::enif_is_ref(env, tail) != 0)
+        .then_some(true)
 }
 
 /// `true` for a reply `{Tag, Reply}` whose tag stands for an OTP 24+
@@ -584,19 +646,7 @@ pub fn is_alias_reply(msg: &Term) -> bool {
 /// answered in the NIF call, or not taken): unlike [`settle_tags`], keeps
 /// nothing.
 pub fn forget_tags() {
-    CALL_TAGS.with(|t| t.borrow_mut().clear());
-}
-
-/// A reference, or `[alias | Ref]`.
-fn is_tag(tag: rustler::Term<'_>) -> bool {
-    match tag.get_type() {
-        TermType::Ref => true,
-        TermType::List => match tag.list_get_cell() {
-            Ok((_, tail)) => tail.get_type() == TermType::Ref,
-            Err(_) => false,
-        },
-        _ => false,
-    }
+    CALL_TAGS.with(|t| t.borrow_mut().tags.clear());
 }
 
 /// The VM term for placeholder `id`: this NIF call's own (same `env`), or a
@@ -604,7 +654,8 @@ fn is_tag(tag: rustler::Term<'_>) -> bool {
 fn tag_to_beam<'a>(env: Env<'a>, id: u64) -> Option<rustler::Term<'a>> {
     let raw = CALL_TAGS.with(|t| {
         let mut t = t.borrow_mut();
-        t.iter_mut()
+        t.tags
+            .iter_mut()
             .find(|(i, e, _, _)| *i == id && *e == env.as_c_arg() as usize)
             .map(|entry| {
                 entry.3 = true;
@@ -622,7 +673,7 @@ fn tag_to_beam<'a>(env: Env<'a>, id: u64) -> Option<rustler::Term<'a>> {
 /// Ends a NIF call's tag scope: tags not answered during the call are
 /// converted and kept for a deferred reply.
 pub fn settle_tags(env: Env<'_>) {
-    let tags = CALL_TAGS.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    let tags = CALL_TAGS.with(|t| std::mem::take(&mut t.borrow_mut().tags));
     for (id, e, raw, answered) in tags {
         if answered || e != env.as_c_arg() as usize {
             continue;

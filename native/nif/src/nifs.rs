@@ -15,11 +15,11 @@ use rustler::{Encoder, Env, NifResult, ResourceArc};
 
 use crate::beam_env;
 use crate::convert::{
-    caller_from_beam, forget_tags, from_beam, from_beam_within, pid_from_beam, settle_tags,
-    to_beam, ConvertError,
+    caller_from_beam, forget_tags, from_beam, from_beam_within, pid_from_beam, request_from_beam,
+    settle_tags, to_beam, ConvertError,
 };
 use crate::host;
-use crate::process::{InitStatus, RustProcess, Step};
+use crate::process::{InitStatus, Proc, RustProcess, Step};
 
 mod atoms {
     rustler::atoms! { queue, reply, gen_cast = "$gen_cast" }
@@ -104,7 +104,7 @@ fn start<'a>(
 
 /// `init_status(Proc)`: `pending`, `ok`, `ignore` or `{error, Reason}`.
 #[rustler::nif]
-fn init_status<'a>(env: Env<'a>, process: ResourceArc<RustProcess>) -> rustler::Term<'a> {
+fn init_status<'a>(env: Env<'a>, process: Proc<'a>) -> rustler::Term<'a> {
     let status = match process.init_status() {
         InitStatus::Pending => Term::atom("pending"),
         InitStatus::Acked(Ack::Ok) => Term::atom("ok"),
@@ -132,13 +132,12 @@ const BUDGET: usize = 20_000;
 fn deliver_in<'a>(
     env: Env<'a>,
     process: &RustProcess,
-    msgs: impl Iterator<Item = rustler::Term<'a>>,
+    msgs: &[rustler::Term<'a>],
     budget: usize,
 ) -> NifResult<rustler::Term<'a>> {
-    let msgs: Vec<rustler::Term<'a>> = msgs.collect();
     // Casts at the head go straight into an idle gen_server (see
     // `ferrotp::direct`); only their payloads are converted.
-    let (taken, must_poll) = direct_casts(env, process, &msgs, budget);
+    let (taken, must_poll) = direct_casts(env, process, msgs, budget);
     let rest = msgs.get(taken..).unwrap_or_default();
     let to = process.pid();
     let mut signals = Vec::with_capacity(rest.len());
@@ -196,8 +195,7 @@ fn direct_casts(
     if payloads.is_empty() {
         return (0, false);
     }
-    let casts: Vec<&Term> = payloads.iter().collect();
-    match process.direct(env, |server, cx| server.casts(&casts, cx)) {
+    match process.direct(env, |server, cx| server.casts(&payloads, cx)) {
         Some((taken, outcome)) => (taken, outcome == Direct::Poll),
         None => (0, false),
     }
@@ -212,7 +210,7 @@ fn direct_casts(
 #[rustler::nif]
 fn gen_call<'a>(
     env: Env<'a>,
-    process: &'a RustProcess,
+    process: Proc<'a>,
     from: rustler::Term<'a>,
     request: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
@@ -221,7 +219,7 @@ fn gen_call<'a>(
         return queue();
     }
     let (Ok(Some(caller)), Ok(request)) =
-        (caller_from_beam(from), from_beam_within(request, BUDGET))
+        (caller_from_beam(from), request_from_beam(request, BUDGET))
     else {
         forget_tags();
         return queue();
@@ -249,10 +247,10 @@ fn gen_call<'a>(
 #[rustler::nif]
 fn deliver<'a>(
     env: Env<'a>,
-    process: &'a RustProcess,
+    process: Proc<'a>,
     msg: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, process, std::iter::once(msg), BUDGET)
+    deliver_in(env, &process, &[msg], BUDGET)
 }
 
 /// `deliver_all(Proc, Msgs)`: messages that arrived one after another at
@@ -261,10 +259,10 @@ fn deliver<'a>(
 #[rustler::nif]
 fn deliver_all<'a>(
     env: Env<'a>,
-    process: &'a RustProcess,
+    process: Proc<'a>,
     msgs: rustler::ListIterator<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, process, msgs, BUDGET)
+    deliver_in(env, &process, &msgs.collect::<Vec<_>>(), BUDGET)
 }
 
 /// `deliver_dirty(Proc, Msgs)`: as `deliver_all/2`, on a dirty CPU
@@ -275,7 +273,7 @@ fn deliver_dirty<'a>(
     process: ResourceArc<RustProcess>,
     msgs: rustler::ListIterator<'a>,
 ) -> NifResult<rustler::Term<'a>> {
-    deliver_in(env, &process, msgs, usize::MAX)
+    deliver_in(env, &process, &msgs.collect::<Vec<_>>(), usize::MAX)
 }
 
 /// `exit_signal(Proc, From, Reason)`: an exit signal reached the proxy
@@ -283,7 +281,7 @@ fn deliver_dirty<'a>(
 #[rustler::nif]
 fn exit_signal<'a>(
     env: Env<'a>,
-    process: ResourceArc<RustProcess>,
+    process: Proc<'a>,
     from: rustler::Term<'a>,
     reason: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
@@ -312,7 +310,7 @@ fn exit_signal<'a>(
 #[rustler::nif]
 fn down<'a>(
     env: Env<'a>,
-    process: ResourceArc<RustProcess>,
+    process: Proc<'a>,
     reference: rustler::Term<'a>,
     object: rustler::Term<'a>,
     reason: rustler::Term<'a>,
@@ -346,7 +344,7 @@ fn down<'a>(
 
 /// `poll(Proc)`: the Rust process was woken (`'$ferrotp_poll'`).
 #[rustler::nif]
-fn poll<'a>(env: Env<'a>, process: ResourceArc<RustProcess>) -> rustler::Term<'a> {
+fn poll<'a>(env: Env<'a>, process: Proc<'a>) -> rustler::Term<'a> {
     step(env, process.poll(env))
 }
 

@@ -14,7 +14,7 @@
 //! | `exit(Pid, kill)` on the proxy       | the destructor: the Rust process dies `killed` |
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -116,6 +116,115 @@ impl rustler::Resource for RustProcess {
     }
 }
 
+/// A Rust process as a NIF argument (the proxy's resource term), read
+/// with a cached resource type: rustler looks the type up in a hash map
+/// keyed by `TypeId` on every decode, which costs as much as the rest of a
+/// short NIF call's argument handling.
+pub struct Proc<'a>(&'a RustProcess);
+
+impl std::ops::Deref for Proc<'_> {
+    type Target = RustProcess;
+
+    fn deref(&self) -> &RustProcess {
+        self.0
+    }
+}
+
+impl<'a> rustler::Decoder<'a> for Proc<'a> {
+    fn decode(term: rustler::Term<'a>) -> rustler::NifResult<Proc<'a>> {
+        if let Some(process) = decode_cached(term) {
+            return Ok(Proc(process));
+        }
+        let process: &'a RustProcess = term.decode()?;
+        learn_resource_type(term, process);
+        Ok(Proc(process))
+    }
+}
+
+/// `RustProcess`'s BEAM resource type, once learnt (0 until then).
+static RESOURCE_TYPE: AtomicUsize = AtomicUsize::new(0);
+
+/// Where rustler puts the value in a resource object: at the first
+/// `align_of` boundary strictly after the object's start (rustler 0.36,
+/// `align_alloced_mem_for_struct`; checked against rustler's own decode
+/// before the type is cached, see [`learn_resource_type`]).
+fn value_of(object: usize) -> usize {
+    let align = std::mem::align_of::<RustProcess>();
+    object + (align - object % align)
+}
+
+fn decode_cached<'a>(term: rustler::Term<'a>) -> Option<&'a RustProcess> {
+    let kind = RESOURCE_TYPE.load(Ordering::Relaxed);
+    if kind == 0 {
+        return None;
+    }
+    let mut object: *const rustler::sys::c_void = std::ptr::null();
+    // SAFETY: `kind` is the resource type of `RustProcess` (verified by
+    // the VM itself when learnt); the VM checks that `term` is a resource
+    // of that type before it writes `object`.
+    let found = unsafe {
+        rustler::sys::enif_get_resource(
+            term.get_env().as_c_arg(),
+            term.as_c_arg(),
+            kind as *const rustler::sys::ErlNifResourceType,
+            &mut object,
+        )
+    };
+    if found == 0 {
+        return None;
+    }
+    // SAFETY: a `RustProcess` resource, laid out as rustler lays it out
+    // (checked when the type was learnt); the term keeps it alive for the
+    // NIF call ('a).
+    Some(unsafe { &*(value_of(object as usize) as *const RustProcess) })
+}
+
+/// Learns `RustProcess`'s resource type from a resource rustler has just
+/// decoded: the VM keeps the type pointer in the resource's header, a few
+/// words before the object; each candidate word is confirmed by
+/// `enif_get_resource` (which only compares it with the term's type) and
+/// the object it gives must hold `process` where rustler put it. If none
+/// is confirmed, decoding keeps rustler's lookup.
+fn learn_resource_type(term: rustler::Term<'_>, process: &RustProcess) {
+    if RESOURCE_TYPE.load(Ordering::Relaxed) != 0 {
+        return;
+    }
+    let value = process as *const RustProcess as usize;
+    let align = std::mem::align_of::<RustProcess>();
+    // Where the object may start (rustler's padding before the value is
+    // 1 to `align` bytes); the VM's answer below says which.
+    for object in (1..=align)
+        .map(|k| value - k)
+        .filter(|o| value_of(*o) == value)
+    {
+        for words_back in 1..=4 {
+            // SAFETY: the resource header (the VM's magic binary) precedes
+            // the object in the same allocation and is longer than four
+            // words.
+            let candidate =
+                unsafe { std::ptr::read_unaligned((object as *const usize).sub(words_back)) };
+            if candidate == 0 {
+                continue;
+            }
+            let mut found: *const rustler::sys::c_void = std::ptr::null();
+            // SAFETY: enif_get_resource compares `candidate` with the
+            // term's resource type without dereferencing it.
+            let ok = unsafe {
+                rustler::sys::enif_get_resource(
+                    term.get_env().as_c_arg(),
+                    term.as_c_arg(),
+                    candidate as *const rustler::sys::ErlNifResourceType,
+                    &mut found,
+                )
+            };
+            if ok != 0 && found as usize == object {
+                RESOURCE_TYPE.store(candidate, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+}
+
 /// Nanoseconds of Rust work charged as 1% of a scheduler time slice.
 const SLICE_NS_PER_PERCENT: u64 = 3_000;
 
@@ -130,7 +239,11 @@ pub static MAX_POLL_NS: AtomicU64 = AtomicU64::new(0);
 /// short as a gen_server's (the scheduler-latency tests compare the two).
 fn account(env: Env<'_>, took: Duration) {
     let ns = took.as_nanos().min(u64::MAX as u128) as u64;
-    MAX_POLL_NS.fetch_max(ns, Ordering::Relaxed);
+    // Read first: a locked read-modify-write on every poll would bounce
+    // the cache line between schedulers.
+    if ns > MAX_POLL_NS.load(Ordering::Relaxed) {
+        MAX_POLL_NS.fetch_max(ns, Ordering::Relaxed);
+    }
     let percent = (ns / SLICE_NS_PER_PERCENT).clamp(1, 100) as i32;
     rustler::schedule::consume_timeslice(env, percent);
 }

@@ -75,7 +75,11 @@ pub fn int_of(t: &Term) -> Option<BigInt> {
 
 impl Serialize for Int {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Term::from_bigint(self.0.clone()).serialize(s)
+        // A small integer (the common case) without a BigInt copy.
+        match i64::try_from(&self.0) {
+            Ok(i) => s.serialize_i64(i),
+            Err(_) => Term::from_bigint(self.0.clone()).serialize(s),
+        }
     }
 }
 

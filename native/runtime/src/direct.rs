@@ -64,5 +64,5 @@ pub trait DirectServer: Send + Sync {
     /// ordinary way, after them) and what is left to do. Casts taken are
     /// the server's: if one stops the server or asks for a continuation,
     /// the ones after it wait at the head of its mailbox.
-    fn casts(&self, msgs: &[&Term], cx: &mut Context<'_>) -> (usize, Direct);
+    fn casts(&self, msgs: &[Term], cx: &mut Context<'_>) -> (usize, Direct);
 }

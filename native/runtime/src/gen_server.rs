@@ -1537,7 +1537,9 @@ mod park {
     /// Nothing waits for the process: a message handed to it now is the
     /// next one its `receive` would take.
     fn is_idle(ctx: &Process) -> bool {
-        ctx.shared.drain(&ctx.node, None);
+        if ctx.shared.has_mail() {
+            ctx.shared.drain(&ctx.node, None);
+        }
         let st = ctx.shared.state.lock();
         st.exiting.is_none() && st.mailbox.len() == 0
     }
@@ -1643,7 +1645,7 @@ mod park {
             )
         }
 
-        fn casts(&self, msgs: &[&Term], cx: &mut Context<'_>) -> (usize, Direct) {
+        fn casts(&self, msgs: &[Term], cx: &mut Context<'_>) -> (usize, Direct) {
             // The casts that decode, up to the first that does not (the
             // ordinary path crashes the server with it, and logs why).
             let decoded: Vec<S::Cast> = msgs

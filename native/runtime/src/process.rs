@@ -228,6 +228,12 @@ impl ProcShared {
         handled
     }
 
+    /// Whether signals may be queued (cheap; no lock): a signal pushed
+    /// before this call (in happens-before order) shows.
+    pub(crate) fn has_mail(&self) -> bool {
+        self.mail.load(Ordering::Acquire)
+    }
+
     /// Whether `state.exiting` may be set (cheap; no lock).
     fn may_exit(&self) -> bool {
         self.exit_flag.load(Ordering::Relaxed)

@@ -188,8 +188,7 @@ impl Fixture {
         let _rt = self.node.handle().enter();
         let waker = noop();
         let mut cx = Context::from_waker(&waker);
-        let msgs: Vec<&Term> = msgs.iter().collect();
-        self.server().casts(&msgs, &mut cx)
+        self.server().casts(msgs, &mut cx)
     }
 
     /// The `{Tag, Reply}` messages sent to the caller so far.

@@ -345,26 +345,14 @@ impl Connection {
     where
         K: ConnectionSink,
     {
-        // A second descriptor for writing: reads keep tokio's read path
-        // (which knows a short read drained the socket) without a lock
-        // shared with the writers.
-        let writer = socket2::SockRef::from(&stream)
-            .try_clone()
-            .and_then(|dup| TcpStream::from_std(dup.into()));
-        match writer {
-            Ok(writer) => {
-                let socket = SharedTcp(Arc::new(writer));
-                Connection::start(
-                    stream,
-                    socket.clone(),
-                    Some(socket),
-                    established,
-                    config,
-                    sink,
-                )
+        match crate::shared_tcp::split(&stream) {
+            Ok((reader, socket)) => {
+                drop(stream);
+                let writer = socket.writer();
+                Connection::start(reader, writer, Some(socket), established, config, sink)
             }
             Err(e) => {
-                debug!(peer = %established.peer, error = %e, "no second descriptor: every write goes through the writing task");
+                debug!(peer = %established.peer, error = %e, "socket not split: every write goes through the writing task");
                 Connection::spawn_with(stream, established, config, sink)
             }
         }

@@ -16,7 +16,8 @@
 //!
 //! Who may write when is decided by the connection's write lock, not here.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::mem::MaybeUninit;
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
@@ -52,15 +53,19 @@ impl AsyncRead for TcpReader {
     ) -> Poll<io::Result<()>> {
         loop {
             let mut guard = ready!(self.0.poll_read_ready(cx))?;
-            let unfilled = buf.initialize_unfilled();
+            // SAFETY: the unfilled part is only written, by the kernel, and
+            // only its first `n` bytes are then marked initialised.
+            let unfilled = unsafe { buf.unfilled_mut() };
             let wanted = unfilled.len();
-            match guard.try_io(|fd| fd.get_ref().read(unfilled)) {
+            match guard.try_io(|fd| recv(fd.get_ref(), unfilled)) {
                 Ok(Ok(n)) => {
                     if n > 0 && n < wanted {
                         // The socket is drained: wait for the next edge
                         // rather than asking again.
                         guard.clear_ready();
                     }
+                    // SAFETY: recv wrote these `n` bytes.
+                    unsafe { buf.assume_init(n) };
                     buf.advance(n);
                     return Poll::Ready(Ok(()));
                 }
@@ -71,6 +76,15 @@ impl AsyncRead for TcpReader {
             }
         }
     }
+}
+
+/// `recv(2)` into memory not yet initialised (a large message's body is
+/// read into its own allocation: zeroing it first would cost a pass over it).
+fn recv(socket: &TcpStream, into: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+    // SAFETY: `into` is valid for writes of `into.len()` bytes, the kernel
+    // writes at most that many, and the descriptor is open (borrowed).
+    let n = unsafe { libc::recv(socket.as_raw_fd(), into.as_mut_ptr().cast(), into.len(), 0) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
 /// The writing side, shared by the writing task and the direct writers.

@@ -23,9 +23,14 @@
 //!
 //! Incoming messages go to a channel ([`Connection::spawn`]) or, one task hop
 //! shorter, to a [`ConnectionSink`] called from the reading task
-//! ([`Connection::spawn_with`], what [`crate::node`] uses). Outgoing messages
-//! queue on an unbounded channel; the writing task encodes them (atom cache,
-//! fragments) and flushes once per batch of whatever is queued. The reading
+//! ([`Connection::spawn_with`]; [`Connection::spawn_tcp_with`] is what
+//! [`crate::node`] uses). Outgoing messages are encoded (atom cache,
+//! fragments) by the sending thread under the connection's write lock. On
+//! a TCP connection, a small message with nothing queued before it is then
+//! written straight to the socket by that thread (one `sendto`, no wake-up
+//! of the writing task); everything else queues on an unbounded channel,
+//! in order, and the writing task flushes once per batch of whatever is
+//! queued. The reading
 //! task reads through a 64 KiB buffer, so a burst of small packets costs one
 //! read syscall rather than two per packet, and takes packets already in
 //! that buffer without going back to the scheduler.

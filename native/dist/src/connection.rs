@@ -23,9 +23,14 @@
 //!
 //! Incoming messages go to a channel ([`Connection::spawn`]) or, one task hop
 //! shorter, to a [`ConnectionSink`] called from the reading task
-//! ([`Connection::spawn_with`], what [`crate::node`] uses). Outgoing messages
-//! queue on an unbounded channel; the writing task encodes them (atom cache,
-//! fragments) and flushes once per batch of whatever is queued. The reading
+//! ([`Connection::spawn_with`]; [`Connection::spawn_tcp_with`] is what
+//! [`crate::node`] uses). Outgoing messages are encoded (atom cache,
+//! fragments) by the sending thread under the connection's write lock. On
+//! a TCP connection, a small message with nothing queued before it is then
+//! written straight to the socket by that thread (one `sendto`, no wake-up
+//! of the writing task); everything else queues on an unbounded channel,
+//! in order, and the writing task flushes once per batch of whatever is
+//! queued. The reading
 //! task reads through a 64 KiB buffer, so a burst of small packets costs one
 //! read syscall rather than two per packet, and takes packets already in
 //! that buffer without going back to the scheduler.
@@ -43,15 +48,17 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use etf::Term;
+use parking_lot::Mutex;
 use tokio::io::{
     AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter,
 };
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
@@ -61,6 +68,7 @@ use crate::framing::{Frame, Reassembler};
 use crate::handshake::Established;
 use crate::message::{decode, MessageEncoder};
 use crate::name::NodeName;
+use crate::shared_tcp::SharedTcp;
 
 /// Tuning for one connection.
 #[derive(Debug, Clone)]
@@ -195,8 +203,42 @@ impl Stats {
 pub type Incoming = (ControlMessage, Option<Term>);
 
 enum Outgoing {
-    Message(ControlMessage, Option<Term>),
+    /// An encoded message (encoded by the sender, under the write lock,
+    /// so the atom cache sees messages in wire order).
+    Frames(Vec<Frame>),
+    /// One packet without its length prefix.
     Raw(Vec<u8>),
+    /// Bytes ready for the wire: what a direct write left unwritten.
+    Wire(Vec<u8>),
+}
+
+/// Messages no longer than this may be written straight from the sending
+/// thread; longer ones always go through the writing task.
+const DIRECT_MAX: usize = 64 * 1024;
+
+/// Everything that decides what goes on the wire next, behind one lock
+/// taken by every sender and by the writing task.
+///
+/// Order: a message is encoded and then either written to the socket at
+/// once (only when nothing is queued for the writing task, so it cannot
+/// overtake an earlier message) or queued, all under the lock. The writing
+/// task counts down `queued` only after the bytes are in the socket.
+struct WriteState {
+    encoder: MessageEncoder,
+    /// Items sent to the writing task and not yet written out by it.
+    queued: usize,
+    /// The socket, when senders may write to it themselves (TCP
+    /// connections, until the writing task ends).
+    direct: Option<SharedTcp>,
+    /// Reused for direct writes.
+    scratch: Vec<u8>,
+}
+
+/// What the handles and the writing task share about writing.
+struct Writes {
+    state: Mutex<WriteState>,
+    /// A direct write happened since the writing task last looked (no tick needed).
+    wrote: AtomicBool,
 }
 
 /// A handle to a running connection; cheap to clone. The connection runs
@@ -208,6 +250,7 @@ pub struct Connection {
     peer_creation: u32,
     id: u64,
     tx: mpsc::UnboundedSender<Outgoing>,
+    writes: Arc<Writes>,
     closed: watch::Receiver<Option<CloseReason>>,
     close_tx: Arc<watch::Sender<Option<CloseReason>>>,
     stats: Arc<Stats>,
@@ -291,22 +334,73 @@ impl Connection {
         K: ConnectionSink,
     {
         let (reader, writer) = tokio::io::split(stream);
+        Connection::start(reader, writer, None, established, config, sink)
+    }
+
+    /// Like [`Connection::spawn_with`] on a TCP socket (what [`crate::node`]
+    /// uses): a small message sent while nothing is queued is written to
+    /// the socket by the sending thread itself (one `sendto`, no wake-up of
+    /// the writing task); the rest goes through the writing task, in order.
+    pub fn spawn_tcp_with<K>(
+        stream: TcpStream,
+        established: Established,
+        config: ConnectionConfig,
+        sink: K,
+    ) -> Connection
+    where
+        K: ConnectionSink,
+    {
+        match crate::shared_tcp::split(&stream) {
+            Ok((reader, socket)) => {
+                drop(stream);
+                let writer = socket.writer();
+                Connection::start(reader, writer, Some(socket), established, config, sink)
+            }
+            Err(e) => {
+                debug!(peer = %established.peer, error = %e, "socket not split: every write goes through the writing task");
+                Connection::spawn_with(stream, established, config, sink)
+            }
+        }
+    }
+
+    fn start<R, W, K>(
+        reader: R,
+        writer: W,
+        direct: Option<SharedTcp>,
+        established: Established,
+        config: ConnectionConfig,
+        sink: K,
+    ) -> Connection
+    where
+        R: AsyncRead + Send + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+        K: ConnectionSink,
+    {
         let (tx, out_rx) = mpsc::unbounded_channel();
         let (close_tx, closed) = watch::channel(None);
         let close_tx = Arc::new(close_tx);
         let packets_in = Arc::new(AtomicU64::new(0));
         let stats = Arc::new(Stats::default());
+        let writes = Arc::new(Writes {
+            state: Mutex::new(WriteState {
+                encoder: MessageEncoder::new(established.flags, config.fragment_size),
+                queued: 0,
+                direct,
+                scratch: Vec::with_capacity(256),
+            }),
+            wrote: AtomicBool::new(false),
+        });
         let conn = Connection {
             peer: established.peer,
             flags: established.flags,
             peer_creation: established.peer_creation,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             tx,
+            writes: writes.clone(),
             closed: closed.clone(),
             close_tx: close_tx.clone(),
             stats: stats.clone(),
         };
-        let peer = conn.peer;
         tokio::spawn(read_loop(
             reader,
             conn.clone(),
@@ -318,14 +412,7 @@ impl Connection {
             stats,
         ));
         tokio::spawn(write_loop(
-            writer,
-            peer,
-            established.flags,
-            config,
-            out_rx,
-            close_tx,
-            closed,
-            packets_in,
+            writer, conn.peer, config, out_rx, writes, close_tx, closed, packets_in,
         ));
         conn
     }
@@ -333,11 +420,7 @@ impl Connection {
     /// Sends one control message, with its payload when it takes one
     /// ([`ControlMessage::has_payload`]). Messages are written in the order sent.
     pub fn send(&self, msg: ControlMessage, payload: Option<Term>) -> Result<(), Closed> {
-        if self.is_closed() {
-            return Err(Closed { peer: self.peer });
-        }
-        self.tx
-            .send(Outgoing::Message(msg, payload))
+        self.send_or_return(msg, payload)
             .map_err(|_| Closed { peer: self.peer })
     }
 
@@ -347,21 +430,69 @@ impl Connection {
         msg: ControlMessage,
         payload: Option<Term>,
     ) -> Result<(), Box<Incoming>> {
+        let mut state = self.writes.state.lock();
         if self.is_closed() {
             return Err(Box::new((msg, payload)));
         }
-        self.tx
-            .send(Outgoing::Message(msg, payload))
-            .map_err(|e| match e.0 {
-                Outgoing::Message(m, p) => Box::new((m, p)),
-                Outgoing::Raw(_) => Box::new((ControlMessage::NodeLink, None)),
-            })
+        let frames = state.encoder.encode(&msg, payload.as_ref());
+        let out = match self.write_direct(&mut state, frames) {
+            Ok(None) => return Ok(()),
+            Ok(Some(out)) => out,
+            Err(e) => {
+                close_with(&self.close_tx, CloseReason::Io(e.to_string()));
+                return Err(Box::new((msg, payload)));
+            }
+        };
+        state.queued += 1;
+        self.tx.send(out).map_err(|_| Box::new((msg, payload)))
+    }
+
+    /// Writes `frames` to the socket now if this connection allows it and
+    /// nothing is queued before them. `Ok(None)`: all written; otherwise
+    /// what is left for the writing task.
+    fn write_direct(
+        &self,
+        state: &mut WriteState,
+        frames: Vec<Frame>,
+    ) -> std::io::Result<Option<Outgoing>> {
+        let WriteState {
+            queued,
+            direct,
+            scratch,
+            ..
+        } = state;
+        let Some(socket) = direct.as_ref().filter(|_| *queued == 0) else {
+            return Ok(Some(Outgoing::Frames(frames)));
+        };
+        let bodies: usize = frames.iter().map(|f| f.body().len()).sum();
+        if bodies > DIRECT_MAX {
+            return Ok(Some(Outgoing::Frames(frames)));
+        }
+        scratch.clear();
+        for frame in &frames {
+            let at = scratch.len();
+            scratch.extend_from_slice(&[0; 4]);
+            frame.encode_head(scratch);
+            scratch.extend_from_slice(frame.body());
+            let len = (scratch.len() - at - 4) as u32;
+            if let Some(prefix) = scratch.get_mut(at..at + 4) {
+                prefix.copy_from_slice(&len.to_be_bytes());
+            }
+        }
+        let written = socket.write_now(scratch)?;
+        self.writes.wrote.store(true, Ordering::Relaxed);
+        Ok(match scratch.get(written..) {
+            Some(rest) if !rest.is_empty() => Some(Outgoing::Wire(rest.to_vec())),
+            _ => None,
+        })
     }
 
     /// Writes raw packet bytes (without the length prefix). For tests of
     /// the peer's handling of malformed traffic.
     #[doc(hidden)]
     pub fn send_raw_packet(&self, packet: Vec<u8>) -> Result<(), Closed> {
+        let mut state = self.writes.state.lock();
+        state.queued += 1;
         self.tx
             .send(Outgoing::Raw(packet))
             .map_err(|_| Closed { peer: self.peer })
@@ -580,15 +711,14 @@ async fn read_packet<R: AsyncRead>(
 async fn write_loop<W: AsyncWrite + Unpin>(
     writer: W,
     peer: NodeName,
-    flags: DistFlags,
     config: ConnectionConfig,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    writes: Arc<Writes>,
     close_tx: Arc<watch::Sender<Option<CloseReason>>>,
     mut closed: watch::Receiver<Option<CloseReason>>,
     packets_in: Arc<AtomicU64>,
 ) {
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
-    let mut encoder = MessageEncoder::new(flags, config.fragment_size);
     let mut head = Vec::with_capacity(256);
     let tick_every = (config.ticktime / 4).max(Duration::from_millis(10));
     let mut ticker = tokio::time::interval(tick_every);
@@ -616,14 +746,19 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     close_with(&close_tx, CloseReason::TickTimeout);
                     break;
                 }
-                if wrote_since_tick {
-                    wrote_since_tick = false;
+                let direct_writes = writes.wrote.swap(false, Ordering::Relaxed);
+                if std::mem::take(&mut wrote_since_tick) || direct_writes {
                     Ok(())
                 } else {
-                    match writer.write_all(&[0, 0, 0, 0]).await {
+                    // Counted as queued while it is written, so no direct
+                    // write can land in the middle of it.
+                    writes.state.lock().queued += 1;
+                    let ticked = match writer.write_all(&[0, 0, 0, 0]).await {
                         Ok(()) => writer.flush().await,
                         Err(e) => Err(e),
-                    }
+                    };
+                    writes.state.lock().queued -= 1;
+                    ticked
                 }
             }
             out = outgoing.recv(), if !senders_gone => match out {
@@ -635,7 +770,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
                 Some(out) => {
                     wrote_since_tick = true;
-                    write_batch(&mut writer, &mut encoder, &mut head, out, &mut outgoing).await
+                    write_batch(&mut writer, &mut head, out, &mut outgoing, &writes).await
                 }
             },
         };
@@ -644,6 +779,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             break;
         }
     }
+    // No more direct writes: they would follow the shutdown.
+    writes.state.lock().direct = None;
     let _ = writer.shutdown().await;
     let reason = closed.borrow().clone();
     if let Some(r) = reason {
@@ -655,20 +792,21 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 const WRITE_BATCH: usize = 256;
 
 /// Writes `first` and whatever else is already queued (up to a batch), then
-/// flushes once: small messages share syscalls, large bodies bypass the buffer.
+/// flushes once: small messages share syscalls, large bodies bypass the
+/// buffer. Once flushed, they no longer count as queued.
 async fn write_batch<W: AsyncWrite + Unpin>(
     writer: &mut BufWriter<W>,
-    encoder: &mut MessageEncoder,
     head: &mut Vec<u8>,
     first: Outgoing,
     queue: &mut mpsc::UnboundedReceiver<Outgoing>,
+    writes: &Writes,
 ) -> std::io::Result<()> {
     let mut next = Some(first);
     let mut written = 0;
     while let Some(out) = next.take() {
         match out {
-            Outgoing::Message(msg, payload) => {
-                for frame in encoder.encode(&msg, payload.as_ref()) {
+            Outgoing::Frames(frames) => {
+                for frame in frames {
                     head.clear();
                     frame.encode_head(head);
                     let body = frame.body();
@@ -685,6 +823,7 @@ async fn write_batch<W: AsyncWrite + Unpin>(
                 writer.write_all(&len.to_be_bytes()).await?;
                 writer.write_all(&p).await?;
             }
+            Outgoing::Wire(bytes) => writer.write_all(&bytes).await?,
         }
         written += 1;
         if written < WRITE_BATCH {
@@ -695,7 +834,9 @@ async fn write_batch<W: AsyncWrite + Unpin>(
         // A header full of new atoms was written: do not keep its buffer.
         *head = Vec::with_capacity(256);
     }
-    writer.flush().await
+    writer.flush().await?;
+    writes.state.lock().queued -= written;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -778,6 +919,86 @@ mod tests {
         assert_eq!(ia.recv().await.map(|m| m.0), Some(ControlMessage::NodeLink));
         cb.close();
         assert!(ia.recv().await.is_none());
+    }
+
+    /// Two TCP ends: the sending one with direct writes, the receiving one
+    /// not started yet (so the sender's socket buffer fills up).
+    async fn tcp_pair(ticktime_ms: u64) -> (Connection, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (dialed, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let sink = ChannelSink(None);
+        let conn =
+            Connection::spawn_tcp_with(dialed.unwrap(), est("b@h"), config(ticktime_ms), sink);
+        (conn, accepted.unwrap().0)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn direct_writes_never_overtake_queued_messages() {
+        let (conn, far) = tcp_pair(60_000).await;
+        // Four threads at once, each mixing messages small enough to be
+        // written directly with ones the writing task must take, while the
+        // peer reads nothing (the socket buffer fills, direct writes stop
+        // half-way). New atoms in every message: the atom cache must see
+        // them in wire order too.
+        const PER_THREAD: i64 = 600;
+        let senders: Vec<_> = (0..4i64)
+            .map(|t| {
+                let conn = conn.clone();
+                std::thread::spawn(move || {
+                    for i in 0..PER_THREAD {
+                        let big = if i % 7 == 0 { 70_000 } else { 0 };
+                        let payload = Term::Tuple(vec![
+                            Term::Int(t),
+                            Term::Int(i),
+                            Term::atom(&format!("t{t}_{i}")),
+                            Term::binary(vec![t as u8; big]),
+                        ]);
+                        let msg = ControlMessage::SendSender {
+                            from: pid("a@h", 1),
+                            to: pid("b@h", 2),
+                        };
+                        conn.send(msg, Some(payload)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.join().unwrap();
+        }
+        let (_far, mut incoming) = Connection::spawn(far, est("a@h"), config(60_000));
+        let mut next = [0i64; 4];
+        for _ in 0..4 * PER_THREAD {
+            let (_, payload) = tokio::time::timeout(Duration::from_secs(60), incoming.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            let Some(Term::Tuple(items)) = payload else {
+                panic!("unexpected payload {payload:?}");
+            };
+            let [Term::Int(t), Term::Int(i), Term::Atom(a), _] = items.as_slice() else {
+                panic!("unexpected payload {items:?}");
+            };
+            let slot = &mut next[*t as usize];
+            assert_eq!(
+                *i, *slot,
+                "thread {t}: message {i} arrived when {slot} was due"
+            );
+            assert_eq!(a.as_str(), format!("t{t}_{i}"));
+            *slot += 1;
+        }
+        assert_eq!(next, [PER_THREAD; 4]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tcp_connection_still_ticks_and_closes() {
+        let (conn, far) = tcp_pair(400).await;
+        let (far, _incoming) = Connection::spawn(far, est("a@h"), config(400));
+        let conn_alive = conn.clone();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!conn_alive.is_closed() && !far.is_closed());
+        conn.close();
+        assert_eq!(far.closed().await, CloseReason::PeerClosed);
     }
 
     struct Panicky;

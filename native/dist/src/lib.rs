@@ -74,6 +74,7 @@ pub mod name;
 pub mod node;
 #[cfg(feature = "runtime")]
 pub mod runtime_signal;
+mod shared_tcp;
 pub mod signal;
 mod wire;
 

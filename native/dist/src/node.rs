@@ -693,7 +693,7 @@ impl DistNode {
             node: self.clone(),
             ready: Some(ready_rx),
         };
-        let conn = Connection::spawn_with(stream, est, self.inner.connection.clone(), sink);
+        let conn = Connection::spawn_tcp_with(stream, est, self.inner.connection.clone(), sink);
         let old = lock(&self.inner.peers).insert(peer, Peer::Up(conn.clone()));
         self.bump();
         if let Some(Peer::Up(old)) = old {

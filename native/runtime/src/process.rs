@@ -157,10 +157,15 @@ impl ProcShared {
     /// Queues an envelope and wakes the process; gives it back if the
     /// process has died.
     pub(crate) fn push(&self, envelope: Envelope) -> Result<(), Envelope> {
-        // A demonitor only tidies the target's table: it need not wake the
-        // target (which handles it with its next signal). This saves a
-        // wake-up per gen_server call.
-        let wake = !matches!(envelope, Envelope::Signal(Signal::Demonitor { .. }));
+        // A monitor or demonitor only tidies the target's tables: it need
+        // not wake the target, which handles it with its next signal (a
+        // call's `$gen_call` follows its monitor at once) or, if it exits
+        // first, answers a monitor with its exit reason (`terminate`). This
+        // saves up to two wake-ups per remote gen_server call.
+        let wake = !matches!(
+            envelope,
+            Envelope::Signal(Signal::Monitor { .. } | Signal::Demonitor { .. })
+        );
         let mut inbox = self.inbox.lock();
         if inbox.closed {
             return Err(envelope);

@@ -254,7 +254,10 @@ impl Pool {
         if self.sleeping.load(Ordering::SeqCst) == 0 {
             return;
         }
-        let _guard = self.sleep.lock();
+        // Taking the lock waits out a thread between its check and its
+        // wait; notifying after releasing it lets the woken thread take
+        // the lock at once instead of spinning (sched_yield) on it.
+        drop(self.sleep.lock());
         self.wake_up.notify_one();
     }
 

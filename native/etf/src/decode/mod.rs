@@ -172,8 +172,9 @@ macro_rules! push_direct {
     }};
 }
 
-// After `push_direct!`, which it uses.
+// After `push_direct!`, which they use.
 mod scalars;
+pub(crate) mod tape;
 
 /// Moves `values[start..]` into a new exactly-sized `Vec` and pushes it
 /// back as `Term::List` (or `Term::Tuple` when `tuple`).

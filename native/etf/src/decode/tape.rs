@@ -1,0 +1,621 @@
+//! The term walk that fills a [`crate::tape::Tape`]: the same walk as
+//! [`Decoder::walk`], check for check and in the same order (so that every
+//! input gives the same term, or the same error at the same byte), but
+//! each value is one 16-byte node appended to one `Vec`, never an
+//! allocation of its own.
+
+use super::{Decoder, Tail, R, RESERVE_FROM};
+use crate::compress;
+use crate::error::{DecodeError, DecodeErrorKind as Kind};
+use crate::tag::*;
+use crate::tape::node::{kind, Node, IMPROPER};
+
+/// No node: a zero-element list whose improper tail stands in its place.
+const PHANTOM: usize = usize::MAX;
+
+/// What a [`Frame`] is collecting (as the tree decoder's `FrameKind`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum FrameKind {
+    Tuple,
+    List,
+    ListTail,
+    Map,
+}
+
+/// A container whose children are still being decoded.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    kind: FrameKind,
+    /// Children still to come (keys and values both, for a map).
+    left: u64,
+    /// The container's node, or [`PHANTOM`].
+    node: usize,
+    /// Elements so far (a list grows with `LIST_EXT`/`STRING_EXT` tails).
+    count: u64,
+    /// The container's tag offset, for errors found on completion.
+    at: usize,
+}
+
+/// The buffers a tape decode fills; all reused from one decode to the next.
+pub(crate) struct Buffers<'t> {
+    pub(crate) nodes: &'t mut Vec<Node>,
+    pub(crate) frames: &'t mut Vec<Frame>,
+    pub(crate) keys: &'t mut Vec<u32>,
+    pub(crate) inflated: &'t mut Vec<u8>,
+}
+
+/// Decodes the term at the start of `input` into `out.nodes` as `opts`
+/// say. Returns the bytes used and whether the term was compressed (its
+/// nodes then point into `out.inflated`).
+pub(crate) fn fill(
+    input: &[u8],
+    opts: &super::DecodeOptions,
+    out: Buffers,
+) -> Result<(usize, bool), DecodeError> {
+    out.nodes.clear();
+    out.frames.clear();
+    let mut d = Decoder::new(input, None, opts);
+    let r = d.tape_top(out);
+    r.map_err(|super::Fail| {
+        d.error
+            .take()
+            .unwrap_or(DecodeError::new(d.pos, Kind::UnexpectedEof))
+    })
+}
+
+impl Decoder<'_, '_> {
+    fn tape_top(&mut self, out: Buffers) -> R<(usize, bool)> {
+        if self.version_byte {
+            let v = self.u8()?;
+            if v != VERSION {
+                return Err(self.fail(0, Kind::BadVersion(v)));
+            }
+            if self.buf.get(self.pos) == Some(&COMPRESSED) {
+                return self.tape_compressed(out);
+            }
+        }
+        self.tape_walk(out.nodes, out.frames, out.keys)?;
+        Ok((self.pos, false))
+    }
+
+    /// `80, UncompressedSize:32, ZlibData`, inflated into `out.inflated`
+    /// with the same bound as the tree decoder's.
+    fn tape_compressed(&mut self, out: Buffers) -> R<(usize, bool)> {
+        self.pos += 1;
+        let size_at = self.pos;
+        let declared = self.u32()? as usize;
+        let data = self.buf.get(self.pos..).unwrap_or(&[]);
+        let (body, used) = compress::inflate(data, declared)
+            .map_err(|why| self.fail(size_at, Kind::BadCompressed(why)))?;
+        *out.inflated = body;
+        let mut inner = Decoder {
+            buf: out.inflated.as_slice(),
+            pos: 0,
+            owner: None,
+            atom_cache: self.atom_cache,
+            max_depth: self.max_depth,
+            version_byte: false,
+            error: std::cell::Cell::new(None),
+        };
+        inner
+            .tape_walk(out.nodes, out.frames, out.keys)
+            .inspect_err(|_| self.error.set(inner.error.take()))?;
+        if inner.pos != inner.buf.len() {
+            let len = inner.buf.len();
+            return Err(self.fail(inner.pos, Kind::TrailingBytes(len - inner.pos)));
+        }
+        Ok((self.pos + used, true))
+    }
+
+    fn tape_open(&self, frames: &mut Vec<Frame>, frame: Frame) -> R<()> {
+        if frames.len() >= self.max_depth {
+            return Err(self.fail(frame.at, Kind::TooDeep(self.max_depth)));
+        }
+        push_direct!(frames, frame);
+        Ok(())
+    }
+
+    /// Appends up to `max` integer nodes for the integers that come next.
+    #[inline]
+    fn tape_int_run(&mut self, nodes: &mut Vec<Node>, max: u32) -> u32 {
+        let mut done = 0;
+        while done < max {
+            let rest = self.buf.get(self.pos..).unwrap_or_default();
+            let i = match rest {
+                [SMALL_INTEGER_EXT, b, ..] => {
+                    self.pos += 2;
+                    *b as i64
+                }
+                [INTEGER_EXT, a, b, c, d, ..] => {
+                    self.pos += 5;
+                    i32::from_be_bytes([*a, *b, *c, *d]) as i64
+                }
+                _ => break,
+            };
+            push_direct!(nodes, Node::int(i));
+            done += 1;
+        }
+        done
+    }
+
+    /// The walk: as [`Decoder::walk`], appending nodes instead of values.
+    fn tape_walk(
+        &mut self,
+        nodes: &mut Vec<Node>,
+        frames: &mut Vec<Frame>,
+        keys: &mut Vec<u32>,
+    ) -> R<()> {
+        'next: loop {
+            let at = self.pos;
+            let tag = self.u8()?;
+            let mut pushed = true;
+            match tag {
+                SMALL_INTEGER_EXT => {
+                    let i = self.u8()? as i64;
+                    push_direct!(nodes, Node::int(i));
+                }
+                INTEGER_EXT => {
+                    let i = i32::from_be_bytes(self.array()?) as i64;
+                    push_direct!(nodes, Node::int(i));
+                }
+                ATOM_EXT | SMALL_ATOM_EXT | ATOM_UTF8_EXT | SMALL_ATOM_UTF8_EXT
+                | ATOM_CACHE_REF => {
+                    let a = self.atom_body(tag, at)?;
+                    push_direct!(nodes, Node::leaf(kind::ATOM, a.index(), 0));
+                }
+                NIL_EXT => push_direct!(nodes, Node::NIL),
+                SMALL_TUPLE_EXT | LARGE_TUPLE_EXT => {
+                    let len_at = self.pos;
+                    let n = if tag == SMALL_TUPLE_EXT {
+                        self.u8()? as u32
+                    } else {
+                        self.u32()?
+                    };
+                    if n == 0 {
+                        push_direct!(nodes, Node::container(kind::TUPLE, 0, 1));
+                    } else {
+                        self.claim(len_at, "tuple", n, 1, 0)?;
+                        let node = nodes.len();
+                        push_direct!(nodes, Node::container(kind::TUPLE, n, 0));
+                        let frame = Frame {
+                            kind: FrameKind::Tuple,
+                            left: n as u64,
+                            node,
+                            count: n as u64,
+                            at,
+                        };
+                        self.tape_open(frames, frame)?;
+                        continue 'next;
+                    }
+                }
+                LIST_EXT => 'list: {
+                    let len_at = self.pos;
+                    let n = self.u32()?;
+                    self.claim(len_at, "list", n, 1, 1)?;
+                    let node = nodes.len();
+                    push_direct!(nodes, Node::container(kind::LIST, n, 0));
+                    // As the tree decoder: a long proper list of integers
+                    // is read in one loop, without a frame.
+                    if n as usize >= RESERVE_FROM && self.is_int_list(n) {
+                        self.tape_int_run(nodes, n);
+                        self.pos += 1; // NIL_EXT
+                        close(nodes, node, n as u64);
+                        break 'list;
+                    }
+                    let ints = self.tape_int_run(nodes, n);
+                    let frame = Frame {
+                        kind: FrameKind::List,
+                        left: (n - ints) as u64,
+                        node,
+                        count: n as u64,
+                        at,
+                    };
+                    self.tape_open(frames, frame)?;
+                    if ints < n {
+                        continue 'next;
+                    }
+                    pushed = false;
+                }
+                STRING_EXT => {
+                    let n = self.u16()? as usize;
+                    let s = self.take(n)?;
+                    push_direct!(nodes, Node::container(kind::LIST, n as u32, n as u64 + 1));
+                    push_bytes(nodes, s);
+                }
+                MAP_EXT => {
+                    let len_at = self.pos;
+                    let n = self.u32()?;
+                    if n == 0 {
+                        push_direct!(nodes, Node::container(kind::MAP, 0, 1));
+                    } else {
+                        self.claim(len_at, "map", n, 2, 0)?;
+                        let node = nodes.len();
+                        push_direct!(nodes, Node::container(kind::MAP, n, 0));
+                        let frame = Frame {
+                            kind: FrameKind::Map,
+                            left: 2 * n as u64,
+                            node,
+                            count: n as u64,
+                            at,
+                        };
+                        self.tape_open(frames, frame)?;
+                        continue 'next;
+                    }
+                }
+                BINARY_EXT => {
+                    let len_at = self.pos;
+                    let n = self.u32()?;
+                    self.claim(len_at, "binary", n, 1, 0)?;
+                    let offset = self.pos;
+                    self.take(n as usize)?;
+                    push_direct!(nodes, Node::leaf(kind::BINARY, n, offset as u64));
+                }
+                BIT_BINARY_EXT => {
+                    let n = self.tape_bit_binary()?;
+                    push_direct!(nodes, n);
+                }
+                NEW_FLOAT_EXT => {
+                    let f = f64::from_bits(u64::from_be_bytes(self.array()?));
+                    if !f.is_finite() {
+                        return Err(self.fail(at, Kind::InvalidFloat));
+                    }
+                    push_direct!(nodes, Node::leaf(kind::FLOAT, 0, f.to_bits()));
+                }
+                FLOAT_EXT => {
+                    let f = match self.old_float(at)? {
+                        crate::Term::Float(f) => f,
+                        _ => return Err(self.fail(at, Kind::InvalidFloat)),
+                    };
+                    push_direct!(nodes, Node::leaf(kind::FLOAT, 0, f.to_bits()));
+                }
+                SMALL_BIG_EXT | LARGE_BIG_EXT => {
+                    let n = self.tape_big(tag)?;
+                    push_direct!(nodes, n);
+                }
+                PID_EXT | NEW_PID_EXT | PORT_EXT | NEW_PORT_EXT | V4_PORT_EXT => {
+                    let n = self.tape_pid_or_port(tag)?;
+                    push_direct!(nodes, n);
+                }
+                REFERENCE_EXT | NEW_REFERENCE_EXT | NEWER_REFERENCE_EXT => {
+                    let n = self.tape_reference(tag)?;
+                    push_direct!(nodes, n);
+                }
+                NEW_FUN_EXT | EXPORT_EXT => {
+                    let len = match tag {
+                        NEW_FUN_EXT => self.new_fun(at).map(|_| self.pos - at)?,
+                        _ => self.export(at).map(|_| self.pos - at)?,
+                    };
+                    push_direct!(
+                        nodes,
+                        Node {
+                            kind: kind::FUN,
+                            flag: 0,
+                            small: (len as u64 >> 32) as u16,
+                            a: len as u32,
+                            b: at as u64,
+                        }
+                    );
+                }
+                LOCAL_EXT => return Err(self.fail(at, Kind::LocalExt)),
+                _ => return Err(self.fail(at, Kind::UnknownTag(tag))),
+            }
+
+            // A value is complete: count it against its container, and
+            // close every container that this completes.
+            loop {
+                let Some(top) = frames.last_mut() else {
+                    return Ok(());
+                };
+                if pushed {
+                    if top.kind == FrameKind::ListTail {
+                        if top.node != PHANTOM {
+                            close(nodes, top.node, top.count);
+                            if let Some(n) = nodes.get_mut(top.node) {
+                                n.flag = IMPROPER;
+                            }
+                        }
+                        frames.truncate(frames.len() - 1);
+                        continue;
+                    }
+                    top.left -= 1;
+                    if top.left > 0 {
+                        continue 'next;
+                    }
+                }
+                pushed = true;
+                match top.kind {
+                    FrameKind::Tuple => {
+                        close(nodes, top.node, top.count);
+                        frames.truncate(frames.len() - 1);
+                    }
+                    FrameKind::Map => {
+                        if has_duplicate_keys(nodes, self.buf, top.node, keys) {
+                            return Err(self.fail(top.at, Kind::DuplicateMapKey));
+                        }
+                        close(nodes, top.node, top.count);
+                        frames.truncate(frames.len() - 1);
+                    }
+                    _ => match self.tape_list_tail(nodes, top)? {
+                        Tail::Proper => {
+                            close(nodes, top.node, top.count);
+                            frames.truncate(frames.len() - 1);
+                        }
+                        Tail::More(n) => {
+                            top.left = n as u64;
+                            continue 'next;
+                        }
+                        Tail::Improper => {
+                            top.kind = FrameKind::ListTail;
+                            if top.count == 0 {
+                                // `[|T]` is `T`: the list node (the last
+                                // one, as it has no elements) gives way.
+                                nodes.truncate(top.node);
+                                top.node = PHANTOM;
+                            }
+                            continue 'next;
+                        }
+                    },
+                }
+            }
+        }
+    }
+
+    /// After a list's last element, as [`Decoder::list_tail`]; a string
+    /// tail's bytes become elements, and every tail adds to `top.count`.
+    fn tape_list_tail(&mut self, nodes: &mut Vec<Node>, top: &mut Frame) -> R<Tail> {
+        loop {
+            match self.buf.get(self.pos) {
+                Some(&NIL_EXT) => {
+                    self.pos += 1;
+                    return Ok(Tail::Proper);
+                }
+                Some(&STRING_EXT) => {
+                    self.pos += 1;
+                    let n = self.u16()? as usize;
+                    let s = self.take(n)?;
+                    push_bytes(nodes, s);
+                    top.count += n as u64;
+                    return Ok(Tail::Proper);
+                }
+                Some(&LIST_EXT) => {
+                    self.pos += 1;
+                    let len_at = self.pos;
+                    let n = self.u32()?;
+                    self.claim(len_at, "list", n, 1, 1)?;
+                    if n > 0 {
+                        top.count += n as u64;
+                        return Ok(Tail::More(n));
+                    }
+                }
+                _ => return Ok(Tail::Improper),
+            }
+        }
+    }
+
+    /// `BIT_BINARY_EXT`, checked as [`Decoder::bit_binary`] checks it.
+    fn tape_bit_binary(&mut self) -> R<Node> {
+        let len_at = self.pos;
+        let len = self.u32()?;
+        let bits = self.u8()?;
+        if !(1..=8).contains(&bits) || len == 0 {
+            return Err(self.fail(len_at, Kind::InvalidBitString { len, bits }));
+        }
+        if len as usize > self.remaining() {
+            return Err(self.fail(
+                len_at,
+                Kind::Oversized {
+                    what: "bitstring",
+                    len: len as u64,
+                },
+            ));
+        }
+        let offset = self.pos;
+        let bytes = self.take(len as usize)?;
+        if bits == 8 {
+            return Ok(Node::leaf(kind::BINARY, len, offset as u64));
+        }
+        let mask = 0xffu8 << (8 - bits);
+        let last = bytes.last().copied().unwrap_or(0) & mask;
+        Ok(Node {
+            kind: kind::BITSTRING,
+            flag: bits,
+            small: last as u16,
+            a: len,
+            b: offset as u64,
+        })
+    }
+
+    /// `SMALL_BIG_EXT`/`LARGE_BIG_EXT`, checked as [`Decoder::big`] checks
+    /// it and normalised the same way: an integer node when it fits `i64`.
+    fn tape_big(&mut self, tag: u8) -> R<Node> {
+        let len_at = self.pos;
+        let n = if tag == SMALL_BIG_EXT {
+            self.u8()? as u32
+        } else {
+            self.u32()?
+        };
+        self.claim(len_at, "bignum", n, 1, 1)?;
+        let sign = self.u8()?;
+        let offset = self.pos;
+        let digits = self.take(n as usize)?;
+        let used = digits.iter().rposition(|&d| d != 0).map_or(0, |i| i + 1);
+        let digits = digits.get(..used).unwrap_or_default();
+        if digits.len() <= 8 {
+            let mut le = [0u8; 8];
+            if let Some(dst) = le.get_mut(..digits.len()) {
+                dst.copy_from_slice(digits);
+            }
+            let magnitude = u64::from_le_bytes(le);
+            if sign == 0 && magnitude <= i64::MAX as u64 {
+                return Ok(Node::int(magnitude as i64));
+            }
+            if sign != 0 && magnitude <= 1 << 63 {
+                return Ok(Node::int((magnitude as i64).wrapping_neg()));
+            }
+        }
+        Ok(Node {
+            kind: kind::BIG,
+            flag: (sign != 0) as u8,
+            small: 0,
+            a: used as u32,
+            b: offset as u64,
+        })
+    }
+
+    /// A pid or port: its node atom, then its fields read as
+    /// [`Decoder::pid`] and [`Decoder::port`] read them (so a truncation
+    /// fails at the same byte); the accessors read them again.
+    fn tape_pid_or_port(&mut self, tag: u8) -> R<Node> {
+        let node = self.atom()?;
+        let fields = self.pos;
+        match tag {
+            PID_EXT => {
+                self.u32()?;
+                self.u32()?;
+                self.u8()?;
+            }
+            NEW_PID_EXT => {
+                self.u32()?;
+                self.u32()?;
+                self.u32()?;
+            }
+            PORT_EXT => {
+                self.u32()?;
+                self.u8()?;
+            }
+            NEW_PORT_EXT => {
+                self.u32()?;
+                self.u32()?;
+            }
+            _ => {
+                self.array::<8>()?;
+                self.u32()?;
+            }
+        }
+        let kind = if matches!(tag, PID_EXT | NEW_PID_EXT) {
+            kind::PID
+        } else {
+            kind::PORT
+        };
+        Ok(Node {
+            kind,
+            flag: tag,
+            small: 0,
+            a: node.index(),
+            b: fields as u64,
+        })
+    }
+
+    /// A reference, checked as [`Decoder::reference`] checks it.
+    fn tape_reference(&mut self, tag: u8) -> R<Node> {
+        let (node, fields, words) = if tag == REFERENCE_EXT {
+            let node = self.atom()?;
+            let fields = self.pos;
+            self.u32()?;
+            self.u8()?;
+            (node, fields, 1)
+        } else {
+            let len_at = self.pos;
+            let len = self.u16()?;
+            if !(1..=5).contains(&len) {
+                return Err(self.fail(len_at, Kind::InvalidReference(len)));
+            }
+            let node = self.atom()?;
+            let fields = self.pos;
+            if tag == NEW_REFERENCE_EXT {
+                self.u8()?;
+            } else {
+                self.u32()?;
+            }
+            for _ in 0..len {
+                self.u32()?;
+            }
+            (node, fields, len)
+        };
+        Ok(Node {
+            kind: kind::REFERENCE,
+            flag: tag,
+            small: words,
+            a: node.index(),
+            b: fields as u64,
+        })
+    }
+}
+
+/// Sets the container at `node` to `count` children and the subtree that
+/// ends at the tape's end.
+#[inline(always)]
+fn close(nodes: &mut [Node], node: usize, count: u64) {
+    let size = (nodes.len() - node) as u64;
+    if let Some(n) = nodes.get_mut(node) {
+        n.a = count as u32;
+        n.b = size;
+    }
+}
+
+/// `STRING_EXT`'s bytes as integer nodes.
+#[inline]
+fn push_bytes(nodes: &mut Vec<Node>, s: &[u8]) {
+    nodes.reserve(s.len());
+    for &b in s {
+        push_direct!(nodes, Node::int(b as i64));
+    }
+}
+
+/// Whether two keys of the map at `map` are the same term (`=:=`), as
+/// `binary_to_term` rejects. Atom and integer keys (nearly all maps)
+/// compare as nodes; anything else compares as `Term`s.
+fn has_duplicate_keys(nodes: &[Node], buf: &[u8], map: usize, keys: &mut Vec<u32>) -> bool {
+    let Some(head) = nodes.get(map) else {
+        return false;
+    };
+    let n = head.a as usize;
+    if n <= 1 {
+        return false;
+    }
+    let key_nodes = || {
+        let mut at = map + 1;
+        (0..n).map(move |_| {
+            let k = at;
+            let value = k + nodes.get(k).map_or(1, Node::size);
+            at = value + nodes.get(value).map_or(1, Node::size);
+            k
+        })
+    };
+    let all_atoms = key_nodes().all(|k| nodes.get(k).is_some_and(|n| n.kind == kind::ATOM));
+    if all_atoms {
+        if n <= 8 {
+            let mut small = [0u32; 8];
+            for (slot, k) in small.iter_mut().zip(key_nodes()) {
+                *slot = nodes.get(k).map_or(0, |n| n.a);
+            }
+            let ids = &small[..n];
+            return ids
+                .iter()
+                .enumerate()
+                .any(|(i, a)| ids[i + 1..].contains(a));
+        }
+        keys.clear();
+        keys.extend(key_nodes().map(|k| nodes.get(k).map_or(0, |n| n.a)));
+        keys.sort_unstable();
+        return keys.windows(2).any(|w| w[0] == w[1]);
+    }
+    let all_ints = key_nodes().all(|k| nodes.get(k).is_some_and(|n| n.kind == kind::INT));
+    if all_ints {
+        let mut ints: Vec<u64> = key_nodes()
+            .map(|k| nodes.get(k).map_or(0, |n| n.b))
+            .collect();
+        ints.sort_unstable();
+        return ints.windows(2).any(|w| w[0] == w[1]);
+    }
+    // Mixed or compound keys: as terms, sorted in term order.
+    let view = crate::tape::TermRef::new(nodes, buf, map);
+    let mut terms: Vec<crate::Term> = view
+        .map_entries()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.to_term())
+        .collect();
+    terms.sort_unstable();
+    terms.windows(2).any(|w| w[0] == w[1])
+}

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `FERROTP_BENCH_NO_BEAM=1` skips `erl` (for profiling the Rust side alone).
-//! `FERROTP_BENCH_COUNT=dec|tape|enc|eetf|none` instead runs just that operation
+//! `FERROTP_BENCH_COUNT=dec|tape|enc|eetf|none` (`tape` into one reused tape) instead runs just that operation
 //! `FERROTP_BENCH_ROUNDS` (50) times over each corpus, for `perf stat -e instructions` comparisons that
 //! other load on the machine cannot disturb.
 //!
@@ -347,11 +347,15 @@ fn main() {
             .unwrap_or(50);
         for c in &corpora {
             let terms: Vec<Term> = c.items.iter().filter_map(|b| decode(b).ok()).collect();
+            let mut reused = etf::tape::Tape::new();
             for _ in 0..rounds {
                 for (item, t) in c.items.iter().zip(&terms) {
                     match op.as_str() {
                         "dec" => drop(black_box(decode(black_box(item)))),
-                        "tape" => drop(black_box(etf::tape::decode(black_box(item)))),
+                        "tape" => drop(black_box(etf::tape::decode_into(
+                            &mut reused,
+                            black_box(item),
+                        ))),
                         "enc" => drop(black_box(encode(black_box(t)))),
                         "eetf" => drop(black_box(eetf_decode_one(item))),
                         _ => {}

@@ -310,8 +310,8 @@ fn a_reused_tape_reads_each_new_term_and_reads_as_nil_after_a_failure() {
     assert_eq!(tape.root().to_term(), Term::nil());
     tape::decode_into(&mut tape, &a).unwrap();
     assert_eq!(tape.root().to_term(), decode(&a).unwrap());
-    let nodes = tape.node_count();
-    assert_eq!(nodes, 9);
+    // {a, "\1\2\3", #{b => <<"c">>}}: the byte list is one string node.
+    assert_eq!(tape.node_count(), 6);
     tape::decode_into(&mut tape, &b).unwrap();
     assert_eq!(tape.root().as_i64(), Some(1 << 40));
     assert_eq!(

@@ -218,9 +218,15 @@ impl Decoder<'_, '_> {
                 }
                 STRING_EXT => {
                     let n = self.u16()? as usize;
-                    let s = self.take(n)?;
-                    push_direct!(nodes, Node::container(kind::LIST, n as u32, n as u64 + 1));
-                    push_bytes(nodes, s);
+                    let offset = self.pos;
+                    self.take(n)?;
+                    // One node for the whole string; `""` is `[]`.
+                    let node = if n == 0 {
+                        Node::NIL
+                    } else {
+                        Node::leaf(kind::STRING, n as u32, offset as u64)
+                    };
+                    push_direct!(nodes, node);
                 }
                 MAP_EXT => {
                     let len_at = self.pos;
@@ -553,13 +559,10 @@ fn close(nodes: &mut [Node], node: usize, count: u64) {
     }
 }
 
-/// `STRING_EXT`'s bytes as integer nodes.
+/// The bytes of a `STRING_EXT` that continues a list, as integer nodes.
 #[inline]
 fn push_bytes(nodes: &mut Vec<Node>, s: &[u8]) {
-    nodes.reserve(s.len());
-    for &b in s {
-        push_direct!(nodes, Node::int(b as i64));
-    }
+    nodes.extend(s.iter().map(|&b| Node::int(b as i64)));
 }
 
 /// Whether two keys of the map at `map` are the same term (`=:=`), as
@@ -600,6 +603,7 @@ fn has_duplicate_keys(nodes: &[Node], buf: &[u8], map: usize, keys: &mut Vec<u32
         keys.sort_unstable();
         return keys.windows(2).any(|w| w[0] == w[1]);
     }
+    // (A string key, or any other, compares as a term below.)
     let all_ints = key_nodes().all(|k| nodes.get(k).is_some_and(|n| n.kind == kind::INT));
     if all_ints {
         let mut ints: Vec<u64> = key_nodes()

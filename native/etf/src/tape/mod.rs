@@ -120,7 +120,10 @@ impl<'a> Tape<'a> {
         TermRef::new(&self.nodes, buf, 0)
     }
 
-    /// How many nodes the term takes (a list of `n` integers takes `n + 1`).
+    /// How many nodes the term takes: one per atom, number, binary, pid,
+    /// ... and container; a list of `n` elements takes `n + 1` and more
+    /// for nested terms, except a byte list sent as `STRING_EXT`
+    /// (`"abc"`, `[1,2,3]`), which is one node.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }

@@ -13,11 +13,17 @@
 //! | binary     |                 |                      | length           | bytes' offset            |
 //! | bitstring  | bits in last    | last byte, masked    | length           | bytes' offset            |
 //! | list       | 1 if improper   |                      | element count    | subtree size (nodes)     |
+//! | string     |                 |                      | byte count       | bytes' offset            |
 //! | tuple      |                 |                      | arity            | subtree size             |
 //! | map        |                 |                      | entry count      | subtree size             |
 //! | pid, port  | wire tag        |                      | node atom index  | offset after the atom    |
 //! | reference  | wire tag        | id word count        | node atom index  | offset after the atom    |
 //! | fun        |                 | length bits 32..48   | length bits 0..32| offset of its tag byte   |
+//!
+//! A string is a proper list of 1 to 65535 integers 0..=255 encoded as
+//! `STRING_EXT` (`"abc"`, `[1,2,3]`): one leaf node for the whole list,
+//! whose elements are read from the input's bytes (as
+//! [`BYTE_NODES`]' entries), not a node per element.
 //!
 //! Offsets count into the buffer the term was decoded from (the inflated
 //! one for a compressed term).
@@ -37,6 +43,7 @@ pub(crate) mod kind {
     pub const PORT: u8 = 10;
     pub const REFERENCE: u8 = 11;
     pub const FUN: u8 = 12;
+    pub const STRING: u8 = 13;
 }
 
 /// A list node's `flag` when a tail follows its elements.
@@ -100,6 +107,17 @@ impl Node {
         }
     }
 }
+
+/// The integer nodes 0..=255: a string's elements are these.
+pub(crate) static BYTE_NODES: [Node; 256] = {
+    let mut nodes = [Node::int(0); 256];
+    let mut i = 0;
+    while i < 256 {
+        nodes[i] = Node::int(i as i64);
+        i += 1;
+    }
+    nodes
+};
 
 #[cfg(test)]
 mod tests {

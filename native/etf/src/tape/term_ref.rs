@@ -2,7 +2,7 @@
 
 use num_bigint::{BigInt, BigUint, Sign};
 
-use super::node::{kind, Node, IMPROPER};
+use super::node::{kind, Node, BYTE_NODES, IMPROPER};
 use crate::atom::Atom;
 use crate::tag::*;
 use crate::term::{BitString, Pid, Port, Reference};
@@ -147,7 +147,7 @@ impl<'t> TermRef<'t> {
             kind::BINARY => Kind::Binary,
             kind::BITSTRING => Kind::BitString,
             kind::LIST if n.flag == IMPROPER => Kind::ImproperList,
-            kind::LIST => Kind::List,
+            kind::LIST | kind::STRING => Kind::List,
             kind::TUPLE => Kind::Tuple,
             kind::MAP => Kind::Map,
             kind::PID => Kind::Pid,
@@ -210,7 +210,17 @@ impl<'t> TermRef<'t> {
     /// a list; `[]` has none.
     pub fn as_list(&self) -> Option<Elements<'t>> {
         let n = self.node();
-        (n.kind == kind::LIST).then(|| self.children(n.a as usize))
+        match n.kind {
+            kind::LIST => Some(self.children(n.a as usize)),
+            kind::STRING => Some(Elements {
+                nodes: &BYTE_NODES,
+                buf: &[],
+                next: 0,
+                left: n.a as usize,
+                bytes: self.slice(n.b, n.a as u64),
+            }),
+            _ => None,
+        }
     }
 
     /// An improper list's tail (`b` in `[a | b]`); `None` for anything
@@ -252,7 +262,7 @@ impl<'t> TermRef<'t> {
     /// tuple, or of entries of a map; `None` for any other term.
     pub fn len(&self) -> Option<usize> {
         let n = self.node();
-        n.is_container().then_some(n.a as usize)
+        (n.is_container() || n.kind == kind::STRING).then_some(n.a as usize)
     }
 
     /// `Some(true)` for `[]`, `{}` and `#{}`, `Some(false)` for any other
@@ -350,6 +360,7 @@ impl<'t> TermRef<'t> {
             buf: self.buf,
             next: self.i + 1,
             left: count,
+            bytes: &[],
         }
     }
 
@@ -371,6 +382,8 @@ pub struct Elements<'t> {
     buf: &'t [u8],
     next: usize,
     left: usize,
+    /// A string's bytes, whose elements are [`BYTE_NODES`]' entries.
+    bytes: &'t [u8],
 }
 
 impl<'t> Iterator for Elements<'t> {
@@ -382,6 +395,10 @@ impl<'t> Iterator for Elements<'t> {
             return None;
         }
         self.left -= 1;
+        if let [b, rest @ ..] = self.bytes {
+            self.bytes = rest;
+            return Some(TermRef::new(&BYTE_NODES, &[], *b as usize));
+        }
         let i = self.next;
         self.next += self.nodes.get(i).map_or(1, Node::size);
         Some(TermRef::new(self.nodes, self.buf, i))

@@ -98,6 +98,13 @@ impl TermRef<'_> {
             kind::PID => here.as_pid().map_or_else(Term::nil, Term::Pid),
             kind::PORT => here.as_port().map_or_else(Term::nil, Term::Port),
             kind::REFERENCE => here.as_reference().map_or_else(Term::nil, Term::Reference),
+            kind::STRING => Term::List(
+                here.as_list()
+                    .into_iter()
+                    .flatten()
+                    .map(|b| Term::Int(b.as_i64().unwrap_or(0)))
+                    .collect(),
+            ),
             kind::FUN => Term::Fun(Fun {
                 bytes: Bytes::copy_from_slice(here.as_fun().unwrap_or(&[])),
             }),

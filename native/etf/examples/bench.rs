@@ -411,6 +411,16 @@ fn main() {
             }
         });
         // The tape decoder: into one reused tape, and into a new one each time.
+        // First, that it decodes every item to the same term.
+        for (item, t) in c.items.iter().zip(&terms) {
+            let tape = etf::tape::decode(item).and_then(|tape| tape.root().to_term());
+            assert_eq!(
+                tape.as_ref(),
+                Ok(t),
+                "{}: the tape decodes differently",
+                c.name
+            );
+        }
         let mut reused = etf::tape::Tape::new();
         let tape = throughput(c.bytes(), budget, || {
             for item in &c.items {

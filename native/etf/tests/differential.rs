@@ -129,7 +129,7 @@ fn beam_and_ferrotp_agree_on_every_encoding() {
             });
             let shared = etf::decode_bytes(bytes::Bytes::copy_from_slice(bytes)).unwrap();
             assert_eq!(shared, t, "term {terms} opts {i}: decode_bytes differs");
-            let tape = etf::tape::decode(bytes).map(|t| t.root().to_term());
+            let tape = etf::tape::decode(bytes).and_then(|t| t.root().to_term());
             assert_eq!(
                 tape.as_ref(),
                 Ok(&t),

@@ -5,10 +5,20 @@
 //! allocation of its own.
 
 use super::{Decoder, Tail, R, RESERVE_FROM};
+use crate::atom::{AtomError, MAX_ATOM_CHARS};
 use crate::compress;
 use crate::error::{DecodeError, DecodeErrorKind as Kind};
 use crate::tag::*;
-use crate::tape::node::{kind, Node, IMPROPER};
+use crate::tape::node::{atom_text, kind, Node, IMPROPER};
+
+/// An atom as the tape holds it: how its text is held ([`atom_text`]),
+/// its length (or table index when interned), and its text's offset.
+#[derive(Clone, Copy)]
+struct AtomSpan {
+    text: u8,
+    len_or_index: u32,
+    offset: usize,
+}
 
 /// No node: a zero-element list whose improper tail stands in its place.
 const PHANTOM: usize = usize::MAX;
@@ -40,7 +50,7 @@ pub(crate) struct Frame {
 pub(crate) struct Buffers<'t> {
     pub(crate) nodes: &'t mut Vec<Node>,
     pub(crate) frames: &'t mut Vec<Frame>,
-    pub(crate) keys: &'t mut Vec<u32>,
+    pub(crate) keys: &'t mut Vec<usize>,
     pub(crate) inflated: &'t mut Vec<u8>,
 }
 
@@ -143,7 +153,7 @@ impl Decoder<'_, '_> {
         &mut self,
         nodes: &mut Vec<Node>,
         frames: &mut Vec<Frame>,
-        keys: &mut Vec<u32>,
+        keys: &mut Vec<usize>,
     ) -> R<()> {
         'next: loop {
             let at = self.pos;
@@ -160,8 +170,17 @@ impl Decoder<'_, '_> {
                 }
                 ATOM_EXT | SMALL_ATOM_EXT | ATOM_UTF8_EXT | SMALL_ATOM_UTF8_EXT
                 | ATOM_CACHE_REF => {
-                    let a = self.atom_body(tag, at)?;
-                    push_direct!(nodes, Node::leaf(kind::ATOM, a.index(), 0));
+                    let a = self.tape_atom_body(tag, at)?;
+                    push_direct!(
+                        nodes,
+                        Node {
+                            kind: kind::ATOM,
+                            flag: a.text,
+                            small: 0,
+                            a: a.len_or_index,
+                            b: a.offset as u64,
+                        }
+                    );
                 }
                 NIL_EXT => push_direct!(nodes, Node::NIL),
                 SMALL_TUPLE_EXT | LARGE_TUPLE_EXT => {
@@ -335,8 +354,10 @@ impl Decoder<'_, '_> {
                         frames.truncate(frames.len() - 1);
                     }
                     FrameKind::Map => {
-                        if has_duplicate_keys(nodes, self.buf, top.node, keys) {
-                            return Err(self.fail(top.at, Kind::DuplicateMapKey));
+                        match has_duplicate_keys(nodes, self.buf, top.node, keys) {
+                            Ok(false) => {}
+                            Ok(true) => return Err(self.fail(top.at, Kind::DuplicateMapKey)),
+                            Err(e) => return Err(self.fail(e.offset, e.kind)),
                         }
                         close(nodes, top.node, top.count);
                         frames.truncate(frames.len() - 1);
@@ -472,8 +493,7 @@ impl Decoder<'_, '_> {
     /// [`Decoder::pid`] and [`Decoder::port`] read them (so a truncation
     /// fails at the same byte); the accessors read them again.
     fn tape_pid_or_port(&mut self, tag: u8) -> R<Node> {
-        let node = self.atom()?;
-        let fields = self.pos;
+        let node = self.tape_atom()?;
         match tag {
             PID_EXT => {
                 self.u32()?;
@@ -506,28 +526,26 @@ impl Decoder<'_, '_> {
         Ok(Node {
             kind,
             flag: tag,
-            small: 0,
-            a: node.index(),
-            b: fields as u64,
+            small: node.text as u16,
+            a: node.len_or_index,
+            b: node.offset as u64,
         })
     }
 
     /// A reference, checked as [`Decoder::reference`] checks it.
     fn tape_reference(&mut self, tag: u8) -> R<Node> {
-        let (node, fields, words) = if tag == REFERENCE_EXT {
-            let node = self.atom()?;
-            let fields = self.pos;
+        let (node, words) = if tag == REFERENCE_EXT {
+            let node = self.tape_atom()?;
             self.u32()?;
             self.u8()?;
-            (node, fields, 1)
+            (node, 1)
         } else {
             let len_at = self.pos;
             let len = self.u16()?;
             if !(1..=5).contains(&len) {
                 return Err(self.fail(len_at, Kind::InvalidReference(len)));
             }
-            let node = self.atom()?;
-            let fields = self.pos;
+            let node = self.tape_atom()?;
             if tag == NEW_REFERENCE_EXT {
                 self.u8()?;
             } else {
@@ -536,14 +554,71 @@ impl Decoder<'_, '_> {
             for _ in 0..len {
                 self.u32()?;
             }
-            (node, fields, len)
+            (node, len)
         };
         Ok(Node {
             kind: kind::REFERENCE,
             flag: tag,
-            small: words,
-            a: node.index(),
-            b: fields as u64,
+            small: node.text as u16 | words << 8,
+            a: node.len_or_index,
+            b: node.offset as u64,
+        })
+    }
+
+    /// An atom-valued field (a pid's node): tag and body.
+    fn tape_atom(&mut self) -> R<AtomSpan> {
+        let at = self.pos;
+        let tag = self.u8()?;
+        self.tape_atom_body(tag, at)
+    }
+
+    /// An atom, checked as [`Decoder::atom_body`] checks it (the same
+    /// errors at the same bytes) but not interned: its text stays in the
+    /// input, so that reading a term costs no atom table lookup. Only a
+    /// cache reference, which has no text, is an interned atom.
+    fn tape_atom_body(&mut self, tag: u8, at: usize) -> R<AtomSpan> {
+        let (len, utf8) = match tag {
+            SMALL_ATOM_UTF8_EXT => (self.u8()? as usize, true),
+            ATOM_UTF8_EXT => (self.u16()? as usize, true),
+            ATOM_EXT => (self.u16()? as usize, false),
+            SMALL_ATOM_EXT => (self.u8()? as usize, false),
+            ATOM_CACHE_REF => {
+                let i = self.u8()?;
+                let atom = self
+                    .atom_cache
+                    .and_then(|cache| cache.get(i as usize).copied().flatten())
+                    .ok_or_else(|| self.fail(at, Kind::AtomCacheRef(i)))?;
+                return Ok(AtomSpan {
+                    text: atom_text::INTERNED,
+                    len_or_index: atom.index(),
+                    offset: self.pos,
+                });
+            }
+            LOCAL_EXT => return Err(self.fail(at, Kind::LocalExt)),
+            _ => return Err(self.fail(at, Kind::UnknownTag(tag))),
+        };
+        let offset = self.pos;
+        let raw = self.take(len)?;
+        let (text, chars) = if raw.is_ascii() {
+            (atom_text::UTF8, len)
+        } else if utf8 {
+            let s = std::str::from_utf8(raw).map_err(|_| self.fail(at, Kind::InvalidUtf8))?;
+            let chars = if len > MAX_ATOM_CHARS {
+                s.chars().count()
+            } else {
+                len
+            };
+            (atom_text::UTF8, chars)
+        } else {
+            (atom_text::LATIN1, len)
+        };
+        if chars > MAX_ATOM_CHARS {
+            return Err(self.fail(at, Kind::InvalidAtom(AtomError::TooLong(chars))));
+        }
+        Ok(AtomSpan {
+            text,
+            len_or_index: len as u32,
+            offset,
         })
     }
 }
@@ -565,16 +640,32 @@ fn push_bytes(nodes: &mut Vec<Node>, s: &[u8]) {
     nodes.extend(s.iter().map(|&b| Node::int(b as i64)));
 }
 
+/// The UTF-8 name of the atom `node`, unless it is Latin-1 text (which
+/// must be converted before it compares with UTF-8 names).
+fn atom_name<'b>(node: &Node, buf: &'b [u8]) -> Option<&'b [u8]> {
+    match node.flag {
+        atom_text::UTF8 => buf.get(node.b as usize..node.b as usize + node.a as usize),
+        atom_text::INTERNED => Some(crate::Atom::from_index(node.a).as_str().as_bytes()),
+        _ => None,
+    }
+}
+
 /// Whether two keys of the map at `map` are the same term (`=:=`), as
-/// `binary_to_term` rejects. Atom and integer keys (nearly all maps)
-/// compare as nodes; anything else compares as `Term`s.
-fn has_duplicate_keys(nodes: &[Node], buf: &[u8], map: usize, keys: &mut Vec<u32>) -> bool {
+/// `binary_to_term` rejects. Atom keys (nearly all maps) compare by name,
+/// integer keys by value; anything else compares as `Term`s (which can
+/// fail only if an atom cannot be interned).
+fn has_duplicate_keys(
+    nodes: &[Node],
+    buf: &[u8],
+    map: usize,
+    keys: &mut Vec<usize>,
+) -> Result<bool, DecodeError> {
     let Some(head) = nodes.get(map) else {
-        return false;
+        return Ok(false);
     };
     let n = head.a as usize;
     if n <= 1 {
-        return false;
+        return Ok(false);
     }
     let key_nodes = || {
         let mut at = map + 1;
@@ -585,41 +676,43 @@ fn has_duplicate_keys(nodes: &[Node], buf: &[u8], map: usize, keys: &mut Vec<u32
             k
         })
     };
-    let all_atoms = key_nodes().all(|k| nodes.get(k).is_some_and(|n| n.kind == kind::ATOM));
-    if all_atoms {
+    let name = |k: usize| {
+        nodes
+            .get(k)
+            .filter(|n| n.kind == kind::ATOM)
+            .and_then(|n| atom_name(n, buf))
+    };
+    if key_nodes().all(|k| name(k).is_some()) {
         if n <= 8 {
-            let mut small = [0u32; 8];
+            let mut small: [&[u8]; 8] = [&[]; 8];
             for (slot, k) in small.iter_mut().zip(key_nodes()) {
-                *slot = nodes.get(k).map_or(0, |n| n.a);
+                *slot = name(k).unwrap_or_default();
             }
-            let ids = &small[..n];
-            return ids
+            let names = &small[..n];
+            return Ok(names
                 .iter()
                 .enumerate()
-                .any(|(i, a)| ids[i + 1..].contains(a));
+                .any(|(i, a)| names[i + 1..].contains(a)));
         }
         keys.clear();
-        keys.extend(key_nodes().map(|k| nodes.get(k).map_or(0, |n| n.a)));
-        keys.sort_unstable();
-        return keys.windows(2).any(|w| w[0] == w[1]);
+        keys.extend(key_nodes());
+        keys.sort_unstable_by(|&a, &b| name(a).cmp(&name(b)));
+        return Ok(keys.windows(2).any(|w| name(w[0]) == name(w[1])));
     }
     // (A string key, or any other, compares as a term below.)
-    let all_ints = key_nodes().all(|k| nodes.get(k).is_some_and(|n| n.kind == kind::INT));
-    if all_ints {
+    if key_nodes().all(|k| nodes.get(k).is_some_and(|n| n.kind == kind::INT)) {
         let mut ints: Vec<u64> = key_nodes()
             .map(|k| nodes.get(k).map_or(0, |n| n.b))
             .collect();
         ints.sort_unstable();
-        return ints.windows(2).any(|w| w[0] == w[1]);
+        return Ok(ints.windows(2).any(|w| w[0] == w[1]));
     }
     // Mixed or compound keys: as terms, sorted in term order.
     let view = crate::tape::TermRef::new(nodes, buf, map);
-    let mut terms: Vec<crate::Term> = view
-        .map_entries()
-        .into_iter()
-        .flatten()
-        .map(|(k, _)| k.to_term())
-        .collect();
+    let mut terms: Vec<crate::Term> = Vec::with_capacity(n);
+    for (k, _) in view.map_entries().into_iter().flatten() {
+        terms.push(k.to_term()?);
+    }
     terms.sort_unstable();
-    terms.windows(2).any(|w| w[0] == w[1])
+    Ok(terms.windows(2).any(|w| w[0] == w[1]))
 }

@@ -6,7 +6,7 @@
 //!
 //! | kind       | `flag`          | `small`              | `a`              | `b`                      |
 //! |------------|-----------------|----------------------|------------------|--------------------------|
-//! | atom       |                 |                      | atom table index |                          |
+//! | atom       | [`atom_text`] kind |                   | length or index  | text's offset            |
 //! | int        |                 |                      |                  | the `i64`                |
 //! | bignum     | sign (1 = neg)  |                      | digit count      | digits' offset           |
 //! | float      |                 |                      |                  | the `f64`'s bits         |
@@ -16,8 +16,8 @@
 //! | string     |                 |                      | byte count       | bytes' offset            |
 //! | tuple      |                 |                      | arity            | subtree size             |
 //! | map        |                 |                      | entry count      | subtree size             |
-//! | pid, port  | wire tag        |                      | node atom index  | offset after the atom    |
-//! | reference  | wire tag        | id word count        | node atom index  | offset after the atom    |
+//! | pid, port  | wire tag        | node's text kind     | node's length or index | node's text offset |
+//! | reference  | wire tag        | text kind + words << 8 | node's length or index | node's text offset |
 //! | fun        |                 | length bits 32..48   | length bits 0..32| offset of its tag byte   |
 //!
 //! A string is a proper list of 1 to 65535 integers 0..=255 encoded as
@@ -44,6 +44,18 @@ pub(crate) mod kind {
     pub const REFERENCE: u8 = 11;
     pub const FUN: u8 = 12;
     pub const STRING: u8 = 13;
+}
+
+/// How an atom's name is held: its text borrowed from the input (valid
+/// UTF-8, or Latin-1 that is not ASCII), or an interned [`crate::Atom`]
+/// (from a distribution header's atom cache).
+pub(crate) mod atom_text {
+    /// `len` bytes of valid UTF-8 at the offset (ASCII, or a UTF-8 atom).
+    pub const UTF8: u8 = 0;
+    /// `len` bytes of Latin-1 at the offset, not all ASCII.
+    pub const LATIN1: u8 = 1;
+    /// An interned atom: `a` is its table index; nothing in the input.
+    pub const INTERNED: u8 = 2;
 }
 
 /// A list node's `flag` when a tail follows its elements.

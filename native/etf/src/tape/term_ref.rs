@@ -1,9 +1,11 @@
 //! Reading a tape: [`TermRef`], a cursor on one term, and its iterators.
 
+use std::borrow::Cow;
+
 use num_bigint::{BigInt, BigUint, Sign};
 
-use super::node::{kind, Node, BYTE_NODES, IMPROPER};
-use crate::atom::Atom;
+use super::node::{atom_text, kind, Node, BYTE_NODES, IMPROPER};
+use crate::atom::{Atom, AtomError};
 use crate::tag::*;
 use crate::term::{BitString, Pid, Port, Reference};
 
@@ -44,8 +46,15 @@ pub enum Kind {
 ///
 /// Cheap to copy (three words); everything it returns borrows from the
 /// tape and its input, so nothing is allocated except by
-/// [`TermRef::to_term`], [`TermRef::as_reference`] and
-/// [`BigRef::to_bigint`].
+/// [`TermRef::to_term`], [`TermRef::as_reference`],
+/// [`BigRef::to_bigint`] and [`TermRef::atom_name`] for a Latin-1 name
+/// that is not ASCII.
+///
+/// Atoms are not interned while decoding: the tape keeps their names in
+/// the input (checked as `etf::decode` checks them), so that decoding
+/// costs no atom-table lookup. [`TermRef::atom_name`] and
+/// [`TermRef::is_atom`] read the name in place; [`TermRef::as_atom`]
+/// (and pids' nodes, and [`TermRef::to_term`]) intern it when asked.
 #[derive(Clone, Copy)]
 pub struct TermRef<'t> {
     nodes: &'t [Node],
@@ -55,7 +64,10 @@ pub struct TermRef<'t> {
 
 impl std::fmt::Debug for TermRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TermRef({})", self.to_term())
+        match self.to_term() {
+            Ok(t) => write!(f, "TermRef({t})"),
+            Err(e) => write!(f, "TermRef({e})"),
+        }
     }
 }
 
@@ -157,15 +169,82 @@ impl<'t> TermRef<'t> {
         }
     }
 
-    /// The atom, if this is one.
+    /// The atom, interned (`list_to_atom/1` of its name), if this is one.
+    ///
+    /// `None` also when the atom table is full and this name is not in it
+    /// yet (see [`crate::atom::MAX_ATOMS`]), where `binary_to_term` fails.
     pub fn as_atom(&self) -> Option<Atom> {
         let n = self.node();
-        (n.kind == kind::ATOM).then(|| Atom::from_index(n.a))
+        if n.kind != kind::ATOM {
+            return None;
+        }
+        self.atom_at(n.flag, n.a, n.b).ok()
     }
 
-    /// `true` if this is the atom `name`.
+    /// The atom's name (`atom_to_list/1`), if this is an atom: borrowed
+    /// from the input, or converted when it was sent as Latin-1 that is not
+    /// ASCII.
+    pub fn atom_name(&self) -> Option<Cow<'t, str>> {
+        let n = self.node();
+        (n.kind == kind::ATOM).then(|| self.name_at(n.flag, n.a, n.b))
+    }
+
+    /// `true` if this is the atom `name` (compared in place, not interned).
     pub fn is_atom(&self, name: &str) -> bool {
-        self.as_atom().is_some_and(|a| a.as_str() == name)
+        let n = self.node();
+        if n.kind != kind::ATOM {
+            return false;
+        }
+        match n.flag {
+            atom_text::UTF8 => self.slice(n.b, n.a as u64) == name.as_bytes(),
+            _ => self.name_at(n.flag, n.a, n.b) == name,
+        }
+    }
+
+    /// The name of an atom held as `text` (see [`atom_text`]).
+    fn name_at(&self, text: u8, len_or_index: u32, offset: u64) -> Cow<'t, str> {
+        let raw = self.slice(offset, len_or_index as u64);
+        match text {
+            atom_text::UTF8 => Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default()),
+            atom_text::LATIN1 => Cow::Owned(raw.iter().map(|&b| b as char).collect()),
+            _ => Cow::Borrowed(Atom::from_index(len_or_index).as_str()),
+        }
+    }
+
+    /// The atom held as `text`, interned.
+    fn atom_at(&self, text: u8, len_or_index: u32, offset: u64) -> Result<Atom, AtomError> {
+        match text {
+            atom_text::INTERNED => Ok(Atom::from_index(len_or_index)),
+            _ => Atom::try_new(&self.name_at(text, len_or_index, offset)),
+        }
+    }
+
+    /// A pid's, port's or reference's node atom, interned, and where its
+    /// fields start.
+    fn node_atom(&self, n: &Node) -> Result<(Atom, usize), AtomError> {
+        let text = n.small as u8;
+        let atom = self.atom_at(text, n.a, n.b)?;
+        let fields = if text == atom_text::INTERNED {
+            n.b as usize
+        } else {
+            n.b as usize + n.a as usize
+        };
+        Ok((atom, fields))
+    }
+
+    /// Why the atom `n` (or the node atom of the pid, port or reference
+    /// `n`) cannot be interned, if it cannot: the error `etf::decode`
+    /// gives, at the atom's text.
+    pub(crate) fn atom_error(&self, n: &Node) -> Option<crate::DecodeError> {
+        let r = match n.kind {
+            kind::ATOM => self.atom_at(n.flag, n.a, n.b).map(drop),
+            kind::PID | kind::PORT | kind::REFERENCE => self.node_atom(n).map(drop),
+            _ => Ok(()),
+        };
+        r.err().map(|e| crate::DecodeError {
+            offset: n.b as usize,
+            kind: crate::DecodeErrorKind::InvalidAtom(e),
+        })
     }
 
     /// The integer, if this is one that fits in `i64` (a decoded integer
@@ -271,15 +350,16 @@ impl<'t> TermRef<'t> {
         self.len().map(|n| n == 0)
     }
 
-    /// The pid, if this is one.
+    /// The pid, if this is one (`None` also if its node atom cannot be
+    /// interned, as for [`TermRef::as_atom`]).
     pub fn as_pid(&self) -> Option<Pid> {
         let n = self.node();
         if n.kind != kind::PID {
             return None;
         }
-        let at = n.b as usize;
+        let (node, at) = self.node_atom(&n).ok()?;
         Some(Pid {
-            node: Atom::from_index(n.a),
+            node,
             id: u32_at(self.buf, at),
             serial: u32_at(self.buf, at + 4),
             creation: if n.flag == PID_EXT {
@@ -290,13 +370,14 @@ impl<'t> TermRef<'t> {
         })
     }
 
-    /// The port, if this is one.
+    /// The port, if this is one (`None` also if its node atom cannot be
+    /// interned).
     pub fn as_port(&self) -> Option<Port> {
         let n = self.node();
         if n.kind != kind::PORT {
             return None;
         }
-        let at = n.b as usize;
+        let (node, at) = self.node_atom(&n).ok()?;
         let (id, creation) = match n.flag {
             PORT_EXT => (
                 u32_at(self.buf, at) as u64,
@@ -308,21 +389,17 @@ impl<'t> TermRef<'t> {
                 u32_at(self.buf, at + 8),
             ),
         };
-        Some(Port {
-            node: Atom::from_index(n.a),
-            id,
-            creation,
-        })
+        Some(Port { node, id, creation })
     }
 
-    /// The reference, if this is one (its id words are copied out).
+    /// The reference, if this is one (its id words are copied out; `None`
+    /// also if its node atom cannot be interned).
     pub fn as_reference(&self) -> Option<Reference> {
         let n = self.node();
         if n.kind != kind::REFERENCE {
             return None;
         }
-        let at = n.b as usize;
-        let node = Atom::from_index(n.a);
+        let (node, at) = self.node_atom(&n).ok()?;
         Some(match n.flag {
             REFERENCE_EXT => Reference {
                 node,
@@ -338,7 +415,7 @@ impl<'t> TermRef<'t> {
                 Reference {
                     node,
                     creation,
-                    ids: (0..n.small as usize)
+                    ids: (0..(n.small >> 8) as usize)
                         .map(|i| u32_at(self.buf, ids_at + 4 * i))
                         .collect(),
                 }

@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::node::{kind, Node, IMPROPER};
 use super::term_ref::TermRef;
+use crate::error::DecodeError;
 use crate::term::{Fun, Map, Term};
 
 /// A container whose children are being converted: they are
@@ -18,7 +19,11 @@ struct Open {
 impl TermRef<'_> {
     /// The owned [`Term`]: equal to what [`crate::decode`] gives for the
     /// same input (binaries and funs are copied out of the input).
-    pub fn to_term(&self) -> Term {
+    ///
+    /// Atoms are interned here; the one error is an atom that cannot be
+    /// (the atom table is full: [`crate::DecodeErrorKind::InvalidAtom`] at
+    /// the atom's text), where `etf::decode` fails on the same input.
+    pub fn to_term(&self) -> Result<Term, DecodeError> {
         let nodes = self.subtree();
         let mut values: Vec<Term> = Vec::new();
         let mut open: Vec<Open> = Vec::new();
@@ -43,7 +48,7 @@ impl TermRef<'_> {
                 kind::LIST => Term::List(Vec::new()),
                 kind::TUPLE => Term::Tuple(Vec::new()),
                 kind::MAP => Term::Map(Map::new()),
-                _ => self.leaf(node, i - 1),
+                _ => self.leaf(node, i - 1)?,
             });
             // Close every container this value completes.
             while let Some(top) = open.last_mut() {
@@ -75,13 +80,16 @@ impl TermRef<'_> {
                 });
             }
         }
-        values.pop().unwrap_or_else(Term::nil)
+        Ok(values.pop().unwrap_or_else(Term::nil))
     }
 
     /// The leaf `node`, at `i` in this term's subtree.
-    fn leaf(&self, node: Node, i: usize) -> Term {
+    fn leaf(&self, node: Node, i: usize) -> Result<Term, DecodeError> {
         let here = TermRef::new(self.subtree(), self.buf(), i);
-        match node.kind {
+        if let Some(e) = here.atom_error(&node) {
+            return Err(e);
+        }
+        Ok(match node.kind {
             kind::INT => Term::Int(node.b as i64),
             kind::FLOAT => Term::Float(f64::from_bits(node.b)),
             kind::BINARY => {
@@ -109,6 +117,6 @@ impl TermRef<'_> {
                 bytes: Bytes::copy_from_slice(here.as_fun().unwrap_or(&[])),
             }),
             _ => here.as_atom().map_or_else(Term::nil, Term::Atom),
-        }
+        })
     }
 }

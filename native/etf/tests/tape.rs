@@ -277,6 +277,37 @@ fn hostile_inputs_fail_alike() {
     }
 }
 
+/// Atom keys longer than 8 bytes that share their first 8 (and their
+/// length) are told apart, and caught when equal, in small and large maps.
+#[test]
+fn map_keys_with_long_shared_prefixes_are_compared_in_full() {
+    for n in [2usize, 8, 9, 40] {
+        let keys: Vec<String> = (0..n).map(|i| format!("shared_prefix_{i:03}")).collect();
+        let map = |keys: &[String]| {
+            let mut input = vec![131, 116];
+            input.extend_from_slice(&(keys.len() as u32).to_be_bytes());
+            for k in keys {
+                input.extend_from_slice(&[119, k.len() as u8]);
+                input.extend_from_slice(k.as_bytes());
+                input.push(106);
+            }
+            input
+        };
+        let distinct = map(&keys);
+        assert_agree(&distinct);
+        assert!(decode(&distinct).is_ok(), "{n} distinct keys");
+        let mut twice = keys.clone();
+        twice[n - 1] = keys[0].clone();
+        let dup = map(&twice);
+        assert_agree(&dup);
+        assert_eq!(
+            via_tape(&dup).unwrap_err().kind,
+            DecodeErrorKind::DuplicateMapKey,
+            "{n} keys"
+        );
+    }
+}
+
 #[test]
 fn truncation_at_every_offset_fails_alike() {
     let t = etf::parse(

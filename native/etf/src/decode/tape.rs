@@ -50,7 +50,7 @@ pub(crate) struct Frame {
 pub(crate) struct Buffers<'t> {
     pub(crate) nodes: &'t mut Vec<Node>,
     pub(crate) frames: &'t mut Vec<Frame>,
-    pub(crate) keys: &'t mut Vec<usize>,
+    pub(crate) keys: &'t mut Vec<(u64, usize, usize)>,
     pub(crate) inflated: &'t mut Vec<u8>,
 }
 
@@ -153,7 +153,7 @@ impl Decoder<'_, '_> {
         &mut self,
         nodes: &mut Vec<Node>,
         frames: &mut Vec<Frame>,
-        keys: &mut Vec<usize>,
+        keys: &mut Vec<(u64, usize, usize)>,
     ) -> R<()> {
         'next: loop {
             let at = self.pos;
@@ -650,6 +650,52 @@ fn atom_name<'b>(node: &Node, buf: &'b [u8]) -> Option<&'b [u8]> {
     }
 }
 
+/// Whether two of the `n` atoms `keys` have the same name, or `None` if
+/// some key is not an atom with a UTF-8 name (see [`atom_name`]).
+///
+/// Each name goes into a hash set as (its first 8 bytes, its length):
+/// exact for names of up to 8 bytes; longer ones that agree on both are
+/// compared in full. `table` is the set's reused room.
+fn duplicate_atom_name<'b>(
+    n: usize,
+    keys: impl Iterator<Item = usize>,
+    name: impl Fn(usize) -> Option<&'b [u8]>,
+    table: &mut Vec<(u64, usize, usize)>,
+) -> Option<bool> {
+    /// An empty slot (no node is at index `usize::MAX`).
+    const EMPTY: (u64, usize, usize) = (0, 0, usize::MAX);
+    let slots = (2 * n).next_power_of_two().max(16);
+    table.clear();
+    table.resize(slots, EMPTY);
+    let mut dup = false;
+    for k in keys {
+        let text = name(k)?;
+        if dup {
+            continue; // still checking that every key is an atom
+        }
+        let mut head = [0u8; 8];
+        let m = text.len().min(8);
+        head[..m].copy_from_slice(&text[..m]);
+        let head = u64::from_be_bytes(head);
+        let hash = (head ^ text.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut i = (hash >> 40) as usize & (slots - 1);
+        loop {
+            let slot = table.get_mut(i)?;
+            if slot.2 == usize::MAX {
+                *slot = (head, text.len(), k);
+                break;
+            }
+            if slot.0 == head && slot.1 == text.len() && (text.len() <= 8 || name(slot.2)? == text)
+            {
+                dup = true;
+                break;
+            }
+            i = (i + 1) & (slots - 1);
+        }
+    }
+    Some(dup)
+}
+
 /// Whether two keys of the map at `map` are the same term (`=:=`), as
 /// `binary_to_term` rejects. Atom keys (nearly all maps) compare by name,
 /// integer keys by value; anything else compares as `Term`s (which can
@@ -658,7 +704,7 @@ fn has_duplicate_keys(
     nodes: &[Node],
     buf: &[u8],
     map: usize,
-    keys: &mut Vec<usize>,
+    keys: &mut Vec<(u64, usize, usize)>,
 ) -> Result<bool, DecodeError> {
     let Some(head) = nodes.get(map) else {
         return Ok(false);
@@ -682,22 +728,8 @@ fn has_duplicate_keys(
             .filter(|n| n.kind == kind::ATOM)
             .and_then(|n| atom_name(n, buf))
     };
-    if key_nodes().all(|k| name(k).is_some()) {
-        if n <= 8 {
-            let mut small: [&[u8]; 8] = [&[]; 8];
-            for (slot, k) in small.iter_mut().zip(key_nodes()) {
-                *slot = name(k).unwrap_or_default();
-            }
-            let names = &small[..n];
-            return Ok(names
-                .iter()
-                .enumerate()
-                .any(|(i, a)| names[i + 1..].contains(a)));
-        }
-        keys.clear();
-        keys.extend(key_nodes());
-        keys.sort_unstable_by(|&a, &b| name(a).cmp(&name(b)));
-        return Ok(keys.windows(2).any(|w| name(w[0]) == name(w[1])));
+    if let Some(dup) = duplicate_atom_name(n, key_nodes(), name, keys) {
+        return Ok(dup);
     }
     // (A string key, or any other, compares as a term below.)
     if key_nodes().all(|k| nodes.get(k).is_some_and(|n| n.kind == kind::INT)) {

@@ -91,7 +91,8 @@ use node::Node;
 pub struct Tape<'a> {
     nodes: Vec<Node>,
     frames: Vec<Frame>,
-    keys: Vec<usize>,
+    /// Map keys being checked for duplicates: (name head, length, node).
+    keys: Vec<(u64, usize, usize)>,
     inflated: Vec<u8>,
     input: &'a [u8],
     compressed: bool,

@@ -38,12 +38,10 @@ pub(crate) struct Frame {
     kind: FrameKind,
     /// Children still to come (keys and values both, for a map).
     left: u64,
-    /// The container's node, or [`PHANTOM`].
+    /// The container's node, or [`PHANTOM`]. Its `a` counts the children
+    /// (a list's grows with `LIST_EXT`/`STRING_EXT` tails); a map's `b`
+    /// holds its tag offset until it closes, for a duplicate key error.
     node: usize,
-    /// Elements so far (a list grows with `LIST_EXT`/`STRING_EXT` tails).
-    count: u64,
-    /// The container's tag offset, for errors found on completion.
-    at: usize,
 }
 
 /// The buffers a tape decode fills; all reused from one decode to the next.
@@ -117,16 +115,17 @@ impl Decoder<'_, '_> {
         Ok((self.pos + used, true))
     }
 
-    fn tape_open(&self, frames: &mut Vec<Frame>, frame: Frame) -> R<()> {
+    #[inline(always)]
+    fn tape_open(&self, frames: &mut Vec<Frame>, frame: Frame, at: usize) -> R<()> {
         if frames.len() >= self.max_depth {
-            return Err(self.fail(frame.at, Kind::TooDeep(self.max_depth)));
+            return Err(self.fail(at, Kind::TooDeep(self.max_depth)));
         }
         push_direct!(frames, frame);
         Ok(())
     }
 
     /// Appends up to `max` integer nodes for the integers that come next.
-    #[inline]
+    #[inline(always)]
     fn tape_int_run(&mut self, nodes: &mut Vec<Node>, max: u32) -> u32 {
         let mut done = 0;
         while done < max {
@@ -200,10 +199,8 @@ impl Decoder<'_, '_> {
                             kind: FrameKind::Tuple,
                             left: n as u64,
                             node,
-                            count: n as u64,
-                            at,
                         };
-                        self.tape_open(frames, frame)?;
+                        self.tape_open(frames, frame, at)?;
                         continue 'next;
                     }
                 }
@@ -218,7 +215,7 @@ impl Decoder<'_, '_> {
                     if n as usize >= RESERVE_FROM && self.is_int_list(n) {
                         self.tape_int_run(nodes, n);
                         self.pos += 1; // NIL_EXT
-                        close(nodes, node, n as u64);
+                        close(nodes, node);
                         break 'list;
                     }
                     let ints = self.tape_int_run(nodes, n);
@@ -226,10 +223,8 @@ impl Decoder<'_, '_> {
                         kind: FrameKind::List,
                         left: (n - ints) as u64,
                         node,
-                        count: n as u64,
-                        at,
                     };
-                    self.tape_open(frames, frame)?;
+                    self.tape_open(frames, frame, at)?;
                     if ints < n {
                         continue 'next;
                     }
@@ -255,15 +250,13 @@ impl Decoder<'_, '_> {
                     } else {
                         self.claim(len_at, "map", n, 2, 0)?;
                         let node = nodes.len();
-                        push_direct!(nodes, Node::container(kind::MAP, n, 0));
+                        push_direct!(nodes, Node::container(kind::MAP, n, at as u64));
                         let frame = Frame {
                             kind: FrameKind::Map,
                             left: 2 * n as u64,
                             node,
-                            count: n as u64,
-                            at,
                         };
-                        self.tape_open(frames, frame)?;
+                        self.tape_open(frames, frame, at)?;
                         continue 'next;
                     }
                 }
@@ -334,7 +327,7 @@ impl Decoder<'_, '_> {
                 if pushed {
                     if top.kind == FrameKind::ListTail {
                         if top.node != PHANTOM {
-                            close(nodes, top.node, top.count);
+                            close(nodes, top.node);
                             if let Some(n) = nodes.get_mut(top.node) {
                                 n.flag = IMPROPER;
                             }
@@ -350,21 +343,22 @@ impl Decoder<'_, '_> {
                 pushed = true;
                 match top.kind {
                     FrameKind::Tuple => {
-                        close(nodes, top.node, top.count);
+                        close(nodes, top.node);
                         frames.truncate(frames.len() - 1);
                     }
                     FrameKind::Map => {
+                        let at = nodes.get(top.node).map_or(0, |n| n.b as usize);
                         match has_duplicate_keys(nodes, self.buf, top.node, keys) {
                             Ok(false) => {}
-                            Ok(true) => return Err(self.fail(top.at, Kind::DuplicateMapKey)),
+                            Ok(true) => return Err(self.fail(at, Kind::DuplicateMapKey)),
                             Err(e) => return Err(self.fail(e.offset, e.kind)),
                         }
-                        close(nodes, top.node, top.count);
+                        close(nodes, top.node);
                         frames.truncate(frames.len() - 1);
                     }
                     _ => match self.tape_list_tail(nodes, top)? {
                         Tail::Proper => {
-                            close(nodes, top.node, top.count);
+                            close(nodes, top.node);
                             frames.truncate(frames.len() - 1);
                         }
                         Tail::More(n) => {
@@ -373,7 +367,7 @@ impl Decoder<'_, '_> {
                         }
                         Tail::Improper => {
                             top.kind = FrameKind::ListTail;
-                            if top.count == 0 {
+                            if nodes.get(top.node).is_some_and(|n| n.a == 0) {
                                 // `[|T]` is `T`: the list node (the last
                                 // one, as it has no elements) gives way.
                                 nodes.truncate(top.node);
@@ -388,7 +382,8 @@ impl Decoder<'_, '_> {
     }
 
     /// After a list's last element, as [`Decoder::list_tail`]; a string
-    /// tail's bytes become elements, and every tail adds to `top.count`.
+    /// tail's bytes become elements, and every tail adds to the list's count.
+    #[inline(always)]
     fn tape_list_tail(&mut self, nodes: &mut Vec<Node>, top: &mut Frame) -> R<Tail> {
         loop {
             match self.buf.get(self.pos) {
@@ -401,7 +396,7 @@ impl Decoder<'_, '_> {
                     let n = self.u16()? as usize;
                     let s = self.take(n)?;
                     push_bytes(nodes, s);
-                    top.count += n as u64;
+                    add_elements(nodes, top.node, n as u32);
                     return Ok(Tail::Proper);
                 }
                 Some(&LIST_EXT) => {
@@ -410,7 +405,7 @@ impl Decoder<'_, '_> {
                     let n = self.u32()?;
                     self.claim(len_at, "list", n, 1, 1)?;
                     if n > 0 {
-                        top.count += n as u64;
+                        add_elements(nodes, top.node, n);
                         return Ok(Tail::More(n));
                     }
                 }
@@ -623,14 +618,21 @@ impl Decoder<'_, '_> {
     }
 }
 
-/// Sets the container at `node` to `count` children and the subtree that
-/// ends at the tape's end.
+/// Sets the container at `node`'s subtree to end at the tape's end.
 #[inline(always)]
-fn close(nodes: &mut [Node], node: usize, count: u64) {
+fn close(nodes: &mut [Node], node: usize) {
     let size = (nodes.len() - node) as u64;
     if let Some(n) = nodes.get_mut(node) {
-        n.a = count as u32;
         n.b = size;
+    }
+}
+
+/// Counts `more` elements to the list at `node` (which saturates at
+/// `u32::MAX`: only an input of over 4 GiB has more).
+#[inline]
+fn add_elements(nodes: &mut [Node], node: usize, more: u32) {
+    if let Some(n) = nodes.get_mut(node) {
+        n.a = n.a.saturating_add(more);
     }
 }
 

@@ -23,31 +23,19 @@ struct AtomSpan {
 /// No node: a zero-element list whose improper tail stands in its place.
 const PHANTOM: usize = usize::MAX;
 
-/// What a [`Frame`] is collecting (as the tree decoder's `FrameKind`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum FrameKind {
-    Tuple,
-    List,
-    ListTail,
-    Map,
-}
-
-/// A container whose children are still being decoded.
-#[derive(Debug)]
-pub(crate) struct Frame {
-    kind: FrameKind,
-    /// Children still to come (keys and values both, for a map).
-    left: u64,
-    /// The container's node, or [`PHANTOM`]. Its `a` counts the children
-    /// (a list's grows with `LIST_EXT`/`STRING_EXT` tails); a map's `b`
-    /// holds its tag offset until it closes, for a duplicate key error.
-    node: usize,
-}
+/// A container whose children are still being decoded: its node's index
+/// (or [`PHANTOM`]). Until it closes, the node's `b` counts the children
+/// still to come (keys and values both, for a map), its `a` the children
+/// so far (a list's grows with `LIST_EXT`/`STRING_EXT` tails), and a
+/// list's `flag` is [`IMPROPER`] once only its tail is to come.
+pub(crate) type Frame = usize;
 
 /// The buffers a tape decode fills; all reused from one decode to the next.
 pub(crate) struct Buffers<'t> {
     pub(crate) nodes: &'t mut Vec<Node>,
     pub(crate) frames: &'t mut Vec<Frame>,
+    /// The open maps' tag offsets, innermost last (for a duplicate key error).
+    pub(crate) map_at: &'t mut Vec<usize>,
     pub(crate) keys: &'t mut Vec<(u64, usize, usize)>,
     pub(crate) inflated: &'t mut Vec<u8>,
 }
@@ -62,6 +50,7 @@ pub(crate) fn fill(
 ) -> Result<(usize, bool), DecodeError> {
     out.nodes.clear();
     out.frames.clear();
+    out.map_at.clear();
     let mut d = Decoder::new(input, None, opts);
     let r = d.tape_top(out);
     r.map_err(|super::Fail| {
@@ -82,7 +71,7 @@ impl Decoder<'_, '_> {
                 return self.tape_compressed(out);
             }
         }
-        self.tape_walk(out.nodes, out.frames, out.keys)?;
+        self.tape_walk(out.nodes, out.frames, out.map_at, out.keys)?;
         Ok((self.pos, false))
     }
 
@@ -106,7 +95,7 @@ impl Decoder<'_, '_> {
             error: std::cell::Cell::new(None),
         };
         inner
-            .tape_walk(out.nodes, out.frames, out.keys)
+            .tape_walk(out.nodes, out.frames, out.map_at, out.keys)
             .inspect_err(|_| self.error.set(inner.error.take()))?;
         if inner.pos != inner.buf.len() {
             let len = inner.buf.len();
@@ -126,24 +115,39 @@ impl Decoder<'_, '_> {
 
     /// Appends up to `max` integer nodes for the integers that come next.
     #[inline(always)]
+    ///
+    /// Room for all `max` is made first (`max` passed [`Decoder::claim`], so
+    /// it is at most the bytes left), so the loop writes without checks.
     fn tape_int_run(&mut self, nodes: &mut Vec<Node>, max: u32) -> u32 {
+        nodes.reserve(max as usize);
+        let len = nodes.len();
+        let buf = self.buf;
+        let mut pos = self.pos;
         let mut done = 0;
-        while done < max {
-            let rest = self.buf.get(self.pos..).unwrap_or_default();
-            let i = match rest {
-                [SMALL_INTEGER_EXT, b, ..] => {
-                    self.pos += 2;
-                    *b as i64
-                }
-                [INTEGER_EXT, a, b, c, d, ..] => {
-                    self.pos += 5;
-                    i32::from_be_bytes([*a, *b, *c, *d]) as i64
-                }
+        for slot in nodes.spare_capacity_mut().iter_mut().take(max as usize) {
+            let i = match buf.get(pos) {
+                Some(&SMALL_INTEGER_EXT) => match buf.get(pos + 1) {
+                    Some(&b) => {
+                        pos += 2;
+                        b as i64
+                    }
+                    None => break,
+                },
+                Some(&INTEGER_EXT) => match buf.get(pos + 1..pos + 5) {
+                    Some(&[a, b, c, d]) => {
+                        pos += 5;
+                        i32::from_be_bytes([a, b, c, d]) as i64
+                    }
+                    _ => break,
+                },
                 _ => break,
             };
-            push_direct!(nodes, Node::int(i));
+            slot.write(Node::int(i));
             done += 1;
         }
+        self.pos = pos;
+        // SAFETY: the `done` slots after `len` were written just above.
+        unsafe { nodes.set_len(len + done as usize) };
         done
     }
 
@@ -152,6 +156,7 @@ impl Decoder<'_, '_> {
         &mut self,
         nodes: &mut Vec<Node>,
         frames: &mut Vec<Frame>,
+        map_at: &mut Vec<usize>,
         keys: &mut Vec<(u64, usize, usize)>,
     ) -> R<()> {
         'next: loop {
@@ -194,13 +199,8 @@ impl Decoder<'_, '_> {
                     } else {
                         self.claim(len_at, "tuple", n, 1, 0)?;
                         let node = nodes.len();
-                        push_direct!(nodes, Node::container(kind::TUPLE, n, 0));
-                        let frame = Frame {
-                            kind: FrameKind::Tuple,
-                            left: n as u64,
-                            node,
-                        };
-                        self.tape_open(frames, frame, at)?;
+                        push_direct!(nodes, Node::container(kind::TUPLE, n, n as u64));
+                        self.tape_open(frames, node, at)?;
                         continue 'next;
                     }
                 }
@@ -210,21 +210,23 @@ impl Decoder<'_, '_> {
                     self.claim(len_at, "list", n, 1, 1)?;
                     let node = nodes.len();
                     push_direct!(nodes, Node::container(kind::LIST, n, 0));
-                    // As the tree decoder: a long proper list of integers
-                    // is read in one loop, without a frame.
-                    if n as usize >= RESERVE_FROM && self.is_int_list(n) {
-                        self.tape_int_run(nodes, n);
-                        self.pos += 1; // NIL_EXT
+                    // Leading integers are read in a loop of their own; a
+                    // proper list of nothing else is then done, without a
+                    // frame. (The tree decoder checks its depth only when
+                    // it is shorter than `RESERVE_FROM`: so does this.)
+                    let ints = self.tape_int_run(nodes, n);
+                    if ints == n && self.buf.get(self.pos) == Some(&NIL_EXT) {
+                        if (n as usize) < RESERVE_FROM && frames.len() >= self.max_depth {
+                            return Err(self.fail(at, Kind::TooDeep(self.max_depth)));
+                        }
+                        self.pos += 1;
                         close(nodes, node);
                         break 'list;
                     }
-                    let ints = self.tape_int_run(nodes, n);
-                    let frame = Frame {
-                        kind: FrameKind::List,
-                        left: (n - ints) as u64,
-                        node,
-                    };
-                    self.tape_open(frames, frame, at)?;
+                    if let Some(list) = nodes.get_mut(node) {
+                        list.b = (n - ints) as u64;
+                    }
+                    self.tape_open(frames, node, at)?;
                     if ints < n {
                         continue 'next;
                     }
@@ -250,13 +252,9 @@ impl Decoder<'_, '_> {
                     } else {
                         self.claim(len_at, "map", n, 2, 0)?;
                         let node = nodes.len();
-                        push_direct!(nodes, Node::container(kind::MAP, n, at as u64));
-                        let frame = Frame {
-                            kind: FrameKind::Map,
-                            left: 2 * n as u64,
-                            node,
-                        };
-                        self.tape_open(frames, frame, at)?;
+                        push_direct!(nodes, Node::container(kind::MAP, n, 2 * n as u64));
+                        self.tape_open(frames, node, at)?;
+                        map_at.push(at);
                         continue 'next;
                     }
                 }
@@ -321,57 +319,66 @@ impl Decoder<'_, '_> {
             // A value is complete: count it against its container, and
             // close every container that this completes.
             loop {
-                let Some(top) = frames.last_mut() else {
+                let Some(&top) = frames.last() else {
                     return Ok(());
                 };
+                if top == PHANTOM {
+                    // The tail that stands for a list of no elements.
+                    frames.truncate(frames.len() - 1);
+                    continue;
+                }
+                let Some(node) = nodes.get_mut(top) else {
+                    return Err(self.eof());
+                };
                 if pushed {
-                    if top.kind == FrameKind::ListTail {
-                        if top.node != PHANTOM {
-                            close(nodes, top.node);
-                            if let Some(n) = nodes.get_mut(top.node) {
-                                n.flag = IMPROPER;
-                            }
-                        }
+                    if node.flag == IMPROPER {
+                        // The list's tail is in.
+                        close(nodes, top);
                         frames.truncate(frames.len() - 1);
                         continue;
                     }
-                    top.left -= 1;
-                    if top.left > 0 {
+                    node.b -= 1;
+                    if node.b > 0 {
                         continue 'next;
                     }
                 }
                 pushed = true;
-                match top.kind {
-                    FrameKind::Tuple => {
-                        close(nodes, top.node);
+                match node.kind {
+                    kind::TUPLE => {
+                        close(nodes, top);
                         frames.truncate(frames.len() - 1);
                     }
-                    FrameKind::Map => {
-                        let at = nodes.get(top.node).map_or(0, |n| n.b as usize);
-                        match has_duplicate_keys(nodes, self.buf, top.node, keys) {
+                    kind::MAP => {
+                        let at = map_at.pop().unwrap_or(0);
+                        match has_duplicate_keys(nodes, self.buf, top, keys) {
                             Ok(false) => {}
                             Ok(true) => return Err(self.fail(at, Kind::DuplicateMapKey)),
                             Err(e) => return Err(self.fail(e.offset, e.kind)),
                         }
-                        close(nodes, top.node);
+                        close(nodes, top);
                         frames.truncate(frames.len() - 1);
                     }
                     _ => match self.tape_list_tail(nodes, top)? {
                         Tail::Proper => {
-                            close(nodes, top.node);
+                            close(nodes, top);
                             frames.truncate(frames.len() - 1);
                         }
                         Tail::More(n) => {
-                            top.left = n as u64;
+                            if let Some(list) = nodes.get_mut(top) {
+                                list.b = n as u64;
+                            }
                             continue 'next;
                         }
                         Tail::Improper => {
-                            top.kind = FrameKind::ListTail;
-                            if nodes.get(top.node).is_some_and(|n| n.a == 0) {
+                            if nodes.get(top).is_some_and(|n| n.a == 0) {
                                 // `[|T]` is `T`: the list node (the last
                                 // one, as it has no elements) gives way.
-                                nodes.truncate(top.node);
-                                top.node = PHANTOM;
+                                nodes.truncate(top);
+                                if let Some(f) = frames.last_mut() {
+                                    *f = PHANTOM;
+                                }
+                            } else if let Some(list) = nodes.get_mut(top) {
+                                list.flag = IMPROPER;
                             }
                             continue 'next;
                         }
@@ -384,7 +391,7 @@ impl Decoder<'_, '_> {
     /// After a list's last element, as [`Decoder::list_tail`]; a string
     /// tail's bytes become elements, and every tail adds to the list's count.
     #[inline(always)]
-    fn tape_list_tail(&mut self, nodes: &mut Vec<Node>, top: &mut Frame) -> R<Tail> {
+    fn tape_list_tail(&mut self, nodes: &mut Vec<Node>, top: usize) -> R<Tail> {
         loop {
             match self.buf.get(self.pos) {
                 Some(&NIL_EXT) => {
@@ -396,7 +403,7 @@ impl Decoder<'_, '_> {
                     let n = self.u16()? as usize;
                     let s = self.take(n)?;
                     push_bytes(nodes, s);
-                    add_elements(nodes, top.node, n as u32);
+                    add_elements(nodes, top, n as u32);
                     return Ok(Tail::Proper);
                 }
                 Some(&LIST_EXT) => {
@@ -405,7 +412,7 @@ impl Decoder<'_, '_> {
                     let n = self.u32()?;
                     self.claim(len_at, "list", n, 1, 1)?;
                     if n > 0 {
-                        add_elements(nodes, top.node, n);
+                        add_elements(nodes, top, n);
                         return Ok(Tail::More(n));
                     }
                 }

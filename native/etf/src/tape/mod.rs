@@ -91,6 +91,7 @@ use node::Node;
 pub struct Tape<'a> {
     nodes: Vec<Node>,
     frames: Vec<Frame>,
+    map_at: Vec<usize>,
     /// Map keys being checked for duplicates: (name head, length, node).
     keys: Vec<(u64, usize, usize)>,
     inflated: Vec<u8>,
@@ -143,6 +144,7 @@ impl<'a> Tape<'a> {
         Tape {
             nodes,
             frames: self.frames,
+            map_at: self.map_at,
             keys: self.keys,
             inflated: self.inflated,
             input: &[],
@@ -200,6 +202,7 @@ pub fn decode_with_into<'a>(
     let out = Buffers {
         nodes: &mut tape.nodes,
         frames: &mut tape.frames,
+        map_at: &mut tape.map_at,
         keys: &mut tape.keys,
         inflated: &mut tape.inflated,
     };

@@ -673,7 +673,35 @@ fn duplicate_atom_name<'b>(
 ) -> Option<bool> {
     /// An empty slot (no node is at index `usize::MAX`).
     const EMPTY: (u64, usize, usize) = (0, 0, usize::MAX);
-    let slots = (2 * n).next_power_of_two().max(16);
+    // The first 8 bytes, big-endian and zero-padded: one load for a long
+    // name, a shift per byte for a short one (copying it into an 8-byte
+    // buffer and loading that stalls on the store).
+    let head = |text: &[u8]| match text.get(..8) {
+        Some(&[a, b, c, d, e, f, g, h]) => u64::from_be_bytes([a, b, c, d, e, f, g, h]),
+        _ => text
+            .iter()
+            .fold(0u64, |h, &b| h << 8 | b as u64)
+            .wrapping_shl(8 * (8 - text.len() as u32)),
+    };
+    if n <= 8 {
+        // Few keys: each against the others.
+        let mut seen = [EMPTY; 8];
+        for (slot, k) in seen.iter_mut().zip(keys) {
+            let text = name(k)?;
+            *slot = (head(text), text.len(), k);
+        }
+        let seen = &seen[..n.min(8)];
+        let mut dup = false;
+        for (i, a) in seen.iter().enumerate() {
+            for b in &seen[i + 1..] {
+                if a.0 == b.0 && a.1 == b.1 && (a.1 <= 8 || name(a.2)? == name(b.2)?) {
+                    dup = true;
+                }
+            }
+        }
+        return Some(dup);
+    }
+    let slots = (2 * n).next_power_of_two();
     table.clear();
     table.resize(slots, EMPTY);
     let mut dup = false;
@@ -682,10 +710,7 @@ fn duplicate_atom_name<'b>(
         if dup {
             continue; // still checking that every key is an atom
         }
-        let mut head = [0u8; 8];
-        let m = text.len().min(8);
-        head[..m].copy_from_slice(&text[..m]);
-        let head = u64::from_be_bytes(head);
+        let head = head(text);
         let hash = (head ^ text.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mut i = (hash >> 40) as usize & (slots - 1);
         loop {

@@ -432,6 +432,22 @@ fn options_read_prefixes_and_the_atom_cache() {
         (tape.root().to_term().unwrap(), used),
         etf::decode_with(&input, &opts).unwrap()
     );
+    // A pid whose node is a cache reference.
+    let pid = [88, 82, 1, 0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 9];
+    tape::decode_with_into(&mut tape, &pid, &opts).unwrap();
+    assert_eq!(
+        tape.root().as_pid(),
+        Some(etf::Pid {
+            node: Atom::new("cached"),
+            id: 7,
+            serial: 8,
+            creation: 9
+        })
+    );
+    assert_eq!(
+        (tape.root().to_term().unwrap(), pid.len()),
+        etf::decode_with(&pid, &opts).unwrap()
+    );
     let bad = [82, 0];
     assert_eq!(
         tape::decode_with_into(&mut tape, &bad, &opts).unwrap_err(),

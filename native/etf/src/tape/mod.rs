@@ -48,11 +48,19 @@
 //!
 //! Hostile input is handled as by `etf::decode`, check for check: every
 //! input gives the same term or the same [`DecodeError`] at the same byte
-//! (but for the full atom table above)
-//! (the tests compare the two on generated and mutated inputs); nesting is
-//! walked without recursion and bounded by [`DecodeOptions::max_depth`];
-//! the tape holds at most one node per input byte (16 bytes per byte);
-//! a compressed term inflates to exactly its declared size.
+//! (but for the full atom table above; the tests compare the two on
+//! generated, mutated, hostile and BEAM-made inputs, and the fuzzer does
+//! on every input it tries). `LOCAL_EXT` and atom cache references outside
+//! a distribution header are errors; nesting is walked without recursion
+//! and bounded by [`DecodeOptions::max_depth`]; the tape holds at most one
+//! node per input byte (16 bytes per byte, and its `Vec` may have twice
+//! that room); a compressed term inflates to exactly its declared size.
+//!
+//! Measured by `cargo run --release -p ferrotp-etf --example bench
+//! --features bench-eetf` (the `tape` columns, beside the `Term` ones):
+//! on a loaded 2-core machine, decoding into a reused tape ran at 2 to 9
+//! times `binary_to_term`'s speed on the same bytes, but 1.3 to 2 times on
+//! lists nested 1000 deep, and at 3 to 14 times the eetf crate's.
 //!
 //! ```
 //! use etf::tape::{self, Kind};

@@ -57,10 +57,14 @@
 //! that room); a compressed term inflates to exactly its declared size.
 //!
 //! Measured by `cargo run --release -p ferrotp-etf --example bench
-//! --features bench-eetf` (the `tape` columns, beside the `Term` ones):
-//! on a loaded 2-core machine, decoding into a reused tape ran at 2 to 9
-//! times `binary_to_term`'s speed on the same bytes, but 1.3 to 2 times on
-//! lists nested 1000 deep, and at 3 to 14 times the eetf crate's.
+//! --features bench-eetf` (the `tape` columns, beside the `Term` ones), as
+//! medians of three runs on a loaded 2-core machine (load 5 to 8), free and
+//! pinned to one core: decoding into a reused tape ran at 4.4 to 7.3 times
+//! `binary_to_term`'s speed on the same bytes for small mixed terms, 50-key
+//! maps, long integer lists and bignums, 2.7 to 3.1 times on nested lists,
+//! only 1.2 to 1.6 times on lists nested 1000 deep, and about a thousand
+//! times on large binaries (not copied); and at 4.2 to 9 times the eetf
+//! crate's speed.
 //!
 //! ```
 //! use etf::tape::{self, Kind};

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `FERROTP_BENCH_NO_BEAM=1` skips `erl` (for profiling the Rust side alone).
-//! `FERROTP_BENCH_COUNT=dec|enc|eetf|none` instead runs just that operation
+//! `FERROTP_BENCH_COUNT=dec|tape|enc|eetf|none` (`tape` into one reused tape) instead runs just that operation
 //! `FERROTP_BENCH_ROUNDS` (50) times over each corpus, for `perf stat -e instructions` comparisons that
 //! other load on the machine cannot disturb.
 //!
@@ -30,6 +30,12 @@
 //! (binaries copied), `dec Bytes` is `etf::decode_bytes` (binaries shared);
 //! the decode ratio uses the faster of the two. Each corpus is measured on
 //! both sides back to back, best of 20 slices, to damp other load.
+//!
+//! The `tape` columns decode the same bytes with `etf::tape` (a flat node
+//! buffer read in place, not a `Term` tree): `tape` decodes every item into
+//! one reused `Tape` (clearing it is part of each decode), `tape new` into
+//! a new `Tape` per item, dropped inside the timed loop. `t/beam` and
+//! `t/eetf` are `tape`'s ratios against `binary_to_term` and eetf.
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Write};
@@ -341,10 +347,15 @@ fn main() {
             .unwrap_or(50);
         for c in &corpora {
             let terms: Vec<Term> = c.items.iter().filter_map(|b| decode(b).ok()).collect();
+            let mut reused = etf::tape::Tape::new();
             for _ in 0..rounds {
                 for (item, t) in c.items.iter().zip(&terms) {
                     match op.as_str() {
                         "dec" => drop(black_box(decode(black_box(item)))),
+                        "tape" => drop(black_box(etf::tape::decode_into(
+                            &mut reused,
+                            black_box(item),
+                        ))),
                         "enc" => drop(black_box(encode(black_box(t)))),
                         "eetf" => drop(black_box(eetf_decode_one(item))),
                         _ => {}
@@ -363,7 +374,7 @@ fn main() {
         println!("(erl not found: BEAM columns left empty)");
     }
     println!(
-        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>9} {:>6}",
+        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>9} {:>6} {:>9} {:>9} {:>6} {:>6}",
         "corpus (MB/s)",
         "bytes",
         "dec",
@@ -374,7 +385,11 @@ fn main() {
         "beam enc",
         "ratio",
         "eetf dec",
-        "ratio"
+        "ratio",
+        "tape",
+        "tape new",
+        "t/beam",
+        "t/eetf"
     );
     for (i, c) in corpora.iter().enumerate() {
         let terms: Vec<Term> = c.items.iter().filter_map(|b| decode(b).ok()).collect();
@@ -395,6 +410,28 @@ fn main() {
                 let _ = black_box(etf::decode_bytes(black_box(item.clone())));
             }
         });
+        // The tape decoder: into one reused tape, and into a new one each time.
+        // First, that it decodes every item to the same term.
+        for (item, t) in c.items.iter().zip(&terms) {
+            let tape = etf::tape::decode(item).and_then(|tape| tape.root().to_term());
+            assert_eq!(
+                tape.as_ref(),
+                Ok(t),
+                "{}: the tape decodes differently",
+                c.name
+            );
+        }
+        let mut reused = etf::tape::Tape::new();
+        let tape = throughput(c.bytes(), budget, || {
+            for item in &c.items {
+                let _ = black_box(etf::tape::decode_into(&mut reused, black_box(item)));
+            }
+        });
+        let tape_new = throughput(c.bytes(), budget, || {
+            for item in &c.items {
+                let _ = black_box(etf::tape::decode(black_box(item)));
+            }
+        });
         let enc = throughput(c.bytes(), budget, || {
             for t in &terms {
                 black_box(encode(black_box(t)));
@@ -406,7 +443,7 @@ fn main() {
             .unwrap_or((f64::NAN, f64::NAN));
         let eetf = eetf_decode(c, budget).unwrap_or(f64::NAN);
         println!(
-            "{:<20} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>6.2} {:>9.1} {:>9.1} {:>6.2} {:>9.1} {:>6.2}",
+            "{:<20} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>6.2} {:>9.1} {:>9.1} {:>6.2} {:>9.1} {:>6.2} {:>9.1} {:>9.1} {:>6.2} {:>6.2}",
             c.name,
             c.bytes(),
             dec,
@@ -417,7 +454,11 @@ fn main() {
             benc,
             enc / benc,
             eetf,
-            dec / eetf
+            dec / eetf,
+            tape,
+            tape_new,
+            tape / bdec,
+            tape / eetf
         );
     }
 }

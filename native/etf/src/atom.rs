@@ -257,6 +257,13 @@ impl Atom {
         self.0
     }
 
+    /// The atom in table slot `i`, as [`Atom::index`] gave it (the tape
+    /// keeps atoms as their index).
+    #[inline]
+    pub(crate) fn from_index(i: u32) -> Atom {
+        Atom(i)
+    }
+
     /// The atom's name.
     pub fn as_str(&self) -> &'static str {
         self.info().name

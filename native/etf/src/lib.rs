@@ -10,6 +10,7 @@
 //! | `term_to_binary(T, Opts)`       | `etf::encode_with(&t, &opts)`     |
 //! | `binary_to_term(B, [used])`     | `etf::decode_prefix(&b)?`         |
 //! | (zero-copy binaries)            | `etf::decode_bytes(bytes)?`       |
+//! | `binary_to_term(B)`, read in place (no tree) | `etf::tape::decode(&b)?.root()` (see [`tape`]: when to use it) |
 //! | (dist: no 131, atom cache)      | `etf::decode_with(&b, &opts)?`, `etf::encode_body_into(..)` |
 //! | `A < B`, `lists:sort/1`         | `Ord for Term` ([`order`])        |
 //! | `io:format("~tp", [T])`         | `t.to_string()`                   |
@@ -29,6 +30,7 @@ mod hamt;
 pub mod order;
 pub mod serde;
 pub mod tag;
+pub mod tape;
 pub mod term;
 pub mod text;
 

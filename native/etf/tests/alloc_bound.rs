@@ -28,11 +28,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// Peak extra heap bytes while decoding `input` (result dropped inside).
-fn peak_while_decoding(input: &[u8]) -> usize {
+/// Peak extra heap bytes while `decode` runs on `input` (result dropped inside).
+fn peak_while<'a, T: 'a>(input: &'a [u8], decode: impl Fn(&'a [u8]) -> T) -> usize {
     let before = LIVE.load(Relaxed);
     PEAK.store(before, Relaxed);
-    drop(etf::decode(input));
+    drop(decode(input));
     PEAK.load(Relaxed) - before
 }
 
@@ -83,7 +83,14 @@ fn hostile_lengths_allocate_in_proportion_to_the_input() {
     cases.push(("nested big lists of leading integers", int_lists));
 
     for (name, input) in &cases {
-        let peak = peak_while_decoding(input);
+        let peak = peak_while(input, etf::decode);
+        let tape_peak = peak_while(input, etf::tape::decode);
+        println!("{name}: tape peak {tape_peak} bytes");
+        assert!(
+            tape_peak <= 64 * input.len() + 64 * 1024,
+            "{name}: the tape decoder allocated {tape_peak} bytes for {} input bytes",
+            input.len()
+        );
         // The decoder's scratch stacks and error are a few KiB at most; the
         // rest must scale with the input.
         let bound = 64 * input.len() + 64 * 1024;

@@ -6,7 +6,8 @@
 //! with map/tuple keys, bitstrings, its own pids/ports/refs and funs — and
 //! encodes each under every option set of `etf_diff:opts/0`. Then:
 //!
-//! 1. ferrotp decodes every encoding; all option sets decode to one term;
+//! 1. ferrotp decodes every encoding; all option sets decode to one term,
+//!    and the tape decoder (`etf::tape`) gives that term too;
 //! 2. ferrotp re-encodes with the same options: the bytes must be the
 //!    BEAM's, exactly (no exceptions are needed: large maps keep their
 //!    decoded order, funs their bytes);
@@ -128,6 +129,12 @@ fn beam_and_ferrotp_agree_on_every_encoding() {
             });
             let shared = etf::decode_bytes(bytes::Bytes::copy_from_slice(bytes)).unwrap();
             assert_eq!(shared, t, "term {terms} opts {i}: decode_bytes differs");
+            let tape = etf::tape::decode(bytes).and_then(|t| t.root().to_term());
+            assert_eq!(
+                tape.as_ref(),
+                Ok(&t),
+                "term {terms} opts {i}: the tape differs"
+            );
             let again = encode_with(&t, o);
             if again != bytes && mismatches.len() < 20 {
                 mismatches.push(format!(

@@ -4,7 +4,8 @@
 //!
 //! Inputs are random bytes and mutations of valid encodings (bit flips,
 //! interesting bytes and lengths, insertions, deletions, splices, cuts).
-//! For each one: decoding never panics, and when it succeeds,
+//! For each one: decoding never panics, the tape decoder (`etf::tape`)
+//! gives the same term or the same error, and when decoding succeeds,
 //! `decode(encode(t)) == t` with `encode` stable.
 //!
 //! Every file in `tests/regressions/` is replayed first; an input that
@@ -35,7 +36,14 @@ impl Rng {
 /// Checks one input; `Err` describes a violated property.
 fn check(input: &[u8]) -> Result<(), String> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let Ok(t) = decode(input) else {
+        let tree = decode(input);
+        let tape = etf::tape::decode(input).and_then(|t| t.root().to_term());
+        if tape != tree {
+            return Err(format!(
+                "the tape decoder disagrees: {tape:?}, the tree decoder {tree:?}"
+            ));
+        }
+        let Ok(t) = tree else {
             return Ok(());
         };
         let e = encode(&t);

@@ -27,7 +27,9 @@
 //! heap and its copying GC frees dead terms for nothing. So list-heavy
 //! terms decode slower than `binary_to_term` (`examples/bench.rs` measures
 //! both), and a program that decodes many should run on a fast allocator:
-//! the `ferrotp` binary uses mimalloc.
+//! the `ferrotp` binary uses mimalloc. To read a term rather than keep it,
+//! [`crate::tape`] decodes into one flat, reusable buffer instead, with
+//! the same checks, and faster than the BEAM.
 //!
 //! ```
 //! use etf::Term;
@@ -172,8 +174,9 @@ macro_rules! push_direct {
     }};
 }
 
-// After `push_direct!`, which it uses.
+// After `push_direct!`, which they use.
 mod scalars;
+pub(crate) mod tape;
 
 /// Moves `values[start..]` into a new exactly-sized `Vec` and pushes it
 /// back as `Term::List` (or `Term::Tuple` when `tuple`).

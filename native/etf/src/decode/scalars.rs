@@ -28,7 +28,7 @@ impl Decoder<'_, '_> {
     // ---- atoms ---------------------------------------------------------------
 
     /// An atom-valued field (a pid's node, a fun's module): tag and body.
-    fn atom(&mut self) -> R<Atom> {
+    pub(super) fn atom(&mut self) -> R<Atom> {
         let at = self.pos;
         let tag = self.u8()?;
         self.atom_body(tag, at)

@@ -1461,7 +1461,6 @@ mod park {
     use crate::direct::{Direct, DirectServer};
     use crate::mailbox::Message;
     use crate::process::Process;
-    use crate::spare::{self, Spare};
     use crate::start::BoxFuture;
 
     /// What woke a parked server.
@@ -1477,9 +1476,8 @@ mod park {
     type Running<S> = BoxFuture<'static, (S, Process, Woke<S>)>;
 
     enum Parked<S: GenServer> {
-        /// Waiting for a message (in the loop's `receive`); with the
-        /// memory of the last direct callback's future, for the next.
-        Idle(S, Process, Option<Spare>),
+        /// Waiting for a message (in the loop's `receive`).
+        Idle(S, Process),
         /// A direct callback that did not finish at once.
         Running(Running<S>),
         /// A direct callback's result the loop must finish.
@@ -1550,14 +1548,14 @@ mod park {
         /// Parks `state` and `ctx` until a message or a direct callback
         /// wakes the server; gives them back with what woke it.
         pub(super) async fn wait(&self, state: S, ctx: Process) -> (S, Process, Woke<S>) {
-            *self.0.lock() = Parked::Idle(state, ctx, None);
+            *self.0.lock() = Parked::Idle(state, ctx);
             poll_fn(|cx| {
                 let mut slot = self.0.lock();
                 match std::mem::replace(&mut *slot, Parked::Away) {
-                    Parked::Idle(state, ctx, spare) => match poll_next(&ctx, cx) {
+                    Parked::Idle(state, ctx) => match poll_next(&ctx, cx) {
                         Poll::Ready(m) => Poll::Ready((state, ctx, Woke::Msg(m))),
                         Poll::Pending => {
-                            *slot = Parked::Idle(state, ctx, spare);
+                            *slot = Parked::Idle(state, ctx);
                             Poll::Pending
                         }
                     },
@@ -1575,16 +1573,15 @@ mod park {
             .await
         }
 
-        /// Takes the parked state, context and spare future memory if
-        /// the server is idle.
-        fn take_idle(&self) -> Option<(S, Process, Option<Spare>)> {
+        /// Takes the parked state and context if the server is idle.
+        fn take_idle(&self) -> Option<(S, Process)> {
             let mut slot = self.0.lock();
             match &*slot {
-                Parked::Idle(_, ctx, _) if is_idle(ctx) => {}
+                Parked::Idle(_, ctx) if is_idle(ctx) => {}
                 _ => return None,
             }
             match std::mem::replace(&mut *slot, Parked::Away) {
-                Parked::Idle(state, ctx, spare) => Some((state, ctx, spare)),
+                Parked::Idle(state, ctx) => Some((state, ctx)),
                 other => {
                     *slot = other;
                     None
@@ -1592,15 +1589,13 @@ mod park {
             }
         }
 
-        /// Runs a direct callback once; parks what it left (and, when it
-        /// finished, its memory for the next).
+        /// Runs a direct callback once; parks what it left.
         fn run(&self, mut running: Running<S>, cx: &mut Context<'_>) -> Direct {
             match running.as_mut().poll(cx) {
                 Poll::Ready((state, ctx, Woke::Call(Ok(CallResult::Reply(r)), from))) => {
                     match etf::to_term(&r) {
                         Ok(reply) => {
-                            let spare = Spare::reclaim(running);
-                            *self.0.lock() = Parked::Idle(state, ctx, spare);
+                            *self.0.lock() = Parked::Idle(state, ctx);
                             Direct::Replied(reply)
                         }
                         // The loop fails the call as `reply/3` does.
@@ -1612,8 +1607,7 @@ mod park {
                     }
                 }
                 Poll::Ready((state, ctx, Woke::Cast(Ok(CastResult::NoReply)))) => {
-                    let spare = Spare::reclaim(running);
-                    *self.0.lock() = Parked::Idle(state, ctx, spare);
+                    *self.0.lock() = Parked::Idle(state, ctx);
                     Direct::Done
                 }
                 Poll::Ready((state, ctx, woke)) => {
@@ -1639,11 +1633,11 @@ mod park {
             let Ok(request) = etf::from_term::<S::Call>(request) else {
                 return Direct::Queue;
             };
-            let Some((mut state, mut ctx, spare)) = self.take_idle() else {
+            let Some((mut state, mut ctx)) = self.take_idle() else {
                 return Direct::Queue;
             };
             self.run(
-                spare::boxed(spare, async move {
+                Box::pin(async move {
                     let result = guarded(state.handle_call(request, from.clone(), &mut ctx)).await;
                     (state, ctx, Woke::Call(result, from))
                 }),
@@ -1661,12 +1655,12 @@ mod park {
             if decoded.is_empty() {
                 return (0, Direct::Queue);
             }
-            let Some((mut state, mut ctx, spare)) = self.take_idle() else {
+            let Some((mut state, mut ctx)) = self.take_idle() else {
                 return (0, Direct::Queue);
             };
             let taken = decoded.len();
             let outcome = self.run(
-                spare::boxed(spare, async move {
+                Box::pin(async move {
                     let mut casts = decoded.into_iter();
                     while let Some(msg) = casts.next() {
                         match guarded(state.handle_cast(msg, &mut ctx)).await {

@@ -186,7 +186,6 @@ pub mod process;
 pub mod registry;
 mod scheduler;
 pub mod signal;
-mod spare;
 pub mod start;
 pub mod supervisor;
 pub mod sys;

@@ -372,6 +372,42 @@ a_malformed_frame_from_the_program_stops_the_host_with_a_reason_test_() ->
         end)
     end}.
 
+an_alias_send_with_trailing_bytes_stops_the_host_with_a_reason_test_() ->
+    {timeout, 60, fun() ->
+        isolated(fun() ->
+            %% A stand-in program that answers the first frame with an
+            %% ALIAS_SEND shaped as the port program writes it (the shape the
+            %% host reads without decoding the sender), its payload followed
+            %% by a stray byte: still a malformed frame.
+            Pid = <<88, 100, 0, 3, "p@h", 0:96>>,
+            Alias = <<90, 0, 1, 100, 0, 3, "v@h", 0:32, 7:32>>,
+            Body = <<131, 104, 3, 97, 33, Pid/binary, Alias/binary, 131, 97, 1, 0>>,
+            Octal = lists:flatten(
+                [io_lib:format("\\~3.8.0b", [B]) || B <- binary_to_list(<<(byte_size(Body)):32, Body/binary>>)]
+            ),
+            Script = filename:join(
+                "/tmp", "ferrotp_bad_alias_" ++ integer_to_list(erlang:unique_integer([positive]))
+            ),
+            ok = file:write_file(
+                Script,
+                "#!/bin/sh\nhead -c 4 >/dev/null\nprintf '" ++ Octal ++ "'\nexec cat >/dev/null\n"
+            ),
+            ok = file:change_mode(Script, 8#755),
+            try
+                {ok, Host} = ferrotp_port:start_link(#{executable => Script}),
+                HostMon = monitor(process, Host),
+                ?assertMatch(
+                    {error, {port_protocol_error, _}}, ferrotp:start_link(Host, counter, 0)
+                ),
+                ?assertMatch(
+                    {port_protocol_error, {trailing_bytes, 1}}, down(HostMon)
+                )
+            after
+                file:delete(Script)
+            end
+        end)
+    end}.
+
 max_memory_limits_the_port_program_test_() ->
     {timeout, 120, fun() ->
         isolated(fun() ->

@@ -408,6 +408,30 @@ an_alias_send_with_trailing_bytes_stops_the_host_with_a_reason_test_() ->
         end)
     end}.
 
+proxies_in_a_call_request_become_their_rust_pids_test() ->
+    Tab = ets:new(pids, [set, public]),
+    Proxy = spawn(fun() -> receive stop -> ok end end),
+    Rust = binary_to_term(<<131, 88, 100, 0, 3, "p@h", 1:32, 0:32, 1:32>>),
+    true = ets:insert(Tab, {Proxy, Rust}),
+    Ref = make_ref(),
+    try
+        %% The caller, the request and the tag: a proxy anywhere is swapped.
+        ?assertEqual(
+            {'$gen_call', {Rust, [alias | Ref]}, {put, Rust, <<1>>}},
+            ferrotp_port_pids:to_port(Tab, {'$gen_call', {Proxy, [alias | Ref]}, {put, Proxy, <<1>>}})
+        ),
+        ?assertEqual(
+            {'$gen_call', {self(), {tag, Rust}}, value},
+            ferrotp_port_pids:to_port(Tab, {'$gen_call', {self(), {tag, Proxy}}, value})
+        ),
+        %% Without a proxy the request is returned as it is.
+        Call = {'$gen_call', {self(), [alias | Ref]}, value},
+        ?assert(erts_debug:same(Call, ferrotp_port_pids:to_port(Tab, Call)))
+    after
+        Proxy ! stop,
+        ets:delete(Tab)
+    end.
+
 max_memory_limits_the_port_program_test_() ->
     {timeout, 120, fun() ->
         isolated(fun() ->

@@ -490,6 +490,9 @@ proxy_died(P, _Reason, #{tab := Tab} = S) ->
 
 %% Rust pids in `Term' replaced by their proxies; a Rust process seen for
 %% the first time gets a proxy now, and the host monitors it.
+from_port(T, _S) when is_reference(T); is_atom(T) ->
+    %% A reply's alias, a registered name: no pid to swap.
+    T;
 from_port(Term, #{port_node := PortNode} = S) ->
     ferrotp_port_pids:map(
         fun(X) when node(X) =:= PortNode -> proxy_for(X, S);

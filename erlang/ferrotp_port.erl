@@ -340,16 +340,41 @@ cancel_timer(TRef) -> erlang:cancel_timer(TRef, [{async, true}, {info, false}]).
 %%% Internal: frames from the port program
 %%%===================================================================
 
+%% ALIAS_SEND `{33, From, Alias}' (every gen_server reply): `From' is not
+%% used, so its bytes are checked for shape and skipped instead of decoded
+%% (decoding a pid of the port's node looks its node up, about a third of
+%% the cost of the control tuple). The bytes are what the port program
+%% writes: `NEW_PID_EXT' with an `ATOM_EXT' node (any 12 bytes after it are
+%% a valid pid), then a `NEWER_REFERENCE_EXT' alias, decoded. Anything else
+%% takes the general path below.
+decode(<<131, 104, 3, 97, 33, 88, 100, NodeLen:16, _:NodeLen/binary, _:12/binary,
+         90, N:16, 100, RefNodeLen:16, _/binary>> = Bin) when NodeLen =< 255 ->
+    Skip = 5 + 1 + 1 + 2 + NodeLen + 12,
+    RefLen = 1 + 2 + 1 + 2 + RefNodeLen + 4 + 4 * N,
+    case Bin of
+        <<_:Skip/binary, RefBytes:RefLen/binary, Payload/binary>> when Payload =/= <<>> ->
+            Alias = binary_to_term(<<131, RefBytes/binary>>),
+            {{33, skipped, Alias}, payload(Payload)};
+        _ ->
+            decode_general(Bin)
+    end;
 decode(Bin) ->
+    decode_general(Bin).
+
+decode_general(Bin) ->
     {Ctrl, Used} = binary_to_term(Bin, [used]),
     case byte_size(Bin) - Used of
         0 ->
             {Ctrl, none};
         Rest ->
-            {Payload, Used2} = binary_to_term(binary:part(Bin, Used, Rest), [used]),
-            Used2 =:= Rest orelse throw({bad_frame, {trailing_bytes, Rest - Used2}}),
-            {Ctrl, {payload, Payload}}
+            {Ctrl, payload(binary:part(Bin, Used, Rest))}
     end.
+
+payload(Bin) ->
+    {Payload, Used} = binary_to_term(Bin, [used]),
+    Rest = byte_size(Bin),
+    Used =:= Rest orelse throw({bad_frame, {trailing_bytes, Rest - Used}}),
+    {payload, Payload}.
 
 %% SPAWN_REPLY
 frame({31, ReqId, _To, _Flags, Result}, none, S) ->
@@ -465,6 +490,9 @@ proxy_died(P, _Reason, #{tab := Tab} = S) ->
 
 %% Rust pids in `Term' replaced by their proxies; a Rust process seen for
 %% the first time gets a proxy now, and the host monitors it.
+from_port(T, _S) when is_reference(T); is_atom(T) ->
+    %% A reply's alias, a registered name: no pid to swap.
+    T;
 from_port(Term, #{port_node := PortNode} = S) ->
     ferrotp_port_pids:map(
         fun(X) when node(X) =:= PortNode -> proxy_for(X, S);

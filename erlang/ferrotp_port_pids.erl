@@ -40,21 +40,30 @@ map_tuple(F, T, I) ->
 
 %% @doc `Term' as the port program must see it: proxies (found in `Tab')
 %% replaced by the Rust pids they stand for.
+%% A `gen_server:call' request (what nearly every message is) and the
+%% terms that hold no pid are taken apart directly, without a walk.
 -spec to_port(ets:tid(), term()) -> term().
+to_port(Tab, {'$gen_call', {P, Tag}, Req} = Msg) when is_pid(P) ->
+    case {proxied(Tab, P), to_port(Tab, Tag), to_port(Tab, Req)} of
+        {P, Tag, Req} -> Msg;
+        {P2, Tag2, Req2} -> {'$gen_call', {P2, Tag2}, Req2}
+    end;
+to_port(_Tab, T) when is_atom(T); is_number(T); is_reference(T); is_bitstring(T) ->
+    T;
+to_port(_Tab, [alias | Ref] = Tag) when is_reference(Ref) ->
+    Tag;
 to_port(Tab, Term) ->
-    Local = node(),
-    map(
-        fun(P) when node(P) =:= Local ->
-                try ets:lookup(Tab, P) of
-                    [{_, X}] -> X;
-                    [] -> P
-                catch
-                    %% The host is gone (and its table): this proxy is
-                    %% about to end with the host's reason anyway.
-                    error:badarg -> P
-                end;
-           (P) ->
-                P
-        end,
-        Term
-    ).
+    map(fun(P) -> proxied(Tab, P) end, Term).
+
+%% The Rust pid a proxy stands for; any other pid as it is.
+proxied(Tab, P) when node(P) =:= node() ->
+    try ets:lookup(Tab, P) of
+        [{_, X}] -> X;
+        [] -> P
+    catch
+        %% The host is gone (and its table): this proxy is about to end
+        %% with the host's reason anyway.
+        error:badarg -> P
+    end;
+proxied(_Tab, P) ->
+    P.

@@ -372,6 +372,66 @@ a_malformed_frame_from_the_program_stops_the_host_with_a_reason_test_() ->
         end)
     end}.
 
+an_alias_send_with_trailing_bytes_stops_the_host_with_a_reason_test_() ->
+    {timeout, 60, fun() ->
+        isolated(fun() ->
+            %% A stand-in program that answers the first frame with an
+            %% ALIAS_SEND shaped as the port program writes it (the shape the
+            %% host reads without decoding the sender), its payload followed
+            %% by a stray byte: still a malformed frame.
+            Pid = <<88, 100, 0, 3, "p@h", 0:96>>,
+            Alias = <<90, 0, 1, 100, 0, 3, "v@h", 0:32, 7:32>>,
+            Body = <<131, 104, 3, 97, 33, Pid/binary, Alias/binary, 131, 97, 1, 0>>,
+            Octal = lists:flatten(
+                [io_lib:format("\\~3.8.0b", [B]) || B <- binary_to_list(<<(byte_size(Body)):32, Body/binary>>)]
+            ),
+            Script = filename:join(
+                "/tmp", "ferrotp_bad_alias_" ++ integer_to_list(erlang:unique_integer([positive]))
+            ),
+            ok = file:write_file(
+                Script,
+                "#!/bin/sh\nhead -c 4 >/dev/null\nprintf '" ++ Octal ++ "'\nexec cat >/dev/null\n"
+            ),
+            ok = file:change_mode(Script, 8#755),
+            try
+                {ok, Host} = ferrotp_port:start_link(#{executable => Script}),
+                HostMon = monitor(process, Host),
+                ?assertMatch(
+                    {error, {port_protocol_error, _}}, ferrotp:start_link(Host, counter, 0)
+                ),
+                ?assertMatch(
+                    {port_protocol_error, {trailing_bytes, 1}}, down(HostMon)
+                )
+            after
+                file:delete(Script)
+            end
+        end)
+    end}.
+
+proxies_in_a_call_request_become_their_rust_pids_test() ->
+    Tab = ets:new(pids, [set, public]),
+    Proxy = spawn(fun() -> receive stop -> ok end end),
+    Rust = binary_to_term(<<131, 88, 100, 0, 3, "p@h", 1:32, 0:32, 1:32>>),
+    true = ets:insert(Tab, {Proxy, Rust}),
+    Ref = make_ref(),
+    try
+        %% The caller, the request and the tag: a proxy anywhere is swapped.
+        ?assertEqual(
+            {'$gen_call', {Rust, [alias | Ref]}, {put, Rust, <<1>>}},
+            ferrotp_port_pids:to_port(Tab, {'$gen_call', {Proxy, [alias | Ref]}, {put, Proxy, <<1>>}})
+        ),
+        ?assertEqual(
+            {'$gen_call', {self(), {tag, Rust}}, value},
+            ferrotp_port_pids:to_port(Tab, {'$gen_call', {self(), {tag, Proxy}}, value})
+        ),
+        %% Without a proxy the request is returned as it is.
+        Call = {'$gen_call', {self(), [alias | Ref]}, value},
+        ?assert(erts_debug:same(Call, ferrotp_port_pids:to_port(Tab, Call)))
+    after
+        Proxy ! stop,
+        ets:delete(Tab)
+    end.
+
 max_memory_limits_the_port_program_test_() ->
     {timeout, 120, fun() ->
         isolated(fun() ->

@@ -58,13 +58,18 @@
 //!
 //! Measured by `cargo run --release -p ferrotp-etf --example bench
 //! --features bench-eetf` (the `tape` columns, beside the `Term` ones), as
-//! medians of three runs on a loaded 2-core machine (load 5 to 8), free and
-//! pinned to one core: decoding into a reused tape ran at 4.4 to 7.3 times
-//! `binary_to_term`'s speed on the same bytes for small mixed terms, 50-key
-//! maps, long integer lists and bignums, 2.7 to 3.1 times on nested lists,
-//! only 1.2 to 1.6 times on lists nested 1000 deep, and about a thousand
-//! times on large binaries (not copied); and at 4.2 to 9 times the eetf
-//! crate's speed.
+//! medians of four runs free (ranges of two pinned to one core), on a
+//! loaded 2-core machine (load 3.5 to 6): decoding into a reused tape ran
+//! at 7.2 times `binary_to_term`'s speed on the same bytes for small mixed
+//! terms (6.3 to 6.8), 7.2 to 7.5 for 50-key maps, 8.2 to 14.8 for long
+//! integer lists, 2.3 to 4.2 for bignums, 3.0 (2.9 to 4.5) on nested
+//! lists, only 1.95 (1.5 to 1.8) on lists nested 1000 deep, and about a
+//! thousand times on large binaries (not copied); and at 5.8 (4.6 to 5.7)
+//! times the eetf crate's speed on small mixed terms, 5.6 (5.5 to 7.6) on
+//! nested lists, 7.2 (7.3 to 9.6) on deep lists and 5.2 to 13.6 on the
+//! others. The walk keeps its read position in a local, a register: kept
+//! in the decoder, as it was before, every read was a store and a reload,
+//! 4 to 22% more instructions and up to a quarter more time.
 //!
 //! ```
 //! use etf::tape::{self, Kind};

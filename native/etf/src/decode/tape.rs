@@ -104,54 +104,14 @@ impl Decoder<'_, '_> {
         Ok((self.pos + used, true))
     }
 
-    #[inline(always)]
-    fn tape_open(&self, frames: &mut Vec<Frame>, frame: Frame, at: usize) -> R<()> {
-        if frames.len() >= self.max_depth {
-            return Err(self.fail(at, Kind::TooDeep(self.max_depth)));
-        }
-        push_direct!(frames, frame);
-        Ok(())
-    }
-
-    /// Appends up to `max` integer nodes for the integers that come next.
-    #[inline(always)]
-    ///
-    /// Room for all `max` is made first (`max` passed [`Decoder::claim`], so
-    /// it is at most the bytes left), so the loop writes without checks.
-    fn tape_int_run(&mut self, nodes: &mut Vec<Node>, max: u32) -> u32 {
-        nodes.reserve(max as usize);
-        let len = nodes.len();
-        let buf = self.buf;
-        let mut pos = self.pos;
-        let mut done = 0;
-        for slot in nodes.spare_capacity_mut().iter_mut().take(max as usize) {
-            let i = match buf.get(pos) {
-                Some(&SMALL_INTEGER_EXT) => match buf.get(pos + 1) {
-                    Some(&b) => {
-                        pos += 2;
-                        b as i64
-                    }
-                    None => break,
-                },
-                Some(&INTEGER_EXT) => match buf.get(pos + 1..pos + 5) {
-                    Some(&[a, b, c, d]) => {
-                        pos += 5;
-                        i32::from_be_bytes([a, b, c, d]) as i64
-                    }
-                    _ => break,
-                },
-                _ => break,
-            };
-            slot.write(Node::int(i));
-            done += 1;
-        }
-        self.pos = pos;
-        // SAFETY: the `done` slots after `len` were written just above.
-        unsafe { nodes.set_len(len + done as usize) };
-        done
-    }
-
     /// The walk: as [`Decoder::walk`], appending nodes instead of values.
+    ///
+    /// The read position is the local `pos`, not `self.pos`, so that it
+    /// stays in a register through the loop (kept in `self`, every read was
+    /// a store and a reload: most of a deeply nested list's cost). It is
+    /// written back to `self.pos` before each call of a `self` reader (the
+    /// rarer tags), read back after it, and written back on return and at
+    /// an end-of-input error (which `self.eof` reports at `self.pos`).
     fn tape_walk(
         &mut self,
         nodes: &mut Vec<Node>,
@@ -159,22 +119,131 @@ impl Decoder<'_, '_> {
         map_at: &mut Vec<usize>,
         keys: &mut Vec<(u64, usize, usize)>,
     ) -> R<()> {
+        let buf = self.buf;
+        let max_depth = self.max_depth;
+        let mut pos = self.pos;
+        // The reads of `Decoder`'s primitives, on `pos`: the same checks,
+        // failing at the same byte.
+        macro_rules! eof {
+            () => {{
+                self.pos = pos;
+                return Err(self.eof());
+            }};
+        }
+        macro_rules! read_u8 {
+            () => {
+                match buf.get(pos) {
+                    Some(&b) => {
+                        pos += 1;
+                        b
+                    }
+                    None => eof!(),
+                }
+            };
+        }
+        macro_rules! read_u16 {
+            () => {
+                match buf.get(pos..pos + 2) {
+                    Some(&[a, b]) => {
+                        pos += 2;
+                        u16::from_be_bytes([a, b])
+                    }
+                    _ => eof!(),
+                }
+            };
+        }
+        macro_rules! read_u32 {
+            () => {
+                match buf.get(pos..pos + 4) {
+                    Some(&[a, b, c, d]) => {
+                        pos += 4;
+                        u32::from_be_bytes([a, b, c, d])
+                    }
+                    _ => eof!(),
+                }
+            };
+        }
+        macro_rules! take {
+            ($n:expr) => {
+                match buf.get(pos..pos.saturating_add($n)) {
+                    Some(s) => {
+                        pos += $n;
+                        s
+                    }
+                    None => eof!(),
+                }
+            };
+        }
+        // As `Decoder::claim`.
+        macro_rules! claim {
+            ($len_at:expr, $what:expr, $n:expr, $min_bytes:expr, $extra:expr) => {
+                let room = buf.len().saturating_sub(pos).saturating_sub($extra) / $min_bytes;
+                if $n as usize > room {
+                    return Err(self.fail(
+                        $len_at,
+                        Kind::Oversized {
+                            what: $what,
+                            len: $n as u64,
+                        },
+                    ));
+                }
+            };
+        }
+        // A `self` reader, with `self.pos` synced around it.
+        macro_rules! via_self {
+            ($read:expr) => {{
+                self.pos = pos;
+                let value = $read;
+                pos = self.pos;
+                value
+            }};
+        }
+        // As `Decoder::open`.
+        macro_rules! open {
+            ($frame:expr, $at:expr) => {
+                if frames.len() >= max_depth {
+                    return Err(self.fail($at, Kind::TooDeep(max_depth)));
+                }
+                push_direct!(frames, $frame);
+            };
+        }
         'next: loop {
-            let at = self.pos;
-            let tag = self.u8()?;
+            let at = pos;
+            let tag = read_u8!();
             let mut pushed = true;
             match tag {
                 SMALL_INTEGER_EXT => {
-                    let i = self.u8()? as i64;
+                    let i = read_u8!() as i64;
                     push_direct!(nodes, Node::int(i));
                 }
                 INTEGER_EXT => {
-                    let i = i32::from_be_bytes(self.array()?) as i64;
+                    let i = read_u32!() as i32 as i64;
                     push_direct!(nodes, Node::int(i));
                 }
                 ATOM_EXT | SMALL_ATOM_EXT | ATOM_UTF8_EXT | SMALL_ATOM_UTF8_EXT
                 | ATOM_CACHE_REF => {
-                    let a = self.tape_atom_body(tag, at)?;
+                    // An ASCII name (nearly every atom) is read here; any
+                    // other is read again, from its length, by
+                    // `tape_atom_body`, which makes the same checks.
+                    let len = match tag {
+                        SMALL_ATOM_UTF8_EXT | SMALL_ATOM_EXT => read_u8!() as usize,
+                        ATOM_UTF8_EXT | ATOM_EXT => read_u16!() as usize,
+                        _ => usize::MAX,
+                    };
+                    let offset = pos;
+                    let ascii = len <= MAX_ATOM_CHARS
+                        && buf.get(pos..pos + len).is_some_and(|raw| raw.is_ascii());
+                    let a = if ascii {
+                        pos += len;
+                        AtomSpan {
+                            text: atom_text::UTF8,
+                            len_or_index: len as u32,
+                            offset,
+                        }
+                    } else {
+                        pos = at + 1;
+                        via_self!(self.tape_atom_body(tag, at)?)
+                    };
                     push_direct!(
                         nodes,
                         Node {
@@ -188,54 +257,54 @@ impl Decoder<'_, '_> {
                 }
                 NIL_EXT => push_direct!(nodes, Node::NIL),
                 SMALL_TUPLE_EXT | LARGE_TUPLE_EXT => {
-                    let len_at = self.pos;
+                    let len_at = pos;
                     let n = if tag == SMALL_TUPLE_EXT {
-                        self.u8()? as u32
+                        read_u8!() as u32
                     } else {
-                        self.u32()?
+                        read_u32!()
                     };
                     if n == 0 {
                         push_direct!(nodes, Node::container(kind::TUPLE, 0, 1));
                     } else {
-                        self.claim(len_at, "tuple", n, 1, 0)?;
+                        claim!(len_at, "tuple", n, 1, 0);
                         let node = nodes.len();
                         push_direct!(nodes, Node::container(kind::TUPLE, n, n as u64));
-                        self.tape_open(frames, node, at)?;
+                        open!(node, at);
                         continue 'next;
                     }
                 }
                 LIST_EXT => 'list: {
-                    let len_at = self.pos;
-                    let n = self.u32()?;
-                    self.claim(len_at, "list", n, 1, 1)?;
+                    let len_at = pos;
+                    let n = read_u32!();
+                    claim!(len_at, "list", n, 1, 1);
                     let node = nodes.len();
                     push_direct!(nodes, Node::container(kind::LIST, n, 0));
                     // Leading integers are read in a loop of their own; a
                     // proper list of nothing else is then done, without a
                     // frame. (The tree decoder checks its depth only when
                     // it is shorter than `RESERVE_FROM`: so does this.)
-                    let ints = self.tape_int_run(nodes, n);
-                    if ints == n && self.buf.get(self.pos) == Some(&NIL_EXT) {
-                        if (n as usize) < RESERVE_FROM && frames.len() >= self.max_depth {
-                            return Err(self.fail(at, Kind::TooDeep(self.max_depth)));
+                    let ints = int_run(buf, &mut pos, nodes, n);
+                    if ints == n && buf.get(pos) == Some(&NIL_EXT) {
+                        if (n as usize) < RESERVE_FROM && frames.len() >= max_depth {
+                            return Err(self.fail(at, Kind::TooDeep(max_depth)));
                         }
-                        self.pos += 1;
+                        pos += 1;
                         close(nodes, node);
                         break 'list;
                     }
                     if let Some(list) = nodes.get_mut(node) {
                         list.b = (n - ints) as u64;
                     }
-                    self.tape_open(frames, node, at)?;
+                    open!(node, at);
                     if ints < n {
                         continue 'next;
                     }
                     pushed = false;
                 }
                 STRING_EXT => {
-                    let n = self.u16()? as usize;
-                    let offset = self.pos;
-                    self.take(n)?;
+                    let n = read_u16!() as usize;
+                    let offset = pos;
+                    take!(n);
                     // One node for the whole string; `""` is `[]`.
                     let node = if n == 0 {
                         Node::NIL
@@ -245,62 +314,68 @@ impl Decoder<'_, '_> {
                     push_direct!(nodes, node);
                 }
                 MAP_EXT => {
-                    let len_at = self.pos;
-                    let n = self.u32()?;
+                    let len_at = pos;
+                    let n = read_u32!();
                     if n == 0 {
                         push_direct!(nodes, Node::container(kind::MAP, 0, 1));
                     } else {
-                        self.claim(len_at, "map", n, 2, 0)?;
+                        claim!(len_at, "map", n, 2, 0);
                         let node = nodes.len();
                         push_direct!(nodes, Node::container(kind::MAP, n, 2 * n as u64));
-                        self.tape_open(frames, node, at)?;
+                        open!(node, at);
                         map_at.push(at);
                         continue 'next;
                     }
                 }
                 BINARY_EXT => {
-                    let len_at = self.pos;
-                    let n = self.u32()?;
-                    self.claim(len_at, "binary", n, 1, 0)?;
-                    let offset = self.pos;
-                    self.take(n as usize)?;
+                    let len_at = pos;
+                    let n = read_u32!();
+                    claim!(len_at, "binary", n, 1, 0);
+                    let offset = pos;
+                    take!(n as usize);
                     push_direct!(nodes, Node::leaf(kind::BINARY, n, offset as u64));
                 }
                 BIT_BINARY_EXT => {
-                    let n = self.tape_bit_binary()?;
+                    let n = via_self!(self.tape_bit_binary()?);
                     push_direct!(nodes, n);
                 }
                 NEW_FLOAT_EXT => {
-                    let f = f64::from_bits(u64::from_be_bytes(self.array()?));
-                    if !f.is_finite() {
+                    let bits = match buf.get(pos..pos + 8) {
+                        Some(&[a, b, c, d, e, f, g, h]) => {
+                            pos += 8;
+                            u64::from_be_bytes([a, b, c, d, e, f, g, h])
+                        }
+                        _ => eof!(),
+                    };
+                    if !f64::from_bits(bits).is_finite() {
                         return Err(self.fail(at, Kind::InvalidFloat));
                     }
-                    push_direct!(nodes, Node::leaf(kind::FLOAT, 0, f.to_bits()));
+                    push_direct!(nodes, Node::leaf(kind::FLOAT, 0, bits));
                 }
                 FLOAT_EXT => {
-                    let f = match self.old_float(at)? {
+                    let f = match via_self!(self.old_float(at)?) {
                         crate::Term::Float(f) => f,
                         _ => return Err(self.fail(at, Kind::InvalidFloat)),
                     };
                     push_direct!(nodes, Node::leaf(kind::FLOAT, 0, f.to_bits()));
                 }
                 SMALL_BIG_EXT | LARGE_BIG_EXT => {
-                    let n = self.tape_big(tag)?;
+                    let n = via_self!(self.tape_big(tag)?);
                     push_direct!(nodes, n);
                 }
                 PID_EXT | NEW_PID_EXT | PORT_EXT | NEW_PORT_EXT | V4_PORT_EXT => {
-                    let n = self.tape_pid_or_port(tag)?;
+                    let n = via_self!(self.tape_pid_or_port(tag)?);
                     push_direct!(nodes, n);
                 }
                 REFERENCE_EXT | NEW_REFERENCE_EXT | NEWER_REFERENCE_EXT => {
-                    let n = self.tape_reference(tag)?;
+                    let n = via_self!(self.tape_reference(tag)?);
                     push_direct!(nodes, n);
                 }
                 NEW_FUN_EXT | EXPORT_EXT => {
-                    let len = match tag {
+                    let len = via_self!(match tag {
                         NEW_FUN_EXT => self.new_fun(at).map(|_| self.pos - at)?,
                         _ => self.export(at).map(|_| self.pos - at)?,
-                    };
+                    });
                     push_direct!(
                         nodes,
                         Node {
@@ -320,6 +395,7 @@ impl Decoder<'_, '_> {
             // close every container that this completes.
             loop {
                 let Some(&top) = frames.last() else {
+                    self.pos = pos;
                     return Ok(());
                 };
                 if top == PHANTOM {
@@ -328,7 +404,7 @@ impl Decoder<'_, '_> {
                     continue;
                 }
                 let Some(node) = nodes.get_mut(top) else {
-                    return Err(self.eof());
+                    eof!();
                 };
                 if pushed {
                     if node.flag == IMPROPER {
@@ -350,7 +426,7 @@ impl Decoder<'_, '_> {
                     }
                     kind::MAP => {
                         let at = map_at.pop().unwrap_or(0);
-                        match has_duplicate_keys(nodes, self.buf, top, keys) {
+                        match has_duplicate_keys(nodes, buf, top, keys) {
                             Ok(false) => {}
                             Ok(true) => return Err(self.fail(at, Kind::DuplicateMapKey)),
                             Err(e) => return Err(self.fail(e.offset, e.kind)),
@@ -358,65 +434,65 @@ impl Decoder<'_, '_> {
                         close(nodes, top);
                         frames.truncate(frames.len() - 1);
                     }
-                    _ => match self.tape_list_tail(nodes, top)? {
-                        Tail::Proper => {
-                            close(nodes, top);
-                            frames.truncate(frames.len() - 1);
-                        }
-                        Tail::More(n) => {
-                            if let Some(list) = nodes.get_mut(top) {
-                                list.b = n as u64;
-                            }
-                            continue 'next;
-                        }
-                        Tail::Improper => {
-                            if nodes.get(top).is_some_and(|n| n.a == 0) {
-                                // `[|T]` is `T`: the list node (the last
-                                // one, as it has no elements) gives way.
-                                nodes.truncate(top);
-                                if let Some(f) = frames.last_mut() {
-                                    *f = PHANTOM;
+                    _ => {
+                        // After a list's last element, as
+                        // [`Decoder::list_tail`]; a string tail's bytes
+                        // become elements, and every tail adds to the
+                        // list's count.
+                        let tail = loop {
+                            match buf.get(pos) {
+                                Some(&NIL_EXT) => {
+                                    pos += 1;
+                                    break Tail::Proper;
                                 }
-                            } else if let Some(list) = nodes.get_mut(top) {
-                                list.flag = IMPROPER;
+                                Some(&STRING_EXT) => {
+                                    pos += 1;
+                                    let n = read_u16!() as usize;
+                                    let s = take!(n);
+                                    push_bytes(nodes, s);
+                                    add_elements(nodes, top, n as u32);
+                                    break Tail::Proper;
+                                }
+                                Some(&LIST_EXT) => {
+                                    pos += 1;
+                                    let len_at = pos;
+                                    let n = read_u32!();
+                                    claim!(len_at, "list", n, 1, 1);
+                                    if n > 0 {
+                                        add_elements(nodes, top, n);
+                                        break Tail::More(n);
+                                    }
+                                }
+                                _ => break Tail::Improper,
                             }
-                            continue 'next;
+                        };
+                        match tail {
+                            Tail::Proper => {
+                                close(nodes, top);
+                                frames.truncate(frames.len() - 1);
+                            }
+                            Tail::More(n) => {
+                                if let Some(list) = nodes.get_mut(top) {
+                                    list.b = n as u64;
+                                }
+                                continue 'next;
+                            }
+                            Tail::Improper => {
+                                if nodes.get(top).is_some_and(|n| n.a == 0) {
+                                    // `[|T]` is `T`: the list node (the last
+                                    // one, as it has no elements) gives way.
+                                    nodes.truncate(top);
+                                    if let Some(f) = frames.last_mut() {
+                                        *f = PHANTOM;
+                                    }
+                                } else if let Some(list) = nodes.get_mut(top) {
+                                    list.flag = IMPROPER;
+                                }
+                                continue 'next;
+                            }
                         }
-                    },
-                }
-            }
-        }
-    }
-
-    /// After a list's last element, as [`Decoder::list_tail`]; a string
-    /// tail's bytes become elements, and every tail adds to the list's count.
-    #[inline(always)]
-    fn tape_list_tail(&mut self, nodes: &mut Vec<Node>, top: usize) -> R<Tail> {
-        loop {
-            match self.buf.get(self.pos) {
-                Some(&NIL_EXT) => {
-                    self.pos += 1;
-                    return Ok(Tail::Proper);
-                }
-                Some(&STRING_EXT) => {
-                    self.pos += 1;
-                    let n = self.u16()? as usize;
-                    let s = self.take(n)?;
-                    push_bytes(nodes, s);
-                    add_elements(nodes, top, n as u32);
-                    return Ok(Tail::Proper);
-                }
-                Some(&LIST_EXT) => {
-                    self.pos += 1;
-                    let len_at = self.pos;
-                    let n = self.u32()?;
-                    self.claim(len_at, "list", n, 1, 1)?;
-                    if n > 0 {
-                        add_elements(nodes, top, n);
-                        return Ok(Tail::More(n));
                     }
                 }
-                _ => return Ok(Tail::Improper),
             }
         }
     }
@@ -623,6 +699,44 @@ impl Decoder<'_, '_> {
             offset,
         })
     }
+}
+
+/// Appends up to `max` integer nodes for the integers at `*pos`, and says
+/// how many.
+///
+/// Room for all `max` is made first (`max` passed the walk's claim, so it
+/// is at most the bytes left), so the loop writes without checks.
+#[inline(always)]
+fn int_run(buf: &[u8], pos: &mut usize, nodes: &mut Vec<Node>, max: u32) -> u32 {
+    nodes.reserve(max as usize);
+    let len = nodes.len();
+    let mut at = *pos;
+    let mut done = 0;
+    for slot in nodes.spare_capacity_mut().iter_mut().take(max as usize) {
+        let i = match buf.get(at) {
+            Some(&SMALL_INTEGER_EXT) => match buf.get(at + 1) {
+                Some(&b) => {
+                    at += 2;
+                    b as i64
+                }
+                None => break,
+            },
+            Some(&INTEGER_EXT) => match buf.get(at + 1..at + 5) {
+                Some(&[a, b, c, d]) => {
+                    at += 5;
+                    i32::from_be_bytes([a, b, c, d]) as i64
+                }
+                _ => break,
+            },
+            _ => break,
+        };
+        slot.write(Node::int(i));
+        done += 1;
+    }
+    *pos = at;
+    // SAFETY: the `done` slots after `len` were written just above.
+    unsafe { nodes.set_len(len + done as usize) };
+    done
 }
 
 /// Sets the container at `node`'s subtree to end at the tape's end.

@@ -57,14 +57,21 @@
 //! that room); a compressed term inflates to exactly its declared size.
 //!
 //! Measured by `cargo run --release -p ferrotp-etf --example bench
-//! --features bench-eetf` (the `tape` columns, beside the `Term` ones), as
-//! medians of three runs on a loaded 2-core machine (load 5 to 8), free and
-//! pinned to one core: decoding into a reused tape ran at 4.4 to 7.3 times
-//! `binary_to_term`'s speed on the same bytes for small mixed terms, 50-key
-//! maps, long integer lists and bignums, 2.7 to 3.1 times on nested lists,
-//! only 1.2 to 1.6 times on lists nested 1000 deep, and about a thousand
-//! times on large binaries (not copied); and at 4.2 to 9 times the eetf
-//! crate's speed.
+//! --features bench-eetf` (the `tape` columns, beside the `Term` ones), two
+//! runs free and two pinned to one core on a 2-core machine at load 2 to
+//! 3: decoding into a reused tape ran at 6.6 to 6.7 times
+//! `binary_to_term`'s speed on the same bytes for small mixed terms, 2.9
+//! to 3.0 on nested lists, only 1.5 to 1.65 on lists nested 1000 deep; and
+//! at 5.7 to 5.8 times the eetf crate's speed on small mixed terms, 5.3 to
+//! 5.5 on nested lists, 7.2 on deep lists. In runs at load 4.5 to 6, it
+//! ran at 7.2 to 7.5 times `binary_to_term` for 50-key maps, 8.2 to 14.8
+//! for long integer lists, 2.3 to 4.2 for bignums and about a thousand
+//! times on large binaries (not copied), and at 5.2 to 13.6 times eetf on
+//! those. The walk keeps its read position in a local, a register: kept in
+//! the decoder, as it was before, every read was a store and a reload, 4
+//! to 22% more instructions and up to a fifth more time (deep lists then
+//! ran at 1.45 times `binary_to_term`, small mixed terms at 4.7 times eetf
+//! and nested lists at 5.1).
 //!
 //! ```
 //! use etf::tape::{self, Kind};

@@ -13,10 +13,13 @@
 //!    decoded order, funs their bytes);
 //! 3. the BEAM decodes ferrotp's encodings: each must be `=:=` the original.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use etf::{decode, encode_with, EncodeOptions, Term};
+
+mod beam;
+use beam::{erl_available, TempDir};
 
 /// `etf_diff:opts/0`, in the same order.
 fn option_sets() -> Vec<EncodeOptions> {
@@ -49,22 +52,6 @@ fn option_sets() -> Vec<EncodeOptions> {
 
 const RANDOM_TERMS: usize = 3000;
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn erl_available() -> bool {
-    Command::new("erl")
-        .args(["-noshell", "-eval", "halt()."])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 fn run_erl(dir: &Path, eval: &str) {
     let out = Command::new("erl")
         .arg("-noshell")
@@ -95,9 +82,7 @@ fn beam_and_ferrotp_agree_on_every_encoding() {
         println!("SKIPPED beam_and_ferrotp_agree_on_every_encoding: `erl` is not on PATH");
         return;
     }
-    let dir =
-        TempDir(std::env::temp_dir().join(format!("ferrotp-etf-diff-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new("etf-diff");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/erl/etf_diff.erl");
     let status = Command::new("erlc")
         .arg("-o")

@@ -7,27 +7,14 @@
 //! in: erl decodes each of ferrotp's encodings and checks that its own
 //! `term_to_binary` of the result is the same binary.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use etf::{encode, BitString, Map, Term};
 use num_bigint::BigInt;
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn erl_available() -> bool {
-    Command::new("erl")
-        .args(["-noshell", "-eval", "halt()."])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
+mod beam;
+use beam::{erl_available, TempDir};
 
 /// A deterministic shuffle (xorshift), so a failure is reproducible.
 fn shuffled<T>(mut items: Vec<T>, seed: u64) -> Vec<T> {
@@ -165,9 +152,7 @@ fn maps_over_32_keys_built_in_rust_are_written_as_the_beam_writes_them() {
         println!("SKIPPED: `erl` is not on PATH");
         return;
     }
-    let dir =
-        TempDir(std::env::temp_dir().join(format!("ferrotp-etf-map-order-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new("etf-map-order");
     let mut frames = Vec::new();
     let mut count = 0;
     for (set, keys) in key_sets().into_iter().enumerate() {

@@ -367,14 +367,21 @@ impl<'a, 'o> Decoder<'a, 'o> {
         Ok((term, self.pos))
     }
 
-    /// `80, UncompressedSize:32, ZlibData`: the term after inflating.
-    fn compressed(&mut self) -> R<(Term, usize)> {
+    /// `80, UncompressedSize:32, ZlibData`: the inflated body (at most the
+    /// declared size: a zlib bomb stops there) and how many input bytes the
+    /// compressed data took.
+    pub(super) fn inflate_compressed(&mut self) -> R<(Vec<u8>, usize)> {
         self.pos += 1;
         let size_at = self.pos;
         let declared = self.u32()? as usize;
         let data = self.buf.get(self.pos..).unwrap_or(&[]);
-        let (body, used) = compress::inflate(data, declared)
-            .map_err(|why| self.fail(size_at, Kind::BadCompressed(why)))?;
+        compress::inflate(data, declared)
+            .map_err(|why| self.fail(size_at, Kind::BadCompressed(why)))
+    }
+
+    /// `80, UncompressedSize:32, ZlibData`: the term after inflating.
+    fn compressed(&mut self) -> R<(Term, usize)> {
+        let (body, used) = self.inflate_compressed()?;
         let body = Bytes::from(body);
         let mut inner = Decoder {
             buf: &body,

@@ -126,8 +126,9 @@ impl Decoder<'_, '_> {
 
     // ---- binaries ------------------------------------------------------------
 
-    /// `BIT_BINARY_EXT`: `Len:32, Bits:8, Data`; unused low bits are cleared.
-    pub(super) fn bit_binary(&mut self) -> R<Term> {
+    /// `BIT_BINARY_EXT`'s header `Len:32, Bits:8`, checked: a length the
+    /// input holds and `1..=8` bits used in the last of at least one byte.
+    pub(super) fn bit_binary_header(&mut self) -> R<(u32, u8)> {
         let len_at = self.pos;
         let len = self.u32()?;
         let bits = self.u8()?;
@@ -143,6 +144,12 @@ impl Decoder<'_, '_> {
                 },
             ));
         }
+        Ok((len, bits))
+    }
+
+    /// `BIT_BINARY_EXT`: `Len:32, Bits:8, Data`; unused low bits are cleared.
+    pub(super) fn bit_binary(&mut self) -> R<Term> {
+        let (len, bits) = self.bit_binary_header()?;
         let mut bytes = self.bytes(len as usize)?;
         if bits == 8 {
             return Ok(Term::Binary(bytes));

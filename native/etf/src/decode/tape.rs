@@ -6,7 +6,6 @@
 
 use super::{Decoder, Tail, R, RESERVE_FROM};
 use crate::atom::{AtomError, MAX_ATOM_CHARS};
-use crate::compress;
 use crate::error::{DecodeError, DecodeErrorKind as Kind};
 use crate::tag::*;
 use crate::tape::node::{atom_text, kind, Node, IMPROPER};
@@ -78,12 +77,7 @@ impl Decoder<'_, '_> {
     /// `80, UncompressedSize:32, ZlibData`, inflated into `out.inflated`
     /// with the same bound as the tree decoder's.
     fn tape_compressed(&mut self, out: Buffers) -> R<(usize, bool)> {
-        self.pos += 1;
-        let size_at = self.pos;
-        let declared = self.u32()? as usize;
-        let data = self.buf.get(self.pos..).unwrap_or(&[]);
-        let (body, used) = compress::inflate(data, declared)
-            .map_err(|why| self.fail(size_at, Kind::BadCompressed(why)))?;
+        let (body, used) = self.inflate_compressed()?;
         *out.inflated = body;
         let mut inner = Decoder {
             buf: out.inflated.as_slice(),
@@ -499,21 +493,7 @@ impl Decoder<'_, '_> {
 
     /// `BIT_BINARY_EXT`, checked as [`Decoder::bit_binary`] checks it.
     fn tape_bit_binary(&mut self) -> R<Node> {
-        let len_at = self.pos;
-        let len = self.u32()?;
-        let bits = self.u8()?;
-        if !(1..=8).contains(&bits) || len == 0 {
-            return Err(self.fail(len_at, Kind::InvalidBitString { len, bits }));
-        }
-        if len as usize > self.remaining() {
-            return Err(self.fail(
-                len_at,
-                Kind::Oversized {
-                    what: "bitstring",
-                    len: len as u64,
-                },
-            ));
-        }
+        let (len, bits) = self.bit_binary_header()?;
         let offset = self.pos;
         let bytes = self.take(len as usize)?;
         if bits == 8 {

@@ -18,20 +18,8 @@ use std::time::{Duration, Instant};
 
 use etf::{decode, encode, Atom, EncodeOptions, Term};
 
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+mod support;
+use support::Rng;
 
 /// Checks one input; `Err` describes a violated property.
 fn check(input: &[u8]) -> Result<(), String> {

@@ -99,21 +99,6 @@ fn walk_matches(r: TermRef<'_>, t: &Term) -> Result<(), String> {
     }
 }
 
-/// xorshift64*, for deterministic mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -132,7 +117,7 @@ proptest! {
 
     #[test]
     fn mutated_encodings_give_the_same_result_or_error(t in term(), seed in any::<u64>()) {
-        let mut rng = Rng(seed | 1);
+        let mut rng = support::Rng(seed | 1);
         let bytes = encode(&t);
         for _ in 0..20 {
             let mut input = bytes.clone();

@@ -24,7 +24,7 @@ use crate::error::DecodeErrorKind as Kind;
 use crate::tag::*;
 use crate::term::{BitString, Fun, Pid, Port, Reference, Term};
 
-impl Decoder<'_, '_> {
+impl<'a> Decoder<'a, '_> {
     // ---- atoms ---------------------------------------------------------------
 
     /// An atom-valued field (a pid's node, a fun's module): tag and body.
@@ -83,11 +83,9 @@ impl Decoder<'_, '_> {
             .ok_or_else(|| self.fail(at, Kind::InvalidFloat))
     }
 
-    /// `SMALL_BIG_EXT`/`LARGE_BIG_EXT`: sign byte, little-endian digits;
-    /// normalised to `Term::Int` when the value fits in `i64`. Pushes the
-    /// value on `values` itself: returned through a `Result`, a `BigInt`
-    /// was copied on the stack with a store-forwarding stall.
-    pub(super) fn big(&mut self, tag: u8, values: &mut Vec<Term>) -> R<()> {
+    /// A bignum's sign byte and its little-endian digits (`N:8` or `N:32`
+    /// of them, as many as the input holds).
+    pub(super) fn big_parts(&mut self, tag: u8) -> R<(u8, &'a [u8])> {
         let len_at = self.pos;
         let n = if tag == SMALL_BIG_EXT {
             self.u8()? as u32
@@ -96,7 +94,15 @@ impl Decoder<'_, '_> {
         };
         self.claim(len_at, "bignum", n, 1, 1)?;
         let sign = self.u8()?;
-        let digits = self.take(n as usize)?;
+        Ok((sign, self.take(n as usize)?))
+    }
+
+    /// `SMALL_BIG_EXT`/`LARGE_BIG_EXT`: sign byte, little-endian digits;
+    /// normalised to `Term::Int` when the value fits in `i64`. Pushes the
+    /// value on `values` itself: returned through a `Result`, a `BigInt`
+    /// was copied on the stack with a store-forwarding stall.
+    pub(super) fn big(&mut self, tag: u8, values: &mut Vec<Term>) -> R<()> {
+        let (sign, digits) = self.big_parts(tag)?;
         // Leading zero digits (a non-canonical encoding) carry no value:
         // without them, whatever fits in 8 bytes is tried as an `i64`.
         let used = digits.iter().rposition(|&d| d != 0).map_or(0, |i| i + 1);

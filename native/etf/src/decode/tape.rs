@@ -513,16 +513,8 @@ impl Decoder<'_, '_> {
     /// `SMALL_BIG_EXT`/`LARGE_BIG_EXT`, checked as [`Decoder::big`] checks
     /// it and normalised the same way: an integer node when it fits `i64`.
     fn tape_big(&mut self, tag: u8) -> R<Node> {
-        let len_at = self.pos;
-        let n = if tag == SMALL_BIG_EXT {
-            self.u8()? as u32
-        } else {
-            self.u32()?
-        };
-        self.claim(len_at, "bignum", n, 1, 1)?;
-        let sign = self.u8()?;
-        let offset = self.pos;
-        let digits = self.take(n as usize)?;
+        let (sign, digits) = self.big_parts(tag)?;
+        let offset = self.pos - digits.len();
         let used = digits.iter().rposition(|&d| d != 0).map_or(0, |i| i + 1);
         let digits = digits.get(..used).unwrap_or_default();
         if digits.len() <= 8 {

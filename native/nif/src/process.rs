@@ -158,10 +158,21 @@ fn decode_cached<'a>(term: rustler::Term<'a>) -> Option<&'a RustProcess> {
     if kind == 0 {
         return None;
     }
+    let object = resource_object(term, kind)?;
+    // SAFETY: a `RustProcess` resource (the VM checked the term's type is
+    // `kind`, verified by the VM itself when learnt), laid out as rustler
+    // lays it out (checked then too); the term keeps it alive for the NIF
+    // call ('a).
+    Some(unsafe { &*(value_of(object) as *const RustProcess) })
+}
+
+/// `enif_get_resource(Env, Term, Kind, &Object)`: the address of the
+/// resource object when `term` is a resource of type `kind`. The VM only
+/// compares `kind` with the term's type, never dereferences it.
+fn resource_object(term: rustler::Term<'_>, kind: usize) -> Option<usize> {
     let mut object: *const rustler::sys::c_void = std::ptr::null();
-    // SAFETY: `kind` is the resource type of `RustProcess` (verified by
-    // the VM itself when learnt); the VM checks that `term` is a resource
-    // of that type before it writes `object`.
+    // SAFETY: the VM checks that `term` is a resource of type `kind`
+    // before it writes `object`; `kind` is only compared.
     let found = unsafe {
         rustler::sys::enif_get_resource(
             term.get_env().as_c_arg(),
@@ -170,13 +181,7 @@ fn decode_cached<'a>(term: rustler::Term<'a>) -> Option<&'a RustProcess> {
             &mut object,
         )
     };
-    if found == 0 {
-        return None;
-    }
-    // SAFETY: a `RustProcess` resource, laid out as rustler lays it out
-    // (checked when the type was learnt); the term keeps it alive for the
-    // NIF call ('a).
-    Some(unsafe { &*(value_of(object as usize) as *const RustProcess) })
+    (found != 0).then_some(object as usize)
 }
 
 /// Learns `RustProcess`'s resource type from a resource rustler has just
@@ -206,18 +211,7 @@ fn learn_resource_type(term: rustler::Term<'_>, process: &RustProcess) {
             if candidate == 0 {
                 continue;
             }
-            let mut found: *const rustler::sys::c_void = std::ptr::null();
-            // SAFETY: enif_get_resource compares `candidate` with the
-            // term's resource type without dereferencing it.
-            let ok = unsafe {
-                rustler::sys::enif_get_resource(
-                    term.get_env().as_c_arg(),
-                    term.as_c_arg(),
-                    candidate as *const rustler::sys::ErlNifResourceType,
-                    &mut found,
-                )
-            };
-            if ok != 0 && found as usize == object {
+            if resource_object(term, candidate) == Some(object) {
                 RESOURCE_TYPE.store(candidate, Ordering::Relaxed);
                 return;
             }

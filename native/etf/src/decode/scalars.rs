@@ -24,6 +24,14 @@ use crate::error::DecodeErrorKind as Kind;
 use crate::tag::*;
 use crate::term::{BitString, Fun, Pid, Port, Reference, Term};
 
+/// An atom's encoding after its tag ([`Decoder::atom_head`]).
+pub(super) enum AtomHead {
+    /// `len` bytes of text follow, UTF-8 or Latin-1.
+    Text { len: usize, utf8: bool },
+    /// An atom-cache reference, resolved.
+    Cached(Atom),
+}
+
 impl<'a> Decoder<'a, '_> {
     // ---- atoms ---------------------------------------------------------------
 
@@ -34,7 +42,10 @@ impl<'a> Decoder<'a, '_> {
         self.atom_body(tag, at)
     }
 
-    pub(super) fn atom_body(&mut self, tag: u8, at: usize) -> R<Atom> {
+    /// What follows an atom's tag (at byte `at`): the length of its text
+    /// and whether that is UTF-8, or, for a cache reference, the atom.
+    #[inline]
+    pub(super) fn atom_head(&mut self, tag: u8, at: usize) -> R<AtomHead> {
         let (len, utf8) = match tag {
             SMALL_ATOM_UTF8_EXT => (self.u8()? as usize, true),
             ATOM_UTF8_EXT => (self.u16()? as usize, true),
@@ -45,10 +56,19 @@ impl<'a> Decoder<'a, '_> {
                 return self
                     .atom_cache
                     .and_then(|cache| cache.get(i as usize).copied().flatten())
+                    .map(AtomHead::Cached)
                     .ok_or_else(|| self.fail(at, Kind::AtomCacheRef(i)));
             }
             LOCAL_EXT => return Err(self.fail(at, Kind::LocalExt)),
             _ => return Err(self.fail(at, Kind::UnknownTag(tag))),
+        };
+        Ok(AtomHead::Text { len, utf8 })
+    }
+
+    pub(super) fn atom_body(&mut self, tag: u8, at: usize) -> R<Atom> {
+        let (len, utf8) = match self.atom_head(tag, at)? {
+            AtomHead::Text { len, utf8 } => (len, utf8),
+            AtomHead::Cached(atom) => return Ok(atom),
         };
         let raw = self.take(len)?;
         if let Some(atom) = Atom::cached_utf8(raw) {

@@ -4,6 +4,7 @@
 //! each value is one 16-byte node appended to one `Vec`, never an
 //! allocation of its own.
 
+use super::scalars::AtomHead;
 use super::{Decoder, Tail, R, RESERVE_FROM};
 use crate::atom::{AtomError, MAX_ATOM_CHARS};
 use crate::error::{DecodeError, DecodeErrorKind as Kind};
@@ -627,25 +628,15 @@ impl Decoder<'_, '_> {
     /// input, so that reading a term costs no atom table lookup. Only a
     /// cache reference, which has no text, is an interned atom.
     fn tape_atom_body(&mut self, tag: u8, at: usize) -> R<AtomSpan> {
-        let (len, utf8) = match tag {
-            SMALL_ATOM_UTF8_EXT => (self.u8()? as usize, true),
-            ATOM_UTF8_EXT => (self.u16()? as usize, true),
-            ATOM_EXT => (self.u16()? as usize, false),
-            SMALL_ATOM_EXT => (self.u8()? as usize, false),
-            ATOM_CACHE_REF => {
-                let i = self.u8()?;
-                let atom = self
-                    .atom_cache
-                    .and_then(|cache| cache.get(i as usize).copied().flatten())
-                    .ok_or_else(|| self.fail(at, Kind::AtomCacheRef(i)))?;
+        let (len, utf8) = match self.atom_head(tag, at)? {
+            AtomHead::Text { len, utf8 } => (len, utf8),
+            AtomHead::Cached(atom) => {
                 return Ok(AtomSpan {
                     text: atom_text::INTERNED,
                     len_or_index: atom.index(),
                     offset: self.pos,
-                });
+                })
             }
-            LOCAL_EXT => return Err(self.fail(at, Kind::LocalExt)),
-            _ => return Err(self.fail(at, Kind::UnknownTag(tag))),
         };
         let offset = self.pos;
         let raw = self.take(len)?;

@@ -286,6 +286,10 @@ pub trait ConnectionSink: Send + 'static {
     fn message(&mut self, conn: &Connection, msg: ControlMessage, payload: Option<Term>);
     /// The connection closed; no more messages follow.
     fn closed(&mut self, conn: &Connection, reason: &CloseReason);
+    /// Everything read so far has been delivered; the reader is about to
+    /// wait for more. Work deferred by [`ConnectionSink::message`] (such
+    /// as running the processes it woke) is done here.
+    fn idle(&mut self, _conn: &Connection) {}
 }
 
 /// The sink behind [`Connection::spawn`]: a channel that ends when the connection does.
@@ -580,12 +584,19 @@ async fn read_loop<R: AsyncRead, K: ConnectionSink>(
         let packet = match buffered_packet(&mut reader, max_packet) {
             Some(p) if !closed.has_changed().unwrap_or(true) => p,
             Some(_) => break None,
-            None => tokio::select! {
+            None => {
+                let idle =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.idle(&conn)));
+                if let Err(panic) = idle {
+                    break Some(CloseReason::HandlerPanicked(panic_text(&*panic)));
+                }
+                tokio::select! {
                 // Fixed order: no random number per wait.
                 biased;
                 _ = closed.changed() => break None,
                 p = read_packet(&mut reader, max_packet) => p,
-            },
+                }
+            }
         };
         let packet = match packet {
             Ok(p) => p,

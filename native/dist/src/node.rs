@@ -692,6 +692,8 @@ impl DistNode {
         let sink = NodeSink {
             node: self.clone(),
             ready: Some(ready_rx),
+            #[cfg(feature = "runtime")]
+            woken: ferrotp::woken::Woken::new(),
         };
         let conn = Connection::spawn_tcp_with(stream, est, self.inner.connection.clone(), sink);
         let old = lock(&self.inner.peers).insert(peer, Peer::Up(conn.clone()));
@@ -798,6 +800,12 @@ struct NodeSink {
     node: DistNode,
     /// Set until the node has announced the connection (nodeup before any message).
     ready: Option<std::sync::mpsc::Receiver<()>>,
+    /// Runtime processes woken by what this connection delivered, run by
+    /// its reader once it has delivered everything it read (see
+    /// `ferrotp::woken`): a call is read, handled and answered on one
+    /// thread, as a BEAM scheduler polling its dist port does.
+    #[cfg(feature = "runtime")]
+    woken: ferrotp::woken::Woken,
 }
 
 impl NodeSink {
@@ -815,10 +823,17 @@ impl ConnectionSink for NodeSink {
         if self.node.net_kernel(conn, &msg, payload.as_ref()) {
             return;
         }
-        self.node
-            .inner
-            .handler
-            .on_control(conn.peer(), msg, payload);
+        let handler = &self.node.inner.handler;
+        #[cfg(feature = "runtime")]
+        self.woken
+            .collect(|| handler.on_control(conn.peer(), msg, payload));
+        #[cfg(not(feature = "runtime"))]
+        handler.on_control(conn.peer(), msg, payload);
+    }
+
+    #[cfg(feature = "runtime")]
+    fn idle(&mut self, _conn: &Connection) {
+        self.woken.run();
     }
 
     fn closed(&mut self, conn: &Connection, reason: &CloseReason) {

@@ -165,6 +165,7 @@
 //! | [`supervisor`]| `supervisor`: strategies, child specs, intensity       |
 //! | [`behaviours`]| named behaviours started from `{M, start_link, Args}`  |
 //! | [`counter`]   | the seed's counter, built in                           |
+//! | [`woken`]     | a reader thread runs the processes it woke             |
 
 #![deny(missing_docs)]
 
@@ -191,6 +192,7 @@ pub mod supervisor;
 pub mod sys;
 pub mod timer;
 pub mod transport;
+pub mod woken;
 
 pub use etf;
 pub use executor::{Executor, Exited, ProcessTask};

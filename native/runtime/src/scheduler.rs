@@ -23,7 +23,7 @@
 //! idle thread looks at the other queues at least every millisecond while
 //! any thread is busy, and steals what it finds.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -71,6 +71,54 @@ thread_local! {
     static CURRENT: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
     /// What is left of the running process's budget.
     static BUDGET_LEFT: Cell<u32> = const { Cell::new(BUDGET) };
+    /// Tasks woken by this (non-scheduler) thread while it collects them
+    /// for running here ([`crate::woken`]).
+    static COLLECTING: RefCell<Option<Vec<Arc<Task>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`; the tasks it wakes from outside the pool are appended to
+/// `into` instead of being queued for a scheduler thread (also when `f`
+/// panics). Nested calls collect into the outermost one.
+pub(crate) fn collect_woken<R>(into: &mut Vec<Arc<Task>>, f: impl FnOnce() -> R) -> R {
+    /// Takes the collected tasks back, on return and on unwind.
+    struct Collecting<'a>(&'a mut Vec<Arc<Task>>);
+    impl Drop for Collecting<'_> {
+        fn drop(&mut self) {
+            if let Some(tasks) = COLLECTING.with(|c| c.borrow_mut().take()) {
+                self.0.extend(tasks);
+            }
+        }
+    }
+    let outermost = COLLECTING.with(|c| match c.try_borrow_mut() {
+        Ok(mut slot) if slot.is_none() => {
+            *slot = Some(Vec::new());
+            true
+        }
+        _ => false,
+    });
+    if !outermost {
+        return f();
+    }
+    let _collecting = Collecting(into);
+    f()
+}
+
+/// Polls each of `tasks` once on this thread, as a scheduler thread
+/// would; what they wake, and a task woken again while it ran, goes to the
+/// scheduler threads.
+pub(crate) fn run_woken(tasks: &mut Vec<Arc<Task>>) {
+    for task in tasks.drain(..) {
+        let pool = task.pool.clone();
+        pool.run(usize::MAX, task);
+    }
+}
+
+/// Queues `tasks` for the scheduler threads (collected, but not run here).
+pub(crate) fn schedule_woken(tasks: &mut Vec<Arc<Task>>) {
+    for task in tasks.drain(..) {
+        let pool = task.pool.clone();
+        pool.schedule(task);
+    }
 }
 
 /// Gives the process about to be polled a fresh budget.
@@ -113,7 +161,7 @@ pub(crate) async fn yield_now() {
 }
 
 /// A process's task: its future and where it is in its life.
-struct Task {
+pub(crate) struct Task {
     state: AtomicU8,
     future: Mutex<Option<ProcessTask>>,
     pool: Arc<Pool>,
@@ -240,8 +288,21 @@ impl Pool {
                 self.notify_one();
             }
             _ => {
-                self.injector.push(task);
-                self.notify_one();
+                // A thread collecting what it wakes runs it itself.
+                let task = COLLECTING.with(|c| match c.try_borrow_mut() {
+                    Ok(mut slot) => match slot.as_mut() {
+                        Some(tasks) => {
+                            tasks.push(task);
+                            None
+                        }
+                        None => Some(task),
+                    },
+                    Err(_) => Some(task),
+                });
+                if let Some(task) = task {
+                    self.injector.push(task);
+                    self.notify_one();
+                }
             }
         }
     }

@@ -9,8 +9,10 @@ use etf::Term;
 use ferrotp::woken::Woken;
 use ferrotp::Node;
 
-/// A process that reports, for each message, the thread it ran on.
-fn reporter(node: &Node) -> (etf::Pid, mpsc::Receiver<ThreadId>) {
+/// A process that reports, for each message, the thread it ran on; it
+/// has handled one message already (an ordinary delivery, run by a
+/// scheduler thread: the thread is returned too).
+fn reporter(node: &Node) -> (etf::Pid, mpsc::Receiver<ThreadId>, ThreadId) {
     let (tx, rx) = mpsc::channel();
     let pid = node.spawn(move |mut ctx| async move {
         loop {
@@ -20,7 +22,11 @@ fn reporter(node: &Node) -> (etf::Pid, mpsc::Receiver<ThreadId>) {
             }
         }
     });
-    (pid, rx)
+    node.send(&pid, Term::atom("warm_up"));
+    let ran = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("warm-up ran");
+    (pid, rx, ran)
 }
 
 /// Collects the wake-up of a message to `pid` once the process is idle in
@@ -43,10 +49,7 @@ fn collect_send(node: &Node, pid: &etf::Pid, ran_on: &mpsc::Receiver<ThreadId>) 
 #[test]
 fn a_collected_process_runs_on_the_thread_that_woke_it() {
     let node = Node::new(etf::Atom::new("woken@localhost"), 1);
-    let (pid, ran_on) = reporter(&node);
-    // Let it reach its receive (an ordinary delivery, run by a scheduler).
-    node.send(&pid, Term::atom("warm_up"));
-    let scheduler = ran_on.recv_timeout(Duration::from_secs(10)).expect("warm-up ran");
+    let (pid, ran_on, scheduler) = reporter(&node);
     assert_ne!(scheduler, std::thread::current().id());
 
     let mut woken = collect_send(&node, &pid, &ran_on);
@@ -61,26 +64,21 @@ fn a_collected_process_runs_on_the_thread_that_woke_it() {
 #[test]
 fn a_dropped_collection_still_runs_its_processes() {
     let node = Node::new(etf::Atom::new("woken_drop@localhost"), 1);
-    let (pid, ran_on) = reporter(&node);
-    node.send(&pid, Term::atom("warm_up"));
-    ran_on.recv_timeout(Duration::from_secs(10)).expect("warm-up ran");
+    let (pid, ran_on, _) = reporter(&node);
 
     let woken = collect_send(&node, &pid, &ran_on);
     drop(woken);
-    let ran = ran_on.recv_timeout(Duration::from_secs(10)).expect("ran after the drop");
+    let ran = ran_on
+        .recv_timeout(Duration::from_secs(10))
+        .expect("ran after the drop");
     assert_ne!(ran, std::thread::current().id());
 }
 
 #[test]
 fn a_panic_inside_collect_keeps_what_was_woken() {
     let node = Node::new(etf::Atom::new("woken_panic@localhost"), 1);
-    let (pid, ran_on) = reporter(&node);
-    let (other, other_ran_on) = reporter(&node);
-    for p in [&pid, &other] {
-        node.send(p, Term::atom("warm_up"));
-    }
-    ran_on.recv_timeout(Duration::from_secs(10)).expect("warm-up ran");
-    other_ran_on.recv_timeout(Duration::from_secs(10)).expect("warm-up ran");
+    let (pid, ran_on, _) = reporter(&node);
+    let (other, other_ran_on, _) = reporter(&node);
 
     let mut woken = collect_send(&node, &pid, &ran_on);
     woken.run();
@@ -97,7 +95,9 @@ fn a_panic_inside_collect_keeps_what_was_woken() {
     // The thread collects nothing any more: this send queues as usual and
     // a scheduler thread runs it.
     node.send(&other, Term::atom("again"));
-    let ran = other_ran_on.recv_timeout(Duration::from_secs(10)).expect("ran");
+    let ran = other_ran_on
+        .recv_timeout(Duration::from_secs(10))
+        .expect("ran");
     assert_ne!(ran, std::thread::current().id());
     woken.run();
     let ran = ran_on.recv_timeout(Duration::from_secs(10)).expect("ran");

@@ -268,48 +268,34 @@ impl Decoder<'_, '_> {
                         continue 'next;
                     }
                 }
-                LIST_EXT => {
-                    // `at` is the tag of the list being read: each pass of
-                    // this loop reads one list, and a list whose last
-                    // element is itself a list (`[X, [Y, [Z]]]`, nesting
-                    // in the tail position) goes straight on to it,
-                    // without a pass through the dispatch.
-                    let mut at = at;
-                    loop {
-                        let len_at = pos;
-                        let n = read_u32!();
-                        claim!(len_at, "list", n, 1, 1);
-                        let node = nodes.len();
-                        // Leading integers are read in a loop of their own; a
-                        // proper list of nothing else is then done, without a
-                        // frame. (The tree decoder checks its depth only when
-                        // it is shorter than `RESERVE_FROM`: so does this.)
-                        let ints = list_head(buf, &mut pos, nodes, n);
-                        if ints == n {
-                            if buf.get(pos) == Some(&NIL_EXT) {
-                                if (n as usize) < RESERVE_FROM && frames.len() >= max_depth {
-                                    return Err(self.fail(at, Kind::TooDeep(max_depth)));
-                                }
-                                pos += 1;
-                                break;
+                LIST_EXT => 'list: {
+                    let len_at = pos;
+                    let n = read_u32!();
+                    claim!(len_at, "list", n, 1, 1);
+                    let node = nodes.len();
+                    // Leading integers are read in a loop of their own; a
+                    // proper list of nothing else is then done, without a
+                    // frame. (The tree decoder checks its depth only when
+                    // it is shorter than `RESERVE_FROM`: so does this.)
+                    let ints = list_head(buf, &mut pos, nodes, n);
+                    if ints == n {
+                        if buf.get(pos) == Some(&NIL_EXT) {
+                            if (n as usize) < RESERVE_FROM && frames.len() >= max_depth {
+                                return Err(self.fail(at, Kind::TooDeep(max_depth)));
                             }
-                            // Only its tail is to come.
-                            if let Some(list) = nodes.get_mut(node) {
-                                list.b = 0;
-                            }
+                            pos += 1;
+                            break 'list;
                         }
-                        open!(node, at);
-                        if ints < n {
-                            if ints + 1 == n && buf.get(pos) == Some(&LIST_EXT) {
-                                at = pos;
-                                pos += 1;
-                                continue;
-                            }
-                            continue 'next;
+                        // Only its tail is to come.
+                        if let Some(list) = nodes.get_mut(node) {
+                            list.b = 0;
                         }
-                        pushed = false;
-                        break;
                     }
+                    open!(node, at);
+                    if ints < n {
+                        continue 'next;
+                    }
+                    pushed = false;
                 }
                 STRING_EXT => {
                     let n = read_u16!() as usize;

@@ -463,9 +463,8 @@ fn list_tails_chained_a_million_long_read_as_one_flat_list() {
     assert_eq!(tape.root().to_term().unwrap(), decode(&input).unwrap());
 }
 
-/// Lists nested in their last element (`[1, [2, [3]]]`, read one after the
-/// other without the dispatch, and closed in a run by the `[]`s that end
-/// them): every way such a chain can go on or end gives the tree
+/// Lists nested in their last element (`[1, [2, [3]]]`, closed in a run by
+/// the `[]`s that end them): every way such a chain can go on or end gives the tree
 /// decoder's term, or its error at the same byte, whole, cut at every
 /// offset, and at every depth limit around the chain's depth.
 #[test]

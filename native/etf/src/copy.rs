@@ -7,8 +7,13 @@
 //! a term of four 256 KiB page-aligned binaries (as mimalloc places large
 //! blocks) encoded at 5 GB/s instead of 38, because each binary lands 8..23
 //! bytes past a page boundary in the output, after its tag and length.
-//! A copy in that window goes through a stack buffer half a page away
-//! from both ends: two copies, each at full speed.
+//! A copy in that window is made in pieces of [`PIECE`] bytes instead:
+//! `memcpy` loads a piece that small whole into registers before it
+//! stores any of it, so only a piece's first load can wait on the store
+//! just before it. Measured on that term (AMD Zen 4, glibc 2.36): pieces
+//! of 512 bytes copy as fast as a copy that does not alias at all (the
+//! decoder's, 40 GB/s), pieces of 4 KiB (`rep movsb` again) at 5 GB/s; an
+//! earlier bounce through a stack buffer (two copies) made 32 GB/s.
 //!
 //! Erlang has no equivalent: the BEAM copies binaries with `memcpy` too
 //! (`sys_memcpy`), its allocators just place them differently.
@@ -19,6 +24,10 @@ const CHECK_FROM: usize = 16 * 1024;
 /// How far apart (modulo 4 KiB) destination and source stall a copy.
 const ALIASING: std::ops::Range<usize> = 1..64;
 
+/// The pieces an aliasing copy is made in: small enough that `memcpy`
+/// copies each with all its loads before its stores (8 AVX-512 vectors).
+const PIECE: usize = 512;
+
 /// `out.extend_from_slice(bytes)`, steering a large copy clear of 4K aliasing.
 pub(crate) fn append_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len());
@@ -28,15 +37,8 @@ pub(crate) fn append_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
         out.extend_from_slice(bytes);
         return;
     }
-    let mut bounce = [0u8; 8192];
-    let base = bounce.as_ptr() as usize;
-    // A 4 KiB window starting half a page past the source's page offset;
-    // chunks of 4 KiB keep that offset for every chunk.
-    let start = (src + 2048).wrapping_sub(base) % 4096;
-    for chunk in bytes.chunks(4096) {
-        let tmp = &mut bounce[start..start + chunk.len()];
-        tmp.copy_from_slice(chunk);
-        out.extend_from_slice(tmp);
+    for piece in bytes.chunks(PIECE) {
+        out.extend_from_slice(piece);
     }
 }
 
@@ -55,7 +57,7 @@ mod tests {
     use super::*;
 
     /// Every placement of source against destination copies the same
-    /// bytes, the bounced ones included.
+    /// bytes, the piecewise ones included.
     #[test]
     fn appended_bytes_are_the_source_at_every_offset() {
         let src: Vec<u8> = (0..70_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
@@ -68,7 +70,7 @@ mod tests {
         }
     }
 
-    /// A copy placed in the aliasing window (the bounced path) copies
+    /// A copy placed in the aliasing window (the piecewise path) copies
     /// exactly.
     #[test]
     fn a_copy_in_the_aliasing_window_copies_exactly() {

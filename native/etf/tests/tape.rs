@@ -462,3 +462,93 @@ fn list_tails_chained_a_million_long_read_as_one_flat_list() {
     assert_eq!(list.clone().nth(257).unwrap().as_i64(), Some(1));
     assert_eq!(tape.root().to_term().unwrap(), decode(&input).unwrap());
 }
+
+/// Lists nested in their last element (`[1, [2, [3]]]`, closed in a run by
+/// the `[]`s that end them): every way such a chain can go on or end gives the tree
+/// decoder's term, or its error at the same byte, whole, cut at every
+/// offset, and at every depth limit around the chain's depth.
+#[test]
+fn lists_nested_in_their_last_element_read_as_the_tree_decoder_reads_them() {
+    let texts = [
+        "[1, [2, [3, [4, [5]]]]]",
+        "[[[[[]]]]]",
+        "[1, 300, [2, -70000, [3, 4 | five] | six]]",
+        "[1, [2, [3 | \"xyz\"]]]",
+        "[a, [b, [c, [d]]], e]",
+        "[1, [2, [3, {x}]], [4, [5]]]",
+        "{[1, [2, [3]]], [4, [5, [6]]]}",
+        "#{k => [1, [2, [3]]]}",
+        "[1, [2, [3]] | [4, [5]]]",
+        "[[1], []]",
+        "[1, [2, [3]], [], 4]",
+        "{[1, [2]], []}",
+    ];
+    for text in texts {
+        let t = etf::parse(text).unwrap();
+        let bytes = encode(&t);
+        assert_eq!(via_tape(&bytes).unwrap(), t, "{text}");
+        for cut in 0..bytes.len() {
+            assert_agree(&bytes[..cut]);
+        }
+        let mut tape = Tape::new();
+        for max_depth in 0..8 {
+            let opts = DecodeOptions {
+                max_depth,
+                ..Default::default()
+            };
+            assert_eq!(
+                tape::decode_with_into(&mut tape, &bytes, &opts)
+                    .and_then(|used| Ok((tape.root().to_term()?, used))),
+                etf::decode_with(&bytes, &opts),
+                "{text} at max_depth {max_depth}"
+            );
+        }
+    }
+    // Non-canonical chains: an empty list as the last element, a `LIST_EXT`
+    // and an improper tail after a chain, and `[|T]` inside one.
+    let cases: &[&[u8]] = &[
+        &[131, 108, 0, 0, 0, 1, 108, 0, 0, 0, 0, 106, 106],
+        &[
+            131, 108, 0, 0, 0, 1, 108, 0, 0, 0, 1, 97, 1, 106, 108, 0, 0, 0, 1, 97, 2, 106,
+        ],
+        &[
+            131, 108, 0, 0, 0, 2, 97, 1, 108, 0, 0, 0, 1, 97, 2, 106, 97, 3,
+        ],
+        &[131, 108, 0, 0, 0, 1, 108, 0, 0, 0, 0, 97, 5, 106],
+        &[
+            131, 108, 0, 0, 0, 1, 108, 0, 0, 0, 1, 108, 0, 0, 0, 0, 97, 5, 106, 106,
+        ],
+        &[
+            131, 108, 0, 0, 0, 1, 108, 0, 0, 0, 1, 97, 1, 107, 0, 2, 3, 4, 106,
+        ],
+    ];
+    for input in cases {
+        assert_agree(input);
+        assert!(decode(input).is_ok(), "{input:?}");
+    }
+    // A chain 100 000 deep: too deep by default, the same error; one
+    // 3000 deep decoded alike within a limit that allows it.
+    let chain = |depth: u32| {
+        let mut input = vec![131];
+        for i in 0..depth {
+            input.extend_from_slice(&[108, 0, 0, 0, 2, 97, (i % 256) as u8]);
+        }
+        input.extend(std::iter::repeat_n(106, depth as usize + 1));
+        input
+    };
+    assert_agree(&chain(100_000));
+    let opts = DecodeOptions {
+        max_depth: 3000,
+        ..Default::default()
+    };
+    for depth in [2999, 3000, 3001] {
+        let input = chain(depth);
+        let mut tape = Tape::new();
+        assert_eq!(
+            tape::decode_with_into(&mut tape, &input, &opts)
+                .and_then(|used| Ok((tape.root().to_term()?, used))),
+            etf::decode_with(&input, &opts),
+            "{depth} deep"
+        );
+    }
+}

@@ -273,22 +273,23 @@ impl Decoder<'_, '_> {
                     let n = read_u32!();
                     claim!(len_at, "list", n, 1, 1);
                     let node = nodes.len();
-                    push_direct!(nodes, Node::container(kind::LIST, n, 0));
                     // Leading integers are read in a loop of their own; a
                     // proper list of nothing else is then done, without a
                     // frame. (The tree decoder checks its depth only when
                     // it is shorter than `RESERVE_FROM`: so does this.)
-                    let ints = int_run(buf, &mut pos, nodes, n);
-                    if ints == n && buf.get(pos) == Some(&NIL_EXT) {
-                        if (n as usize) < RESERVE_FROM && frames.len() >= max_depth {
-                            return Err(self.fail(at, Kind::TooDeep(max_depth)));
+                    let ints = list_head(buf, &mut pos, nodes, n);
+                    if ints == n {
+                        if buf.get(pos) == Some(&NIL_EXT) {
+                            if (n as usize) < RESERVE_FROM && frames.len() >= max_depth {
+                                return Err(self.fail(at, Kind::TooDeep(max_depth)));
+                            }
+                            pos += 1;
+                            break 'list;
                         }
-                        pos += 1;
-                        close(nodes, node);
-                        break 'list;
-                    }
-                    if let Some(list) = nodes.get_mut(node) {
-                        list.b = (n - ints) as u64;
+                        // Only its tail is to come.
+                        if let Some(list) = nodes.get_mut(node) {
+                            list.b = 0;
+                        }
                     }
                     open!(node, at);
                     if ints < n {
@@ -465,6 +466,7 @@ impl Decoder<'_, '_> {
                             Tail::Proper => {
                                 close(nodes, top);
                                 frames.truncate(frames.len() - 1);
+                                close_tail_lists(nodes, frames, buf, &mut pos);
                             }
                             Tail::More(n) => {
                                 if let Some(list) = nodes.get_mut(top) {
@@ -664,18 +666,28 @@ impl Decoder<'_, '_> {
     }
 }
 
-/// Appends up to `max` integer nodes for the integers at `*pos`, and says
-/// how many.
+/// Appends the node of a list of `n` elements, then an integer node for
+/// each of its leading elements that is an integer at `*pos`; says how
+/// many those are. The list node's `b` counts the elements still to come,
+/// or (all `n` read) is the subtree's size, as if it were closed.
 ///
-/// Room for all `max` is made first (`max` passed the walk's claim, so it
-/// is at most the bytes left), so the loop writes without checks.
+/// Room for all `n + 1` is made first (`n` passed the walk's claim, so it
+/// is at most the bytes left), so the loop writes without checks, and
+/// the tape's length is read and written once, not once per node (each
+/// a store and a reload on the walk's critical path).
 #[inline(always)]
-fn int_run(buf: &[u8], pos: &mut usize, nodes: &mut Vec<Node>, max: u32) -> u32 {
-    nodes.reserve(max as usize);
+fn list_head(buf: &[u8], pos: &mut usize, nodes: &mut Vec<Node>, n: u32) -> u32 {
+    nodes.reserve(n as usize + 1);
     let len = nodes.len();
+    let Some((head, slots)) = nodes.spare_capacity_mut().split_first_mut() else {
+        // (Not after `reserve`; the slow way all the same, with no
+        // element read: `b` is all `n` to come, or the size 1 if none.)
+        push_direct!(nodes, Node::container(kind::LIST, n, (n as u64).max(1)));
+        return 0;
+    };
     let mut at = *pos;
     let mut done = 0;
-    for slot in nodes.spare_capacity_mut().iter_mut().take(max as usize) {
+    for slot in slots.iter_mut().take(n as usize) {
         let i = match buf.get(at) {
             Some(&SMALL_INTEGER_EXT) => match buf.get(at + 1) {
                 Some(&b) => {
@@ -696,10 +708,38 @@ fn int_run(buf: &[u8], pos: &mut usize, nodes: &mut Vec<Node>, max: u32) -> u32 
         slot.write(Node::int(i));
         done += 1;
     }
+    let b = if done == n {
+        1 + n as u64
+    } else {
+        (n - done) as u64
+    };
+    head.write(Node::container(kind::LIST, n, b));
     *pos = at;
-    // SAFETY: the `done` slots after `len` were written just above.
-    unsafe { nodes.set_len(len + done as usize) };
+    // SAFETY: the slot at `len` and the `done` after it were written just
+    // above.
+    unsafe { nodes.set_len(len + 1 + done as usize) };
     done
+}
+
+/// After a list closes: closes each open list that it, in turn, ends
+/// (`[X, [Y, [Z]]]`: a list that was the last element of the list below
+/// it on the stack, which `[]` then ends), as the walk's loop would one
+/// by one, with fewer checks. Stops at the first frame that is not such
+/// a list (the walk's loop then goes on from there).
+#[inline(always)]
+fn close_tail_lists(nodes: &mut [Node], frames: &mut Vec<Frame>, buf: &[u8], pos: &mut usize) {
+    let end = nodes.len();
+    while let (Some(&top), Some(&NIL_EXT)) = (frames.last(), buf.get(*pos)) {
+        match nodes.get_mut(top) {
+            // (A list waiting for its improper tail has `b` 0.)
+            Some(list) if list.kind == kind::LIST && list.b == 1 => {
+                list.b = (end - top) as u64;
+            }
+            _ => return,
+        }
+        *pos += 1;
+        frames.pop();
+    }
 }
 
 /// Sets the container at `node`'s subtree to end at the tape's end.

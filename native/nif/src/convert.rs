@@ -573,6 +573,42 @@ fn request_with_tag(term: rustler::Term<'_>) -> Result<Option<Term>, ConvertErro
 /// this NIF call (a placeholder stands for it; see [`settle_tags`] and
 /// [`forget_tags`]). `None` if `from` is not a `{Pid, Tag}`.
 pub fn caller_from_beam(from: rustler::Term<'_>) -> Result<Option<(Pid, Term)>, ConvertError> {
+    Ok(caller_pid_from_beam(from)?.map(|(pid, tag)| (pid, tag.placeholder())))
+}
+
+/// A call's tag, still a VM term of the running NIF call: see
+/// [`caller_pid_from_beam`].
+pub struct BeamTag {
+    env: usize,
+    raw: ERL_NIF_TERM,
+    alias: bool,
+}
+
+impl BeamTag {
+    /// The placeholder term standing for the tag, recorded for this NIF
+    /// call (see [`settle_tags`] and [`forget_tags`]).
+    pub fn placeholder(&self) -> Term {
+        let id = CALL_TAGS.with(|t| {
+            let mut t = t.borrow_mut();
+            let id = t.next_id();
+            t.tags.push((id, self.env, self.raw, false));
+            id
+        });
+        // `creation` says whether the tag is `[alias | Ref]` (1) or a reference (0).
+        Term::Port(etf::Port {
+            node: tag_node(),
+            id,
+            creation: u32::from(self.alias),
+        })
+    }
+}
+
+/// Reads a call's `From` (`{Pid, Tag}`) but leaves the tag a VM term
+/// until [`BeamTag::placeholder`] is asked for (a call answered within the
+/// NIF call never needs it). `None` if `from` is not a `{Pid, Tag}`.
+pub fn caller_pid_from_beam(
+    from: rustler::Term<'_>,
+) -> Result<Option<(Pid, BeamTag)>, ConvertError> {
     let env = from.get_env();
     let raw_env = env.as_c_arg();
     let mut arity = 0;
@@ -598,19 +634,12 @@ pub fn caller_from_beam(from: rustler::Term<'_>) -> Result<Option<(Pid, Term)>, 
     }
     // SAFETY: as above.
     let pid = pid_from_beam(unsafe { rustler::Term::new(env, pid) })?;
-    let id = CALL_TAGS.with(|t| {
-        let mut t = t.borrow_mut();
-        let id = t.next_id();
-        t.tags.push((id, raw_env as usize, tag, false));
-        id
-    });
-    // `creation` says whether the tag is `[alias | Ref]` (1) or a reference (0).
-    let placeholder = Term::Port(etf::Port {
-        node: tag_node(),
-        id,
-        creation: u32::from(alias),
-    });
-    Ok(Some((pid, placeholder)))
+    let tag = BeamTag {
+        env: raw_env as usize,
+        raw: tag,
+        alias,
+    };
+    Ok(Some((pid, tag)))
 }
 
 /// Whether `tag` is a call tag: `Some(false)` for a reference,

@@ -15,8 +15,8 @@ use rustler::{Encoder, Env, NifResult, ResourceArc};
 
 use crate::beam_env;
 use crate::convert::{
-    caller_from_beam, forget_tags, from_beam, from_beam_within, pid_from_beam, request_from_beam,
-    settle_tags, to_beam, ConvertError,
+    caller_pid_from_beam, forget_tags, from_beam, from_beam_within, pid_from_beam,
+    request_from_beam, settle_tags, to_beam, ConvertError,
 };
 use crate::host;
 use crate::process::{InitStatus, Proc, RustProcess, Step};
@@ -218,21 +218,34 @@ fn gen_call<'a>(
     if !process.has_direct() {
         return queue();
     }
-    let (Ok(Some(caller)), Ok(request)) =
-        (caller_from_beam(from), request_from_beam(request, BUDGET))
-    else {
-        forget_tags();
+    let (Ok(Some((pid, tag))), Ok(request)) = (
+        caller_pid_from_beam(from),
+        request_from_beam(request, BUDGET),
+    ) else {
         return queue();
     };
-    let (pid, tag) = caller;
-    let out = match process.direct(env, |server, cx| server.call(pid, tag, &request, cx)) {
+    // The tag is recorded only if the call does not end in this NIF call
+    // with a reply (`BeamTag::placeholder`).
+    let mut recorded = false;
+    let mut placeholder = || {
+        recorded = true;
+        tag.placeholder()
+    };
+    let answer = process.direct(env, |server, cx| {
+        server.call_now(pid, &mut placeholder, &request, cx)
+    });
+    let out = match answer {
         Some(Direct::Replied(reply)) => {
             let reply = to_beam(env, &reply);
-            forget_tags();
+            if recorded {
+                forget_tags();
+            }
             return Ok((atoms::reply(), reply).encode(env));
         }
         None | Some(Direct::Queue) => {
-            forget_tags();
+            if recorded {
+                forget_tags();
+            }
             return queue();
         }
         Some(Direct::Done | Direct::Poll) => step(env, process.poll(env)),

@@ -151,6 +151,14 @@ pub enum CallResult<S: GenServer> {
     },
 }
 
+/// What [`GenServer::handle_call_now`] did with a call.
+pub enum CallNow<S: GenServer> {
+    /// `{reply, Reply, S}`, answered without awaiting.
+    Reply(S::Reply),
+    /// Not answered here: [`GenServer::handle_call`] takes the request.
+    Later(S::Call),
+}
+
 /// What `handle_cast`, `handle_info` and `handle_continue` decided.
 pub enum CastResult<S: GenServer> {
     /// `{noreply, S}`.
@@ -195,6 +203,25 @@ pub trait GenServer: Sized + Send + 'static {
                 reply: None,
             }
         }
+    }
+
+    /// Answers a call at once, without awaiting: `CallNow::Reply(r)` is
+    /// `{reply, R, S}`; `CallNow::Later(request)` hands the request to
+    /// [`GenServer::handle_call`], which then handles it as usual (the
+    /// default, for every request). Every call is offered here first, on
+    /// every path, so a server answers each request the same way wherever
+    /// the call comes from.
+    ///
+    /// A plain function, not a future: where the host can run a waiting
+    /// server's call in place (NIF mode, see [`crate::direct`]), a request
+    /// answered here costs no future, no move of the state and no task
+    /// poll. Worth it for short answers (reading a field); anything that
+    /// awaits, defers its reply, continues or stops belongs in
+    /// `handle_call`. A panic here crashes the server as one in
+    /// `handle_call` does.
+    fn handle_call_now(&mut self, request: Self::Call, ctx: &mut Process) -> CallNow<Self> {
+        let _ = ctx;
+        CallNow::Later(request)
     }
 
     /// Handles a cast. The default crashes the server with `bad_cast`.
@@ -1110,6 +1137,7 @@ async fn serve<S: GenServer>(
                     after_call(&mut state, result, from, &mut ctx).await
                 }
                 park::Woke::Cast(result) => after_cast(result),
+                park::Woke::Crashed(panic) => Next::Stop(panic),
             }
         } else {
             let msg = if suspended {
@@ -1213,7 +1241,11 @@ async fn handle_call<S: GenServer>(
     from: From,
     ctx: &mut Process,
 ) -> Next<S> {
-    let result = guarded(state.handle_call(req, from.clone(), ctx)).await;
+    let result = match crate::panic::catch(|| state.handle_call_now(req, ctx)) {
+        Ok(CallNow::Reply(r)) => Ok(CallResult::Reply(r)),
+        Ok(CallNow::Later(req)) => guarded(state.handle_call(req, from.clone(), ctx)).await,
+        Err(panic) => Err(panic),
+    };
     after_call(state, result, from, ctx).await
 }
 
@@ -1471,6 +1503,8 @@ mod park {
         Call(Result<CallResult<S>, Term>, From),
         /// A direct cast's result, for the loop to finish.
         Cast(Result<CastResult<S>, Term>),
+        /// A direct `handle_call_now` panicked with this reason.
+        Crashed(Term),
     }
 
     type Running<S> = BoxFuture<'static, (S, Process, Woke<S>)>;
@@ -1624,25 +1658,67 @@ mod park {
 
     impl<S: GenServer> DirectServer for Slot<S> {
         fn call(&self, caller: Pid, tag: Term, request: &Term, cx: &mut Context<'_>) -> Direct {
-            let from = From {
-                pid: caller,
-                tag: Tag::Wire(Arc::new(tag)),
-            };
+            let mut tag = Some(tag);
+            let mut tag = || tag.take().unwrap_or_else(Term::nil);
+            self.call_now(caller, &mut tag, request, cx)
+        }
+
+        fn call_now(
+            &self,
+            caller: Pid,
+            tag: &mut dyn FnMut() -> Term,
+            request: &Term,
+            cx: &mut Context<'_>,
+        ) -> Direct {
             // A request that does not decode crashes the server: the
             // ordinary path does that (and logs why).
             let Ok(request) = etf::from_term::<S::Call>(request) else {
                 return Direct::Queue;
             };
-            let Some((mut state, mut ctx)) = self.take_idle() else {
+            let mut slot = self.0.lock();
+            let Parked::Idle(state, ctx) = &mut *slot else {
                 return Direct::Queue;
             };
-            self.run(
-                Box::pin(async move {
-                    let result = guarded(state.handle_call(request, from.clone(), &mut ctx)).await;
-                    (state, ctx, Woke::Call(result, from))
-                }),
-                cx,
-            )
+            if !is_idle(ctx) {
+                return Direct::Queue;
+            }
+            // `handle_call_now` on the parked state, in place.
+            let now = crate::panic::catch(|| state.handle_call_now(request, ctx));
+            let from = |tag: &mut dyn FnMut() -> Term| From {
+                pid: caller,
+                tag: Tag::Wire(Arc::new(tag())),
+            };
+            let woke = match now {
+                Ok(super::CallNow::Reply(r)) => match etf::to_term(&r) {
+                    Ok(reply) => return Direct::Replied(reply),
+                    // The loop fails the call as `reply/3` does.
+                    Err(_) => Woke::Call(Ok(CallResult::Reply(r)), from(tag)),
+                },
+                Ok(super::CallNow::Later(request)) => {
+                    let Parked::Idle(mut state, mut ctx) =
+                        std::mem::replace(&mut *slot, Parked::Away)
+                    else {
+                        return Direct::Queue;
+                    };
+                    drop(slot);
+                    let from = from(tag);
+                    return self.run(
+                        Box::pin(async move {
+                            let result =
+                                guarded(state.handle_call(request, from.clone(), &mut ctx)).await;
+                            (state, ctx, Woke::Call(result, from))
+                        }),
+                        cx,
+                    );
+                }
+                Err(panic) => Woke::Crashed(panic),
+            };
+            // Finished, but not with a reply the host sends: the loop
+            // finishes it in the process's task.
+            if let Parked::Idle(state, ctx) = std::mem::replace(&mut *slot, Parked::Away) {
+                *slot = Parked::Woken(state, ctx, woke);
+            }
+            Direct::Poll
         }
 
         fn casts(&self, msgs: &[Term], cx: &mut Context<'_>) -> (usize, Direct) {

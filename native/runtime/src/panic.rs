@@ -55,8 +55,14 @@ pub(crate) fn catch_poll<F: Future>(
     fut: Pin<&mut F>,
     cx: &mut Context<'_>,
 ) -> Result<Poll<F::Output>, Term> {
+    catch(|| fut.poll(cx))
+}
+
+/// Runs `f` (a synchronous callback), turning a panic into the exit
+/// reason `{panic, Msg, Loc}`.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Term> {
     let outer = IN_PROCESS.with(|f| f.replace(true));
-    let result = catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+    let result = catch_unwind(AssertUnwindSafe(f));
     IN_PROCESS.with(|f| f.set(outer));
     result.map_err(|payload| {
         let message = if let Some(s) = payload.downcast_ref::<&str>() {

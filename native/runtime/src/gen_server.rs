@@ -1483,6 +1483,7 @@ pub async fn enter<S: GenServer>(
 /// them directly while it holds the process's task.
 mod park {
     use std::future::poll_fn;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
     use std::task::{Context, Poll};
 
@@ -1521,7 +1522,14 @@ mod park {
     }
 
     /// The parking place of one server.
-    pub(super) struct Slot<S: GenServer>(Mutex<Parked<S>>);
+    pub(super) struct Slot<S: GenServer> {
+        parked: Mutex<Parked<S>>,
+        /// The process's drain count when its mailbox was last seen empty
+        /// (and it was not exiting) while parked idle; `u64::MAX` when
+        /// unknown. While the count, the mail flag and the exit flag are
+        /// unchanged, it still is: checking that takes no lock.
+        quiet: AtomicU64,
+    }
 
     /// Drops what is parked when the server loop is dropped (its process
     /// killed while waiting), as the loop's own stack would have been.
@@ -1529,7 +1537,7 @@ mod park {
 
     impl<S: GenServer> Drop for Unpark<S> {
         fn drop(&mut self) {
-            let parked = std::mem::replace(&mut *self.0 .0.lock(), Parked::Away);
+            let parked = std::mem::replace(&mut *self.0.parked.lock(), Parked::Away);
             drop(parked);
         }
     }
@@ -1537,7 +1545,10 @@ mod park {
     /// A slot, if the process's executor takes direct servers.
     pub(super) fn offer<S: GenServer>(ctx: &Process) -> Option<Arc<Slot<S>>> {
         let host = ctx.node.executor()?;
-        let slot = Arc::new(Slot(Mutex::new(Parked::Away)));
+        let slot = Arc::new(Slot {
+            parked: Mutex::new(Parked::Away),
+            quiet: AtomicU64::new(u64::MAX),
+        });
         host.direct_server(ctx.pid(), slot.clone()).then_some(slot)
     }
 
@@ -1568,27 +1579,43 @@ mod park {
         }
     }
 
-    /// Nothing waits for the process: a message handed to it now is the
-    /// next one its `receive` would take.
-    fn is_idle(ctx: &Process) -> bool {
-        if ctx.shared.has_mail() {
-            ctx.shared.drain(&ctx.node, None);
-        }
-        let st = ctx.shared.state.lock();
-        st.exiting.is_none() && st.mailbox.len() == 0
-    }
-
     impl<S: GenServer> Slot<S> {
+        /// Nothing waits for the process: a message handed to it now is
+        /// the next one its `receive` would take. No lock when nothing has
+        /// happened to its mailbox since it was last seen empty.
+        fn is_idle(&self, ctx: &Process) -> bool {
+            let shared = &ctx.shared;
+            if !shared.has_mail()
+                && !shared.may_exit()
+                && self.quiet.load(Ordering::Relaxed) == shared.drains()
+            {
+                return true;
+            }
+            if shared.has_mail() {
+                shared.drain(&ctx.node, None);
+            }
+            let st = shared.state.lock();
+            let idle = st.exiting.is_none() && st.mailbox.len() == 0;
+            if idle {
+                self.quiet.store(shared.drains(), Ordering::Relaxed);
+            }
+            idle
+        }
+
         /// Parks `state` and `ctx` until a message or a direct callback
         /// wakes the server; gives them back with what woke it.
         pub(super) async fn wait(&self, state: S, ctx: Process) -> (S, Process, Woke<S>) {
-            *self.0.lock() = Parked::Idle(state, ctx);
+            *self.parked.lock() = Parked::Idle(state, ctx);
             poll_fn(|cx| {
-                let mut slot = self.0.lock();
+                let mut slot = self.parked.lock();
                 match std::mem::replace(&mut *slot, Parked::Away) {
                     Parked::Idle(state, ctx) => match poll_next(&ctx, cx) {
                         Poll::Ready(m) => Poll::Ready((state, ctx, Woke::Msg(m))),
                         Poll::Pending => {
+                            if !ctx.shared.may_exit() {
+                                // Empty, seen under the state lock just now.
+                                self.quiet.store(ctx.shared.drains(), Ordering::Relaxed);
+                            }
                             *slot = Parked::Idle(state, ctx);
                             Poll::Pending
                         }
@@ -1609,11 +1636,13 @@ mod park {
 
         /// Takes the parked state and context if the server is idle.
         fn take_idle(&self) -> Option<(S, Process)> {
-            let mut slot = self.0.lock();
+            let mut slot = self.parked.lock();
             match &*slot {
-                Parked::Idle(_, ctx) if is_idle(ctx) => {}
+                Parked::Idle(_, ctx) if self.is_idle(ctx) => {}
                 _ => return None,
             }
+            // Callbacks may leave messages in the mailbox (`requeue`).
+            self.quiet.store(u64::MAX, Ordering::Relaxed);
             match std::mem::replace(&mut *slot, Parked::Away) {
                 Parked::Idle(state, ctx) => Some((state, ctx)),
                 other => {
@@ -1629,27 +1658,27 @@ mod park {
                 Poll::Ready((state, ctx, Woke::Call(Ok(CallResult::Reply(r)), from))) => {
                     match etf::to_term(&r) {
                         Ok(reply) => {
-                            *self.0.lock() = Parked::Idle(state, ctx);
+                            *self.parked.lock() = Parked::Idle(state, ctx);
                             Direct::Replied(reply)
                         }
                         // The loop fails the call as `reply/3` does.
                         Err(_) => {
                             let woke = Woke::Call(Ok(CallResult::Reply(r)), from);
-                            *self.0.lock() = Parked::Woken(state, ctx, woke);
+                            *self.parked.lock() = Parked::Woken(state, ctx, woke);
                             Direct::Poll
                         }
                     }
                 }
                 Poll::Ready((state, ctx, Woke::Cast(Ok(CastResult::NoReply)))) => {
-                    *self.0.lock() = Parked::Idle(state, ctx);
+                    *self.parked.lock() = Parked::Idle(state, ctx);
                     Direct::Done
                 }
                 Poll::Ready((state, ctx, woke)) => {
-                    *self.0.lock() = Parked::Woken(state, ctx, woke);
+                    *self.parked.lock() = Parked::Woken(state, ctx, woke);
                     Direct::Poll
                 }
                 Poll::Pending => {
-                    *self.0.lock() = Parked::Running(running);
+                    *self.parked.lock() = Parked::Running(running);
                     Direct::Poll
                 }
             }
@@ -1675,11 +1704,11 @@ mod park {
             let Ok(request) = etf::from_term::<S::Call>(request) else {
                 return Direct::Queue;
             };
-            let mut slot = self.0.lock();
+            let mut slot = self.parked.lock();
             let Parked::Idle(state, ctx) = &mut *slot else {
                 return Direct::Queue;
             };
-            if !is_idle(ctx) {
+            if !self.is_idle(ctx) {
                 return Direct::Queue;
             }
             // `handle_call_now` on the parked state, in place.
@@ -1700,6 +1729,7 @@ mod park {
                     else {
                         return Direct::Queue;
                     };
+                    self.quiet.store(u64::MAX, Ordering::Relaxed);
                     drop(slot);
                     let from = from(tag);
                     return self.run(

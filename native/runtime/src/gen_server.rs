@@ -9,6 +9,7 @@
 //! | `init(Arg) -> {ok, S}`                       | `async fn init(arg, ctx) -> Init<Self>` (`Init::Ok(s)`) |
 //! | `{ok, S, {continue, C}}`, `{stop, R}`, `ignore` | `Init::Continue(s, c)`, `Init::Stop(r)`, `Init::Ignore` |
 //! | `handle_call(Req, From, S) -> {reply, R, S}` | `async fn handle_call(&mut self, req, from, ctx) -> CallResult<Self>` |
+//! | (a `handle_call` clause that only replies)   | `fn handle_call_now(&mut self, req, ctx) -> CallNow<Self>` (no `.await`) |
 //! | `{noreply, S}` + `gen_server:reply(From, R)` | `CallResult::NoReply` + [`reply`]`(ctx, &from, r)`     |
 //! | `{stop, Reason, Reply, S}`                   | `CallResult::Stop { reason, reply: Some(r) }`         |
 //! | `handle_cast(Msg, S) -> {noreply, S}`        | `async fn handle_cast(&mut self, msg, ctx) -> CastResult<Self>` |

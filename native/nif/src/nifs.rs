@@ -232,7 +232,11 @@ unsafe extern "C" fn gen_call_nif(
         let process: Proc<'_> = process.decode()?;
         gen_call(env, process, from, request)
     });
-    rustler::codegen_runtime::handle_nif_result(result, env).apply(env)
+    match result {
+        // The common case straight back to the VM.
+        Ok(Ok(term)) => term.as_c_arg(),
+        other => rustler::codegen_runtime::handle_nif_result(other, env).apply(env),
+    }
 }
 
 /// `gen_call(Proc, From, Request)`: `{'$gen_call', From, Request}` arrived
@@ -274,7 +278,10 @@ fn gen_call<'a>(
             if recorded {
                 forget_tags();
             }
-            return Ok((tag.term(env), reply).encode(env));
+            return Ok(rustler::types::tuple::make_tuple(
+                env,
+                &[tag.term(env), reply],
+            ));
         }
         None | Some(Direct::Queue) => {
             if recorded {

@@ -45,11 +45,12 @@ defmodule NifBench do
       :higher
     )
 
-    {bt, bm, bm1} = starts(beam)
-    {rt, rm, rm1} = starts(rust)
+    {bt, bm, bm1, bm100} = starts(beam)
+    {rt, rm, rm1, rm100} = starts(rust)
     row("#{@starts} starts", "us each", bt, rt, :lower)
     row("BEAM memory per process", "bytes", bm, rm, :lower)
     row("  ... after one call each", "bytes", bm1, rm1, :lower)
+    row("  ... after 100 calls each", "bytes", bm100, rm100, :lower)
   end
 
   defp row(what, unit, beam, rust, better) do
@@ -122,9 +123,11 @@ defmodule NifBench do
       )
 
   # Time per start, and BEAM memory per process once started (init has run:
-  # start_link returned) and after one call each: process heaps and
-  # structures (processes_used) plus binaries (a NIF resource is one).
-  # erlang:memory(total) swings by whole allocator carriers between runs.
+  # start_link returned), after one call each and after 99 more each
+  # (a process that has served a while: its heap after several garbage
+  # collections): process heaps and structures (processes_used) plus
+  # binaries (a NIF resource is one). erlang:memory(total) swings by whole
+  # allocator carriers between runs.
   defp starts(start) do
     pids = List.duplicate(nil, @starts)
     :erlang.garbage_collect()
@@ -135,8 +138,10 @@ defmodule NifBench do
     m1 = mem()
     Enum.each(pids, &GenServer.call(&1, :value))
     m2 = mem()
+    Enum.each(pids, fn pid -> call_loop(pid, 99) end)
+    m3 = mem()
     Enum.each(pids, &stop/1)
-    {us, div(m1 - m0, @starts), div(m2 - m0, @starts)}
+    {us, div(m1 - m0, @starts), div(m2 - m0, @starts), div(m3 - m0, @starts)}
   end
 
   # Memory freed by processes that died shortly before (earlier stages)

@@ -181,7 +181,7 @@ loop(Proc, Hib) ->
             %% replies (ferrotp::direct); otherwise the call takes the
             %% ordinary path. First in line: calls are the common case.
             case gen_call(Proc, From, Request) of
-                {reply, Reply} ->
+                {_Tag, _Reply} = Reply ->
                     reply(From, Reply),
                     loop(Proc, Hib);
                 queue ->
@@ -198,12 +198,13 @@ loop(Proc, Hib) ->
 next(ok, _Msg, Proc, Hib) -> loop(Proc, Hib);
 next({stop, Crashed, Reason}, Msg, _Proc, _Hib) -> stop(Crashed, Reason, Msg).
 
-%% gen:reply/2, inline: an OTP 24+ tag's reply goes to its alias (dropped
-%% if the caller gave up), any other to the caller's pid.
-reply({_To, [alias | Alias] = Tag}, Reply) when is_reference(Alias) ->
-    Alias ! {Tag, Reply};
-reply(From, Reply) ->
-    gen:reply(From, Reply).
+%% gen:reply/2, inline, with the reply message {Tag, Reply} the NIF built:
+%% an OTP 24+ tag's reply goes to its alias (dropped if the caller gave
+%% up), any other to the caller's pid.
+reply({_To, [alias | Alias]}, Reply) when is_reference(Alias) ->
+    Alias ! Reply;
+reply({To, _Tag}, Reply) ->
+    try To ! Reply catch _:_ -> Reply end.
 
 %% One message: ok while the Rust process lives, {stop, Crashed, Reason}
 %% once it has died. Messages the proxy handles itself come first;
@@ -220,7 +221,7 @@ handle({'$gen_call', From, Request} = Msg, Proc) ->
     %% A gen_server waiting idle answers at once, and the proxy replies
     %% (ferrotp::direct); otherwise the call takes the ordinary path.
     case gen_call(Proc, From, Request) of
-        {reply, Reply} -> gen:reply(From, Reply);
+        {_Tag, _Reply} = Reply -> reply(From, Reply), ok;
         queue -> send_in(Proc, [Msg]);
         Step -> Step
     end;

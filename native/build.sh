@@ -4,12 +4,13 @@
 # copied to priv/ where erlang:load_nif/2 finds it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(-p ferrotp-cli)
-if [ -d native/nif ]; then packages+=(-p ferrotp-nif); fi
-cargo build --release --locked "${packages[@]}" >&2
+cargo build --release --locked -p ferrotp-cli >&2
 mkdir -p priv
-if [ -f target/release/libferrotp_nif.so ]; then
-  cp -f target/release/libferrotp_nif.so priv/libferrotp_nif.so.tmp
+# The NIF library with the `nif` profile (release plus whole-program
+# optimisation, see Cargo.toml): target/nif/.
+if [ -d native/nif ]; then
+  cargo build --profile nif --locked -p ferrotp-nif >&2
+  cp -f target/nif/libferrotp_nif.so priv/libferrotp_nif.so.tmp
   mv -f priv/libferrotp_nif.so.tmp priv/libferrotp_nif.so
 fi
 # The example of a user's own NIF library (ferrotp's NIFs plus a `stack`

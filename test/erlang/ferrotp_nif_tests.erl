@@ -8,6 +8,7 @@ nif_test_() ->
     [?T(start_link_returns_a_linked_local_pid),
      ?T(call_and_cast_reach_the_rust_counter),
      ?T(casts_and_calls_keep_their_order),
+     ?T(direct_replies_go_where_gen_reply_sends_them),
      ?T(bad_cast_in_a_burst_is_the_exit_reason),
      ?T(call_to_a_suspended_server_waits_for_resume),
      ?T(nifs_reject_what_is_not_a_rust_process),
@@ -74,6 +75,25 @@ casts_and_calls_keep_their_order() ->
                         Self ! flooded end),
     receive flooded -> ok end,
     ?assertEqual(15000, gen_server:call(Pid, value)),
+    stop(Pid).
+
+%% A call answered in place (handle_call_now) is replied to as gen:reply/2
+%% does: a plain reference tag to the caller's pid, an OTP 24+
+%% [alias | Ref] tag to the alias, dropped once the caller has given it up.
+direct_replies_go_where_gen_reply_sends_them() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 4, []),
+    Ref = make_ref(),
+    Pid ! {'$gen_call', {self(), Ref}, value},
+    ?assertEqual(4, receive {Ref, R1} -> R1 after 5000 -> timeout end),
+    Alias = alias(),
+    Tag = [alias | Alias],
+    Pid ! {'$gen_call', {self(), Tag}, value},
+    ?assertEqual(4, receive {Tag, R2} -> R2 after 5000 -> timeout end),
+    unalias(Alias),
+    Pid ! {'$gen_call', {self(), Tag}, value},
+    %% A later call is answered, and the late one was dropped before it.
+    ?assertEqual(4, gen_server:call(Pid, value)),
+    ?assertEqual(none, receive {Tag, _} = Late -> Late after 100 -> none end),
     stop(Pid).
 
 %% The proxy's NIFs read their process argument through a cached resource

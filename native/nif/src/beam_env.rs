@@ -25,17 +25,25 @@ use crate::convert::{pid_to_beam, to_beam};
 
 thread_local! {
     static CALLER_ENV: Cell<*mut ErlNifEnv> = const { Cell::new(ptr::null_mut()) };
+    /// Whether this thread is inside the node's tokio runtime for good
+    /// (see `host::enter_runtime`). Beside `CALLER_ENV`, so a direct call
+    /// reaches both with one thread-local lookup.
+    static IN_RUNTIME: Cell<bool> = const { Cell::new(false) };
     static THREAD_ENV: RefCell<Option<OwnedEnv>> = const { RefCell::new(None) };
 }
 
 /// Restores the previous environment when dropped.
 pub struct Entered {
+    /// This thread's `CALLER_ENV` (a thread-local lives as long as its
+    /// thread; the guard, holding a raw pointer, cannot leave the thread).
+    cell: *const Cell<*mut ErlNifEnv>,
     previous: *mut ErlNifEnv,
 }
 
 impl Drop for Entered {
     fn drop(&mut self) {
-        CALLER_ENV.with(|c| c.set(self.previous));
+        // SAFETY: `cell` is this thread's `CALLER_ENV` (see the field).
+        unsafe { (*self.cell).set(self.previous) };
     }
 }
 
@@ -43,8 +51,21 @@ impl Drop for Entered {
 /// is dropped. `env` must be the environment of the running NIF call (or
 /// callback) and outlive the guard.
 pub fn enter(env: Env<'_>) -> Entered {
-    let previous = CALLER_ENV.with(|c| c.replace(env.as_c_arg()));
-    Entered { previous }
+    CALLER_ENV.with(|c| Entered {
+        cell: c as *const Cell<*mut ErlNifEnv>,
+        previous: c.replace(env.as_c_arg()),
+    })
+}
+
+/// Whether this thread has entered the node's runtime for good; `set`
+/// records that it has.
+pub fn in_runtime(set: bool) -> bool {
+    IN_RUNTIME.with(|c| {
+        if set {
+            c.set(true);
+        }
+        c.get()
+    })
 }
 
 /// Runs `f` with the current NIF call's environment, if this thread is in one.

@@ -86,6 +86,9 @@ struct Caches {
 
 thread_local! {
     static CACHES: RefCell<Caches> = RefCell::new(Caches::default());
+    /// The last pid [`pid_from_beam`] read on this thread (the VM term is
+    /// the pid's immediate word: equal words, equal pids).
+    static LAST_PID: Cell<Option<(ERL_NIF_TERM, Pid)>> = const { Cell::new(None) };
     /// Work units left for the conversion in progress.
     static BUDGET: Cell<usize> = const { Cell::new(usize::MAX) };
 }
@@ -143,6 +146,10 @@ fn spend(units: usize) -> Result<(), ConvertError> {
 // the layout is checked against the VM once (`immediates_layout_holds`) and
 // the ordinary path is used if it ever differs.
 
+/// An immediate term (a small integer, atom, local pid or port, `[]`):
+/// primary tag `0b11`.
+const IMMEDIATE_MASK: u64 = 0x3;
+const IMMEDIATE_TAG: u64 = 0x3;
 const SMALL_TAG_MASK: u64 = 0xF;
 const SMALL_TAG: u64 = 0xF;
 const ATOM_TAG_MASK: u64 = 0x3F;
@@ -312,10 +319,21 @@ fn atom_from_beam(term: rustler::Term<'_>) -> Result<Atom, ConvertError> {
 /// external format, so a pid reads exactly as `term_to_binary` writes it).
 pub fn pid_from_beam(term: rustler::Term<'_>) -> Result<Pid, ConvertError> {
     let raw = term.as_c_arg();
+    // A caller calls again and again: its pid is usually the last one read.
+    if let Some((last, p)) = LAST_PID.with(Cell::get) {
+        if last == raw {
+            return Ok(p);
+        }
+    }
     if let Some(p) = CACHES.with(|c| c.borrow().pids_in.get(&raw).copied()) {
+        LAST_PID.with(|l| l.set(Some((raw, p))));
         return Ok(p);
     }
     match via_external(term)? {
+        // Only a local pid's term is an immediate (the same word in every
+        // env, for as long as the pid means this process); a remote pid's
+        // term points into a heap, so it is never cached.
+        Term::Pid(p) if raw as u64 & IMMEDIATE_MASK != IMMEDIATE_TAG => Ok(p),
         Term::Pid(p) => {
             CACHES.with(|c| {
                 let mut c = c.borrow_mut();
@@ -326,6 +344,7 @@ pub fn pid_from_beam(term: rustler::Term<'_>) -> Result<Pid, ConvertError> {
                 c.pids_in.insert(raw, p);
                 c.pids_out.insert(p, raw);
             });
+            LAST_PID.with(|l| l.set(Some((raw, p))));
             Ok(p)
         }
         _ => Err(ConvertError::Unreadable("pid")),
@@ -573,6 +592,49 @@ fn request_with_tag(term: rustler::Term<'_>) -> Result<Option<Term>, ConvertErro
 /// this NIF call (a placeholder stands for it; see [`settle_tags`] and
 /// [`forget_tags`]). `None` if `from` is not a `{Pid, Tag}`.
 pub fn caller_from_beam(from: rustler::Term<'_>) -> Result<Option<(Pid, Term)>, ConvertError> {
+    Ok(caller_pid_from_beam(from)?.map(|(pid, tag)| (pid, tag.placeholder())))
+}
+
+/// A call's tag, still a VM term of the running NIF call: see
+/// [`caller_pid_from_beam`].
+pub struct BeamTag {
+    env: usize,
+    raw: ERL_NIF_TERM,
+    alias: bool,
+}
+
+impl BeamTag {
+    /// The tag as the VM term it is, in the running NIF call's `env`.
+    pub fn term<'a>(&self, env: Env<'a>) -> rustler::Term<'a> {
+        // SAFETY: read from a term of the running NIF call's env (the
+        // caller's `From`), which is `env`.
+        unsafe { rustler::Term::new(env, self.raw) }
+    }
+
+    /// The placeholder term standing for the tag, recorded for this NIF
+    /// call (see [`settle_tags`] and [`forget_tags`]).
+    pub fn placeholder(&self) -> Term {
+        let id = CALL_TAGS.with(|t| {
+            let mut t = t.borrow_mut();
+            let id = t.next_id();
+            t.tags.push((id, self.env, self.raw, false));
+            id
+        });
+        // `creation` says whether the tag is `[alias | Ref]` (1) or a reference (0).
+        Term::Port(etf::Port {
+            node: tag_node(),
+            id,
+            creation: u32::from(self.alias),
+        })
+    }
+}
+
+/// Reads a call's `From` (`{Pid, Tag}`) but leaves the tag a VM term
+/// until [`BeamTag::placeholder`] is asked for (a call answered within the
+/// NIF call never needs it). `None` if `from` is not a `{Pid, Tag}`.
+pub fn caller_pid_from_beam(
+    from: rustler::Term<'_>,
+) -> Result<Option<(Pid, BeamTag)>, ConvertError> {
     let env = from.get_env();
     let raw_env = env.as_c_arg();
     let mut arity = 0;
@@ -598,19 +660,12 @@ pub fn caller_from_beam(from: rustler::Term<'_>) -> Result<Option<(Pid, Term)>, 
     }
     // SAFETY: as above.
     let pid = pid_from_beam(unsafe { rustler::Term::new(env, pid) })?;
-    let id = CALL_TAGS.with(|t| {
-        let mut t = t.borrow_mut();
-        let id = t.next_id();
-        t.tags.push((id, raw_env as usize, tag, false));
-        id
-    });
-    // `creation` says whether the tag is `[alias | Ref]` (1) or a reference (0).
-    let placeholder = Term::Port(etf::Port {
-        node: tag_node(),
-        id,
-        creation: u32::from(alias),
-    });
-    Ok(Some((pid, placeholder)))
+    let tag = BeamTag {
+        env: raw_env as usize,
+        raw: tag,
+        alias,
+    };
+    Ok(Some((pid, tag)))
 }
 
 /// Whether `tag` is a call tag: `Some(false)` for a reference,

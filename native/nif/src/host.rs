@@ -57,22 +57,17 @@ pub fn node(sample: &Pid) -> &'static Node {
     })
 }
 
-thread_local! {
-    /// Whether this thread is inside the node's tokio runtime for good.
-    static IN_RUNTIME: Cell<bool> = const { Cell::new(false) };
-}
-
 /// Puts this thread (a BEAM scheduler) inside the node's tokio runtime for
 /// the rest of its life, so Rust callbacks run here can start timers and
 /// spawn tasks: entering once instead of around every callback. Later
 /// enters (and their guards) nest inside it.
 pub fn enter_runtime() {
-    if IN_RUNTIME.with(|c| c.get()) {
+    if beam_env::in_runtime(false) {
         return;
     }
     if let Some(node) = existing_node() {
         std::mem::forget(node.handle().enter());
-        IN_RUNTIME.with(|c| c.set(true));
+        beam_env::in_runtime(true);
     }
 }
 

@@ -15,14 +15,14 @@ use rustler::{Encoder, Env, NifResult, ResourceArc};
 
 use crate::beam_env;
 use crate::convert::{
-    caller_from_beam, forget_tags, from_beam, from_beam_within, pid_from_beam, request_from_beam,
-    settle_tags, to_beam, ConvertError,
+    caller_pid_from_beam, forget_tags, from_beam, from_beam_within, pid_from_beam,
+    request_from_beam, settle_tags, to_beam, ConvertError,
 };
 use crate::host;
 use crate::process::{InitStatus, Proc, RustProcess, Step};
 
 mod atoms {
-    rustler::atoms! { queue, reply, gen_cast = "$gen_cast" }
+    rustler::atoms! { queue, gen_cast = "$gen_cast" }
 }
 
 fn bad(e: impl std::fmt::Display) -> rustler::Error {
@@ -201,13 +201,50 @@ fn direct_casts(
     }
 }
 
+// `gen_call/3` is registered by hand rather than with `#[rustler::nif]`:
+// rustler's wrapper collects a NIF's arguments into a `Vec` (a `malloc`
+// and a `free` on every call), a share of a direct call worth saving. This
+// one reads its three arguments in place; the rest is as rustler does it
+// (panics caught, errors raised).
+rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+    name: c"gen_call".as_ptr(),
+    arity: 3,
+    flags: rustler::SchedulerFlags::Normal as rustler::codegen_runtime::c_uint,
+    raw_func: gen_call_nif,
+});
+
+/// The VM's entry to [`gen_call`].
+///
+/// # Safety
+/// Called by the VM only: `argv` holds `argc` terms of `nif_env`.
+unsafe extern "C" fn gen_call_nif(
+    nif_env: rustler::codegen_runtime::NIF_ENV,
+    argc: rustler::codegen_runtime::c_int,
+    argv: *const rustler::codegen_runtime::NIF_TERM,
+) -> rustler::codegen_runtime::NIF_TERM {
+    let lifetime = ();
+    let env = Env::new(&lifetime, nif_env);
+    if argc != 3 || argv.is_null() {
+        return rustler::codegen_runtime::NifReturned::BadArg.apply(env);
+    }
+    let [process, from, request] = [0, 1, 2].map(|i| rustler::Term::new(env, *argv.add(i)));
+    let result = std::panic::catch_unwind(move || {
+        let process: Proc<'_> = process.decode()?;
+        gen_call(env, process, from, request)
+    });
+    match result {
+        // The common case straight back to the VM.
+        Ok(Ok(term)) => term.as_c_arg(),
+        other => rustler::codegen_runtime::handle_nif_result(other, env).apply(env),
+    }
+}
+
 /// `gen_call(Proc, From, Request)`: `{'$gen_call', From, Request}` arrived
 /// at the proxy. If the gen_server waits idle, the call runs now and its
-/// reply comes back here: `{reply, Reply}` (the proxy replies,
-/// `gen:reply/2`). Otherwise `queue` (the proxy delivers the message the
-/// ordinary way), or a step when the call was taken but continues in the
-/// process.
-#[rustler::nif]
+/// reply comes back here as the reply message, `{Tag, Reply}` (the proxy
+/// sends it as `gen:reply/2` would). Otherwise `queue` (the proxy delivers
+/// the message the ordinary way), or a step when the call was taken but
+/// continues in the process.
 fn gen_call<'a>(
     env: Env<'a>,
     process: Proc<'a>,
@@ -218,21 +255,38 @@ fn gen_call<'a>(
     if !process.has_direct() {
         return queue();
     }
-    let (Ok(Some(caller)), Ok(request)) =
-        (caller_from_beam(from), request_from_beam(request, BUDGET))
-    else {
-        forget_tags();
+    let (Ok(Some((pid, tag))), Ok(request)) = (
+        caller_pid_from_beam(from),
+        request_from_beam(request, BUDGET),
+    ) else {
         return queue();
     };
-    let (pid, tag) = caller;
-    let out = match process.direct(env, |server, cx| server.call(pid, tag, &request, cx)) {
+    // The tag is recorded only if the call does not end in this NIF call
+    // with a reply (`BeamTag::placeholder`).
+    let mut recorded = false;
+    let mut placeholder = || {
+        recorded = true;
+        tag.placeholder()
+    };
+    let answer = process.direct(env, |server, cx| {
+        server.call_now(pid, &mut placeholder, &request, cx)
+    });
+    let out = match answer {
         Some(Direct::Replied(reply)) => {
+            // The reply message itself, `{Tag, Reply}`: the proxy sends it.
             let reply = to_beam(env, &reply);
-            forget_tags();
-            return Ok((atoms::reply(), reply).encode(env));
+            if recorded {
+                forget_tags();
+            }
+            return Ok(rustler::types::tuple::make_tuple(
+                env,
+                &[tag.term(env), reply],
+            ));
         }
         None | Some(Direct::Queue) => {
-            forget_tags();
+            if recorded {
+                forget_tags();
+            }
             return queue();
         }
         Some(Direct::Done | Direct::Poll) => step(env, process.poll(env)),

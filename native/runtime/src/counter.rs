@@ -48,7 +48,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::behaviours::{Behaviour, GenServerBehaviour};
 use crate::gen_server::{
-    self, CallError, CallResult, CastResult, GenServer, GenServerRef, Init, Opts, StartError,
+    self, CallError, CallNow, CallResult, CastResult, GenServer, GenServerRef, Init, Opts,
+    StartError,
 };
 use crate::process::{Dest, Process};
 use crate::start::Body;
@@ -123,6 +124,14 @@ impl GenServer for CounterServer {
 
     async fn init(count: Int, _ctx: &mut Process) -> Init<Self> {
         Init::Ok(CounterServer { count: count.0 })
+    }
+
+    // Every call is answered at once (`handle_call_now`); `handle_call`
+    // is never reached.
+    fn handle_call_now(&mut self, request: CounterCall, _ctx: &mut Process) -> CallNow<Self> {
+        match request {
+            CounterCall::Value => CallNow::Reply(Int(self.count.clone())),
+        }
     }
 
     async fn handle_call(

@@ -12,6 +12,7 @@
 //! | Erlang (`gen_server` waiting in `receive`)      | Rust                                  |
 //! |-------------------------------------------------|---------------------------------------|
 //! | `{'$gen_call', {Pid, Tag}, Req}` arrives        | [`DirectServer::call`]`(pid, tag, req, cx)` |
+//! | ... answered by `handle_call_now` (no `await`)  | [`DirectServer::call_now`]: runs in place |
 //! | `{reply, R, S}`, then `gen:reply(From, R)`      | [`Direct::Replied`]`(r)`, the host replies |
 //! | `{'$gen_cast', Msg}`s arrive                    | [`DirectServer::casts`]`(msgs, cx)`   |
 //!
@@ -58,6 +59,22 @@ pub trait DirectServer: Send + Sync {
     /// `{'$gen_call', {Caller, Tag}, Request}`. `cx` is the context of
     /// the process's task (its waker wakes the task).
     fn call(&self, caller: Pid, tag: Term, request: &Term, cx: &mut Context<'_>) -> Direct;
+
+    /// [`DirectServer::call`], with the tag made only if it is needed:
+    /// `tag` is called at most once, and not at all when the server
+    /// answers at once from
+    /// [`GenServer::handle_call_now`](crate::gen_server::GenServer::handle_call_now)
+    /// (its state borrowed where it is parked: no future, no move). A host
+    /// that must convert or record a tag to use it later saves that work.
+    fn call_now(
+        &self,
+        caller: Pid,
+        tag: &mut dyn FnMut() -> Term,
+        request: &Term,
+        cx: &mut Context<'_>,
+    ) -> Direct {
+        self.call(caller, tag(), request, cx)
+    }
 
     /// `{'$gen_cast', Msg}` for each of `msgs`, in order: how many the
     /// server took (a prefix of `msgs`; the host delivers the rest the

@@ -9,6 +9,7 @@
 //! | `init(Arg) -> {ok, S}`                       | `async fn init(arg, ctx) -> Init<Self>` (`Init::Ok(s)`) |
 //! | `{ok, S, {continue, C}}`, `{stop, R}`, `ignore` | `Init::Continue(s, c)`, `Init::Stop(r)`, `Init::Ignore` |
 //! | `handle_call(Req, From, S) -> {reply, R, S}` | `async fn handle_call(&mut self, req, from, ctx) -> CallResult<Self>` |
+//! | (a `handle_call` clause that only replies)   | `fn handle_call_now(&mut self, req, ctx) -> CallNow<Self>` (no `.await`) |
 //! | `{noreply, S}` + `gen_server:reply(From, R)` | `CallResult::NoReply` + [`reply`]`(ctx, &from, r)`     |
 //! | `{stop, Reason, Reply, S}`                   | `CallResult::Stop { reason, reply: Some(r) }`         |
 //! | `handle_cast(Msg, S) -> {noreply, S}`        | `async fn handle_cast(&mut self, msg, ctx) -> CastResult<Self>` |
@@ -151,6 +152,14 @@ pub enum CallResult<S: GenServer> {
     },
 }
 
+/// What [`GenServer::handle_call_now`] did with a call.
+pub enum CallNow<S: GenServer> {
+    /// `{reply, Reply, S}`, answered without awaiting.
+    Reply(S::Reply),
+    /// Not answered here: [`GenServer::handle_call`] takes the request.
+    Later(S::Call),
+}
+
 /// What `handle_cast`, `handle_info` and `handle_continue` decided.
 pub enum CastResult<S: GenServer> {
     /// `{noreply, S}`.
@@ -195,6 +204,25 @@ pub trait GenServer: Sized + Send + 'static {
                 reply: None,
             }
         }
+    }
+
+    /// Answers a call at once, without awaiting: `CallNow::Reply(r)` is
+    /// `{reply, R, S}`; `CallNow::Later(request)` hands the request to
+    /// [`GenServer::handle_call`], which then handles it as usual (the
+    /// default, for every request). Every call is offered here first, on
+    /// every path, so a server answers each request the same way wherever
+    /// the call comes from.
+    ///
+    /// A plain function, not a future: where the host can run a waiting
+    /// server's call in place (NIF mode, see [`crate::direct`]), a request
+    /// answered here costs no future, no move of the state and no task
+    /// poll. Worth it for short answers (reading a field); anything that
+    /// awaits, defers its reply, continues or stops belongs in
+    /// `handle_call`. A panic here crashes the server as one in
+    /// `handle_call` does.
+    fn handle_call_now(&mut self, request: Self::Call, ctx: &mut Process) -> CallNow<Self> {
+        let _ = ctx;
+        CallNow::Later(request)
     }
 
     /// Handles a cast. The default crashes the server with `bad_cast`.
@@ -1110,6 +1138,7 @@ async fn serve<S: GenServer>(
                     after_call(&mut state, result, from, &mut ctx).await
                 }
                 park::Woke::Cast(result) => after_cast(result),
+                park::Woke::Crashed(panic) => Next::Stop(panic),
             }
         } else {
             let msg = if suspended {
@@ -1213,7 +1242,11 @@ async fn handle_call<S: GenServer>(
     from: From,
     ctx: &mut Process,
 ) -> Next<S> {
-    let result = guarded(state.handle_call(req, from.clone(), ctx)).await;
+    let result = match crate::panic::catch(|| state.handle_call_now(req, ctx)) {
+        Ok(CallNow::Reply(r)) => Ok(CallResult::Reply(r)),
+        Ok(CallNow::Later(req)) => guarded(state.handle_call(req, from.clone(), ctx)).await,
+        Err(panic) => Err(panic),
+    };
     after_call(state, result, from, ctx).await
 }
 
@@ -1451,6 +1484,7 @@ pub async fn enter<S: GenServer>(
 /// them directly while it holds the process's task.
 mod park {
     use std::future::poll_fn;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
     use std::task::{Context, Poll};
 
@@ -1471,6 +1505,8 @@ mod park {
         Call(Result<CallResult<S>, Term>, From),
         /// A direct cast's result, for the loop to finish.
         Cast(Result<CastResult<S>, Term>),
+        /// A direct `handle_call_now` panicked with this reason.
+        Crashed(Term),
     }
 
     type Running<S> = BoxFuture<'static, (S, Process, Woke<S>)>;
@@ -1487,7 +1523,14 @@ mod park {
     }
 
     /// The parking place of one server.
-    pub(super) struct Slot<S: GenServer>(Mutex<Parked<S>>);
+    pub(super) struct Slot<S: GenServer> {
+        parked: Mutex<Parked<S>>,
+        /// The process's drain count when its mailbox was last seen empty
+        /// (and it was not exiting) while parked idle; `u64::MAX` when
+        /// unknown. While the count, the mail flag and the exit flag are
+        /// unchanged, it still is: checking that takes no lock.
+        quiet: AtomicU64,
+    }
 
     /// Drops what is parked when the server loop is dropped (its process
     /// killed while waiting), as the loop's own stack would have been.
@@ -1495,7 +1538,7 @@ mod park {
 
     impl<S: GenServer> Drop for Unpark<S> {
         fn drop(&mut self) {
-            let parked = std::mem::replace(&mut *self.0 .0.lock(), Parked::Away);
+            let parked = std::mem::replace(&mut *self.0.parked.lock(), Parked::Away);
             drop(parked);
         }
     }
@@ -1503,7 +1546,10 @@ mod park {
     /// A slot, if the process's executor takes direct servers.
     pub(super) fn offer<S: GenServer>(ctx: &Process) -> Option<Arc<Slot<S>>> {
         let host = ctx.node.executor()?;
-        let slot = Arc::new(Slot(Mutex::new(Parked::Away)));
+        let slot = Arc::new(Slot {
+            parked: Mutex::new(Parked::Away),
+            quiet: AtomicU64::new(u64::MAX),
+        });
         host.direct_server(ctx.pid(), slot.clone()).then_some(slot)
     }
 
@@ -1534,27 +1580,43 @@ mod park {
         }
     }
 
-    /// Nothing waits for the process: a message handed to it now is the
-    /// next one its `receive` would take.
-    fn is_idle(ctx: &Process) -> bool {
-        if ctx.shared.has_mail() {
-            ctx.shared.drain(&ctx.node, None);
-        }
-        let st = ctx.shared.state.lock();
-        st.exiting.is_none() && st.mailbox.len() == 0
-    }
-
     impl<S: GenServer> Slot<S> {
+        /// Nothing waits for the process: a message handed to it now is
+        /// the next one its `receive` would take. No lock when nothing has
+        /// happened to its mailbox since it was last seen empty.
+        fn is_idle(&self, ctx: &Process) -> bool {
+            let shared = &ctx.shared;
+            if !shared.has_mail()
+                && !shared.may_exit()
+                && self.quiet.load(Ordering::Relaxed) == shared.drains()
+            {
+                return true;
+            }
+            if shared.has_mail() {
+                shared.drain(&ctx.node, None);
+            }
+            let st = shared.state.lock();
+            let idle = st.exiting.is_none() && st.mailbox.len() == 0;
+            if idle {
+                self.quiet.store(shared.drains(), Ordering::Relaxed);
+            }
+            idle
+        }
+
         /// Parks `state` and `ctx` until a message or a direct callback
         /// wakes the server; gives them back with what woke it.
         pub(super) async fn wait(&self, state: S, ctx: Process) -> (S, Process, Woke<S>) {
-            *self.0.lock() = Parked::Idle(state, ctx);
+            *self.parked.lock() = Parked::Idle(state, ctx);
             poll_fn(|cx| {
-                let mut slot = self.0.lock();
+                let mut slot = self.parked.lock();
                 match std::mem::replace(&mut *slot, Parked::Away) {
                     Parked::Idle(state, ctx) => match poll_next(&ctx, cx) {
                         Poll::Ready(m) => Poll::Ready((state, ctx, Woke::Msg(m))),
                         Poll::Pending => {
+                            if !ctx.shared.may_exit() {
+                                // Empty, seen under the state lock just now.
+                                self.quiet.store(ctx.shared.drains(), Ordering::Relaxed);
+                            }
                             *slot = Parked::Idle(state, ctx);
                             Poll::Pending
                         }
@@ -1575,11 +1637,13 @@ mod park {
 
         /// Takes the parked state and context if the server is idle.
         fn take_idle(&self) -> Option<(S, Process)> {
-            let mut slot = self.0.lock();
+            let mut slot = self.parked.lock();
             match &*slot {
-                Parked::Idle(_, ctx) if is_idle(ctx) => {}
+                Parked::Idle(_, ctx) if self.is_idle(ctx) => {}
                 _ => return None,
             }
+            // Callbacks may leave messages in the mailbox (`requeue`).
+            self.quiet.store(u64::MAX, Ordering::Relaxed);
             match std::mem::replace(&mut *slot, Parked::Away) {
                 Parked::Idle(state, ctx) => Some((state, ctx)),
                 other => {
@@ -1595,27 +1659,27 @@ mod park {
                 Poll::Ready((state, ctx, Woke::Call(Ok(CallResult::Reply(r)), from))) => {
                     match etf::to_term(&r) {
                         Ok(reply) => {
-                            *self.0.lock() = Parked::Idle(state, ctx);
+                            *self.parked.lock() = Parked::Idle(state, ctx);
                             Direct::Replied(reply)
                         }
                         // The loop fails the call as `reply/3` does.
                         Err(_) => {
                             let woke = Woke::Call(Ok(CallResult::Reply(r)), from);
-                            *self.0.lock() = Parked::Woken(state, ctx, woke);
+                            *self.parked.lock() = Parked::Woken(state, ctx, woke);
                             Direct::Poll
                         }
                     }
                 }
                 Poll::Ready((state, ctx, Woke::Cast(Ok(CastResult::NoReply)))) => {
-                    *self.0.lock() = Parked::Idle(state, ctx);
+                    *self.parked.lock() = Parked::Idle(state, ctx);
                     Direct::Done
                 }
                 Poll::Ready((state, ctx, woke)) => {
-                    *self.0.lock() = Parked::Woken(state, ctx, woke);
+                    *self.parked.lock() = Parked::Woken(state, ctx, woke);
                     Direct::Poll
                 }
                 Poll::Pending => {
-                    *self.0.lock() = Parked::Running(running);
+                    *self.parked.lock() = Parked::Running(running);
                     Direct::Poll
                 }
             }
@@ -1624,25 +1688,68 @@ mod park {
 
     impl<S: GenServer> DirectServer for Slot<S> {
         fn call(&self, caller: Pid, tag: Term, request: &Term, cx: &mut Context<'_>) -> Direct {
-            let from = From {
-                pid: caller,
-                tag: Tag::Wire(Arc::new(tag)),
-            };
+            let mut tag = Some(tag);
+            let mut tag = || tag.take().unwrap_or_else(Term::nil);
+            self.call_now(caller, &mut tag, request, cx)
+        }
+
+        fn call_now(
+            &self,
+            caller: Pid,
+            tag: &mut dyn FnMut() -> Term,
+            request: &Term,
+            cx: &mut Context<'_>,
+        ) -> Direct {
             // A request that does not decode crashes the server: the
             // ordinary path does that (and logs why).
             let Ok(request) = etf::from_term::<S::Call>(request) else {
                 return Direct::Queue;
             };
-            let Some((mut state, mut ctx)) = self.take_idle() else {
+            let mut slot = self.parked.lock();
+            let Parked::Idle(state, ctx) = &mut *slot else {
                 return Direct::Queue;
             };
-            self.run(
-                Box::pin(async move {
-                    let result = guarded(state.handle_call(request, from.clone(), &mut ctx)).await;
-                    (state, ctx, Woke::Call(result, from))
-                }),
-                cx,
-            )
+            if !self.is_idle(ctx) {
+                return Direct::Queue;
+            }
+            // `handle_call_now` on the parked state, in place.
+            let now = crate::panic::catch(|| state.handle_call_now(request, ctx));
+            let from = |tag: &mut dyn FnMut() -> Term| From {
+                pid: caller,
+                tag: Tag::Wire(Arc::new(tag())),
+            };
+            let woke = match now {
+                Ok(super::CallNow::Reply(r)) => match etf::to_term(&r) {
+                    Ok(reply) => return Direct::Replied(reply),
+                    // The loop fails the call as `reply/3` does.
+                    Err(_) => Woke::Call(Ok(CallResult::Reply(r)), from(tag)),
+                },
+                Ok(super::CallNow::Later(request)) => {
+                    let Parked::Idle(mut state, mut ctx) =
+                        std::mem::replace(&mut *slot, Parked::Away)
+                    else {
+                        return Direct::Queue;
+                    };
+                    self.quiet.store(u64::MAX, Ordering::Relaxed);
+                    drop(slot);
+                    let from = from(tag);
+                    return self.run(
+                        Box::pin(async move {
+                            let result =
+                                guarded(state.handle_call(request, from.clone(), &mut ctx)).await;
+                            (state, ctx, Woke::Call(result, from))
+                        }),
+                        cx,
+                    );
+                }
+                Err(panic) => Woke::Crashed(panic),
+            };
+            // Finished, but not with a reply the host sends: the loop
+            // finishes it in the process's task.
+            if let Parked::Idle(state, ctx) = std::mem::replace(&mut *slot, Parked::Away) {
+                *slot = Parked::Woken(state, ctx, woke);
+            }
+            Direct::Poll
         }
 
         fn casts(&self, msgs: &[Term], cx: &mut Context<'_>) -> (usize, Direct) {

@@ -55,9 +55,20 @@ pub(crate) fn catch_poll<F: Future>(
     fut: Pin<&mut F>,
     cx: &mut Context<'_>,
 ) -> Result<Poll<F::Output>, Term> {
-    let outer = IN_PROCESS.with(|f| f.replace(true));
-    let result = catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
-    IN_PROCESS.with(|f| f.set(outer));
+    catch(|| fut.poll(cx))
+}
+
+/// Runs `f` (a synchronous callback), turning a panic into the exit
+/// reason `{panic, Msg, Loc}`.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Term> {
+    // One thread-local access for both the flag and its restoring (the
+    // hook only reads the flag; the panic is caught inside).
+    let result = IN_PROCESS.with(|flag| {
+        let outer = flag.replace(true);
+        let result = catch_unwind(AssertUnwindSafe(f));
+        flag.set(outer);
+        result
+    });
     result.map_err(|payload| {
         let message = if let Some(s) = payload.downcast_ref::<&str>() {
             (*s).to_owned()

@@ -102,6 +102,10 @@ pub(crate) struct ProcShared {
     waker_gen: AtomicU64,
     /// `true` once `state.exiting` may be set: saves a lock per poll.
     exit_flag: AtomicBool,
+    /// Drains that handled something (only the process itself drains):
+    /// while it is unchanged and no mail has arrived, the mailbox holds
+    /// what it held (see `gen_server`'s direct calls).
+    drains: AtomicU64,
 }
 
 /// The waker a poller last registered with a process's inbox: while it is
@@ -239,8 +243,13 @@ impl ProcShared {
         self.mail.load(Ordering::Acquire)
     }
 
+    /// How many drains have handled something (see the field).
+    pub(crate) fn drains(&self) -> u64 {
+        self.drains.load(Ordering::Acquire)
+    }
+
     /// Whether `state.exiting` may be set (cheap; no lock).
-    fn may_exit(&self) -> bool {
+    pub(crate) fn may_exit(&self) -> bool {
         self.exit_flag.load(Ordering::Relaxed)
     }
 
@@ -278,6 +287,9 @@ impl ProcShared {
             if st.exiting.is_some() {
                 self.exit_flag.store(true, Ordering::Relaxed);
             }
+            // Only the process drains: no read-modify-write needed.
+            let drains = self.drains.load(Ordering::Relaxed);
+            self.drains.store(drains.wrapping_add(1), Ordering::Release);
         }
         for s in out {
             node.route(s);
@@ -383,6 +395,7 @@ where
         mail: AtomicBool::new(false),
         waker_gen: AtomicU64::new(0),
         exit_flag,
+        drains: AtomicU64::new(0),
     });
     node.insert(shared.clone());
     before_start(pid);

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use etf::{Atom, Pid, Term};
 use ferrotp::direct::{Direct, DirectServer};
 use ferrotp::executor::{Executor, Exited, ProcessTask};
-use ferrotp::gen_server::{self, CallResult, CastResult, GenServer, Init};
+use ferrotp::gen_server::{self, CallNow, CallResult, CastResult, GenServer, Init};
 use ferrotp::{start, Node, Process, Signal, Transport};
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +55,10 @@ enum Call {
     Hold,
     StopWith,
     Boom,
+    /// Answered by `handle_call_now`.
+    Now,
+    /// Panics in `handle_call_now`.
+    NowBoom,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -81,6 +85,14 @@ impl GenServer for Server {
         Init::Ok(Server { n: 0, held: None })
     }
 
+    fn handle_call_now(&mut self, request: Call, _ctx: &mut Process) -> CallNow<Self> {
+        match request {
+            Call::Now => CallNow::Reply(self.n + 1000),
+            Call::NowBoom => panic!("now boom"),
+            other => CallNow::Later(other),
+        }
+    }
+
     async fn handle_call(
         &mut self,
         request: Call,
@@ -88,6 +100,7 @@ impl GenServer for Server {
         _ctx: &mut Process,
     ) -> CallResult<Self> {
         match request {
+            Call::Now | Call::NowBoom => unreachable!("answered by handle_call_now"),
             Call::Get => CallResult::Reply(self.n),
             Call::Hold => {
                 self.held = Some(from);
@@ -182,6 +195,22 @@ impl Fixture {
         let mut cx = Context::from_waker(&waker);
         self.server()
             .call(self.caller, Term::Int(tag), &Term::atom(request), &mut cx)
+    }
+
+    /// `call_now`, and how many times it asked for the tag.
+    fn call_now(&self, request: &str, tag: i64) -> (Direct, usize) {
+        let _rt = self.node.handle().enter();
+        let waker = noop();
+        let mut cx = Context::from_waker(&waker);
+        let mut asked = 0;
+        let mut make_tag = || {
+            asked += 1;
+            Term::Int(tag)
+        };
+        let out = self
+            .server()
+            .call_now(self.caller, &mut make_tag, &Term::atom(request), &mut cx);
+        (out, asked)
     }
 
     fn casts(&self, msgs: &[Term]) -> (usize, Direct) {
@@ -300,4 +329,72 @@ fn an_exit_signal_while_idle_is_not_overtaken() {
     assert_eq!(f.call("get", 1), Direct::Queue);
     let exited = f.poll().expect("killed");
     assert_eq!(exited.reason, Term::atom("killed"));
+}
+
+#[test]
+fn handle_call_now_answers_in_place_without_the_tag() {
+    let f = Fixture::start();
+    assert_eq!(f.casts(&[add(2)]), (1, Direct::Done));
+    assert_eq!(f.call_now("now", 1), (Direct::Replied(Term::Int(1002)), 0));
+    // Handed on to `handle_call` (a future, which holds `From`).
+    assert_eq!(f.call_now("get", 2), (Direct::Replied(Term::Int(2)), 1));
+    // Still idle: the next call is answered in place again.
+    assert_eq!(f.call_now("now", 3), (Direct::Replied(Term::Int(1002)), 0));
+    assert!(f.replies().is_empty());
+}
+
+#[test]
+fn a_deferred_reply_after_handle_call_now_declines_keeps_the_tag() {
+    let f = Fixture::start();
+    assert_eq!(f.call_now("hold", 55), (Direct::Poll, 1));
+    assert!(f.poll().is_none());
+    assert_eq!(f.casts(&[add(1), Term::atom("release")]), (2, Direct::Done));
+    assert_eq!(
+        f.replies(),
+        vec![Term::tuple(vec![Term::Int(55), Term::Int(1)])]
+    );
+}
+
+#[test]
+fn panic_in_handle_call_now_is_the_exit_reason() {
+    let f = Fixture::start();
+    assert_eq!(f.call_now("now_boom", 1).0, Direct::Poll);
+    let exited = f.poll().expect("the server dies");
+    assert!(exited.crashed);
+    match exited.reason.as_tuple() {
+        Some([label, Term::Binary(msg), Term::Binary(location)]) => {
+            assert!(label.is_atom("panic"), "{}", exited.reason);
+            assert_eq!(msg.as_ref(), b"now boom");
+            assert!(
+                String::from_utf8_lossy(location).contains("direct.rs"),
+                "{}",
+                exited.reason
+            );
+        }
+        _ => panic!("not a panic reason: {}", exited.reason),
+    }
+    assert!(f.replies().is_empty());
+}
+
+#[test]
+fn handle_call_now_answers_calls_from_the_mailbox_too() {
+    let f = Fixture::start();
+    let call = |tag: i64, request: &str| {
+        Term::tuple(vec![
+            Term::atom("$gen_call"),
+            Term::tuple(vec![Term::Pid(f.caller), Term::Int(tag)]),
+            Term::atom(request),
+        ])
+    };
+    // Queued the ordinary way (not through the direct entry).
+    f.node.send(&f.pid, call(8, "now"));
+    f.node.send(&f.pid, call(9, "get"));
+    assert!(f.poll().is_none());
+    assert_eq!(
+        f.replies(),
+        vec![
+            Term::tuple(vec![Term::Int(8), Term::Int(1000)]),
+            Term::tuple(vec![Term::Int(9), Term::Int(0)]),
+        ]
+    );
 }

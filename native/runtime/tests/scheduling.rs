@@ -42,8 +42,10 @@ async fn busy_process_does_not_freeze_others() {
                 ctx.send(&echo, Term::Int(i));
                 assert_eq!(recv(&mut ctx).await, Term::Int(i));
             }
-            ctx.exit(&busy, Term::atom("kill"));
-            assert_eq!(wait_exit(&mut ctx, &busy).await, Term::atom("killed"));
+            assert_eq!(
+                exit_and_wait(&mut ctx, &busy, Term::atom("kill")).await,
+                Term::atom("killed")
+            );
         })
         .await
         .unwrap();
@@ -62,8 +64,10 @@ async fn kill_interrupts_a_process_awaiting_something_else() {
             });
             assert_eq!(recv(&mut ctx).await, Term::atom("sleeping"));
             let started = std::time::Instant::now();
-            ctx.exit(&sleeper, Term::atom("custom"));
-            assert_eq!(wait_exit(&mut ctx, &sleeper).await, Term::atom("custom"));
+            assert_eq!(
+                exit_and_wait(&mut ctx, &sleeper, Term::atom("custom")).await,
+                Term::atom("custom")
+            );
             assert!(started.elapsed() < WAIT);
         })
         .await

@@ -38,6 +38,20 @@ pub fn down_msg(r: Reference, object: Term, reason: Term) -> Term {
 /// Monitors `pid` and waits for its exit reason.
 pub async fn wait_exit(ctx: &mut Process, pid: &Pid) -> Term {
     let r = ctx.monitor(pid);
+    wait_down(ctx, r).await
+}
+
+/// Sends `pid` the exit signal `reason` and returns its exit reason,
+/// monitoring it first (`M = monitor(process, Pid), exit(Pid, Reason),
+/// receive {'DOWN', M, _, _, R} -> R end`): monitoring after the signal
+/// could find it gone already (`noproc`).
+pub async fn exit_and_wait(ctx: &mut Process, pid: &Pid, reason: Term) -> Term {
+    let r = ctx.monitor(pid);
+    ctx.exit(pid, reason);
+    wait_down(ctx, r).await
+}
+
+async fn wait_down(ctx: &mut Process, r: Reference) -> Term {
     let msg = ctx
         .receive_match(
             |m| {

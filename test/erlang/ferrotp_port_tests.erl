@@ -446,6 +446,27 @@ max_memory_limits_the_port_program_test_() ->
         end)
     end}.
 
+%% The cap is set once the program's threads run: the watchdog (which
+%% ends an orphaned program) and a second thread count still start.
+max_memory_keeps_the_watchdog_test_() ->
+    {timeout, 60, fun() ->
+        isolated(fun() ->
+            {ok, Host} = ferrotp_port:start_link(#{max_memory => 200 * 1024 * 1024}),
+            {ok, C} = ferrotp:start_link(Host, counter, 0),
+            ?assertEqual(0, gen_server:call(C, value)),
+            OsPid = integer_to_list(ferrotp_port:os_pid(Host)),
+            Names = [begin
+                         {ok, N} = file:read_file(T ++ "/comm"),
+                         string:trim(binary_to_list(N))
+                     end
+                     || T <- filelib:wildcard("/proc/" ++ OsPid ++ "/task/*")],
+            ?assert(lists:member("ferrotp-port-wa", Names)),
+            {ok, Host2} = ferrotp_port:start_link(#{max_memory => 200 * 1024 * 1024, threads => 2}),
+            {ok, C2} = ferrotp:start_link(Host2, counter, 5),
+            ?assertEqual(5, gen_server:call(C2, value))
+        end)
+    end}.
+
 %%%===================================================================
 %%% scale and size
 %%%===================================================================

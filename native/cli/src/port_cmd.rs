@@ -62,10 +62,10 @@ pub fn run(args: PortArgs) -> Result<()> {
         )
         .try_init()
         .ok();
-    if let Some(bytes) = args.max_memory {
-        port::limits::max_memory(bytes).context("port: --max-memory")?;
-    }
     if args.echo {
+        if let Some(bytes) = args.max_memory {
+            port::limits::max_memory(bytes).context("port: --max-memory")?;
+        }
         let mut input = BufReader::new(io::stdin().lock());
         let mut output = BufWriter::new(io::stdout().lock());
         return port::echo::run(&mut input, &mut output, args.max_packet).context("port --echo");
@@ -77,6 +77,7 @@ pub fn run(args: PortArgs) -> Result<()> {
         max_packet: args.max_packet,
         watchdog: (args.watchdog_ms > 0).then(|| Duration::from_millis(args.watchdog_ms)),
         threads: args.threads,
+        max_memory: args.max_memory,
     };
     match port::run(config) {
         Ok(()) => Ok(()),

@@ -11,6 +11,11 @@
 use std::io;
 
 /// Caps the program's address space (`RLIMIT_AS`) at `bytes`.
+///
+/// New mappings fail once the address space in use is over the cap (the
+/// allocator reserves a large arena at start-up), so a program caps itself
+/// after it has started its threads, whose stacks are mappings:
+/// [`crate::Config::max_memory`] does so.
 pub fn max_memory(bytes: u64) -> io::Result<()> {
     let limit = libc::rlimit {
         rlim_cur: bytes as libc::rlim_t,

@@ -54,6 +54,9 @@ pub struct Config {
     /// Threads running processes: 1 (the default) runs everything on one
     /// thread, as a C port would; more run processes in parallel.
     pub threads: usize,
+    /// Caps the program's address space (`RLIMIT_AS`,
+    /// [`crate::limits::max_memory`]) once its threads are started.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for Config {
@@ -65,6 +68,7 @@ impl Default for Config {
             max_packet: DEFAULT_MAX_PACKET,
             watchdog: Some(Duration::from_millis(500)),
             threads: 1,
+            max_memory: None,
         }
     }
 }
@@ -75,6 +79,9 @@ pub enum PortError {
     /// Reading stdin failed (including a packet cut short).
     #[error("reading from the host: {0}")]
     Read(#[from] io::Error),
+    /// The memory cap could not be set (`setrlimit`).
+    #[error("setting the memory limit: {0}")]
+    Limit(io::Error),
     /// A frame that is not a control message.
     #[error("malformed frame: {0}")]
     Frame(#[from] FrameError),
@@ -87,7 +94,7 @@ impl PortError {
     /// The exit status this error ends the program with.
     pub fn exit_status(&self) -> i32 {
         match self {
-            PortError::Read(_) => 1,
+            PortError::Read(_) | PortError::Limit(_) => 1,
             PortError::Frame(_) | PortError::Incoming(_) => BAD_FRAME,
         }
     }
@@ -109,6 +116,14 @@ pub fn run(config: Config) -> Result<(), PortError> {
         // One thread runs the reader and every process: processes are
         // tasks on this runtime, not on scheduler threads of their own.
         node.set_executor(Arc::new(TokioExecutor::new(runtime.handle().clone())));
+    } else {
+        node.start_schedulers();
+    }
+    if let Some(bytes) = config.max_memory {
+        // After every thread is started (the watchdog, the runtime's, the
+        // node's schedulers): their stacks are new mappings, which fail
+        // once the address space in use is over the cap.
+        crate::limits::max_memory(bytes).map_err(PortError::Limit)?;
     }
     // The host VM, and through it every node it knows.
     let transport = Arc::new(PortTransport::new(outbox.clone()));

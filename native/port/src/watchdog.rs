@@ -15,19 +15,28 @@ use std::time::Duration;
 pub const ORPHANED: i32 = 3;
 
 /// Starts a thread that ends the whole program (status [`ORPHANED`]) once
-/// its parent process changes; checks every `every`.
+/// its parent process changes; checks every `every`. Returns once the
+/// thread runs (a thread still starting up maps memory of its own, which
+/// a memory cap set meanwhile would refuse).
 pub fn start(every: Duration) {
     let parent = std::os::unix::process::parent_id();
+    let (running, started) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("ferrotp-port-watchdog".into())
-        .spawn(move || loop {
-            std::thread::sleep(every);
-            if std::os::unix::process::parent_id() != parent {
-                eprintln!("ferrotp port: parent process {parent} is gone; exiting");
-                std::process::exit(ORPHANED);
+        .spawn(move || {
+            let _ = running.send(());
+            loop {
+                std::thread::sleep(every);
+                if std::os::unix::process::parent_id() != parent {
+                    eprintln!("ferrotp port: parent process {parent} is gone; exiting");
+                    std::process::exit(ORPHANED);
+                }
             }
         });
-    if let Err(e) = spawned {
-        eprintln!("ferrotp port: cannot start the watchdog: {e}");
+    match spawned {
+        Ok(_) => {
+            let _ = started.recv_timeout(Duration::from_secs(5));
+        }
+        Err(e) => eprintln!("ferrotp port: cannot start the watchdog: {e}"),
     }
 }

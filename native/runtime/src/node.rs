@@ -330,6 +330,13 @@ impl Node {
         *self.inner.executor.write() = Some(executor);
     }
 
+    /// Starts the node's scheduler threads now instead of at the first
+    /// spawn: a program that caps its own address space (`RLIMIT_AS`)
+    /// starts its threads before the cap.
+    pub fn start_schedulers(&self) {
+        self.scheduler();
+    }
+
     /// The node's scheduler threads, started on first use.
     pub(crate) fn scheduler(&self) -> &Scheduler {
         self.inner

@@ -491,12 +491,18 @@ impl Scheduler {
             shutdown: AtomicBool::new(false),
         });
         let mut started = 0;
+        // Each thread says when it runs: a thread still starting up maps
+        // memory of its own (its signal stack), which a memory cap set
+        // right after this returns would refuse.
+        let (running, running_rx) = std::sync::mpsc::channel::<()>();
         for index in 0..threads {
-            let (pool, handle) = (pool.clone(), handle.clone());
+            let (pool, handle, running) = (pool.clone(), handle.clone(), running.clone());
             match std::thread::Builder::new()
                 .name(format!("ferrotp-sched-{index}"))
-                .spawn(move || pool.work(index, handle))
-            {
+                .spawn(move || {
+                    let _ = running.send(());
+                    pool.work(index, handle)
+                }) {
                 Ok(_) => started += 1,
                 Err(e) => {
                     // A thread limit or an address-space limit: run with
@@ -505,6 +511,12 @@ impl Scheduler {
                     tracing::error!(index, error = %e, "cannot start a scheduler thread");
                     break;
                 }
+            }
+        }
+        drop(running);
+        for _ in 0..started {
+            if running_rx.recv_timeout(Duration::from_secs(5)).is_err() {
+                break;
             }
         }
         let fallback = (started == 0).then(|| handle.clone());

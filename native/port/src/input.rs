@@ -64,25 +64,11 @@ impl AsyncInput {
     /// The length of the packet at the front of the buffer, once all of it
     /// is there.
     fn complete_packet(&mut self) -> io::Result<Option<usize>> {
-        let Some(prefix) = self.buf.get(..4) else {
-            return Ok(None);
-        };
-        let mut len = [0u8; 4];
-        len.copy_from_slice(prefix);
-        let len = u32::from_be_bytes(len) as usize;
-        if len > self.max {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("packet of {len} bytes exceeds the limit of {}", self.max),
-            ));
+        let found = packet_len(&self.buf, self.max)?;
+        if found.is_none() {
+            reserve_rest(&mut self.buf);
         }
-        if self.buf.len() >= 4 + len {
-            Ok(Some(len))
-        } else {
-            // Room for the rest of this packet, as it arrives.
-            self.buf.reserve((4 + len - self.buf.len()).min(16 << 20));
-            Ok(None)
-        }
+        Ok(found)
     }
 
     /// Reads what is available; 0 at end of input.
@@ -107,6 +93,119 @@ impl AsyncInput {
             }
         }
     }
+}
+
+/// Packets from a file descriptor, read with blocking reads: the thread
+/// sleeps in `read(2)`, the way a C port program does, and knows when
+/// nothing more is buffered ([`BlockingInput::has_packet`]) before it
+/// sleeps again.
+pub struct BlockingInput {
+    file: File,
+    buf: BytesMut,
+    max: usize,
+}
+
+impl BlockingInput {
+    /// Reads packets of at most `max` bytes from `file` (left blocking).
+    pub fn new(file: File, max: usize) -> BlockingInput {
+        BlockingInput {
+            file,
+            buf: BytesMut::with_capacity(64 * 1024),
+            max,
+        }
+    }
+
+    /// Whether a whole packet is buffered: the next
+    /// [`BlockingInput::next_packet`] returns without reading.
+    pub fn has_packet(&self) -> bool {
+        matches!(packet_len(&self.buf, self.max), Ok(Some(_)))
+    }
+
+    /// The next packet's body; `Ok(None)` at end of input between packets.
+    pub fn next_packet(&mut self) -> io::Result<Option<Bytes>> {
+        loop {
+            if let Some(len) = packet_len(&self.buf, self.max)? {
+                let mut packet = self.buf.split_to(4 + len);
+                return Ok(Some(packet.split_off(4).freeze()));
+            }
+            if !reserve_rest(&mut self.buf) {
+                self.buf.reserve(64 * 1024);
+            }
+            let n = self.fill()?;
+            if n == 0 {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("input ended inside a packet ({} bytes)", self.buf.len()),
+                    ))
+                };
+            }
+        }
+    }
+
+    /// One `read(2)` into the buffer's spare capacity; 0 at end of input.
+    fn fill(&mut self) -> io::Result<usize> {
+        let spare = self.buf.spare_capacity_mut();
+        loop {
+            // SAFETY: `spare` is valid for writes of `spare.len()` bytes,
+            // the kernel writes at most that many, and the descriptor is
+            // open (owned by `self.file`).
+            let n = unsafe {
+                libc::read(
+                    self.file.as_raw_fd(),
+                    spare.as_mut_ptr().cast(),
+                    spare.len(),
+                )
+            };
+            match usize::try_from(n) {
+                Ok(n) => {
+                    // SAFETY: read(2) initialised these `n` bytes.
+                    unsafe { self.buf.set_len(self.buf.len() + n) };
+                    return Ok(n);
+                }
+                Err(_) => {
+                    let e = io::Error::last_os_error();
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The length of the packet at the front of `buf` once all of it is
+/// there; an error when its length is over `max`.
+fn packet_len(buf: &[u8], max: usize) -> io::Result<Option<usize>> {
+    let Some(prefix) = buf.get(..4) else {
+        return Ok(None);
+    };
+    let mut len = [0u8; 4];
+    len.copy_from_slice(prefix);
+    let len = u32::from_be_bytes(len) as usize;
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("packet of {len} bytes exceeds the limit of {max}"),
+        ));
+    }
+    Ok((buf.len() >= 4 + len).then_some(len))
+}
+
+/// Room for the rest of the packet whose length `buf` starts with, as it
+/// arrives (at most 16 MiB ahead); `false` while not even the length is
+/// there.
+fn reserve_rest(buf: &mut BytesMut) -> bool {
+    let Some(prefix) = buf.get(..4) else {
+        return false;
+    };
+    let mut len = [0u8; 4];
+    len.copy_from_slice(prefix);
+    let wanted = 4 + u32::from_be_bytes(len) as usize;
+    buf.reserve(wanted.saturating_sub(buf.len()).min(16 << 20));
+    true
 }
 
 fn set_nonblocking(file: &File) -> io::Result<()> {

@@ -24,11 +24,11 @@ use std::time::Duration;
 
 use dist::control::ControlMessage;
 use etf::{Atom, Term};
-use ferrotp::executor::TokioExecutor;
+use ferrotp::woken::Woken;
 use ferrotp::Node;
 
 use crate::frame::{Frame, FrameDecoder, FrameError};
-use crate::input::AsyncInput;
+use crate::input::{AsyncInput, BlockingInput};
 use crate::outbox::{Outbox, PortTransport};
 use crate::packet::DEFAULT_MAX_PACKET;
 use crate::remote_start::PortStarter;
@@ -51,8 +51,11 @@ pub struct Config {
     pub max_packet: usize,
     /// How often the watchdog checks the parent; `None`: no watchdog.
     pub watchdog: Option<Duration>,
-    /// Threads running processes: 1 (the default) runs everything on one
-    /// thread, as a C port would; more run processes in parallel.
+    /// Threads reading: 1 (the default) reads with blocking reads, as a C
+    /// port does, and runs the processes a frame wakes on the reading
+    /// thread; more read on a tokio runtime of that many threads. Other
+    /// wake-ups (timers, messages between processes) run processes on the
+    /// node's scheduler threads.
     pub threads: usize,
     /// Caps the program's address space (`RLIMIT_AS`,
     /// [`crate::limits::max_memory`]) once its threads are started.
@@ -112,13 +115,7 @@ pub fn run(config: Config) -> Result<(), PortError> {
     let runtime = build_runtime(config.threads)?;
     let _entered = runtime.enter();
     let node = Node::new(config.node_name, config.creation);
-    if config.threads <= 1 {
-        // One thread runs the reader and every process: processes are
-        // tasks on this runtime, not on scheduler threads of their own.
-        node.set_executor(Arc::new(TokioExecutor::new(runtime.handle().clone())));
-    } else {
-        node.start_schedulers();
-    }
+    node.start_schedulers();
     if let Some(bytes) = config.max_memory {
         // After every thread is started (the watchdog, the runtime's, the
         // node's schedulers): their stacks are new mappings, which fail
@@ -131,22 +128,27 @@ pub fn run(config: Config) -> Result<(), PortError> {
     node.set_default_transport(transport);
     let starter = PortStarter::new(outbox.clone());
     ferrotp::behaviours::set_remote_starter(Arc::new(starter.clone()));
-    let reader = read_loop(node.clone(), outbox, starter, stdin, config.max_packet);
     let result = if config.threads <= 1 {
-        // One thread: the reader is the runtime's own future, polled on
-        // the thread that runs the processes; waking it is a flag, not a
-        // task to schedule.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(reader)))
-            .unwrap_or_else(|_| Err(reader_failed("panicked")))
+        // This thread reads with blocking reads, as a C port does, and
+        // runs the processes a frame wakes before it reads again
+        // (`ferrotp::woken`): a call is read, handled and answered here.
+        // Processes woken otherwise (timers, each other) run on the node's
+        // scheduler threads.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_inline(&node, &outbox, &starter, stdin, config.max_packet)
+        }))
+        .unwrap_or_else(|_| Err(reader_failed("panicked")))
     } else {
         // The reader is a task on a worker thread, so the processes it
         // wakes run next on the same worker: no thread hand-off on the way
         // in.
+        let reader = read_loop(node.clone(), outbox, starter, stdin, config.max_packet);
         match runtime.block_on(runtime.spawn(reader)) {
             Ok(result) => result,
             Err(join) => Err(reader_failed(&join.to_string())),
         }
     };
+
     drop(_entered);
     runtime.shutdown_background();
     result
@@ -156,19 +158,54 @@ fn reader_failed(why: &str) -> PortError {
     PortError::Read(io::Error::other(format!("the reader task failed: {why}")))
 }
 
-/// One thread runs the reader and every process (the lowest latency: no
-/// thread ever waits for another); more threads run processes in parallel.
+/// The tokio runtime behind the processes' timers and I/O (one worker
+/// when the reader runs the processes itself), and the reader's with more
+/// threads.
+///
+/// Returns once its worker threads run (a thread still starting up maps
+/// memory of its own, which a memory cap set meanwhile would refuse).
 fn build_runtime(threads: usize) -> io::Result<tokio::runtime::Runtime> {
-    if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("ferrotp-port")
-            .enable_all()
-            .build()
+    let workers = threads.max(1);
+    let (running, running_rx) = std::sync::mpsc::channel::<()>();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("ferrotp-port")
+        .on_thread_start(move || {
+            let _ = running.send(());
+        })
+        .enable_all()
+        .build()?;
+    for _ in 0..workers {
+        if running_rx.recv_timeout(Duration::from_secs(5)).is_err() {
+            break;
+        }
+    }
+    Ok(runtime)
+}
+
+/// The reader of [`Config::threads`] 1: blocking reads on this thread;
+/// the processes what it delivers wakes run here once nothing more is
+/// buffered, before the next read.
+fn read_inline(
+    node: &Node,
+    outbox: &Outbox,
+    starter: &PortStarter,
+    stdin: File,
+    max_packet: usize,
+) -> Result<(), PortError> {
+    let mut input = BlockingInput::new(stdin, max_packet);
+    let mut frames = FrameDecoder::default();
+    let mut woken = Woken::new();
+    let here = node.name();
+    loop {
+        if !input.has_packet() {
+            woken.run();
+        }
+        let Some(body) = input.next_packet()? else {
+            return Ok(());
+        };
+        let incoming = frame_to_incoming(frames.decode(body)?, here)?;
+        woken.collect(|| deliver(node, outbox, starter, incoming));
     }
 }
 
@@ -184,17 +221,22 @@ async fn read_loop(
     let here = node.name();
     while let Some(body) = input.next_packet().await? {
         let frame = frames.decode(body)?;
-        match frame_to_incoming(frame, here)? {
-            Incoming::Signal(signal) => node.deliver(signal),
-            Incoming::Spawn(req) => crate::spawn::handle(&node, &outbox, req),
-            Incoming::SpawnReply { req_id, result } => {
-                if !starter.reply(&req_id, result) {
-                    tracing::warn!(?req_id, "SPAWN_REPLY for no request; ignored");
-                }
+        deliver(&node, &outbox, &starter, frame_to_incoming(frame, here)?);
+    }
+    Ok(())
+}
+
+/// Acts on one frame from the host.
+fn deliver(node: &Node, outbox: &Outbox, starter: &PortStarter, incoming: Incoming) {
+    match incoming {
+        Incoming::Signal(signal) => node.deliver(signal),
+        Incoming::Spawn(req) => crate::spawn::handle(node, outbox, req),
+        Incoming::SpawnReply { req_id, result } => {
+            if !starter.reply(&req_id, result) {
+                tracing::warn!(?req_id, "SPAWN_REPLY for no request; ignored");
             }
         }
     }
-    Ok(())
 }
 
 /// The `SPAWN_REPLY` for a request: `result` is the new pid, or the reason

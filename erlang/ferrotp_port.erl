@@ -72,8 +72,9 @@ start_link() ->
 %% Options: `executable' (the `ferrotp' binary; found when absent, see
 %% {@link executable/0}), `max_memory' (bytes of address space for the
 %% program, `setrlimit(RLIMIT_AS)'), `start_timeout' (milliseconds a Rust
-%% `init' may take, default `infinity'), `threads' (threads running Rust
-%% processes in the program, default 1), `name' (register the host).
+%% `init' may take, default `infinity'), `threads' (threads reading
+%% frames in the program, default 1: it reads with blocking reads and runs
+%% the processes a frame wakes itself), `name' (register the host).
 -spec start_link(options()) -> {ok, pid()} | {error, term()}.
 start_link(Opts) when is_map(Opts) ->
     case Opts of

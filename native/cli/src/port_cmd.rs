@@ -43,8 +43,10 @@ pub struct PortArgs {
     /// (0 turns the watchdog off).
     #[arg(long, value_name = "MS", default_value_t = 500)]
     watchdog_ms: u64,
-    /// Threads running Rust processes (1: everything on one thread, the
-    /// lowest latency; more: processes run in parallel).
+    /// Threads reading frames (1: blocking reads, and the processes a
+    /// frame wakes run on the reading thread, the lowest latency; more: a
+    /// tokio runtime of N threads reads). Processes woken otherwise run on
+    /// the program's scheduler threads.
     #[arg(long, value_name = "N", default_value_t = 1)]
     threads: usize,
 }

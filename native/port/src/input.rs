@@ -44,19 +44,10 @@ impl AsyncInput {
     pub async fn next_packet(&mut self) -> io::Result<Option<Bytes>> {
         loop {
             if let Some(len) = self.complete_packet()? {
-                let mut packet = self.buf.split_to(4 + len);
-                let body = packet.split_off(4);
-                return Ok(Some(body.freeze()));
+                return Ok(Some(take_packet(&mut self.buf, len)));
             }
             if self.fill().await? == 0 {
-                return if self.buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("input ended inside a packet ({} bytes)", self.buf.len()),
-                    ))
-                };
+                return at_end(&self.buf);
             }
         }
     }
@@ -125,22 +116,13 @@ impl BlockingInput {
     pub fn next_packet(&mut self) -> io::Result<Option<Bytes>> {
         loop {
             if let Some(len) = packet_len(&self.buf, self.max)? {
-                let mut packet = self.buf.split_to(4 + len);
-                return Ok(Some(packet.split_off(4).freeze()));
+                return Ok(Some(take_packet(&mut self.buf, len)));
             }
             if !reserve_rest(&mut self.buf) {
                 self.buf.reserve(64 * 1024);
             }
-            let n = self.fill()?;
-            if n == 0 {
-                return if self.buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("input ended inside a packet ({} bytes)", self.buf.len()),
-                    ))
-                };
+            if self.fill()? == 0 {
+                return at_end(&self.buf);
             }
         }
     }
@@ -192,6 +174,25 @@ fn packet_len(buf: &[u8], max: usize) -> io::Result<Option<usize>> {
         ));
     }
     Ok((buf.len() >= 4 + len).then_some(len))
+}
+
+/// The body of the `len`-byte packet at the front of `buf`, taken out.
+fn take_packet(buf: &mut BytesMut, len: usize) -> Bytes {
+    let mut packet = buf.split_to(4 + len);
+    packet.split_off(4).freeze()
+}
+
+/// What a read ends with once the input is closed: nothing between
+/// packets, an error inside one.
+fn at_end(buf: &BytesMut) -> io::Result<Option<Bytes>> {
+    if buf.is_empty() {
+        Ok(None)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("input ended inside a packet ({} bytes)", buf.len()),
+        ))
+    }
 }
 
 /// Room for the rest of the packet whose length `buf` starts with, as it
@@ -265,6 +266,45 @@ mod tests {
             feeder.join().unwrap();
             assert!(input.next_packet().await.unwrap().is_none());
         });
+    }
+
+    #[test]
+    fn blocking_reads_give_whole_packets_in_order_and_know_what_is_buffered() {
+        let (file, mut writer) = pair();
+        let big = vec![5u8; 300_000];
+        let mut wire = packet(b"first");
+        wire.extend(packet(b"second"));
+        wire.extend(packet(&big));
+        wire.extend(packet(b""));
+        let feeder = std::thread::spawn(move || {
+            for chunk in wire.chunks(7_777) {
+                writer.write_all(chunk).unwrap();
+            }
+        });
+        let mut input = BlockingInput::new(file, 1 << 20);
+        assert!(!input.has_packet());
+        assert_eq!(&input.next_packet().unwrap().unwrap()[..], b"first");
+        // Both small packets came in the first read.
+        assert!(input.has_packet());
+        assert_eq!(&input.next_packet().unwrap().unwrap()[..], b"second");
+        assert_eq!(input.next_packet().unwrap().unwrap().len(), 300_000);
+        assert_eq!(&input.next_packet().unwrap().unwrap()[..], b"");
+        feeder.join().unwrap();
+        assert!(input.next_packet().unwrap().is_none());
+    }
+
+    #[test]
+    fn blocking_reads_refuse_a_cut_packet_and_an_oversized_one() {
+        let (file, mut writer) = pair();
+        writer.write_all(&[0, 0, 0, 10, 1, 2]).unwrap();
+        drop(writer);
+        let err = BlockingInput::new(file, 1 << 20).next_packet().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+
+        let (file, mut writer) = pair();
+        writer.write_all(&[0x7f, 0xff, 0xff, 0xff]).unwrap();
+        let err = BlockingInput::new(file, 1 << 20).next_packet().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]

@@ -591,10 +591,10 @@ async fn read_loop<R: AsyncRead, K: ConnectionSink>(
                     break Some(CloseReason::HandlerPanicked(panic_text(&*panic)));
                 }
                 tokio::select! {
-                // Fixed order: no random number per wait.
-                biased;
-                _ = closed.changed() => break None,
-                p = read_packet(&mut reader, max_packet) => p,
+                    // Fixed order: no random number per wait.
+                    biased;
+                    _ = closed.changed() => break None,
+                    p = read_packet(&mut reader, max_packet) => p,
                 }
             }
         };

@@ -1,9 +1,14 @@
 //! The port program: a runtime node behind stdin/stdout.
 //!
 //! ```text
-//!  host (BEAM)  ──{packet,4} frames──▶  reader task ──▶ node.deliver / spawn
+//!  host (BEAM)  ──{packet,4} frames──▶  reader ──▶ node.deliver / spawn ──▶ runs the woken processes
 //!  host (BEAM)  ◀──{packet,4} frames──  Outbox ◀── PortTransport ◀── processes
 //! ```
+//!
+//! With one reading thread (the default) the reader blocks in `read(2)`
+//! and runs the processes a frame woke itself, before it reads again
+//! ([`ferrotp::woken`]); processes woken otherwise run on the node's
+//! scheduler threads.
 //!
 //! The node is named as the host asks (`--node-name`); every pid of the
 //! host's VM (`--peer`), and of any other node, is reached through the
@@ -148,7 +153,6 @@ pub fn run(config: Config) -> Result<(), PortError> {
             Err(join) => Err(reader_failed(&join.to_string())),
         }
     };
-
     drop(_entered);
     runtime.shutdown_background();
     result

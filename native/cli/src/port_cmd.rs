@@ -49,6 +49,10 @@ pub struct PortArgs {
     /// the program's scheduler threads.
     #[arg(long, value_name = "N", default_value_t = 1)]
     threads: usize,
+    /// Microseconds the reader may busy-wait for the next frame before it
+    /// sleeps, while that pays (0: never; see port::busy_wait).
+    #[arg(long, value_name = "US", default_value_t = port::program::DEFAULT_BUSY_WAIT.as_micros() as u64)]
+    busy_wait_us: u64,
 }
 
 fn atom(text: &str, what: &str) -> Result<Atom> {
@@ -80,6 +84,7 @@ pub fn run(args: PortArgs) -> Result<()> {
         watchdog: (args.watchdog_ms > 0).then(|| Duration::from_millis(args.watchdog_ms)),
         threads: args.threads,
         max_memory: args.max_memory,
+        busy_wait: Duration::from_micros(args.busy_wait_us),
     };
     match port::run(config) {
         Ok(()) => Ok(()),

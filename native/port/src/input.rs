@@ -112,6 +112,17 @@ impl BlockingInput {
         matches!(packet_len(&self.buf, self.max), Ok(Some(_)))
     }
 
+    /// Whether input is waiting to be read (`poll(2)` with no timeout).
+    pub fn readable(&self) -> bool {
+        let mut fd = libc::pollfd {
+            fd: self.file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no timeout.
+        unsafe { libc::poll(&mut fd, 1, 0) != 0 }
+    }
+
     /// The next packet's body; `Ok(None)` at end of input between packets.
     pub fn next_packet(&mut self) -> io::Result<Option<Bytes>> {
         loop {

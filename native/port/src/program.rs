@@ -32,12 +32,16 @@ use etf::{Atom, Term};
 use ferrotp::woken::Woken;
 use ferrotp::Node;
 
+use crate::busy_wait::BusyWait;
 use crate::frame::{Frame, FrameDecoder, FrameError};
 use crate::input::{AsyncInput, BlockingInput};
 use crate::outbox::{Outbox, PortTransport};
 use crate::packet::DEFAULT_MAX_PACKET;
 use crate::remote_start::PortStarter;
 use crate::signals::{frame_to_incoming, Incoming, IncomingError};
+
+/// How long the reader busy-waits for the next frame by default.
+pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_micros(50);
 
 /// Exit status after a malformed frame.
 pub const BAD_FRAME: i32 = 2;
@@ -65,6 +69,10 @@ pub struct Config {
     /// Caps the program's address space (`RLIMIT_AS`,
     /// [`crate::limits::max_memory`]) once its threads are started.
     pub max_memory: Option<u64>,
+    /// With one reading thread: how long it may busy-wait for the next
+    /// frame before it sleeps, while that pays ([`crate::busy_wait`]);
+    /// zero never.
+    pub busy_wait: Duration,
 }
 
 impl Default for Config {
@@ -77,6 +85,7 @@ impl Default for Config {
             watchdog: Some(Duration::from_millis(500)),
             threads: 1,
             max_memory: None,
+            busy_wait: DEFAULT_BUSY_WAIT,
         }
     }
 }
@@ -140,7 +149,14 @@ pub fn run(config: Config) -> Result<(), PortError> {
         // Processes woken otherwise (timers, each other) run on the node's
         // scheduler threads.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            read_inline(&node, &outbox, &starter, stdin, config.max_packet)
+            read_inline(
+                &node,
+                &outbox,
+                &starter,
+                stdin,
+                config.max_packet,
+                config.busy_wait,
+            )
         }))
         .unwrap_or_else(|_| Err(reader_failed("panicked")))
     } else {
@@ -196,14 +212,17 @@ fn read_inline(
     starter: &PortStarter,
     stdin: File,
     max_packet: usize,
+    busy_wait: Duration,
 ) -> Result<(), PortError> {
     let mut input = BlockingInput::new(stdin, max_packet);
     let mut frames = FrameDecoder::default();
     let mut woken = Woken::new();
     let here = node.name();
+    let mut busy_wait = BusyWait::new(busy_wait);
     loop {
         if !input.has_packet() {
             woken.run();
+            busy_wait.wait(|| input.readable());
         }
         let Some(body) = input.next_packet()? else {
             return Ok(());

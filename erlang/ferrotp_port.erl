@@ -54,6 +54,7 @@
     max_memory => pos_integer(),
     start_timeout => timeout(),
     threads => pos_integer(),
+    busy_wait_us => non_neg_integer(),
     name => atom()
 }.
 -export_type([options/0]).
@@ -74,7 +75,9 @@ start_link() ->
 %% program, `setrlimit(RLIMIT_AS)'), `start_timeout' (milliseconds a Rust
 %% `init' may take, default `infinity'), `threads' (threads reading
 %% frames in the program, default 1: it reads with blocking reads and runs
-%% the processes a frame wakes itself), `name' (register the host).
+%% the processes a frame wakes itself), `busy_wait_us' (how long the
+%% reader may busy-wait for the next frame before sleeping, while that
+%% pays; default 50, 0 never), `name' (register the host).
 -spec start_link(options()) -> {ok, pid()} | {error, term()}.
 start_link(Opts) when is_map(Opts) ->
     case Opts of
@@ -225,6 +228,12 @@ open(Exe, Opts) ->
             case Opts of
                 #{threads := N} when is_integer(N), N > 0 -> ["--threads", integer_to_list(N)];
                 _ -> []
+            end ++
+            case Opts of
+                #{busy_wait_us := Us} when is_integer(Us), Us >= 0 ->
+                    ["--busy-wait-us", integer_to_list(Us)];
+                _ ->
+                    []
             end,
     try
         open_port({spawn_executable, Exe}, [

@@ -50,7 +50,7 @@ pub struct PortArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     threads: usize,
     /// Microseconds the reader may busy-wait for the next frame before it
-    /// sleeps, while that pays (0: never; see port::busy_wait).
+    /// sleeps, while that pays (0: never; see dist::busy_wait).
     #[arg(long, value_name = "US", default_value_t = port::program::DEFAULT_BUSY_WAIT.as_micros() as u64)]
     busy_wait_us: u64,
 }

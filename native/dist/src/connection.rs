@@ -82,6 +82,10 @@ pub struct ConnectionConfig {
     pub fragment_size: usize,
     /// How many fragmented messages may be in flight from the peer at once.
     pub max_sequences: usize,
+    /// How long a TCP connection's reader, having delivered everything it
+    /// read, may busy-wait for more before it sleeps, while that pays
+    /// ([`crate::busy_wait`]); zero never.
+    pub busy_wait: Duration,
 }
 
 impl Default for ConnectionConfig {
@@ -91,6 +95,7 @@ impl Default for ConnectionConfig {
             max_message_size: 128 * 1024 * 1024,
             fragment_size: 64 * 1024,
             max_sequences: 1024,
+            busy_wait: Duration::from_micros(50),
         }
     }
 }
@@ -354,7 +359,7 @@ impl Connection {
     where
         K: ConnectionSink,
     {
-        match crate::shared_tcp::split(&stream) {
+        match crate::shared_tcp::split(&stream, config.busy_wait) {
             Ok((reader, socket)) => {
                 drop(stream);
                 let writer = socket.writer();

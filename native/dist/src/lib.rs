@@ -14,6 +14,7 @@
 //! | control messages                   | [`control`]       | `erl_dist_protocol` `DOP_*`  |
 //! | whole messages (control + payload) | [`message`]       | `erts` dist encoder          |
 //! | one connection (ticks)             | [`connection`]    | `dist_util:con_loop`         |
+//! | spinning before a reader sleeps    | [`busy_wait`]     | a scheduler's `+sbwt`        |
 //! | node manager                       | [`node`]          | `net_kernel`                 |
 //! | the runtime's view                 | [`signal`]        | signals of the *Processes* chapter |
 //!
@@ -61,6 +62,7 @@
 
 #![deny(missing_docs)]
 
+pub mod busy_wait;
 pub mod connection;
 pub mod control;
 pub mod cookie;

@@ -23,13 +23,19 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
+use crate::busy_wait::BusyWait;
+
 /// Splits `stream` into its reading side and its writing side (two
 /// duplicates of its descriptor; `stream` itself is closed).
-pub(crate) fn split(stream: &tokio::net::TcpStream) -> io::Result<(TcpReader, SharedTcp)> {
+pub(crate) fn split(
+    stream: &tokio::net::TcpStream,
+    busy_wait: Duration,
+) -> io::Result<(TcpReader, SharedTcp)> {
     let socket = socket2::SockRef::from(stream);
     let reading = TcpStream::from(socket.try_clone()?);
     let writing = TcpStream::from(socket.try_clone()?);
@@ -39,11 +45,31 @@ pub(crate) fn split(stream: &tokio::net::TcpStream) -> io::Result<(TcpReader, Sh
     // the same for the AsyncFd's whole life.
     let reader = unsafe { AsyncFd::register_with_interest(reading, Interest::READABLE) }
         .map_err(|e| e.into_parts().1)?;
-    Ok((TcpReader(reader), SharedTcp(Arc::new(writing))))
+    let reader = TcpReader {
+        fd: reader,
+        busy_wait: BusyWait::new(busy_wait),
+    };
+    Ok((reader, SharedTcp(Arc::new(writing))))
 }
 
-/// The reading side, registered for readability only.
-pub(crate) struct TcpReader(AsyncFd<TcpStream>);
+/// The reading side, registered for readability only. Drained, it
+/// busy-waits for more before it sleeps, while that pays
+/// ([`crate::busy_wait`]).
+pub(crate) struct TcpReader {
+    fd: AsyncFd<TcpStream>,
+    busy_wait: BusyWait,
+}
+
+/// Whether bytes are waiting on `socket` (`poll(2)` with no timeout).
+fn readable(socket: &TcpStream) -> bool {
+    let mut fd = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout.
+    unsafe { libc::poll(&mut fd, 1, 0) != 0 }
+}
 
 impl AsyncRead for TcpReader {
     fn poll_read(
@@ -51,8 +77,33 @@ impl AsyncRead for TcpReader {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
         loop {
-            let mut guard = ready!(self.0.poll_read_ready(cx))?;
+            let mut guard = match this.fd.poll_read_ready(cx) {
+                Poll::Ready(ready) => ready?,
+                Poll::Pending => {
+                    // Drained: before sleeping, wait a moment for more
+                    // (the waker stays registered; an extra wake-up is
+                    // harmless).
+                    let socket = this.fd.get_ref();
+                    this.busy_wait.wait(|| readable(socket));
+                    if !readable(socket) {
+                        return Poll::Pending;
+                    }
+                    // SAFETY: as below.
+                    let unfilled = unsafe { buf.unfilled_mut() };
+                    return match recv(socket, unfilled) {
+                        Ok(n) => {
+                            // SAFETY: recv wrote these `n` bytes.
+                            unsafe { buf.assume_init(n) };
+                            buf.advance(n);
+                            Poll::Ready(Ok(()))
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+                        Err(e) => Poll::Ready(Err(e)),
+                    };
+                }
+            };
             // SAFETY: the unfilled part is only written, by the kernel, and
             // only its first `n` bytes are then marked initialised.
             let unfilled = unsafe { buf.unfilled_mut() };

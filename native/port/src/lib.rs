@@ -17,7 +17,6 @@
 //! | control message + payload    | [`frame`]     | `erl_dist_protocol` messages       |
 //! | runtime signals ↔ frames     | [`signals`]   | the DIST signal set                |
 //! | frames in                    | [`input`]     | `read_exact` on fd 0               |
-//! | spinning before sleeping     | [`busy_wait`] | `+sbwt` of a BEAM scheduler        |
 //! | frames out                   | [`outbox`]    | `write_exact` on fd 1              |
 //! | starting behaviours          | [`spawn`]     | `SPAWN_REQUEST` / `SPAWN_REPLY`     |
 //! | BEAM children of Rust sups   | [`remote_start`] | `apply(M, F, A)` in a supervisor |
@@ -28,7 +27,6 @@
 
 #![deny(missing_docs)]
 
-pub mod busy_wait;
 pub mod echo;
 pub mod frame;
 pub mod input;

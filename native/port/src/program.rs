@@ -27,12 +27,12 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dist::busy_wait::BusyWait;
 use dist::control::ControlMessage;
 use etf::{Atom, Term};
 use ferrotp::woken::Woken;
 use ferrotp::Node;
 
-use crate::busy_wait::BusyWait;
 use crate::frame::{Frame, FrameDecoder, FrameError};
 use crate::input::{AsyncInput, BlockingInput};
 use crate::outbox::{Outbox, PortTransport};
@@ -70,7 +70,7 @@ pub struct Config {
     /// [`crate::limits::max_memory`]) once its threads are started.
     pub max_memory: Option<u64>,
     /// With one reading thread: how long it may busy-wait for the next
-    /// frame before it sleeps, while that pays ([`crate::busy_wait`]);
+    /// frame before it sleeps, while that pays ([`dist::busy_wait`]);
     /// zero never.
     pub busy_wait: Duration,
 }

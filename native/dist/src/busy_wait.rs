@@ -1,7 +1,7 @@
-//! Busy-waiting for the host's next frame before sleeping, while it pays.
+//! Busy-waiting for the peer's next packet before sleeping, while it pays.
 //!
-//! A port program that sleeps in `read(2)` after each reply is woken for
-//! the next request; when its CPU went idle meanwhile, that wake-up
+//! A reader (a port program's, a connection's) that sleeps after each
+//! reply is woken for the next request; when its CPU went idle meanwhile, that wake-up
 //! resumes a halted CPU, which on a virtual machine costs tens of µs, more
 //! than the whole call. Asking for a moment whether input is waiting
 //! (`poll(2)` with no timeout, yielding the CPU in between to any thread

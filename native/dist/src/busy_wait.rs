@@ -110,6 +110,18 @@ impl BusyWait {
     }
 }
 
+/// Whether input is waiting on `fd` (`poll(2)` with no timeout): what a
+/// reader asks while it busy-waits.
+pub fn readable(fd: &impl std::os::fd::AsRawFd) -> bool {
+    let mut poll = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout.
+    unsafe { libc::poll(&mut poll, 1, 0) != 0 }
+}
+
 /// This thread's involuntary context switches so far (0 if unknown).
 fn involuntary_switches() -> i64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();

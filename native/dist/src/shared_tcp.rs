@@ -28,7 +28,7 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
-use crate::busy_wait::BusyWait;
+use crate::busy_wait::{readable, BusyWait};
 
 /// Splits `stream` into its reading side and its writing side (two
 /// duplicates of its descriptor; `stream` itself is closed).
@@ -58,17 +58,6 @@ pub(crate) fn split(
 pub(crate) struct TcpReader {
     fd: AsyncFd<TcpStream>,
     busy_wait: BusyWait,
-}
-
-/// Whether bytes are waiting on `socket` (`poll(2)` with no timeout).
-fn readable(socket: &TcpStream) -> bool {
-    let mut fd = libc::pollfd {
-        fd: socket.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, no timeout.
-    unsafe { libc::poll(&mut fd, 1, 0) != 0 }
 }
 
 impl AsyncRead for TcpReader {

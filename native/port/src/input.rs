@@ -114,13 +114,7 @@ impl BlockingInput {
 
     /// Whether input is waiting to be read (`poll(2)` with no timeout).
     pub fn readable(&self) -> bool {
-        let mut fd = libc::pollfd {
-            fd: self.file.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, no timeout.
-        unsafe { libc::poll(&mut fd, 1, 0) != 0 }
+        dist::busy_wait::readable(&self.file)
     }
 
     /// The next packet's body; `Ok(None)` at end of input between packets.

@@ -1,12 +1,12 @@
 //! Busy-waiting for the peer's next packet before sleeping, while it pays.
 //!
 //! A reader (a port program's, a connection's) that sleeps after each
-//! reply is woken for the next request; when its CPU went idle meanwhile, that wake-up
-//! resumes a halted CPU, which on a virtual machine costs tens of µs, more
-//! than the whole call. Asking for a moment whether input is waiting
-//! (`poll(2)` with no timeout, yielding the CPU in between to any thread
-//! that wants it) keeps the CPU awake across the gap between a reply and
-//! the next request. The BEAM's schedulers do the same before
+//! reply is woken for the next request; when its CPU went idle meanwhile,
+//! that wake-up resumes a halted CPU, which on a virtual machine costs
+//! tens of µs, more than the whole call. Asking for a moment whether input
+//! is waiting (`poll(2)` with no timeout, yielding the CPU in between to
+//! any thread that wants it) keeps the CPU awake across the gap between a
+//! reply and the next request. The BEAM's schedulers do the same before
 //! they sleep (`+sbwt`).
 //!
 //! Spinning takes a CPU others may need, so it adapts: a spin during

@@ -81,7 +81,13 @@ impl AsyncRead for TcpReader {
                     }
                     // SAFETY: as below.
                     let unfilled = unsafe { buf.unfilled_mut() };
-                    return match recv(socket, unfilled) {
+                    let got = loop {
+                        match recv(socket, unfilled) {
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            got => break got,
+                        }
+                    };
+                    return match got {
                         Ok(n) => {
                             // SAFETY: recv wrote these `n` bytes.
                             unsafe { buf.assume_init(n) };

@@ -11,6 +11,8 @@ use etf::{from_slice, from_term, to_term, to_vec, Atom, BitString, Pid, Term};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+mod support;
+
 #[derive(Serialize, Deserialize, PartialEq, Debug, Clone)]
 #[serde(rename_all = "snake_case")]
 enum Request {
@@ -503,80 +505,8 @@ mod round_trip {
 
 mod any_term {
     use super::*;
-    use etf::{Fun, Map, Port, Reference};
     use proptest::prelude::*;
-
-    fn atom() -> impl Strategy<Value = Atom> {
-        prop_oneof![
-            Just(Atom::new("ok")),
-            Just(Atom::new("undefined")),
-            prop::sample::select(vec![
-                "value", "bump", "move", "set", "x", "y", "key", "true"
-            ])
-            .prop_map(Atom::new),
-            "[a-z][a-zA-Z0-9_]{0,8}".prop_map(|s| Atom::new(&s)),
-            "\\PC{0,6}".prop_map(|s| Atom::new(&s)),
-        ]
-    }
-
-    fn leaf() -> impl Strategy<Value = Term> {
-        prop_oneof![
-            atom().prop_map(Term::Atom),
-            any::<i64>().prop_map(Term::Int),
-            any::<i128>().prop_map(|i| Term::from_bigint(i.into())),
-            (proptest::num::f64::NORMAL | proptest::num::f64::ZERO).prop_map(Term::Float),
-            proptest::collection::vec(any::<u8>(), 0..12).prop_map(Term::binary),
-            (proptest::collection::vec(any::<u8>(), 1..4), 1u8..8).prop_map(|(mut b, bits)| {
-                if let Some(last) = b.last_mut() {
-                    *last &= 0xffu8 << (8 - bits);
-                }
-                Term::from(BitString {
-                    bytes: b.into(),
-                    last_bits: bits,
-                })
-            }),
-            (atom(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
-                |(node, id, serial, creation)| {
-                    Term::Pid(Pid {
-                        node,
-                        id,
-                        serial,
-                        creation,
-                    })
-                }
-            ),
-            (atom(), any::<u64>(), any::<u32>())
-                .prop_map(|(node, id, creation)| Term::Port(Port { node, id, creation })),
-            (
-                atom(),
-                any::<u32>(),
-                proptest::collection::vec(any::<u32>(), 1..6)
-            )
-                .prop_map(|(node, creation, ids)| Term::Reference(Reference {
-                    node,
-                    creation,
-                    ids
-                })),
-            // EXPORT_EXT fun m:f/2 with a latin-1 module and function.
-            Just(Term::Fun(Fun {
-                bytes: vec![113, 100, 0, 1, b'm', 100, 0, 1, b'f', 97, 2].into(),
-            })),
-        ]
-    }
-
-    fn term() -> impl Strategy<Value = Term> {
-        leaf().prop_recursive(4, 48, 6, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(Term::List),
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(Term::Tuple),
-                (proptest::collection::vec(inner.clone(), 1..4), leaf())
-                    .prop_filter("improper tail", |(_, t)| !matches!(t, Term::List(_)))
-                    .prop_map(|(items, tail)| Term::ImproperList(items, Box::new(tail))),
-                proptest::collection::vec((inner.clone(), inner), 0..5)
-                    .prop_map(|kv| Term::Map(kv.into_iter().collect::<Map>())),
-            ]
-        })
-    }
+    use support::term;
 
     proptest! {
         #[test]

@@ -273,6 +273,18 @@ impl<'de, R: Input<'de>> ByteDeserializer<R> {
             (Head::Float(f), _) => Ok(*f),
             (_, Some(Int::Signed(i))) => Ok(i as f64),
             (_, Some(Int::Unsigned(u))) => Ok(u as f64),
+            // Past 128 bits, rounded as the tree's `BigInt` is.
+            (Head::Big { negative, digits }, Some(Int::Huge)) => {
+                use num_traits::ToPrimitive;
+                let sign = if *negative {
+                    num_bigint::Sign::Minus
+                } else {
+                    num_bigint::Sign::Plus
+                };
+                num_bigint::BigInt::from_bytes_le(sign, self.bytes(digits.clone()))
+                    .to_f64()
+                    .ok_or_else(|| self.mismatch(start, "float"))
+            }
             _ => Err(self.mismatch(start, "float")),
         }
     }
@@ -450,7 +462,8 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
                     }
                 }
                 Head::String(r) => {
-                    SeqDeserializer::new(self.bytes(r).iter().copied()).deserialize_any(visitor)
+                    SeqDeserializer::new(self.bytes(r).iter().map(|&b| StringElement(b)))
+                        .deserialize_any(visitor)
                 }
                 Head::Nil => {
                     SeqDeserializer::new(std::iter::empty::<u8>()).deserialize_any(visitor)
@@ -634,7 +647,11 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
                 Head::Nil => {
                     SeqDeserializer::new(std::iter::empty::<u8>()).deserialize_any(visitor)
                 }
-                Head::String(r) | Head::Binary(r) => {
+                Head::String(r) => {
+                    SeqDeserializer::new(self.bytes(r).iter().map(|&b| StringElement(b)))
+                        .deserialize_any(visitor)
+                }
+                Head::Binary(r) => {
                     SeqDeserializer::new(self.bytes(r).iter().copied()).deserialize_any(visitor)
                 }
                 Head::List(n) => {
@@ -863,5 +880,44 @@ impl<'de, R: Input<'de>> de::VariantAccess<'de> for Variant<'_, R> {
                 )))
             }
         }
+    }
+}
+
+/// An element of a `STRING_EXT` list: the small integer it stands for,
+/// read as that integer's own term would be (an `Option` of it is
+/// `Some`, a newtype wraps it), not as a lone byte.
+struct StringElement(u8);
+
+impl<'de> IntoDeserializer<'de, Error> for StringElement {
+    type Deserializer = StringElement;
+
+    fn into_deserializer(self) -> StringElement {
+        self
+    }
+}
+
+impl<'de> de::Deserializer<'de> for StringElement {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_u8(self.0)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
+        enum identifier ignored_any
     }
 }

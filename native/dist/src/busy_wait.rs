@@ -64,15 +64,16 @@ impl BusyWait {
 
     /// Before a blocking read: spins until `ready()` says input is
     /// waiting or `max` has passed, if spinning pays (or it is time to
-    /// try again).
-    pub fn wait(&mut self, mut ready: impl FnMut() -> bool) {
+    /// try again). `true` when the spin found input waiting; `false` when
+    /// it ran out, or did not spin (then `ready` is not asked at all).
+    pub fn wait(&mut self, mut ready: impl FnMut() -> bool) -> bool {
         if self.max.is_zero() {
-            return;
+            return false;
         }
         if !self.on {
             self.since_probe += 1;
             if self.since_probe < self.probe_every {
-                return;
+                return false;
             }
             self.since_probe = 0;
             self.misses = 0;
@@ -92,6 +93,7 @@ impl BusyWait {
         };
         let preempted = involuntary_switches() != preempted_before;
         self.record(caught, preempted);
+        caught
     }
 
     /// Learns from one spin: off after a preemption or after
@@ -155,10 +157,11 @@ mod tests {
     fn a_spin_asks_until_input_is_there() {
         let mut b = BusyWait::new(Duration::from_secs(5));
         let mut asked = 0;
-        b.wait(|| {
+        let caught = b.wait(|| {
             asked += 1;
             asked == 3
         });
+        assert!(caught);
         assert_eq!(asked, 3);
     }
 

@@ -75,8 +75,7 @@ impl AsyncRead for TcpReader {
                     // (the waker stays registered; an extra wake-up is
                     // harmless).
                     let socket = this.fd.get_ref();
-                    this.busy_wait.wait(|| readable(socket));
-                    if !readable(socket) {
+                    if !this.busy_wait.wait(|| readable(socket)) {
                         return Poll::Pending;
                     }
                     // SAFETY: as below.

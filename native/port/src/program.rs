@@ -222,7 +222,7 @@ fn read_inline(
     loop {
         if !input.has_packet() {
             woken.run();
-            busy_wait.wait(|| input.readable());
+            let _ = busy_wait.wait(|| input.readable());
         }
         let Some(body) = input.next_packet()? else {
             return Ok(());

@@ -40,7 +40,8 @@ nif_test_() ->
      ?T(rust_supervisor_supervises_an_erlang_child),
      ?T(rust_supervisor_terminate_child_delivers_shutdown),
      ?T(ten_thousand_processes_start_and_answer),
-     ?T(schedulers_stay_responsive_while_rust_is_busy)].
+     ?T(schedulers_stay_responsive_while_rust_is_busy),
+     ?T(short_calls_are_charged_what_they_cost)].
 
 start_link_returns_a_linked_local_pid() ->
     {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
@@ -477,6 +478,30 @@ flood_lateness(Start) ->
     unlink(Probe),
     [stop(C) || C <- Counters],
     Worst.
+
+%% Rust work is charged to the scheduler by the time it took, as Erlang
+%% code is by its reductions: a counter's call (a few hundred nanoseconds
+%% of Rust) costs its proxy about what a gen_server's call costs it, not
+%% the 1% of a time slice (40 reductions) that is the least one
+%% `enif_consume_timeslice' can charge (short calls are added up until
+%% they reach 1%). The least of five batches: a batch in which the OS
+%% preempted a NIF call is charged that time too.
+short_calls_are_charged_what_they_cost() ->
+    {ok, Rust} = ferrotp_nif:start_link(counter, 0, []),
+    {ok, Beam} = gen_server:start_link(ferrotp_nif_tests_counter, 0, []),
+    [RustReds, BeamReds] = [lists:min([reductions_per_call(P, 1000) || _ <- lists:seq(1, 5)])
+                            || P <- [Rust, Beam]],
+    ?debugFmt("reductions per call: rust ~.1f, gen_server ~.1f", [RustReds, BeamReds]),
+    ?assert(RustReds < 1.5 * BeamReds),
+    [stop(P) || P <- [Rust, Beam]],
+    ok.
+
+reductions_per_call(Pid, N) ->
+    _ = gen_server:call(Pid, value),
+    {reductions, R0} = process_info(Pid, reductions),
+    [gen_server:call(Pid, value) || _ <- lists:seq(1, N)],
+    {reductions, R1} = process_info(Pid, reductions),
+    (R1 - R0) / N.
 
 %%% helpers
 

@@ -20,10 +20,12 @@ enum Start {
     Instant(Instant),
 }
 
-/// Nanoseconds per TSC tick, or `None` when the TSC is not usable.
-fn ns_per_tick() -> Option<f64> {
-    static RATE: OnceLock<Option<f64>> = OnceLock::new();
-    *RATE.get_or_init(calibrate)
+/// Nanoseconds per TSC tick as a 32.32 fixed-point number (a multiply and
+/// a shift per reading, where a float would take two conversions), or
+/// `None` when the TSC is not usable.
+fn ns_per_tick() -> Option<u64> {
+    static RATE: OnceLock<Option<u64>> = OnceLock::new();
+    *RATE.get_or_init(|| calibrate().map(|rate| (rate * (1u64 << 32) as f64) as u64))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -63,15 +65,16 @@ impl Stopwatch {
         Stopwatch(Start::Instant(Instant::now()))
     }
 
-    /// Time since [`Stopwatch::start`].
-    pub fn elapsed(&self) -> Duration {
+    /// Nanoseconds since [`Stopwatch::start`] (saturating).
+    pub fn elapsed_ns(&self) -> u64 {
         match self.0 {
             #[cfg(target_arch = "x86_64")]
             Start::Ticks(t0) => {
-                let rate = ns_per_tick().unwrap_or(1.0);
-                Duration::from_nanos((ticks().saturating_sub(t0) as f64 * rate) as u64)
+                let rate = ns_per_tick().unwrap_or(1 << 32);
+                let ns = (u128::from(ticks().saturating_sub(t0)) * u128::from(rate)) >> 32;
+                u64::try_from(ns).unwrap_or(u64::MAX)
             }
-            Start::Instant(i) => i.elapsed(),
+            Start::Instant(i) => u64::try_from(i.elapsed().as_nanos()).unwrap_or(u64::MAX),
         }
     }
 }
@@ -84,7 +87,7 @@ mod tests {
     fn stopwatch_measures_a_sleep() {
         let watch = Stopwatch::start();
         std::thread::sleep(Duration::from_millis(20));
-        let took = watch.elapsed();
+        let took = Duration::from_nanos(watch.elapsed_ns());
         assert!(took >= Duration::from_millis(15), "{took:?}");
         assert!(took < Duration::from_secs(5), "{took:?}");
     }

@@ -359,6 +359,30 @@ fn via_external(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
 /// Tuples up to this size are built without a heap allocation.
 const SMALL_TUPLE: usize = 8;
 
+/// `{A, B, ...}` of at most [`SMALL_TUPLE`] terms, made without the
+/// `Vec` that rustler's `make_tuple` collects its arguments into (an
+/// allocation and a free on every direct call's reply).
+pub fn tuple<'a>(env: Env<'a>, items: &[rustler::Term<'a>]) -> rustler::Term<'a> {
+    if items.len() > SMALL_TUPLE {
+        return make_tuple(env, items);
+    }
+    let mut raw = [0 as ERL_NIF_TERM; SMALL_TUPLE];
+    for (slot, t) in raw.iter_mut().zip(items) {
+        *slot = t.as_c_arg();
+    }
+    // SAFETY: `raw[..len]` are terms of `env`; the VM copies them.
+    unsafe {
+        rustler::Term::new(
+            env,
+            rustler::sys::enif_make_tuple_from_array(
+                env.as_c_arg(),
+                raw.as_ptr(),
+                items.len() as u32,
+            ),
+        )
+    }
+}
+
 /// Builds `term` on `env`'s heap.
 pub fn to_beam<'a>(env: Env<'a>, term: &Term) -> rustler::Term<'a> {
     match term {
@@ -374,21 +398,11 @@ pub fn to_beam<'a>(env: Env<'a>, term: &Term) -> rustler::Term<'a> {
         },
         Term::Tuple(items) if items.len() <= SMALL_TUPLE => {
             // Small tuples (replies, tags) are built from a stack array.
-            let mut raw = [0 as ERL_NIF_TERM; SMALL_TUPLE];
+            let mut raw = [rustler::Term::list_new_empty(env); SMALL_TUPLE];
             for (slot, t) in raw.iter_mut().zip(items) {
-                *slot = to_beam(env, t).as_c_arg();
+                *slot = to_beam(env, t);
             }
-            // SAFETY: `raw[..len]` are terms of `env`; the VM copies them.
-            unsafe {
-                rustler::Term::new(
-                    env,
-                    rustler::sys::enif_make_tuple_from_array(
-                        env.as_c_arg(),
-                        raw.as_ptr(),
-                        items.len() as u32,
-                    ),
-                )
-            }
+            tuple(env, &raw[..items.len()])
         }
         Term::Tuple(items) => {
             let items: Vec<rustler::Term<'a>> = items.iter().map(|t| to_beam(env, t)).collect();

@@ -278,10 +278,7 @@ fn gen_call<'a>(
             if recorded {
                 forget_tags();
             }
-            return Ok(rustler::types::tuple::make_tuple(
-                env,
-                &[tag.term(env), reply],
-            ));
+            return Ok(crate::convert::tuple(env, &[tag.term(env), reply]));
         }
         None | Some(Direct::Queue) => {
             if recorded {

@@ -14,10 +14,9 @@
 //! | `exit(Pid, kill)` on the proxy       | the destructor: the Rust process dies `killed` |
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
 
 use etf::{Pid, Term};
 use ferrotp::direct::DirectServer;
@@ -54,9 +53,6 @@ pub struct RustProcess {
     /// Its gen_server's direct entry, once its server loop runs (see
     /// `ferrotp::direct`).
     direct: OnceLock<Arc<dyn DirectServer>>,
-    /// Rust work not yet charged to the BEAM scheduler, in nanoseconds
-    /// (see `account`).
-    unbilled: AtomicU64,
 }
 
 thread_local! {
@@ -93,6 +89,10 @@ impl std::panic::RefUnwindSafe for RustProcess {}
 struct PollWaker {
     proxy: Pid,
     scheduled: AtomicBool,
+    /// The process's Rust work not yet charged to the BEAM scheduler, in
+    /// nanoseconds (see `account`). Always under 1% of a slice, so 16
+    /// bits, which fit beside `scheduled` here at no cost.
+    unbilled: AtomicU16,
 }
 
 impl Wake for PollWaker {
@@ -234,30 +234,29 @@ pub static MAX_POLL_NS: AtomicU64 = AtomicU64::new(0);
 /// puts a slice at about 1 ms, but a slice of Erlang code (4000 reductions)
 /// runs in about 0.3 ms here; charging by that measure keeps a burst of
 /// Rust work as short as a gen_server's (the scheduler-latency tests
-/// compare the two). Work shorter than 1% of a slice is carried over in
-/// `unbilled` until it adds up to 1%, the least `enif_consume_timeslice`
-/// takes: a direct call of a few hundred nanoseconds is charged what it
+/// compare the two). `ns` is the work's time. Work shorter than 1% of a
+/// slice is carried over in `unbilled` until it adds up to 1%, the least
+/// `enif_consume_timeslice` takes: a direct call of a few hundred nanoseconds is charged what it
 /// costs (a few reductions, as a gen_server's `handle_call` is), not 40.
-fn account(env: Env<'_>, unbilled: &AtomicU64, took: Duration) {
-    let ns = took.as_nanos().min(u64::MAX as u128) as u64;
+fn account(env: Env<'_>, unbilled: &AtomicU16, ns: u64) {
     // Read first: a locked read-modify-write on every poll would bounce
     // the cache line between schedulers.
     if ns > MAX_POLL_NS.load(Ordering::Relaxed) {
         MAX_POLL_NS.fetch_max(ns, Ordering::Relaxed);
     }
     // The process's task lock is held: no other thread charges it now.
-    let total = unbilled.load(Ordering::Relaxed).saturating_add(ns);
-    if total < SLICE_NS_PER_PERCENT {
-        unbilled.store(total, Ordering::Relaxed);
-        return;
-    }
+    let total = u64::from(unbilled.load(Ordering::Relaxed)).saturating_add(ns);
     let percent = (total / SLICE_NS_PER_PERCENT).min(100);
+    // Under SLICE_NS_PER_PERCENT, so it fits in 16 bits.
     let left = if percent == 100 {
         0
     } else {
         total % SLICE_NS_PER_PERCENT
     };
-    unbilled.store(left, Ordering::Relaxed);
+    unbilled.store(left as u16, Ordering::Relaxed);
+    if percent == 0 {
+        return;
+    }
     rustler::schedule::consume_timeslice(env, percent as i32);
 }
 
@@ -267,6 +266,7 @@ impl RustProcess {
         let waker = Arc::new(PollWaker {
             proxy: pid,
             scheduled: AtomicBool::new(false),
+            unbilled: AtomicU16::new(0),
         });
         RustProcess {
             pid,
@@ -275,7 +275,6 @@ impl RustProcess {
             waker,
             ack: Mutex::new(None),
             direct: OnceLock::new(),
-            unbilled: AtomicU64::new(0),
         }
     }
 
@@ -334,7 +333,7 @@ impl RustProcess {
             let _ = self.direct.set(server);
         }
         if in_nif {
-            account(env, &self.unbilled, started.elapsed());
+            account(env, &self.waker.unbilled, started.elapsed_ns());
         }
         match polled {
             Poll::Pending => Step::Running,
@@ -367,7 +366,7 @@ impl RustProcess {
             host::enter_runtime();
             f(server.as_ref(), &mut cx)
         };
-        account(env, &self.unbilled, started.elapsed());
+        account(env, &self.waker.unbilled, started.elapsed_ns());
         drop(slot);
         Some(out)
     }

@@ -356,11 +356,14 @@ request(demonitor, RustRef) ->
             ok
     end.
 
-%% The Rust process has died: the proxy dies with its reason.
+%% The Rust process has died: the proxy dies with its reason, once it
+%% has done what the Rust process asked of the BEAM before it died.
 stop(true, Reason, LastMsg) ->
+    flush_requests(),
     report_crash(Reason, LastMsg),
     exit(Reason);
 stop(false, Reason, _LastMsg) ->
+    flush_requests(),
     case orderly(Reason) of
         true ->
             exit(Reason);
@@ -371,6 +374,27 @@ stop(false, Reason, _LastMsg) ->
             exit(self(), Reason),
             receive after infinity -> ok end
     end.
+
+%% Sends (replies to an alias among them: `sys:terminate/3` and
+%% `gen_server:stop/3` wait for one), links and exit signals the Rust
+%% process asked for and the proxy has not performed yet: an Erlang
+%% process's messages go out before its exit signal, and so do these.
+%% Starting a child or monitoring is moot once the process is gone.
+flush_requests() ->
+    receive
+        {'$ferrotp', Op, Arg} ->
+            last_request(Op, Arg),
+            flush_requests();
+        {'$ferrotp', Op, Arg1, Arg2} ->
+            last_request(Op, {Arg1, Arg2}),
+            flush_requests()
+    after 0 ->
+        ok
+    end.
+
+last_request(apply, _Arg) -> ok;
+last_request(monitor, _Arg) -> ok;
+last_request(Op, Arg) -> request(Op, Arg).
 
 orderly(normal) -> true;
 orderly(shutdown) -> true;

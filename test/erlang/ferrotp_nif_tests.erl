@@ -15,6 +15,7 @@ nif_test_() ->
      ?T(init_argument_is_an_integer_of_any_size),
      ?T(sys_get_state_returns_the_count),
      ?T(gen_server_stop_ends_it_normally),
+     ?T(gen_server_stop_with_a_timeout_ends_it_with_the_reason),
      ?T(registered_name_works_and_is_unique),
      ?T(unknown_behaviour_is_an_error),
      ?T(hibernate_after_shrinks_an_idle_proxy),
@@ -167,6 +168,19 @@ gen_server_stop_ends_it_normally() ->
     Ref = monitor(process, Pid),
     ?assertEqual(ok, gen_server:stop(Pid)),
     ?assertEqual(normal, down_reason(Ref)).
+
+%% gen_server:stop/3 with a finite timeout calls sys:terminate/3 through
+%% an alias (OTP 24+): the reply to it, sent just before the process
+%% ends, must reach the caller, and the process ends with the reason
+%% given, as a gen_server does.
+gen_server_stop_with_a_timeout_ends_it_with_the_reason() ->
+    [begin
+         {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+         unlink(Pid),
+         Ref = monitor(process, Pid),
+         ?assertEqual(ok, gen_server:stop(Pid, Reason, 5000)),
+         ?assertEqual(Reason, down_reason(Ref))
+     end || Reason <- [normal, shutdown, {shutdown, bye}]].
 
 registered_name_works_and_is_unique() ->
     {ok, Pid} = ferrotp_nif:start_link(counter, 3, [{name, ferrotp_nif_named}]),

@@ -14,6 +14,7 @@ nif_test_() ->
      ?T(nifs_reject_what_is_not_a_rust_process),
      ?T(init_argument_is_an_integer_of_any_size),
      ?T(sys_get_state_returns_the_count),
+     ?T(sys_debug_options_record_what_a_gen_server_records),
      ?T(gen_server_stop_ends_it_normally),
      ?T(gen_server_stop_with_a_timeout_ends_it_with_the_reason),
      ?T(registered_name_works_and_is_unique),
@@ -162,6 +163,53 @@ sys_get_state_returns_the_count() ->
     gen_server:cast(Pid, {bump, 1}),
     ?assertEqual(42, sys:get_state(Pid)),
     stop(Pid).
+
+%% sys:statistics/2, sys:log/2, sys:trace/2, sys:log_to_file/2 and
+%% sys:no_debug/1 on a Rust counter answer and record what they do on a
+%% gen_server counter given the same messages (callers' tags aside).
+sys_debug_options_record_what_a_gen_server_records() ->
+    {ok, Rust} = ferrotp_nif:start_link(counter, 0, []),
+    {ok, Beam} = gen_server:start_link(ferrotp_nif_tests_counter, 0, []),
+    File = filename:join(os:getenv("TMPDIR", "/tmp"),
+                         "ferrotp_sys_log_" ++ os:getpid() ++ ".txt"),
+    Debugged = fun(P) ->
+        Off = {sys:statistics(P, get), sys:log(P, get)},
+        [ok = F() || F <- [fun() -> sys:statistics(P, true) end,
+                           fun() -> sys:log(P, {true, 5}) end,
+                           fun() -> sys:trace(P, true) end,
+                           fun() -> sys:log_to_file(P, File) end]],
+        ok = gen_server:cast(P, {bump, 2}),
+        2 = gen_server:call(P, value),
+        {ok, Stats} = sys:statistics(P, get),
+        {ok, Log} = sys:log(P, get),
+        {status, _, _, [_, _, _, _, Misc]} = sys:get_status(P),
+        [Logged] = [E || {data, D} <- Misc, {"Logged events", E} <- D],
+        ok = sys:log_to_file(P, false),
+        {ok, Text} = file:read_file(File),
+        ok = sys:no_debug(P),
+        After = {sys:statistics(P, get), sys:log(P, get), gen_server:call(P, value)},
+        {Off, lists:sort([K || {K, _} <- Stats]),
+         [V || {K, V} <- Stats, lists:member(K, [messages_in, messages_out])],
+         untag(Log), untag(Logged), binary:match(Text, <<"got call value">>) =/= nomatch,
+         After}
+    end,
+    Expected = Debugged(Beam),
+    ?assertMatch({{{ok, no_statistics}, {ok, []}}, _, [2, 1],
+                  [{in, {'$gen_cast', {bump, 2}}}, {noreply, 2},
+                   {in, {'$gen_call', from, value}}, {out, 2, from, 2}], _, true,
+                  {{ok, no_statistics}, {ok, []}, 2}}, Expected),
+    ?assertEqual(Expected, Debugged(Rust)),
+    file:delete(File),
+    [stop(P) || P <- [Rust, Beam]],
+    ok.
+
+%% A debug event with the caller's `{Pid, Tag}` replaced by `from'.
+untag(Events) ->
+    [case E of
+         {in, {'$gen_call', {_, _}, Req}} -> {in, {'$gen_call', from, Req}};
+         {out, Reply, {_, _}, State} -> {out, Reply, from, State};
+         Other -> Other
+     end || E <- Events].
 
 gen_server_stop_ends_it_normally() ->
     {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),

@@ -107,6 +107,7 @@ use etf::{Atom, Pid, Reference, Term};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::debug::Debug;
 use crate::exit::{self, IntoExitReason};
 use crate::mailbox::Message;
 use crate::node::Node;
@@ -1122,26 +1123,28 @@ async fn serve<S: GenServer>(
     // `crate::direct`), if the host asks for that.
     let parked = park::offer::<S>(&ctx);
     let _unpark = parked.clone().map(park::Unpark);
-    let mut suspended = false;
+    let mut sys = sys::Loop::default();
     loop {
         let next = if let Some(c) = cont.take() {
             after_cast(guarded(state.handle_continue(c, &mut ctx)).await)
-        } else if let (Some(slot), false) = (&parked, suspended) {
+        } else if let (Some(slot), false) = (&parked, sys.suspended || sys.debug.is_on()) {
+            // (With debug options on, every message takes the ordinary
+            // path below, where it is recorded.)
             let (s, c, woke) = slot.wait(state, ctx).await;
             state = s;
             ctx = c;
             match woke {
                 park::Woke::Msg(msg) => {
-                    handle_message(&mut state, msg, &mut suspended, parent, &mut ctx).await
+                    handle_message(&mut state, msg, &mut sys, parent, &mut ctx).await
                 }
                 park::Woke::Call(result, from) => {
-                    after_call(&mut state, result, from, &mut ctx).await
+                    after_call(&mut state, result, from, &mut sys.debug, &mut ctx).await
                 }
                 park::Woke::Cast(result) => after_cast(result),
                 park::Woke::Crashed(panic) => Next::Stop(panic),
             }
         } else {
-            let msg = if suspended {
+            let msg = if sys.suspended {
                 match ctx
                     .receive_match(
                         |m| {
@@ -1160,10 +1163,16 @@ async fn serve<S: GenServer>(
             } else {
                 ctx.receive().await
             };
-            handle_message(&mut state, msg, &mut suspended, parent, &mut ctx).await
+            handle_message(&mut state, msg, &mut sys, parent, &mut ctx).await
         };
         match next {
-            Next::Continue(c) => cont = c,
+            Next::Continue(c) => {
+                if sys.debug.is_on() {
+                    sys.debug
+                        .settle(&sys::name_term(&ctx), || state.state_term());
+                }
+                cont = c
+            }
             Next::Stop(reason) => return terminate(&mut state, reason, &mut ctx).await,
             Next::Exit(reason) => return reason,
         }
@@ -1174,49 +1183,94 @@ async fn serve<S: GenServer>(
 async fn handle_message<S: GenServer>(
     state: &mut S,
     msg: Message,
-    suspended: &mut bool,
+    sys: &mut sys::Loop,
     parent: Pid,
     ctx: &mut Process,
 ) -> Next<S> {
     match msg {
         Message::Local(b) => match b.downcast::<Request<S>>() {
-            Ok(req) => handle_request(state, *req, ctx).await,
-            Err(other) => after_cast(guarded(state.handle_info(Message::Local(other), ctx)).await),
+            Ok(req) => {
+                match &*req {
+                    Request::Call { from, .. } => {
+                        debug_in(&mut sys.debug, ctx, || call_event(from, rust_value()))
+                    }
+                    Request::Cast(_) => debug_in(&mut sys.debug, ctx, || cast_event(rust_value())),
+                    Request::ReplaceState { .. } => {}
+                }
+                handle_request(state, *req, &mut sys.debug, ctx).await
+            }
+            Err(other) => {
+                debug_in(&mut sys.debug, ctx, rust_value);
+                after_cast(guarded(state.handle_info(Message::Local(other), ctx)).await)
+            }
         },
         Message::Term(mut t) => match classify(&mut t, parent) {
-            Incoming::Call(from, req) => match etf::from_term::<S::Call>(req) {
-                Ok(req) => handle_call(state, req, from, ctx).await,
-                Err(e) => {
-                    tracing::error!(pid = %ctx.pid(), error = %e, request = %req, "gen_server: call does not decode");
-                    Next::Stop(Term::tuple(vec![Term::atom("bad_call"), req.clone()]))
+            Incoming::Call(from, req) => {
+                debug_in(&mut sys.debug, ctx, || call_event(&from, req.clone()));
+                match etf::from_term::<S::Call>(req) {
+                    Ok(req) => handle_call(state, req, from, &mut sys.debug, ctx).await,
+                    Err(e) => {
+                        tracing::error!(pid = %ctx.pid(), error = %e, request = %req, "gen_server: call does not decode");
+                        Next::Stop(Term::tuple(vec![Term::atom("bad_call"), req.clone()]))
+                    }
                 }
-            },
-            Incoming::Cast(msg) => match etf::from_term::<S::Cast>(msg) {
-                Ok(msg) => after_cast(guarded(state.handle_cast(msg, ctx)).await),
-                Err(e) => {
-                    tracing::error!(pid = %ctx.pid(), error = %e, msg = %msg, "gen_server: cast does not decode");
-                    Next::Stop(Term::tuple(vec![Term::atom("bad_cast"), msg.clone()]))
+            }
+            Incoming::Cast(msg) => {
+                debug_in(&mut sys.debug, ctx, || cast_event(msg.clone()));
+                match etf::from_term::<S::Cast>(msg) {
+                    Ok(msg) => after_cast(guarded(state.handle_cast(msg, ctx)).await),
+                    Err(e) => {
+                        tracing::error!(pid = %ctx.pid(), error = %e, msg = %msg, "gen_server: cast does not decode");
+                        Next::Stop(Term::tuple(vec![Term::atom("bad_cast"), msg.clone()]))
+                    }
                 }
-            },
+            }
             Incoming::System(from, req) => {
-                match sys::handle_system(state, &from, req, suspended, parent, ctx) {
+                match sys::handle_system(state, &from, req, sys, parent, ctx) {
                     sys::Outcome::Continue => Next::Continue(None),
                     sys::Outcome::Terminate(reason) => Next::Stop(reason),
                 }
             }
             Incoming::ParentExit(reason) => Next::Stop(reason.clone()),
-            Incoming::Info => after_cast(guarded(state.handle_info(Message::Term(t), ctx)).await),
+            Incoming::Info => {
+                debug_in(&mut sys.debug, ctx, || t.clone());
+                after_cast(guarded(state.handle_info(Message::Term(t), ctx)).await)
+            }
         },
     }
+}
+
+/// Records `{in, Msg}` if any debug option is on (`msg` is only made
+/// then; a Rust value shows as `rust_value`: see `crate::debug`).
+fn debug_in(debug: &mut Debug, ctx: &Process, msg: impl FnOnce() -> Term) {
+    if debug.is_on() {
+        debug.message_in(&sys::name_term(ctx), msg());
+    }
+}
+
+/// `{'$gen_call', From, Request}`, as a debug event shows a call.
+fn call_event(from: &From, req: Term) -> Term {
+    Term::tuple(vec![Term::atom("$gen_call"), from.to_term(), req])
+}
+
+/// `{'$gen_cast', Msg}`, as a debug event shows a cast.
+fn cast_event(msg: Term) -> Term {
+    Term::tuple(vec![Term::atom("$gen_cast"), msg])
+}
+
+/// What a debug event shows for a Rust value that is not a term.
+fn rust_value() -> Term {
+    Term::atom("rust_value")
 }
 
 async fn handle_request<S: GenServer>(
     state: &mut S,
     req: Request<S>,
+    debug: &mut Debug,
     ctx: &mut Process,
 ) -> Next<S> {
     match req {
-        Request::Call { from, req } => handle_call(state, req, from, ctx).await,
+        Request::Call { from, req } => handle_call(state, req, from, debug, ctx).await,
         Request::Cast(msg) => after_cast(guarded(state.handle_cast(msg, ctx)).await),
         Request::ReplaceState { from, f } => {
             let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(state)));
@@ -1240,6 +1294,7 @@ async fn handle_call<S: GenServer>(
     state: &mut S,
     req: S::Call,
     from: From,
+    debug: &mut Debug,
     ctx: &mut Process,
 ) -> Next<S> {
     let result = match crate::panic::catch(|| state.handle_call_now(req, ctx)) {
@@ -1247,7 +1302,7 @@ async fn handle_call<S: GenServer>(
         Ok(CallNow::Later(req)) => guarded(state.handle_call(req, from.clone(), ctx)).await,
         Err(panic) => Err(panic),
     };
-    after_call(state, result, from, ctx).await
+    after_call(state, result, from, debug, ctx).await
 }
 
 /// What the loop does with a call's result (sends the reply, or stops).
@@ -1255,21 +1310,46 @@ async fn after_call<S: GenServer>(
     state: &mut S,
     result: Result<CallResult<S>, Term>,
     from: From,
+    debug: &mut Debug,
     ctx: &mut Process,
 ) -> Next<S> {
+    // `{out, Reply, From, State}` for the debug options, if on: the reply
+    // as a term before it goes.
+    let caller = debug.is_on().then(|| from.to_term());
+    let out = |r: &S::Reply| {
+        let caller = caller.clone()?;
+        etf::to_term(r).ok().map(|t| (t, caller))
+    };
     // At most one arm below replies: it takes `from` with it.
     let send = move |ctx: &Process, r: S::Reply| -> Option<Term> {
         reply_owned(ctx, from, r).err().map(|e| e.reason())
     };
+    let record = |debug: &mut Debug, ctx: &Process, state: &S, out: Option<(Term, Term)>| {
+        if let Some((reply, from)) = out {
+            debug.reply_out(&sys::name_term(ctx), reply, from, state.state_term());
+        }
+    };
     match result {
-        Ok(CallResult::Reply(r)) => match send(ctx, r) {
-            None => Next::Continue(None),
-            Some(bad) => Next::Stop(bad),
-        },
-        Ok(CallResult::ReplyContinue(r, c)) => match send(ctx, r) {
-            None => Next::Continue(Some(c)),
-            Some(bad) => Next::Stop(bad),
-        },
+        Ok(CallResult::Reply(r)) => {
+            let out = out(&r);
+            match send(ctx, r) {
+                None => {
+                    record(debug, ctx, state, out);
+                    Next::Continue(None)
+                }
+                Some(bad) => Next::Stop(bad),
+            }
+        }
+        Ok(CallResult::ReplyContinue(r, c)) => {
+            let out = out(&r);
+            match send(ctx, r) {
+                None => {
+                    record(debug, ctx, state, out);
+                    Next::Continue(Some(c))
+                }
+                Some(bad) => Next::Stop(bad),
+            }
+        }
         Ok(CallResult::NoReply) => Next::Continue(None),
         Ok(CallResult::NoReplyContinue(c)) => Next::Continue(Some(c)),
         Ok(CallResult::Stop { reason, reply: r }) => {

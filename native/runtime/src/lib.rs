@@ -173,6 +173,7 @@ pub mod alias;
 pub mod behaviours;
 pub mod call;
 pub mod counter;
+mod debug;
 pub mod direct;
 pub mod executor;
 pub mod exit;

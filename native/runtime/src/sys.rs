@@ -13,6 +13,7 @@
 //! | `sys:suspend(P)`                  | `suspend`                 | `ok`                                    | `sys::suspend(ctx, p)`         |
 //! | `sys:resume(P)`                   | `resume`                  | `ok`                                    | `sys::resume(ctx, p)`          |
 //! | `sys:terminate(P, R)`             | `{terminate, R}`          | `ok`, then `terminate/2` and exit `R`   | `sys::terminate(ctx, p, r)`    |
+//! | `sys:statistics/2`, `sys:log/2`, `sys:trace/2`, `sys:log_to_file/2`, `sys:no_debug/1` | `{debug, What}` | as `sys:debug_cmd/2` (see `crate::debug`) | — |
 //!
 //! A suspended server handles only system messages (and its parent's exit);
 //! calls and casts wait in its mailbox until `resume`.
@@ -44,9 +45,29 @@
 
 use etf::{Pid, Term};
 
+use crate::debug::Debug;
 use crate::gen_server::{self, CallError, GenServer, GenServerRef, DEFAULT_TIMEOUT};
 use crate::mailbox::Message;
 use crate::process::{Dest, Process};
+
+/// A server loop's own `sys` state: suspended or running, and its debug
+/// options (OTP's `SysState` and `Debug`).
+#[derive(Default)]
+pub(crate) struct Loop {
+    /// `sys:suspend/1` was called (and no `sys:resume/1` since).
+    pub suspended: bool,
+    /// `sys:statistics/2`, `sys:log/2`, `sys:trace/2` ...
+    pub debug: Debug,
+}
+
+/// How a server is named in printed debug events: its registered name,
+/// or its pid.
+pub(crate) fn name_term(ctx: &Process) -> Term {
+    match ctx.registered_name() {
+        Some(name) => Term::Atom(name),
+        None => Term::Pid(ctx.pid()),
+    }
+}
 
 /// What the server loop does after a system message.
 pub(crate) enum Outcome {
@@ -77,7 +98,7 @@ pub(crate) fn handle_system<S: GenServer>(
     state: &mut S,
     from: &gen_server::From,
     req: &Term,
-    suspended: &mut bool,
+    sys: &mut Loop,
     parent: Pid,
     ctx: &Process,
 ) -> Outcome {
@@ -85,15 +106,18 @@ pub(crate) fn handle_system<S: GenServer>(
     if req.is_atom("get_state") {
         answer(state.state_term());
     } else if req.is_atom("suspend") {
-        *suspended = true;
+        sys.suspended = true;
         answer(Term::atom("ok"));
     } else if req.is_atom("resume") {
-        *suspended = false;
+        sys.suspended = false;
         answer(Term::atom("ok"));
     } else if req.is_atom("get_status") {
-        answer(status(state, *suspended, parent, ctx));
+        answer(status(state, sys, parent, ctx));
     } else {
         match req.as_tuple() {
+            Some([tag, what]) if tag.is_atom("debug") => {
+                answer(sys.debug.command(what, &name_term(ctx)));
+            }
             Some([tag, reason]) if tag.is_atom("terminate") => {
                 answer(Term::atom("ok"));
                 return Outcome::Terminate(reason.clone());
@@ -118,8 +142,12 @@ pub(crate) fn handle_system<S: GenServer>(
 
 /// `{status, Pid, {module, gen_server}, [PDict, SysState, Parent, Debug, Misc]}`
 /// with gen_server's `format_status` layout.
-fn status<S: GenServer>(state: &S, suspended: bool, parent: Pid, ctx: &Process) -> Term {
-    let sys_state = Term::atom(if suspended { "suspended" } else { "running" });
+fn status<S: GenServer>(state: &S, sys: &Loop, parent: Pid, ctx: &Process) -> Term {
+    let sys_state = Term::atom(if sys.suspended {
+        "suspended"
+    } else {
+        "running"
+    });
     let me = ctx.pid();
     let name = match ctx.registered_name() {
         Some(n) => n.as_str().to_owned(),
@@ -136,7 +164,7 @@ fn status<S: GenServer>(state: &S, suspended: bool, parent: Pid, ctx: &Process) 
             Term::List(vec![
                 pair("Status", sys_state.clone()),
                 pair("Parent", Term::Pid(parent)),
-                pair("Logged events", Term::nil()),
+                pair("Logged events", sys.debug.logged()),
             ]),
         ]),
         Term::tuple(vec![

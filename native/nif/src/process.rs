@@ -236,8 +236,9 @@ pub static MAX_POLL_NS: AtomicU64 = AtomicU64::new(0);
 /// Rust work as short as a gen_server's (the scheduler-latency tests
 /// compare the two). `ns` is the work's time. Work shorter than 1% of a
 /// slice is carried over in `unbilled` until it adds up to 1%, the least
-/// `enif_consume_timeslice` takes: a direct call of a few hundred nanoseconds is charged what it
-/// costs (a few reductions, as a gen_server's `handle_call` is), not 40.
+/// `enif_consume_timeslice` takes: a direct call of a few hundred
+/// nanoseconds is charged what it costs (a few reductions, as a
+/// gen_server's `handle_call` is), not 40.
 fn account(env: Env<'_>, unbilled: &AtomicU16, ns: u64) {
     // Read first: a locked read-modify-write on every poll would bounce
     // the cache line between schedulers.

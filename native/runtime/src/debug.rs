@@ -23,7 +23,8 @@
 //! State}` for a reply, `{noreply, State}` after a callback that did not
 //! reply; `State` is the server's [`state_term`](crate::gen_server::GenServer::state_term).
 //! A call or cast from a Rust process on this node carries a typed value,
-//! not a term: its event shows the atom `rust_value` in its place.
+//! not a term: its event shows the atom `rust_value` in its place; for the
+//! same reason `handle_continue` (a typed value too) records nothing.
 //! Printed events (`trace`, `log print`) use `gen_server`'s wording
 //! (`*DBG* counter got call value from <0.80.0>`), through `tracing`
 //! (target `ferrotp::sys`) rather than standard output, which a port
@@ -71,15 +72,11 @@ struct EventLog {
 }
 
 impl EventLog {
-    fn new(cap: usize, keep: Option<EventLog>) -> EventLog {
-        let mut log = EventLog {
+    fn new(cap: usize) -> EventLog {
+        EventLog {
             cap,
             events: VecDeque::with_capacity(cap.min(64)),
-        };
-        for event in keep.into_iter().flat_map(|old| old.events) {
-            log.push(event);
         }
-        log
     }
 
     fn push(&mut self, event: Term) {
@@ -165,14 +162,14 @@ impl Debug {
         match (option.as_deref(), flag) {
             (Some("trace"), f) if f.is_atom("true") => self.trace = true,
             (Some("trace"), f) if f.is_atom("false") => self.trace = false,
+            // As `sys:install_debug/3`: an option already on stays as it is.
             (Some("log"), f) if f.is_atom("true") => {
-                let cap = self.log.as_ref().map_or(DEFAULT_LOG, |l| l.cap);
-                self.log = Some(EventLog::new(cap, self.log.take()));
+                self.log.get_or_insert_with(|| EventLog::new(DEFAULT_LOG));
             }
             (Some("log"), Term::Tuple(t)) if t.len() == 2 && t[0].is_atom("true") => match t[1] {
                 Term::Int(n) if n >= 1 => {
                     let cap = usize::try_from(n).unwrap_or(usize::MAX);
-                    self.log = Some(EventLog::new(cap, self.log.take()));
+                    self.log.get_or_insert_with(|| EventLog::new(cap));
                 }
                 _ => return Term::atom("unknown_debug"),
             },
@@ -196,7 +193,7 @@ impl Debug {
             (Some("statistics"), f) if f.is_atom("true") => {
                 if self.statistics.is_none() {
                     self.statistics = Some(Statistics {
-                        start_time: local_time(),
+                        start_time: utc_time(),
                         messages_in: 0,
                         messages_out: 0,
                     });
@@ -221,7 +218,7 @@ impl Debug {
         let pair = |k: &str, v: Term| Term::tuple(vec![Term::atom(k), v]);
         Term::List(vec![
             pair("start_time", stats.start_time.clone()),
-            pair("current_time", local_time()),
+            pair("current_time", utc_time()),
             pair("reductions", Term::Int(0)),
             pair("messages_in", count(stats.messages_in)),
             pair("messages_out", count(stats.messages_out)),
@@ -274,17 +271,21 @@ fn describe(name: &Term, event: &Term) -> String {
     }
 }
 
-/// Now as `{{Year, Month, Day}, {Hour, Minute, Second}}`, UTC.
-fn local_time() -> Term {
+/// Now as `{{Year, Month, Day}, {Hour, Minute, Second}}` (what
+/// `erlang:localtime/0` gives), in UTC.
+fn utc_time() -> Term {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days);
-    let int = count;
     Term::tuple(vec![
-        Term::tuple(vec![int(y), int(m), int(d)]),
-        Term::tuple(vec![int(rem / 3600), int(rem % 3600 / 60), int(rem % 60)]),
+        Term::tuple(vec![count(y), count(m), count(d)]),
+        Term::tuple(vec![
+            count(rem / 3600),
+            count(rem % 3600 / 60),
+            count(rem % 60),
+        ]),
     ])
 }
 

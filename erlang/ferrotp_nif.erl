@@ -453,9 +453,21 @@ pool_init(Starter) ->
 pool_loop() ->
     receive
         refill -> refill();
+        %% A line `sys:trace/2' prints for a Rust gen_server (see
+        %% native/nif/src/sys_trace.rs), where a gen_server's would go.
+        {'$ferrotp_print', Line} -> print([Line, $\n]);
         _ -> ok
     end,
     pool_loop().
+
+%% On the pool's group leader, or on `user' once that has gone (the pool
+%% outlives the process that started it, and must not die of printing).
+print(Chars) ->
+    try
+        io:put_chars(Chars)
+    catch
+        _:_ -> catch io:put_chars(user, Chars)
+    end.
 
 refill() ->
     Pids = [proc_lib:spawn(?MODULE, pool_proxy, []) || _ <- lists:seq(1, ?POOL_BATCH)],

@@ -15,6 +15,7 @@ nif_test_() ->
      ?T(init_argument_is_an_integer_of_any_size),
      ?T(sys_get_state_returns_the_count),
      ?T(sys_debug_options_record_what_a_gen_server_records),
+     ?T(sys_trace_prints_what_a_gen_server_prints),
      ?T(gen_server_stop_ends_it_normally),
      ?T(gen_server_stop_with_a_timeout_ends_it_with_the_reason),
      ?T(registered_name_works_and_is_unique),
@@ -202,6 +203,54 @@ sys_debug_options_record_what_a_gen_server_records() ->
     file:delete(File),
     [stop(P) || P <- [Rust, Beam]],
     ok.
+
+%% sys:trace/2 on a Rust counter prints gen_server's lines for the same
+%% messages (the VM prints them: the pool keeper's group leader, captured
+%% here).
+sys_trace_prints_what_a_gen_server_prints() ->
+    {ok, Rust} = ferrotp_nif:start_link(counter, 0, []),
+    Pool = whereis(ferrotp_nif_pool),
+    {group_leader, Leader} = process_info(Pool, group_leader),
+    Self = self(),
+    Capture = spawn_link(fun() -> capture(Self, []) end),
+    true = group_leader(Capture, Pool),
+    try
+        ok = sys:trace(Rust, true),
+        ok = gen_server:cast(Rust, {bump, 4}),
+        4 = gen_server:call(Rust, value),
+        ok = sys:trace(Rust, false),
+        Me = pid_to_list(self()),
+        It = pid_to_list(Rust),
+        Expected = ["*DBG* " ++ It ++ " got cast {bump,4}",
+                    "*DBG* " ++ It ++ " new state 4",
+                    "*DBG* " ++ It ++ " got call value from " ++ Me,
+                    "*DBG* " ++ It ++ " sent 4 to " ++ Me ++ ", new state 4"],
+        ?assertEqual(Expected, captured(Capture, length(Expected)))
+    after
+        group_leader(Leader, Pool),
+        unlink(Capture),
+        exit(Capture, kill),
+        stop(Rust)
+    end.
+
+%% A group leader that keeps the lines it is asked to print.
+capture(Owner, Lines) ->
+    receive
+        {io_request, From, ReplyAs, {put_chars, Enc, Chars}} ->
+            From ! {io_reply, ReplyAs, ok},
+            Text = unicode:characters_to_list(Chars, Enc),
+            capture(Owner, Lines ++ string:lexemes(Text, "\n"));
+        {lines, From, N} when length(Lines) >= N ->
+            From ! {lines, Lines},
+            capture(Owner, Lines);
+        {io_request, From, ReplyAs, _} ->
+            From ! {io_reply, ReplyAs, {error, enotsup}},
+            capture(Owner, Lines)
+    end.
+
+captured(Capture, N) ->
+    Capture ! {lines, self(), N},
+    receive {lines, Lines} -> Lines after 5000 -> timeout end.
 
 %% A debug event with the caller's `{Pid, Tag}` replaced by `from'.
 untag(Events) ->

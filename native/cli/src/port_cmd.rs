@@ -64,7 +64,10 @@ pub fn run(args: PortArgs) -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            // Warnings, and the lines `sys:trace/2` prints (stderr is the
+            // VM's own).
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,ferrotp::sys=info".into()),
         )
         .try_init()
         .ok();

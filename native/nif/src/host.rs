@@ -100,6 +100,12 @@ pub fn pool_add(keeper: Pid, pids: Vec<Pid>) {
     REFILL_ASKED.store(false, Ordering::Release);
 }
 
+/// The process that keeps the pool (`ferrotp_nif_pool`), once it has
+/// filled it.
+pub fn pool_keeper() -> Option<Pid> {
+    *POOL_KEEPER.lock()
+}
+
 /// Idle proxies in the pool.
 pub fn pool_len() -> usize {
     POOL.lock().len()

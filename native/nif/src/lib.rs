@@ -14,6 +14,7 @@
 //! | [`clock`]       | a cheap stopwatch for charging scheduler time       |
 //! | [`convert`]     | BEAM terms to and from `etf::Term`                  |
 //! | [`probe`]       | a test behaviour that drives signals on request     |
+//! | [`sys_trace`]   | what `sys:trace/2` prints, printed by the VM        |
 //! | [`nifs`]        | the NIFs the proxy loop calls                       |
 //! | [`bench`]       | the execution-design measurement                    |
 
@@ -25,13 +26,16 @@ pub mod host;
 pub mod nifs;
 pub mod probe;
 pub mod process;
+pub mod sys_trace;
 
 /// ferrotp's setup when the VM loads a library with these NIFs: registers
 /// the `probe` test behaviour (`counter` and `supervisor` are built into
-/// the runtime). A crate that builds its own NIF library calls it from its
-/// `load` before registering its own behaviours.
+/// the runtime) and has `sys:trace/2`'s lines printed by the VM. A crate
+/// that builds its own NIF library calls it from its `load` before
+/// registering its own behaviours.
 pub fn on_load() {
     probe::register();
+    sys_trace::SysTracePrinter::install();
 }
 
 #[cfg(feature = "library")]

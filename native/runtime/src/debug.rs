@@ -28,7 +28,10 @@
 //! Printed events (`trace`, `log print`) use `gen_server`'s wording
 //! (`*DBG* counter got call value from <0.80.0>`), through `tracing`
 //! (target `ferrotp::sys`) rather than standard output, which a port
-//! program's frames use; `log_to_file` writes the same lines to the file.
+//! program's frames use: in NIF mode the VM prints them (as it prints a
+//! `gen_server`'s), a port program writes them to its standard error (the
+//! VM's own) and a Rust node to its log; `log_to_file` writes the same
+//! lines to the file.
 //! Times are UTC (`erlang:localtime/0` is local time; a Rust process does
 //! not know the VM's time zone). Reductions are the BEAM's own count: a
 //! Rust process has none to report, so `0`.

@@ -47,6 +47,7 @@
 -type option() :: {name, atom() | {local, atom()} | {global, term()}
                    | {via, module(), term()}}
                 | {hibernate_after, timeout()}
+                | {timeout, timeout()}
                 | {spawn_opt, [proc_lib:spawn_option()]}.
 -export_type([behaviour/0, option/0]).
 
@@ -63,19 +64,26 @@ start_link(Behaviour, Arg) ->
 %% VM, linked to the caller, as `gen_server:start_link/3,4' starts a
 %% gen_server: `{ok, Pid}', `{error, {already_started, Pid}}' when the name
 %% is taken, `{error, Reason}' when init fails (the process then exits with
-%% `Reason'), `{error, {unknown_behaviour, Behaviour}}'.
+%% `Reason'), `{error, timeout}' when init takes longer than the option
+%% `{timeout, Ms}' (the process is killed), `{error, {unknown_behaviour,
+%% Behaviour}}'.
 -spec start_link(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
 start_link(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
     ok = ensure_pool(),
-    proc_lib:start_link(?MODULE, init_it, [self(), Behaviour, Arg, Opts], infinity,
+    proc_lib:start_link(?MODULE, init_it, [self(), Behaviour, Arg, Opts], start_timeout(Opts),
                         spawn_opts(Opts)).
 
 %% @doc As start_link/3, without the link.
 -spec start(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
 start(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
     ok = ensure_pool(),
-    proc_lib:start(?MODULE, init_it, [self(), Behaviour, Arg, Opts], infinity,
+    proc_lib:start(?MODULE, init_it, [self(), Behaviour, Arg, Opts], start_timeout(Opts),
                    spawn_opts(Opts)).
+
+%% The start option timeout, as gen_server's: how long init may take
+%% before the process is killed and the start returns `{error, timeout}'.
+start_timeout(Opts) ->
+    proplists:get_value(timeout, Opts, infinity).
 
 %% The proxy's spawn options: the start option spawn_opt (as gen_server's),
 %% after the defaults.

@@ -20,6 +20,7 @@ nif_test_() ->
      ?T(gen_server_stop_with_a_timeout_ends_it_with_the_reason),
      ?T(registered_name_works_and_is_unique),
      ?T(unknown_behaviour_is_an_error),
+     ?T(start_timeout_kills_a_slow_init_as_gen_server_does),
      ?T(hibernate_after_shrinks_an_idle_proxy),
      ?T(a_proxy_after_a_call_is_no_larger_than_a_gen_server),
      ?T(spawn_opt_reaches_the_proxy),
@@ -287,6 +288,19 @@ registered_name_works_and_is_unique() ->
                  ferrotp_nif:start_link(counter, 0, [{name, ferrotp_nif_named}])),
     stop(Pid),
     ?assertEqual(undefined, whereis(ferrotp_nif_named)).
+
+%% The start option {timeout, Ms}: an init that takes longer is killed and
+%% the start returns {error, timeout}, as gen_server:start_link/4's; a
+%% quicker one starts.
+start_timeout_kills_a_slow_init_as_gen_server_does() ->
+    Before = ferrotp_nif:process_count(),
+    ?assertEqual({error, timeout},
+                 ferrotp_nif:start_link(probe, {init_sleep, 2000}, [{timeout, 100}])),
+    ?assertMatch({messages, []}, process_info(self(), messages)),
+    wait(fun() -> case ferrotp_nif:process_count() of N when N =< Before -> {ok, gone}; _ -> retry end end),
+    {ok, Pid} = ferrotp_nif:start_link(probe, {init_sleep, 10}, [{timeout, 5000}]),
+    ?assertEqual(pong, gen_server:call(Pid, ping)),
+    stop(Pid).
 
 hibernate_after_shrinks_an_idle_proxy() ->
     {ok, Pid} = ferrotp_nif:start_link(counter, 1, [{hibernate_after, 50}]),

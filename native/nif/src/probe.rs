@@ -18,6 +18,9 @@
 //! | `{hold, Value}`        | `{noreply, ..}`; a later `release` message answers `Value` (`gen_server:reply/2`) | `Value`, later |
 //! | `{panic, Text}`        | panics                                   | (dies)         |
 //! | `{stop, Reason}`       | returns `Err(Reason)`                    | (dies)         |
+//!
+//! Its init argument is ignored, except `{init_sleep, Ms}`: init then takes
+//! `Ms` milliseconds (for start timeouts).
 
 use std::time::Duration;
 
@@ -27,8 +30,21 @@ use ferrotp::Process;
 
 /// Registers `probe` in the runtime's behaviour registry.
 pub fn register() {
-    ferrotp::behaviours::register(Atom::new("probe"), |_arg: Term| -> Result<Body, Term> {
-        Ok(start::body(|ctx, mut init| async move {
+    ferrotp::behaviours::register(Atom::new("probe"), |arg: Term| -> Result<Body, Term> {
+        // `{init_sleep, Ms}`: init takes that long (`receive after Ms`),
+        // for start timeouts; anything else starts at once.
+        let init_sleep = match arg.as_tuple() {
+            Some([tag, Term::Int(ms)]) if is(tag, "init_sleep") => {
+                Some(Duration::from_millis(u64::try_from(*ms).unwrap_or(0)))
+            }
+            _ => None,
+        };
+        Ok(start::body(move |mut ctx, mut init| async move {
+            if let Some(sleep) = init_sleep {
+                // `receive after Ms`: nothing matches, so messages that
+                // arrive meanwhile wait for the loop below.
+                let _ = ctx.receive_match(|_| false, Some(sleep)).await;
+            }
             init.ok();
             run(ctx).await
         }))

@@ -48,6 +48,7 @@
                    | {via, module(), term()}}
                 | {hibernate_after, timeout()}
                 | {timeout, timeout()}
+                | {debug, [sys:debug_option()]}
                 | {spawn_opt, [proc_lib:spawn_option()]}.
 -export_type([behaviour/0, option/0]).
 
@@ -121,7 +122,8 @@ init_it(Starter, Behaviour, Arg, Opts) ->
             case start_nif(Behaviour, Arg, self(), Starter) of
                 {ok, Proc} ->
                     Hib = proplists:get_value(hibernate_after, Opts, infinity),
-                    init_loop(Starter, {Proc, Hib}, {init, Behaviour, Arg});
+                    Debug = proplists:get_value(debug, Opts, []),
+                    init_loop(Starter, {Proc, Hib, Debug}, {init, Behaviour, Arg});
                 {error, Reason} ->
                     proc_lib:init_ack(Starter, {error, Reason}),
                     exit(normal);
@@ -134,9 +136,10 @@ init_it(Starter, Behaviour, Arg, Opts) ->
 %% The Rust process runs its init (as gen_server's init/1 runs before
 %% start_link returns) until it acknowledges: {ok, Pid}, ignore or
 %% {error, Reason} to the starter, as proc_lib:init_ack/2 does.
-init_loop(Starter, {Proc, Hib} = State, LastMsg) ->
+init_loop(Starter, {Proc, Hib, Debug} = State, LastMsg) ->
     case init_status(Proc) of
         ok ->
+            [debug_option(Proc, debug_cmd(D)) || D <- Debug],
             proc_lib:init_ack(Starter, {ok, self()}),
             %% Wait for the first message hibernated: an idle Rust
             %% process costs the BEAM only a minimal heap.
@@ -157,6 +160,43 @@ init_loop(Starter, {Proc, Hib} = State, LastMsg) ->
                             proc_lib:init_ack(Starter, {error, Reason}),
                             stop(Crashed, Reason, LastMsg)
                     end
+            end
+    end.
+
+%% The start option {debug, Dbgs}, as gen_server's (sys:debug_options/1):
+%% each option is switched on with the system message sys would send, and
+%% its answer awaited, before start_link returns.
+debug_cmd(trace) -> {trace, true};
+debug_cmd(log) -> {log, true};
+debug_cmd({log, N}) -> {log, {true, N}};
+debug_cmd(statistics) -> {statistics, true};
+debug_cmd(Other) -> Other.
+
+%% The answer goes to a helper: the proxy's own pid is the Rust process's,
+%% so an answer to it would reach the Rust process, not the proxy.
+debug_option(Proc, Cmd) ->
+    Self = self(),
+    Ref = make_ref(),
+    Helper = spawn(fun() ->
+                           receive {Ref, Answer} -> Self ! {Ref, Answer}
+                           after 60000 -> ok
+                           end
+                   end),
+    case send_in(Proc, [{system, {Helper, Ref}, {debug, Cmd}}]) of
+        ok -> debug_answer(Proc, Ref);
+        _Stopped -> exit(Helper, kill)
+    end.
+
+%% The answer comes once the Rust process has been polled: at once, or
+%% after a wake-up ('$ferrotp_poll'); other messages wait for the loop.
+debug_answer(Proc, Ref) ->
+    receive
+        {Ref, _} ->
+            ok;
+        '$ferrotp_poll' ->
+            case poll(Proc) of
+                ok -> debug_answer(Proc, Ref);
+                _Stopped -> ok
             end
     end.
 

@@ -24,7 +24,8 @@ defmodule Ferrotp.NIF do
   `hibernate_after:` (idle milliseconds before the proxy hibernates),
   `spawn_opt:` (spawn options of the proxy, as `GenServer`'s), `timeout:`
   (milliseconds init may take before the start returns `{:error, :timeout}`,
-  as `GenServer`'s).
+  as `GenServer`'s), `debug:` (`:sys` debug options on from the start, e.g.
+  `[:trace, :statistics]`, as `GenServer`'s).
   """
   @spec start_link(behaviour(), term(), keyword()) :: GenServer.on_start()
   def start_link(behaviour, arg, opts \\ []) when is_atom(behaviour) and is_list(opts) do
@@ -46,6 +47,6 @@ defmodule Ferrotp.NIF do
   defdelegate process_count(), to: :ferrotp_nif
 
   defp erlang_opts(opts) do
-    for {key, value} <- opts, key in [:name, :hibernate_after, :spawn_opt, :timeout], do: {key, value}
+    for {key, value} <- opts, key in [:name, :hibernate_after, :spawn_opt, :timeout, :debug], do: {key, value}
   end
 end

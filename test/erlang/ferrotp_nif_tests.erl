@@ -16,6 +16,7 @@ nif_test_() ->
      ?T(sys_get_state_returns_the_count),
      ?T(sys_debug_options_record_what_a_gen_server_records),
      ?T(sys_trace_prints_what_a_gen_server_prints),
+     ?T(the_debug_start_option_switches_sys_debugging_on),
      ?T(gen_server_stop_ends_it_normally),
      ?T(gen_server_stop_with_a_timeout_ends_it_with_the_reason),
      ?T(registered_name_works_and_is_unique),
@@ -252,6 +253,25 @@ capture(Owner, Lines) ->
 captured(Capture, N) ->
     Capture ! {lines, self(), N},
     receive {lines, Lines} -> Lines after 5000 -> timeout end.
+
+%% The start option {debug, Dbgs}: the options are on when start_link
+%% returns, as for a gen_server started with the same option.
+the_debug_start_option_switches_sys_debugging_on() ->
+    Opts = [{debug, [statistics, {log, 5}]}],
+    {ok, Rust} = ferrotp_nif:start_link(counter, 0, Opts),
+    {ok, Beam} = gen_server:start_link(ferrotp_nif_tests_counter, 0, Opts),
+    Seen = fun(P) ->
+        ok = gen_server:cast(P, {bump, 2}),
+        2 = gen_server:call(P, value),
+        {ok, Stats} = sys:statistics(P, get),
+        {ok, Log} = sys:log(P, get),
+        {[V || {K, V} <- Stats, lists:member(K, [messages_in, messages_out])], untag(Log)}
+    end,
+    Expected = Seen(Beam),
+    ?assertMatch({[2, 1], [_, _, _, _]}, Expected),
+    ?assertEqual(Expected, Seen(Rust)),
+    [stop(P) || P <- [Rust, Beam]],
+    ok.
 
 %% A debug event with the caller's `{Pid, Tag}` replaced by `from'.
 untag(Events) ->

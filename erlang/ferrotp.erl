@@ -22,7 +22,7 @@
 
 -type behaviour() :: atom().
 -type where() :: pid() | node().
--type option() :: {name, atom()} | {local, atom()}.
+-type option() :: {name, atom()} | {local, atom()} | {debug, [sys:debug_option()]}.
 -export_type([behaviour/0, where/0, option/0]).
 
 %%%===================================================================
@@ -40,8 +40,9 @@ start_link(Where, Behaviour, Arg) ->
     start_link(Where, Behaviour, Arg, []).
 
 %% @doc Starts `Behaviour' with `Arg' at `Where' (a port host pid or
-%% registered name, or a Rust node name), linked to the caller. `Opts': `{name, Name}' registers the
-%% pid locally.
+%% registered name, or a Rust node name), linked to the caller. `Opts':
+%% `{name, Name}' registers the pid locally; `{debug, Dbgs}' switches
+%% `sys' debug options on, as gen_server's start option does.
 -spec start_link(where(), behaviour(), term(), [option()]) ->
     {ok, pid()} | {error, term()}.
 start_link(Host, Behaviour, Arg, Opts) when is_pid(Host), is_atom(Behaviour), is_list(Opts) ->
@@ -64,11 +65,27 @@ start_link(Name, Behaviour, Arg, Opts) when is_atom(Name), is_atom(Behaviour), i
 
 %% Port mode: a Rust process in the port program `Host' runs.
 start_link_port(Host, Behaviour, Arg, Opts) ->
-    ferrotp_port:start_child(Host, Behaviour, Arg, Opts, self()).
+    Started = ferrotp_port:start_child(Host, Behaviour, Arg, proplists:delete(debug, Opts), self()),
+    debug(Started, Opts).
 
 %% Node mode: a Rust process on a hidden Rust node (`ferrotp node').
 start_link_node(Node, Behaviour, Arg, Opts) ->
-    ferrotp_node:start_link(Node, Behaviour, Arg, Opts).
+    debug(ferrotp_node:start_link(Node, Behaviour, Arg, proplists:delete(debug, Opts)), Opts).
+
+%% The start option {debug, Dbgs} for a Rust process in a port program or
+%% on a Rust node, as gen_server's: each option is switched on with `sys'
+%% before start_link returns. (Through the NIF, the proxy does it.)
+debug({ok, Pid} = Started, Opts) ->
+    [ok = debug_option(Pid, D) || D <- proplists:get_value(debug, Opts, [])],
+    Started;
+debug(Other, _Opts) ->
+    Other.
+
+debug_option(Pid, trace) -> sys:trace(Pid, true);
+debug_option(Pid, log) -> sys:log(Pid, true);
+debug_option(Pid, {log, N}) -> sys:log(Pid, {true, N});
+debug_option(Pid, statistics) -> sys:statistics(Pid, true);
+debug_option(Pid, {log_to_file, File}) -> sys:log_to_file(Pid, File).
 
 %% NIF mode: a Rust process inside this VM.
 start_link_nif(Behaviour, Arg, Opts) ->

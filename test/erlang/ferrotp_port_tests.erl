@@ -25,6 +25,23 @@ call_cast_and_get_state_test() ->
         ?assertEqual(Big - 1, gen_server:call(B, value))
     end).
 
+%% sys debug options, from the start option {debug, Dbgs} and from sys
+%% calls, count and log what a gen_server does.
+sys_debug_options_count_and_log_messages_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 0, [{debug, [statistics, {log, 4}]}]),
+        ok = gen_server:cast(C, {bump, 3}),
+        ?assertEqual(3, gen_server:call(C, value)),
+        {ok, Stats} = sys:statistics(C, get),
+        ?assertEqual([2, 1], [V || {K, V} <- Stats, lists:member(K, [messages_in, messages_out])]),
+        Me = self(),
+        ?assertMatch({ok, [{in, {'$gen_cast', {bump, 3}}}, {noreply, 3},
+                           {in, {'$gen_call', {Me, _}, value}}, {out, 3, {Me, _}, 3}]},
+                     sys:log(C, get)),
+        ok = sys:no_debug(C),
+        ?assertEqual({ok, no_statistics}, sys:statistics(C, get))
+    end).
+
 gen_server_stop_ends_it_normal_test() ->
     with_host(fun(Host) ->
         {ok, C} = ferrotp:start_link(Host, counter, 0),

@@ -38,6 +38,8 @@
 -define(POOL_BATCH, 64).
 %% Most messages handed to a Rust process in one NIF call.
 -define(BURST, 64).
+%% How long a start waits for a Rust process to switch a debug option on.
+-define(DEBUG_WAIT, 1000).
 %% A proxy's own data is a few words (the resource and its options), so
 %% every garbage collection is a full sweep: as cheap as a minor one here,
 %% and it leaves no old heap behind (see docs/nif.md, memory).
@@ -183,21 +185,27 @@ debug_option(Proc, Cmd) ->
                            end
                    end),
     case send_in(Proc, [{system, {Helper, Ref}, {debug, Cmd}}]) of
-        ok -> debug_answer(Proc, Ref);
-        _Stopped -> exit(Helper, kill)
-    end.
+        ok -> debug_answer(Proc, Ref, erlang:monotonic_time(millisecond) + ?DEBUG_WAIT);
+        _Stopped -> ok
+    end,
+    exit(Helper, kill).
 
 %% The answer comes once the Rust process has been polled: at once, or
-%% after a wake-up ('$ferrotp_poll'); other messages wait for the loop.
-debug_answer(Proc, Ref) ->
+%% after a wake-up ('$ferrotp_poll'); other messages wait for the loop. A
+%% Rust process that is not a gen_server never answers: it is not waited
+%% for longer than ?DEBUG_WAIT.
+debug_answer(Proc, Ref, Deadline) ->
+    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
     receive
         {Ref, _} ->
             ok;
         '$ferrotp_poll' ->
             case poll(Proc) of
-                ok -> debug_answer(Proc, Ref);
+                ok -> debug_answer(Proc, Ref, Deadline);
                 _Stopped -> ok
             end
+    after Left ->
+        ok
     end.
 
 register_name(undefined) -> ok;

@@ -116,6 +116,9 @@ pool_size() -> ?NOT_LOADED.
 %% @private
 init_it(Starter, Behaviour, Arg, Opts) ->
     process_flag(trap_exit, true),
+    %% What proc_lib records for a gen_server of callback module
+    %% Behaviour (crash reports and observer show it), not this module.
+    put('$initial_call', {Behaviour, init, 1}),
     case register_name(proplists:get_value(name, Opts)) of
         {error, _} = Taken ->
             proc_lib:init_ack(Starter, Taken),

@@ -6,6 +6,7 @@
 
 nif_test_() ->
     [?T(start_link_returns_a_linked_local_pid),
+     ?T(initial_call_is_the_behaviours_init_as_for_a_gen_server),
      ?T(call_and_cast_reach_the_rust_counter),
      ?T(casts_and_calls_keep_their_order),
      ?T(direct_replies_go_where_gen_reply_sends_them),
@@ -56,6 +57,16 @@ start_link_returns_a_linked_local_pid() ->
     {links, Links} = process_info(self(), links),
     ?assert(lists:member(Pid, Links)),
     stop(Pid).
+
+%% proc_lib:initial_call/1 (crash reports, observer) reads as for a
+%% gen_server whose callback module is the behaviour: {counter, init, 1}.
+initial_call_is_the_behaviours_init_as_for_a_gen_server() ->
+    {ok, Pid} = ferrotp_nif:start_link(counter, 0, []),
+    {ok, Beam} = gen_server:start_link(ferrotp_nif_tests_counter, 0, []),
+    ?assertEqual({ferrotp_nif_tests_counter, init, 1}, proc_lib:translate_initial_call(Beam)),
+    ?assertEqual({counter, init, 1}, proc_lib:translate_initial_call(Pid)),
+    ?assertEqual({counter, init, ['Argument__1']}, proc_lib:initial_call(Pid)),
+    [stop(P) || P <- [Pid, Beam]].
 
 call_and_cast_reach_the_rust_counter() ->
     {ok, Pid} = ferrotp_nif:start_link(counter, 5, []),

@@ -77,18 +77,13 @@ start_link_node(Node, Behaviour, Arg, Opts) ->
 %% before start_link returns. (Through the NIF, the proxy does it.)
 debug({ok, Pid} = Started, Opts) ->
     %% A Rust process that is not a gen_server does not answer `sys':
-    %% its start still succeeds, as the option means nothing to it.
-    [catch debug_option(Pid, D) || D <- proplists:get_value(debug, Opts, [])],
+    %% its start still succeeds (after a second), as the option means
+    %% nothing to it. `gen:call/4' is what `sys' sends system messages with.
+    [catch gen:call(Pid, system, {debug, ferrotp_nif:debug_command(D)}, 1000)
+     || D <- proplists:get_value(debug, Opts, [])],
     Started;
 debug(Other, _Opts) ->
     Other.
-
-debug_option(Pid, trace) -> sys:trace(Pid, true);
-debug_option(Pid, log) -> sys:log(Pid, true);
-debug_option(Pid, {log, N}) -> sys:log(Pid, {true, N});
-debug_option(Pid, statistics) -> sys:statistics(Pid, true);
-debug_option(Pid, {log_to_file, File}) -> sys:log_to_file(Pid, File);
-debug_option(_Pid, _Other) -> ok.
 
 %% NIF mode: a Rust process inside this VM.
 start_link_nif(Behaviour, Arg, Opts) ->

@@ -25,6 +25,8 @@
          pool_size/0, max_poll_ns/0]).
 %% proc_lib entry points
 -export([init_it/4, pool_init/1, pool_proxy/0, pool_wait/0, loop/2]).
+%% The start option {debug, Dbgs} (ferrotp uses it for port and node modes)
+-export([debug_command/1]).
 %% NIFs behind the proxy loop
 -export([start_nif/4, init_status/1, adopt/1, gen_call/3, deliver/2, deliver_all/2,
          deliver_dirty/2, exit_signal/3, down/4, poll/1, pool_add/2]).
@@ -144,7 +146,7 @@ init_it(Starter, Behaviour, Arg, Opts) ->
 init_loop(Starter, {Proc, Hib, Debug} = State, LastMsg) ->
     case init_status(Proc) of
         ok ->
-            [debug_option(Proc, debug_cmd(D)) || D <- Debug],
+            [debug_option(Proc, debug_command(D)) || D <- Debug],
             proc_lib:init_ack(Starter, {ok, self()}),
             %% Wait for the first message hibernated: an idle Rust
             %% process costs the BEAM only a minimal heap.
@@ -168,14 +170,17 @@ init_loop(Starter, {Proc, Hib, Debug} = State, LastMsg) ->
             end
     end.
 
+%% @private
 %% The start option {debug, Dbgs}, as gen_server's (sys:debug_options/1):
-%% each option is switched on with the system message sys would send, and
-%% its answer awaited, before start_link returns.
-debug_cmd(trace) -> {trace, true};
-debug_cmd(log) -> {log, true};
-debug_cmd({log, N}) -> {log, {true, N}};
-debug_cmd(statistics) -> {statistics, true};
-debug_cmd(Other) -> Other.
+%% each option is switched on with the system message sys would send
+%% (`{debug, Command}'), and its answer awaited, before start_link returns.
+%% An option a Rust process does not know it answers `unknown_debug'.
+-spec debug_command(sys:debug_option()) -> term().
+debug_command(trace) -> {trace, true};
+debug_command(log) -> {log, true};
+debug_command({log, N}) -> {log, {true, N}};
+debug_command(statistics) -> {statistics, true};
+debug_command(Other) -> Other.
 
 %% The answer goes to a helper: the proxy's own pid is the Rust process's,
 %% so an answer to it would reach the Rust process, not the proxy.

@@ -58,7 +58,15 @@ pub enum Direct {
 pub trait DirectServer: Send + Sync {
     /// `{'$gen_call', {Caller, Tag}, Request}`. `cx` is the context of
     /// the process's task (its waker wakes the task).
-    fn call(&self, caller: Pid, tag: Term, request: &Term, cx: &mut Context<'_>) -> Direct;
+    fn call(&self, caller: Pid, tag: Term, request: &Term, cx: &mut Context<'_>) -> Direct {
+        let mut tag = Some(tag);
+        self.call_now(
+            caller,
+            &mut || tag.take().unwrap_or_else(Term::nil),
+            request,
+            cx,
+        )
+    }
 
     /// [`DirectServer::call`], with the tag made only if it is needed:
     /// `tag` is called at most once, and not at all when the server
@@ -72,9 +80,7 @@ pub trait DirectServer: Send + Sync {
         tag: &mut dyn FnMut() -> Term,
         request: &Term,
         cx: &mut Context<'_>,
-    ) -> Direct {
-        self.call(caller, tag(), request, cx)
-    }
+    ) -> Direct;
 
     /// `{'$gen_cast', Msg}` for each of `msgs`, in order: how many the
     /// server took (a prefix of `msgs`; the host delivers the rest the

@@ -1767,12 +1767,6 @@ mod park {
     }
 
     impl<S: GenServer> DirectServer for Slot<S> {
-        fn call(&self, caller: Pid, tag: Term, request: &Term, cx: &mut Context<'_>) -> Direct {
-            let mut tag = Some(tag);
-            let mut tag = || tag.take().unwrap_or_else(Term::nil);
-            self.call_now(caller, &mut tag, request, cx)
-        }
-
         fn call_now(
             &self,
             caller: Pid,

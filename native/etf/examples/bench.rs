@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `FERROTP_BENCH_NO_BEAM=1` skips `erl` (for profiling the Rust side alone).
-//! `FERROTP_BENCH_COUNT=dec|tape|enc|eetf|none` (`tape` into one reused tape) instead runs just that operation
+//! `FERROTP_BENCH_COUNT=dec|tape|enc|iovec|eetf|none` (`tape` into one reused tape) instead runs just that operation
 //! `FERROTP_BENCH_ROUNDS` (50) times over each corpus, for `perf stat -e instructions` comparisons that
 //! other load on the machine cannot disturb.
 //!
@@ -188,7 +188,7 @@ const ERL_BENCH: &str = r#"
 -module(etf_bench).
 -export([main/1]).
 
-%% Reads a corpus number per line from stdin, answers "N Dec Enc" (MB/s),
+%% Reads a corpus number per line from stdin, answers "N Dec Enc Iov" (MB/s),
 %% so the Rust side can measure each corpus right beside the BEAM.
 main([Dir, Ms]) ->
     Budget = list_to_integer(Ms) * 1000,
@@ -210,7 +210,8 @@ one(Path, Name, Budget) ->
     Terms = [binary_to_term(I) || I <- Items],
     Dec = rate(fun() -> lists:foreach(fun(I) -> binary_to_term(I) end, Items) end, Bytes, Budget),
     Enc = rate(fun() -> lists:foreach(fun(T) -> term_to_binary(T) end, Terms) end, Bytes, Budget),
-    io:format("~s ~f ~f~n", [Name, Dec, Enc]).
+    Iov = rate(fun() -> lists:foreach(fun(T) -> term_to_iovec(T) end, Terms) end, Bytes, Budget),
+    io:format("~s ~f ~f ~f~n", [Name, Dec, Enc, Iov]).
 
 split(<<>>, Acc) -> lists:reverse(Acc);
 split(<<Len:32, I:Len/binary, Rest/binary>>, Acc) -> split(Rest, [I | Acc]).
@@ -286,14 +287,18 @@ impl Beam {
         })
     }
 
-    /// `(binary_to_term MB/s, term_to_binary MB/s)` on corpus `i`.
-    fn measure(&mut self, i: usize) -> Option<(f64, f64)> {
+    /// `(binary_to_term, term_to_binary, term_to_iovec)` in MB/s on corpus `i`.
+    fn measure(&mut self, i: usize) -> Option<(f64, f64, f64)> {
         writeln!(self.stdin, "{i}").ok()?;
         self.stdin.flush().ok()?;
         let mut line = String::new();
         self.stdout.read_line(&mut line).ok()?;
         let mut f = line.split_whitespace().skip(1);
-        Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+        Some((
+            f.next()?.parse().ok()?,
+            f.next()?.parse().ok()?,
+            f.next()?.parse().ok()?,
+        ))
     }
 }
 
@@ -357,6 +362,7 @@ fn main() {
                             black_box(item),
                         ))),
                         "enc" => drop(black_box(encode(black_box(t)))),
+                        "iovec" => drop(black_box(etf::encode_iovec(black_box(t)))),
                         "eetf" => drop(black_box(eetf_decode_one(item))),
                         _ => {}
                     }
@@ -374,7 +380,7 @@ fn main() {
         println!("(erl not found: BEAM columns left empty)");
     }
     println!(
-        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>9} {:>6} {:>9} {:>9} {:>6} {:>6}",
+        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>9} {:>6} {:>9} {:>9} {:>6} {:>6}",
         "corpus (MB/s)",
         "bytes",
         "dec",
@@ -383,6 +389,9 @@ fn main() {
         "ratio",
         "enc",
         "beam enc",
+        "ratio",
+        "iovec",
+        "beam iov",
         "ratio",
         "eetf dec",
         "ratio",
@@ -437,13 +446,19 @@ fn main() {
                 black_box(encode(black_box(t)));
             }
         });
-        let (bdec, benc) = beam
-            .as_mut()
-            .and_then(|b| b.measure(i))
-            .unwrap_or((f64::NAN, f64::NAN));
+        // `term_to_iovec`: large binaries shared, not copied.
+        let iovec = throughput(c.bytes(), budget, || {
+            for t in &terms {
+                black_box(etf::encode_iovec(black_box(t)));
+            }
+        });
+        let (bdec, benc, biov) =
+            beam.as_mut()
+                .and_then(|b| b.measure(i))
+                .unwrap_or((f64::NAN, f64::NAN, f64::NAN));
         let eetf = eetf_decode(c, budget).unwrap_or(f64::NAN);
         println!(
-            "{:<20} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>6.2} {:>9.1} {:>9.1} {:>6.2} {:>9.1} {:>6.2} {:>9.1} {:>9.1} {:>6.2} {:>6.2}",
+            "{:<20} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>6.2} {:>9.1} {:>9.1} {:>6.2} {:>9.1} {:>9.1} {:>6.2} {:>9.1} {:>6.2} {:>9.1} {:>9.1} {:>6.2} {:>6.2}",
             c.name,
             c.bytes(),
             dec,
@@ -453,6 +468,9 @@ fn main() {
             enc,
             benc,
             enc / benc,
+            iovec,
+            biov,
+            iovec / biov,
             eetf,
             dec / eetf,
             tape,

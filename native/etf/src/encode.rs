@@ -7,6 +7,7 @@
 //! | `term_to_binary(T, [{minor_version, 2}])`       | `encode_with(&t, &EncodeOptions { minor_version: 2, ..Default::default() })` |
 //! | `term_to_binary(T, [compressed])`               | `EncodeOptions { compressed: Some(6), .. }` |
 //! | `term_to_binary(T, [deterministic])`            | `EncodeOptions { deterministic: true, .. }` |
+//! | `term_to_iovec(T)`, `term_to_iovec(T, Opts)`    | `etf::encode_iovec(&t)`, `encode_iovec_with(&t, &opts)` |
 //!
 //! The rules, each checked against `erl` by `tests/differential.rs`:
 //!
@@ -46,6 +47,7 @@
 //! assert_eq!(etf::encode(&t), [131, 104, 2, 100, 0, 2, 111, 107, 97, 7]);
 //! ```
 
+use bytes::Bytes;
 use num_bigint::{BigInt, Sign};
 
 use crate::atom::Atom;
@@ -115,7 +117,7 @@ pub fn encode_into(term: &Term, opts: &EncodeOptions, out: &mut Vec<u8>) {
         _ => {
             // Reserving a term's large binaries up front saves regrowth
             // copies: a third of the work for a tuple of large binaries.
-            out.reserve(size_hint(term).max(128));
+            out.reserve(size_hint(term, usize::MAX).max(128));
             out.push(VERSION);
             encode_body_into(term, opts, out);
         }
@@ -129,8 +131,68 @@ pub fn encode_body_into(term: &Term, opts: &EncodeOptions, out: &mut Vec<u8>) {
         out,
         opts,
         atom_refs: None,
+        shared: None,
     }
     .term(term);
+}
+
+/// Binaries longer than this are shared, not copied, by [`encode_iovec`]:
+/// the BEAM's `ERL_ONHEAP_BIN_LIMIT`, above which a binary is reference
+/// counted and `term_to_iovec` refers to it instead of copying it.
+pub const IOVEC_SHARE_ABOVE: usize = 64;
+
+/// `term_to_iovec(T)`: the encoding of `term` as a list of chunks whose
+/// concatenation is exactly [`encode`]'s bytes, in which every binary (and
+/// bitstring) longer than [`IOVEC_SHARE_ABOVE`] bytes is the term's own
+/// [`Bytes`], shared rather than copied. Encoding a term holding a
+/// 1 MiB binary then costs a reference count, not a 1 MiB copy: for a
+/// writer with `write_vectored` (a socket, a file), as
+/// `erlang:term_to_iovec/1` is for `erlang:port_command/2` and the
+/// distribution.
+///
+/// ```
+/// use etf::Term;
+/// let blob = bytes::Bytes::from(vec![7u8; 1000]);
+/// let t = Term::tuple(vec![Term::atom("ok"), Term::Binary(blob.clone())]);
+/// let chunks = etf::encode_iovec(&t);
+/// assert_eq!(chunks.concat(), etf::encode(&t));
+/// assert!(chunks.iter().any(|c| c.as_ptr() == blob.as_ptr())); // not copied
+/// ```
+pub fn encode_iovec(term: &Term) -> Vec<Bytes> {
+    encode_iovec_with(term, &EncodeOptions::default())
+}
+
+/// `term_to_iovec(T, Opts)`: [`encode_iovec`] under `term_to_binary/2`'s
+/// options. A compressed encoding is one chunk, as the BEAM's is.
+pub fn encode_iovec_with(term: &Term, opts: &EncodeOptions) -> Vec<Bytes> {
+    if matches!(opts.compressed, Some(level) if level > 0) {
+        return vec![Bytes::from(encode_with(term, opts))];
+    }
+    let mut out = Vec::with_capacity(size_hint(term, IOVEC_SHARE_ABOVE).max(128));
+    out.push(VERSION);
+    let mut shared = Vec::new();
+    Encoder {
+        out: &mut out,
+        opts,
+        atom_refs: None,
+        shared: Some(&mut shared),
+    }
+    .term(term);
+    // The copied bytes, cut where each shared binary goes.
+    let copied = Bytes::from(out);
+    let mut chunks = Vec::with_capacity(2 * shared.len() + 1);
+    let mut from = 0;
+    for (at, bytes) in shared {
+        if at > from {
+            chunks.push(copied.slice(from..at));
+        }
+        chunks.push(bytes);
+        from = at;
+    }
+    if from < copied.len() || chunks.is_empty() {
+        chunks.push(copied.slice(from..));
+    }
+    chunks
 }
 
 /// Like [`encode_body_into`], but every atom for which `atom_ref` gives an
@@ -157,6 +219,7 @@ pub fn encode_body_with_atom_refs(
         out,
         opts,
         atom_refs: Some(atom_ref),
+        shared: None,
     }
     .term(term);
 }
@@ -166,6 +229,9 @@ struct Encoder<'a> {
     opts: &'a EncodeOptions,
     /// The connection's atom cache, when writing a distribution message.
     atom_refs: Option<&'a dyn Fn(Atom) -> Option<u8>>,
+    /// For [`encode_iovec`]: the binaries left out of `out`, each with the
+    /// offset in `out` where its bytes belong.
+    shared: Option<&'a mut Vec<(usize, Bytes)>>,
 }
 
 impl Encoder<'_> {
@@ -193,7 +259,7 @@ impl Encoder<'_> {
             Term::Binary(b) => {
                 self.u8(BINARY_EXT);
                 self.u32(b.len() as u32);
-                crate::copy::append_bytes(self.out, b);
+                self.bytes(b);
             }
             Term::BitString(bs) => self.bit_string(bs),
             Term::List(items) => self.list(items),
@@ -340,7 +406,15 @@ impl Encoder<'_> {
             self.u32(bs.bytes.len() as u32);
             self.u8(bs.last_bits);
         }
-        self.out.extend_from_slice(&bs.bytes);
+        self.bytes(&bs.bytes);
+    }
+
+    /// A binary's bytes: copied, or shared when encoding an iovec.
+    fn bytes(&mut self, b: &Bytes) {
+        match &mut self.shared {
+            Some(shared) if b.len() > IOVEC_SHARE_ABOVE => shared.push((self.out.len(), b.clone())),
+            _ => crate::copy::append_bytes(self.out, b),
+        }
     }
 
     fn list(&mut self, items: &[Term]) {
@@ -442,8 +516,10 @@ const SIZE_HINT_ITEMS: usize = 32;
 /// the top-level container (`{ok, Bin}`, `[Bin1, Bin2]`). It looks at the
 /// first [`SIZE_HINT_ITEMS`] elements and guesses the others from them;
 /// looking deeper would cost small terms more than the copies it saves
-/// (the output then just grows).
-fn size_hint(t: &Term) -> usize {
+/// (the output then just grows). Binaries longer than `shared_above` count
+/// only their header: they will not be copied.
+fn size_hint(t: &Term, shared_above: usize) -> usize {
+    let leaf_size_hint = |t: &Term| leaf_size_hint(t, shared_above);
     let items = |items: &[Term]| {
         let seen = items.len().min(SIZE_HINT_ITEMS);
         let head = items.iter().take(seen).map(leaf_size_hint).sum::<usize>();
@@ -469,10 +545,11 @@ fn size_hint(t: &Term) -> usize {
 }
 
 /// About `t`'s encoded size, without looking inside containers or atoms.
-fn leaf_size_hint(t: &Term) -> usize {
+fn leaf_size_hint(t: &Term, shared_above: usize) -> usize {
+    let copied = |len: usize| if len > shared_above { 0 } else { len };
     match t {
-        Term::Binary(b) => 5 + b.len(),
-        Term::BitString(bs) => 5 + bs.bytes.len(),
+        Term::Binary(b) => 5 + copied(b.len()),
+        Term::BitString(bs) => 6 + copied(bs.bytes.len()),
         Term::Fun(f) => f.bytes.len(),
         Term::Int(i) if (0..=255).contains(i) => 2,
         Term::Int(_) => 5,

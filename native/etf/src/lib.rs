@@ -8,6 +8,7 @@
 //! | `binary_to_term(B)`             | `etf::decode(&b)?`                |
 //! | `term_to_binary(T)`             | `etf::encode(&t)`                 |
 //! | `term_to_binary(T, Opts)`       | `etf::encode_with(&t, &opts)`     |
+//! | `term_to_iovec(T)` (large binaries shared) | `etf::encode_iovec(&t)`  |
 //! | `binary_to_term(B, [used])`     | `etf::decode_prefix(&b)?`         |
 //! | (zero-copy binaries)            | `etf::decode_bytes(bytes)?`       |
 //! | `binary_to_term(B)`, read in place (no tree) | `etf::tape::decode(&b)?.root()` (see [`tape`]: when to use it) |
@@ -41,7 +42,8 @@ pub use decode::{
     decode_with, DecodeOptions, DEFAULT_MAX_DEPTH,
 };
 pub use encode::{
-    encode, encode_body_into, encode_body_with_atom_refs, encode_into, encode_with, EncodeOptions,
+    encode, encode_body_into, encode_body_with_atom_refs, encode_into, encode_iovec,
+    encode_iovec_with, encode_with, EncodeOptions, IOVEC_SHARE_ABOVE,
 };
 pub use error::{DecodeError, DecodeErrorKind};
 pub use term::{BitString, Fun, Map, Pid, Port, Reference, Term};

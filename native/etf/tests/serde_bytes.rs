@@ -401,6 +401,53 @@ fn malformed_input_is_an_error_with_an_offset() {
 }
 
 #[test]
+fn text_is_checked_as_utf8_whether_ascii_or_not() {
+    // Binaries read as String: ASCII, multi-byte UTF-8, and invalid bytes.
+    let bin = |b: &[u8]| {
+        let mut v = vec![131, 109];
+        v.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        v.extend_from_slice(b);
+        v
+    };
+    assert_eq!(from_slice::<String>(&bin(b"plain")).unwrap(), "plain");
+    assert_eq!(
+        from_slice::<&str>(&bin("h\u{e9}llo \u{1f600}".as_bytes())).unwrap(),
+        "h\u{e9}llo \u{1f600}"
+    );
+    assert_eq!(
+        from_slice::<String>(&bin(b"ok\xff"))
+            .unwrap_err()
+            .to_string(),
+        "at byte 1: expected string (UTF-8 binary), found binary <<111,107,255>> (invalid UTF-8)"
+    );
+    // UTF-8 atoms (SMALL_ATOM_UTF8_EXT) as strings and as struct field names.
+    let atom = |b: &[u8]| {
+        let mut v = vec![131, 119, b.len() as u8];
+        v.extend_from_slice(b);
+        v
+    };
+    assert_eq!(
+        from_slice::<String>(&atom("\u{e9}t\u{e9}".as_bytes())).unwrap(),
+        "\u{e9}t\u{e9}"
+    );
+    assert!(matches!(
+        from_slice::<String>(&atom(b"a\xc3")).unwrap_err().kind(),
+        Error::Syntax(_)
+    ));
+    let mut point = vec![131, 116, 0, 0, 0, 2];
+    for (key, value) in [(&b"x"[..], 1u8), (&b"y"[..], 2)] {
+        point.extend_from_slice(&atom(key)[1..]);
+        point.extend_from_slice(&[97, value]);
+    }
+    assert_eq!(from_slice::<Point>(&point).unwrap(), Point { x: 1, y: 2 });
+    point[8] = 0xff; // the first key is no longer UTF-8
+    assert!(matches!(
+        from_slice::<Point>(&point).unwrap_err().kind(),
+        Error::Syntax(_)
+    ));
+}
+
+#[test]
 fn deep_nesting_is_an_error_not_a_stack_overflow() {
     // [[[[...]]]] 100 000 deep.
     let depth = 100_000;

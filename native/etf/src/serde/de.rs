@@ -23,7 +23,7 @@ use crate::serde::describe::describe;
 use crate::serde::error::Error;
 use crate::serde::raw;
 use crate::serde::term_de::show_atom;
-use crate::serde::wire::{Cursor, Head, MAX_DEPTH};
+use crate::serde::wire::{utf8, Cursor, Head, MAX_DEPTH};
 use crate::term::Term;
 
 /// Where the bytes come from: a borrowed slice (strings can be borrowed) or
@@ -164,14 +164,26 @@ impl<'de, R: Input<'de>> ByteDeserializer<R> {
     }
 
     fn visit_text<V: Visitor<'de>>(&self, r: Range<usize>, visitor: V) -> Result<V::Value, Error> {
-        if let Some(b) = self.input.borrow(r.clone()) {
-            if let Ok(s) = std::str::from_utf8(b) {
-                return visitor.visit_borrowed_str(s);
-            }
-        }
-        match std::str::from_utf8(self.bytes(r)) {
-            Ok(s) => visitor.visit_str(s),
-            Err(_) => Err(Error::Custom("invalid UTF-8".into())),
+        self.visit_text_or(r, visitor, || Error::Custom("invalid UTF-8".into()))
+    }
+
+    /// Visits the UTF-8 text at `r` (borrowed for `'de` when the input
+    /// lives that long), or fails with `invalid()`.
+    fn visit_text_or<V: Visitor<'de>>(
+        &self,
+        r: Range<usize>,
+        visitor: V,
+        invalid: impl FnOnce() -> Error,
+    ) -> Result<V::Value, Error> {
+        match self.input.borrow(r.clone()) {
+            Some(b) => match utf8(b) {
+                Some(s) => visitor.visit_borrowed_str(s),
+                None => Err(invalid()),
+            },
+            None => match utf8(self.bytes(r)) {
+                Some(s) => visitor.visit_str(s),
+                None => Err(invalid()),
+            },
         }
     }
 
@@ -195,14 +207,13 @@ impl<'de, R: Input<'de>> ByteDeserializer<R> {
         r: Range<usize>,
         visitor: V,
     ) -> Result<V::Value, Error> {
-        if std::str::from_utf8(self.bytes(r.clone())).is_err() {
-            return Err(Error::mismatch(
+        self.visit_text_or(r, visitor, || {
+            Error::mismatch(
                 "string (UTF-8 binary)",
                 format!("{} (invalid UTF-8)", self.found(start)),
             )
-            .at(start));
-        }
-        self.visit_text(r, visitor)
+            .at(start)
+        })
     }
 
     fn visit_bytes_range<V: Visitor<'de>>(

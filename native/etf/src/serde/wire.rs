@@ -50,6 +50,17 @@ pub(crate) struct Cursor<'b> {
     pub(crate) pos: usize,
 }
 
+/// `b` as text if it is UTF-8: ASCII (most atoms and strings) without a
+/// call to the validator.
+#[inline]
+pub(crate) fn utf8(b: &[u8]) -> Option<&str> {
+    if b.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(b) });
+    }
+    std::str::from_utf8(b).ok()
+}
+
 fn syntax(at: usize, msg: impl Into<String>) -> Error {
     Error::Syntax(msg.into()).at(at)
 }
@@ -79,16 +90,26 @@ impl<'b> Cursor<'b> {
         Ok(r)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
-        let r = self.take(N)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.data.get(r).unwrap_or(&[0u8; N][..]));
-        Ok(a)
+        match self.data.get(self.pos..).and_then(<[u8]>::first_chunk::<N>) {
+            Some(a) => {
+                self.pos += N;
+                Ok(*a)
+            }
+            None => Err(Error::Eof.at(self.data.len())),
+        }
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, Error> {
-        let [b] = self.array::<1>()?;
-        Ok(b)
+        match self.data.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(Error::Eof.at(self.data.len())),
+        }
     }
 
     fn u16(&mut self) -> Result<u16, Error> {
@@ -157,7 +178,8 @@ impl<'b> Cursor<'b> {
                 };
                 let text = self.take(n)?;
                 let utf8 = t == tag::ATOM_UTF8_EXT || t == tag::SMALL_ATOM_UTF8_EXT;
-                if utf8 && std::str::from_utf8(self.bytes(text.clone())).is_err() {
+                let bytes = self.bytes(text.clone());
+                if utf8 && !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
                     return Err(syntax(at, "atom is not valid UTF-8"));
                 }
                 Head::Atom { text, utf8 }

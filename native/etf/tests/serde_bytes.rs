@@ -28,6 +28,36 @@ struct Point {
     y: i32,
 }
 
+/// Fields declared out of key order, one of them a struct whose fields are too.
+#[derive(Serialize, Deserialize, PartialEq, Debug, Clone)]
+struct Shape {
+    name: String,
+    origin: Labelled,
+    area: f64,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Debug, Clone)]
+struct Labelled {
+    y: i32,
+    x: i32,
+    label: String,
+}
+
+/// A hand-written `Serialize` that writes field `a` twice (serde allows it).
+#[derive(PartialEq, Debug)]
+struct Twice;
+
+impl Serialize for Twice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Twice", 3)?;
+        st.serialize_field("b", &1)?;
+        st.serialize_field("a", &2)?;
+        st.serialize_field("a", &3)?;
+        st.end()
+    }
+}
+
 /// Evaluates each Erlang expression in one `erl` and returns `term_to_binary` of each.
 fn erl_term_to_binary(exprs: &[&str]) -> Vec<Vec<u8>> {
     let program = format!(
@@ -151,6 +181,28 @@ fn cases() -> Vec<Case> {
             Term::Tuple((1..=300).map(Term::Int).collect()),
         ),
         case("#{x => 1, y => 2}", Point { x: 1, y: 2 }),
+        case(
+            "#{name => <<\"sq\">>, origin => #{y => -2, x => 1, label => <<\"o\">>}, area => 4.0}",
+            Shape {
+                name: "sq".into(),
+                origin: Labelled {
+                    y: -2,
+                    x: 1,
+                    label: "o".into(),
+                },
+                area: 4.0,
+            },
+        ),
+        case(
+            "[#{y => I, x => -I, label => <<\"p\">>} || I <- [1, 300, 70000]]",
+            [1, 300, 70000]
+                .map(|i| Labelled {
+                    y: i,
+                    x: -i,
+                    label: "p".into(),
+                })
+                .to_vec(),
+        ),
         case("#{<<\"b\">> => 1, <<\"a\">> => 2}", sorted),
         case("#{{1, <<\"a\">>} => [true]}", tuple_keys),
         case(
@@ -397,6 +449,23 @@ fn malformed_input_is_an_error_with_an_offset() {
     assert_eq!(
         err.to_string(),
         "at byte 1: expected proper list, found improper list [1|2]"
+    );
+}
+
+#[test]
+fn a_repeated_struct_field_is_written_as_to_term_writes_it() {
+    let term = to_term(&Twice).unwrap();
+    assert_eq!(to_vec(&Twice).unwrap(), etf::encode(&term));
+    assert_eq!(
+        term,
+        Term::Map(
+            [
+                (Term::atom("a"), Term::Int(3)),
+                (Term::atom("b"), Term::Int(1))
+            ]
+            .into_iter()
+            .collect()
+        )
     );
 }
 

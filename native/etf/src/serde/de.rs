@@ -23,7 +23,7 @@ use crate::serde::describe::describe;
 use crate::serde::error::Error;
 use crate::serde::raw;
 use crate::serde::term_de::show_atom;
-use crate::serde::wire::{utf8, Cursor, Head, MAX_DEPTH};
+use crate::serde::wire::{utf8, Cursor, Head, Quick, MAX_DEPTH};
 use crate::term::Term;
 
 /// Where the bytes come from: a borrowed slice (strings can be borrowed) or
@@ -94,6 +94,15 @@ impl<'de, R: Input<'de>> ByteDeserializer<R> {
         let h = c.head()?;
         self.pos = c.pos;
         Ok(h)
+    }
+
+    /// [`Cursor::quick`]: the commonest headers, or `None` (nothing read).
+    #[inline]
+    fn quick(&mut self) -> Option<Quick> {
+        let mut c = self.cursor();
+        let q = c.quick()?;
+        self.pos = c.pos;
+        Some(q)
     }
 
     fn bytes(&self, r: Range<usize>) -> &[u8] {
@@ -267,6 +276,13 @@ impl<'de, R: Input<'de>> ByteDeserializer<R> {
         T: TryFrom<i128> + TryFrom<u128>,
     {
         let start = self.pos;
+        match self.quick() {
+            Some(Quick::Int(i)) => {
+                return T::try_from(i128::from(i)).map_err(|_| self.mismatch(start, name))
+            }
+            Some(_) => self.pos = start,
+            None => {}
+        }
         let head = self.head()?;
         let fits = match self.int_value(&head) {
             Some(Int::Signed(i)) => T::try_from(i).ok(),
@@ -550,6 +566,19 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let start = self.pos;
+        match self.quick() {
+            Some(Quick::Binary(r)) => {
+                return self
+                    .visit_binary_text(start, r, visitor)
+                    .map_err(|e| e.at(start))
+            }
+            Some(Quick::Atom(text)) => {
+                return self.visit_text(text, visitor).map_err(|e| e.at(start))
+            }
+            Some(Quick::Int(_)) => self.pos = start,
+            None => {}
+        }
         at_term!(self, {
             let start = self.pos;
             match self.head()? {
@@ -738,6 +767,14 @@ impl<'de, R: Input<'de>> de::Deserializer<'de> for &mut ByteDeserializer<R> {
     }
 
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let start = self.pos;
+        match self.quick() {
+            Some(Quick::Atom(text)) => {
+                return self.visit_text(text, visitor).map_err(|e| e.at(start))
+            }
+            Some(_) => self.pos = start,
+            None => {}
+        }
         at_term!(self, {
             let start = self.pos;
             match self.head()? {

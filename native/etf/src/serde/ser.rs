@@ -19,12 +19,14 @@
 //!
 //! Lists are written with a `LIST_EXT` header whose count is patched at the
 //! end, and turned into `STRING_EXT` in place when every element turned out
-//! to be a small integer. Map and struct values are written to a scratch
-//! buffer so the entries can be sorted by key before they are copied out.
+//! to be a small integer. Map values are written to a scratch buffer so the
+//! entries can be sorted by key before they are copied out; struct fields
+//! are written in place and put in key order at the end (see [`StructWriter`]).
 //! Raw terms (a [`Term`] field) and non-atom map keys are written by
 //! [`encode_body_into`], the encoder behind [`etf::encode`](crate::encode()),
 //! so `to_vec(v) == etf::encode(&to_term(v)?)`.
 
+use std::cell::{Cell, RefCell};
 use std::ops::Range;
 
 use serde::ser::{self, Serialize};
@@ -53,6 +55,16 @@ fn len_u32(n: usize, what: &str) -> Result<u32, Error> {
 }
 
 pub(crate) fn write_atom(out: &mut Vec<u8>, name: &str) -> Result<(), Error> {
+    if name.is_ascii() {
+        // The common case (field and variant names): one byte a character.
+        if name.len() > crate::atom::MAX_ATOM_CHARS {
+            return Err(crate::atom::AtomError::TooLong(name.len()).into());
+        }
+        out.push(tag::ATOM_EXT);
+        out.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        out.extend_from_slice(name.as_bytes());
+        return Ok(());
+    }
     let chars = name.chars().count();
     if chars > crate::atom::MAX_ATOM_CHARS {
         return Err(crate::atom::AtomError::TooLong(chars).into());
@@ -376,11 +388,7 @@ impl<'a> ser::Serializer for ByteSerializer<'a> {
     }
 
     fn serialize_struct(self, _name: &'static str, len: usize) -> Result<StructWriter<'a>, Error> {
-        Ok(StructWriter {
-            out: self.out,
-            scratch: Vec::new(),
-            entries: Vec::with_capacity(len.min(map_keys::MAX_FLATMAP)),
-        })
+        Ok(StructWriter::new(self.out, len))
     }
 
     fn serialize_struct_variant(
@@ -499,27 +507,107 @@ impl ser::SerializeMap for MapWriter<'_> {
     }
 }
 
+/// A struct field written in place: its name, where its key starts in the
+/// output, and where its value starts and ends.
+type Field = (&'static str, usize, Range<usize>);
+
+thread_local! {
+    /// Field lists of finished structs, kept for the next ones.
+    static SPARE_FIELDS: RefCell<Vec<Vec<Field>>> = const { RefCell::new(Vec::new()) };
+    /// A buffer for putting a struct's fields in order, kept likewise.
+    static SPARE_BYTES: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Field names in atom order: by their first bytes, which nearly always
+/// differ, without a call to `memcmp`; else as strings.
+fn field_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
+    }
+}
+
+/// How many field lists a thread keeps (one per level of nested structs).
+const SPARE_LISTS: usize = 16;
+/// The largest ordering buffer a thread keeps.
+const SPARE_BYTES_MAX: usize = 64 * 1024;
+
 /// Writes a struct as a map with atom keys (after `{Tag, ` for a struct variant).
 ///
-/// Field names are `&'static str`s compared as strings: UTF-8 byte order is
-/// code point order, which is Erlang's order of atoms, so no atom is interned.
+/// Each field's key and value are written straight to the output, in the
+/// order they come; at the end the map's count is filled in and, if the
+/// fields were not in key order, they are put in it (a copy through a
+/// buffer the thread keeps). Field names are `&'static str`s compared as
+/// strings: UTF-8 byte order is code point order, which is Erlang's order
+/// of atoms, so no atom is interned. Once a thread has written a struct,
+/// writing another allocates nothing.
 #[doc(hidden)]
 pub struct StructWriter<'a> {
     out: &'a mut Vec<u8>,
-    scratch: Vec<u8>,
-    entries: Vec<(&'static str, Range<usize>)>,
+    /// Where the `MAP_EXT` header starts.
+    header: usize,
+    fields: Vec<Field>,
 }
 
-impl StructWriter<'_> {
-    fn has_repeated_field(&self) -> bool {
-        let e = &self.entries;
-        if e.len() <= map_keys::MAX_FLATMAP {
-            (1..e.len()).any(|i| e[..i].iter().any(|(k, _)| *k == e[i].0))
-        } else {
-            let mut names: Vec<&str> = e.iter().map(|(k, _)| *k).collect();
-            names.sort_unstable();
-            names.windows(2).any(|w| w[0] == w[1])
+impl<'a> StructWriter<'a> {
+    fn new(out: &'a mut Vec<u8>, len: usize) -> StructWriter<'a> {
+        let header = out.len();
+        out.push(tag::MAP_EXT);
+        out.extend_from_slice(&[0; 4]);
+        let mut fields = SPARE_FIELDS
+            .with(|spare| spare.borrow_mut().pop())
+            .unwrap_or_default();
+        fields.reserve(len.min(map_keys::MAX_FLATMAP));
+        StructWriter {
+            out,
+            header,
+            fields,
         }
+    }
+
+    /// Whether a (more than flatmap-sized) struct repeats a field.
+    fn has_repeated_field(&self) -> bool {
+        let mut names: Vec<&str> = self.fields.iter().map(|(k, ..)| *k).collect();
+        names.sort_unstable();
+        names.windows(2).any(|w| w[0] == w[1])
+    }
+
+    /// Puts the written fields in key order (or, for a hand-written
+    /// `Serialize` that repeats a field, writes the map the general way).
+    fn reorder(&mut self) -> Result<(), Error> {
+        let flat = self.fields.len() <= map_keys::MAX_FLATMAP;
+        // Stable: repeated fields stay in the order they were written.
+        if flat {
+            self.fields.sort_by(|p, q| field_order(p.0, q.0));
+        }
+        let repeated = !flat || self.fields.windows(2).any(|w| w[0].0 == w[1].0);
+        let body = self.header + 5;
+        let mut moved = SPARE_BYTES.with(Cell::take);
+        moved.clear();
+        moved.extend_from_slice(self.out.get(body..).unwrap_or(&[]));
+        self.out.truncate(self.header);
+        let rebase = |r: Range<usize>| r.start - body..r.end - body;
+        let written = if repeated {
+            let entries = self
+                .fields
+                .drain(..)
+                .map(|(k, _, value)| Ok((Term::Atom(Atom::try_new(k)?), rebase(value))))
+                .collect::<Result<Vec<_>, Error>>()?;
+            write_map(self.out, entries, &moved)
+        } else {
+            self.out.push(tag::MAP_EXT);
+            self.out
+                .extend_from_slice(&len_u32(self.fields.len(), "map")?.to_be_bytes());
+            for (_, key, value) in &self.fields {
+                let field = rebase(*key..value.end);
+                self.out.extend_from_slice(moved.get(field).unwrap_or(&[]));
+            }
+            Ok(())
+        };
+        if moved.capacity() <= SPARE_BYTES_MAX {
+            SPARE_BYTES.with(|spare| spare.set(moved));
+        }
+        written
     }
 }
 
@@ -532,37 +620,43 @@ impl ser::SerializeStruct for StructWriter<'_> {
         key: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        let start = self.scratch.len();
+        let key_at = self.out.len();
+        write_atom(self.out, key)?;
+        let start = self.out.len();
         value.serialize(ByteSerializer {
-            out: &mut self.scratch,
+            out: &mut *self.out,
         })?;
-        self.entries.push((key, start..self.scratch.len()));
+        self.fields.push((key, key_at, start..self.out.len()));
         Ok(())
     }
 
-    fn end(self) -> Result<(), Error> {
-        if self.has_repeated_field() {
-            // Only a hand-written Serialize repeats a field: take the general path.
-            let entries = self
-                .entries
-                .into_iter()
-                .map(|(k, r)| Ok((Term::Atom(Atom::try_new(k)?), r)))
-                .collect::<Result<Vec<_>, Error>>()?;
-            return write_map(self.out, entries, &self.scratch);
-        }
-        let mut entries = self.entries;
-        if entries.len() <= map_keys::MAX_FLATMAP {
-            entries.sort_unstable_by(|p, q| p.0.cmp(q.0));
-        }
-        self.out.push(tag::MAP_EXT);
-        self.out
-            .extend_from_slice(&len_u32(entries.len(), "map")?.to_be_bytes());
-        for (key, value) in entries {
-            write_atom(self.out, key)?;
-            self.out
-                .extend_from_slice(self.scratch.get(value).unwrap_or(&[]));
-        }
-        Ok(())
+    fn end(mut self) -> Result<(), Error> {
+        // A flatmap is written in key order; a larger map in field order.
+        let in_place = if self.fields.len() <= map_keys::MAX_FLATMAP {
+            self.fields
+                .windows(2)
+                .all(|w| field_order(w[0].0, w[1].0).is_lt())
+        } else {
+            !self.has_repeated_field()
+        };
+        let written = if !in_place {
+            self.reorder()
+        } else {
+            let count = len_u32(self.fields.len(), "map")?.to_be_bytes();
+            if let Some(at) = self.out.get_mut(self.header + 1..self.header + 5) {
+                at.copy_from_slice(&count);
+            }
+            Ok(())
+        };
+        let mut fields = std::mem::take(&mut self.fields);
+        fields.clear();
+        SPARE_FIELDS.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < SPARE_LISTS {
+                spare.push(fields);
+            }
+        });
+        written
     }
 }
 

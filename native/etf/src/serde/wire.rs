@@ -44,6 +44,17 @@ pub(crate) enum Head {
     Other,
 }
 
+/// A header [`Cursor::quick`] read.
+#[derive(Clone, Debug)]
+pub(crate) enum Quick {
+    /// `SMALL_INTEGER_EXT`, `INTEGER_EXT`.
+    Int(i64),
+    /// `BINARY_EXT`: its bytes, all present.
+    Binary(Range<usize>),
+    /// An atom whose text is ASCII.
+    Atom(Range<usize>),
+}
+
 /// A position in ETF bytes.
 pub(crate) struct Cursor<'b> {
     pub(crate) data: &'b [u8],
@@ -127,6 +138,45 @@ impl<'b> Cursor<'b> {
     /// The bytes of a range this cursor handed out.
     pub(crate) fn bytes(&self, r: Range<usize>) -> &'b [u8] {
         self.data.get(r).unwrap_or(&[])
+    }
+
+    /// The commonest headers, read without building a [`Head`]: a small
+    /// integer, a binary, or a short atom whose text is ASCII (so needs no
+    /// further check). `None`, with the cursor unmoved, for anything else,
+    /// including input too short to hold what the header claims: the
+    /// caller then takes the general path ([`Cursor::head`]), which says
+    /// what is wrong.
+    #[inline]
+    pub(crate) fn quick(&mut self) -> Option<Quick> {
+        let at = self.pos;
+        let rest = self.data.get(at..)?;
+        let (quick, len) = match *rest.first()? {
+            tag::SMALL_INTEGER_EXT => (Quick::Int((*rest.get(1)?).into()), 2),
+            tag::INTEGER_EXT => {
+                let &[_, a, b, c, d] = rest.first_chunk::<5>()?;
+                (Quick::Int(i32::from_be_bytes([a, b, c, d]).into()), 5)
+            }
+            tag::BINARY_EXT => {
+                let &[_, a, b, c, d] = rest.first_chunk::<5>()?;
+                let n = u32::from_be_bytes([a, b, c, d]) as usize;
+                let end = n.checked_add(5).filter(|&end| end <= rest.len())?;
+                (Quick::Binary(at + 5..at + end), end)
+            }
+            tag::SMALL_ATOM_UTF8_EXT | tag::SMALL_ATOM_EXT => {
+                let n = usize::from(*rest.get(1)?);
+                let text = rest.get(2..2 + n).filter(|t| t.is_ascii())?;
+                (Quick::Atom(at + 2..at + 2 + text.len()), 2 + n)
+            }
+            tag::ATOM_EXT | tag::ATOM_UTF8_EXT => {
+                let &[_, a, b] = rest.first_chunk::<3>()?;
+                let n = usize::from(u16::from_be_bytes([a, b]));
+                let text = rest.get(3..3 + n).filter(|t| t.is_ascii())?;
+                (Quick::Atom(at + 3..at + 3 + text.len()), 3 + n)
+            }
+            _ => return None,
+        };
+        self.pos = at + len;
+        Some(quick)
     }
 
     /// Reads a term's header (for [`Head::Other`] only the tag is looked at).

@@ -361,3 +361,65 @@ fn bignums_decode_to_their_value_whatever_the_digit_count_or_padding() {
         }
     }
 }
+
+/// A fun's bytes inside a distribution message: its atoms may index that
+/// message's atom cache, so they are written again with the atoms
+/// themselves (the fun can then be sent in another message); a fun
+/// nesting funs without end is an error, not a deep recursion.
+#[test]
+fn funs_in_a_distribution_message_keep_their_atoms_not_cache_refs() {
+    let cache = [Some(Atom::new("mymod")), Some(Atom::new("n@h"))];
+    let opts = DecodeOptions {
+        version_byte: false,
+        atom_cache: Some(&cache),
+        ..Default::default()
+    };
+    // Arity 1, Uniq, Index 0, NumFree 1.
+    let mut fixed = vec![1];
+    fixed.extend_from_slice(&[7; 16]);
+    fixed.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
+    let tail = |module: &[u8], node: &[u8], free: &[u8]| {
+        let mut v = module.to_vec();
+        v.extend_from_slice(&[97, 0, 98, 0, 0, 0, 9, 88]); // OldIndex, OldUniq, NEW_PID_EXT
+        v.extend_from_slice(node);
+        v.extend_from_slice(&[0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1]);
+        v.extend_from_slice(free);
+        v
+    };
+    let fun = |body: Vec<u8>| {
+        let mut v = vec![112];
+        v.extend_from_slice(&(4 + fixed.len() as u32 + body.len() as u32).to_be_bytes());
+        v.extend_from_slice(&fixed);
+        v.extend_from_slice(&body);
+        v
+    };
+    let cached = fun(tail(&[82, 0], &[82, 1], &[82, 0]));
+    let plain = fun(tail(
+        &[100, 0, 5, b'm', b'y', b'm', b'o', b'd'],
+        &[100, 0, 3, b'n', b'@', b'h'],
+        &[100, 0, 5, b'm', b'y', b'm', b'o', b'd'],
+    ));
+    let (t, used) = decode_with(&cached, &opts).unwrap();
+    assert_eq!(used, cached.len());
+    let Term::Fun(f) = t else {
+        panic!("not a fun: {t:?}")
+    };
+    assert_eq!(&f.bytes[..], &plain[..]);
+    // An export fun too: fun mymod:n@h/2, as `EXPORT_EXT`.
+    let (t, _) = decode_with(&[113, 82, 0, 82, 1, 97, 2], &opts).unwrap();
+    let Term::Fun(f) = t else { panic!("not a fun") };
+    assert_eq!(
+        &f.bytes[..],
+        &[113, 100, 0, 5, b'm', b'y', b'm', b'o', b'd', 100, 0, 3, b'n', b'@', b'h', 97, 2]
+    );
+    // A fun whose free variable is a fun whose free variable is ... :
+    // refused past 32 levels, with no deep recursion.
+    let mut nested = fun(tail(&[82, 0], &[82, 1], &[106]));
+    for _ in 0..40 {
+        nested = fun(tail(&[82, 0], &[82, 1], &nested));
+    }
+    assert!(matches!(
+        decode_with(&nested, &opts).unwrap_err().kind,
+        Kind::TooDeep(32)
+    ));
+}

@@ -316,8 +316,15 @@ struct Decoder<'a, 'o> {
     atom_cache: Option<&'o [Option<Atom>]>,
     max_depth: usize,
     version_byte: bool,
+    /// How many funs enclose the terms this decoder reads (see
+    /// `nested_term`).
+    funs: usize,
     error: Cell<Option<DecodeError>>,
 }
+
+/// The deepest funs may nest in each other's free variables inside a
+/// distribution message (each level is decoded by a decoder of its own).
+const MAX_FUN_NESTING: usize = 32;
 
 /// The decoder's internal failure: the details wait in `Decoder::error`,
 /// so that every read returns a register-sized `Result`.
@@ -334,6 +341,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
             atom_cache: opts.atom_cache,
             max_depth: opts.max_depth,
             version_byte: opts.version_byte,
+            funs: 0,
             error: Cell::new(None),
         }
     }
@@ -367,6 +375,30 @@ impl<'a, 'o> Decoder<'a, 'o> {
         Ok((term, self.pos))
     }
 
+    /// The term at `self.pos`, which must end by `end`, read by a decoder
+    /// of its own with the same atom cache and limits (for the terms
+    /// inside a fun's bytes: see `standalone_fun`).
+    pub(super) fn nested_term(&mut self, end: usize) -> R<Term> {
+        if self.funs >= MAX_FUN_NESTING {
+            return Err(self.fail(self.pos, Kind::TooDeep(MAX_FUN_NESTING)));
+        }
+        let mut inner = Decoder {
+            buf: self.buf.get(..end).unwrap_or(self.buf),
+            pos: self.pos,
+            owner: None,
+            atom_cache: self.atom_cache,
+            max_depth: self.max_depth,
+            version_byte: false,
+            funs: self.funs + 1,
+            error: Cell::new(None),
+        };
+        let term = inner
+            .term()
+            .inspect_err(|_| self.error.set(inner.error.take()))?;
+        self.pos = inner.pos;
+        Ok(term)
+    }
+
     /// `80, UncompressedSize:32, ZlibData`: the inflated body (at most the
     /// declared size: a zlib bomb stops there) and how many input bytes the
     /// compressed data took.
@@ -390,6 +422,7 @@ impl<'a, 'o> Decoder<'a, 'o> {
             atom_cache: self.atom_cache,
             max_depth: self.max_depth,
             version_byte: false,
+            funs: self.funs,
             error: Cell::new(None),
         };
         let term = inner

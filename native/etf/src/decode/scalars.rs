@@ -261,7 +261,8 @@ impl<'a> Decoder<'a, '_> {
     // ---- funs ----------------------------------------------------------------
 
     /// `NEW_FUN_EXT`: `Size:32` counts itself and everything after it; the
-    /// fun is kept as its exact bytes.
+    /// fun is kept as its exact bytes (inside a distribution message, as
+    /// bytes that stand alone: see [`Decoder::standalone_fun`]).
     pub(super) fn new_fun(&mut self, at: usize) -> R<Term> {
         let size = self.u32()? as usize;
         if size < 4 {
@@ -276,21 +277,77 @@ impl<'a> Decoder<'a, '_> {
                 },
             ));
         }
+        if self.atom_cache.is_some() {
+            return self.standalone_fun(at, size);
+        }
         self.pos = at;
         let bytes = self.bytes(1 + size)?;
         Ok(Term::Fun(Fun { bytes }))
     }
 
+    /// A fun in a distribution message: its atoms (module, the creator's
+    /// node, free variables) may be `ATOM_CACHE_REF`s into this message's
+    /// atom cache, which mean nothing anywhere else, so the fun's bytes are
+    /// written again with the atoms themselves: sent on in another message
+    /// (a reply, `sys:replace_state/2`'s fun passed to a BEAM node) they
+    /// are still the same fun. `Arity, Uniq, Index, NumFree, OldIndex,
+    /// OldUniq` are kept as they were; `Module`, `Pid` and the free
+    /// variables are decoded and encoded again.
+    fn standalone_fun(&mut self, at: usize, size: usize) -> R<Term> {
+        let end = at + 1 + size;
+        let fixed = self.take(1 + 16 + 4 + 4)?;
+        let num_free = u32::from_be_bytes([fixed[21], fixed[22], fixed[23], fixed[24]]);
+        let mut out = Vec::with_capacity(1 + size);
+        out.push(NEW_FUN_EXT);
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(fixed);
+        let opts = crate::encode::EncodeOptions::default();
+        for i in 0..4 + u64::from(num_free) {
+            let from = self.pos;
+            // Every term takes at least a byte: a huge NumFree fails at
+            // the end of the fun's bytes.
+            let t = self.nested_term(end)?;
+            match i {
+                // OldIndex and OldUniq, integers: as they were.
+                1 | 2 => out.extend_from_slice(self.buf.get(from..self.pos).unwrap_or(&[])),
+                _ => crate::encode::encode_body_into(&t, &opts, &mut out),
+            }
+        }
+        if self.pos != end {
+            return Err(self.fail(at, Kind::InvalidFun));
+        }
+        let Ok(size) = u32::try_from(out.len() - 1) else {
+            return Err(self.fail(at, Kind::InvalidFun));
+        };
+        out[1..5].copy_from_slice(&size.to_be_bytes());
+        Ok(Term::Fun(Fun {
+            bytes: Bytes::from(out),
+        }))
+    }
+
     /// `EXPORT_EXT`: `Module, Function, Arity` (an atom, an atom and a
-    /// `SMALL_INTEGER_EXT`), kept as its exact bytes.
+    /// `SMALL_INTEGER_EXT`), kept as its exact bytes; inside a
+    /// distribution message written again with its atoms themselves, not
+    /// references to that message's atom cache (as [`Decoder::standalone_fun`]).
     pub(super) fn export(&mut self, at: usize) -> R<Term> {
-        self.atom()?;
-        self.atom()?;
+        let module = self.atom()?;
+        let function = self.atom()?;
         let arity_at = self.pos;
         if self.u8()? != SMALL_INTEGER_EXT {
             return Err(self.fail(arity_at, Kind::InvalidFun));
         }
-        self.u8()?;
+        let arity = self.u8()?;
+        if self.atom_cache.is_some() {
+            let opts = crate::encode::EncodeOptions::default();
+            let mut out = vec![EXPORT_EXT];
+            for a in [module, function] {
+                crate::encode::encode_body_into(&Term::Atom(a), &opts, &mut out);
+            }
+            out.extend_from_slice(&[SMALL_INTEGER_EXT, arity]);
+            return Ok(Term::Fun(Fun {
+                bytes: Bytes::from(out),
+            }));
+        }
         let len = self.pos - at;
         self.pos = at;
         let bytes = self.bytes(len)?;

@@ -87,6 +87,7 @@ impl Decoder<'_, '_> {
             atom_cache: self.atom_cache,
             max_depth: self.max_depth,
             version_byte: false,
+            funs: self.funs,
             error: std::cell::Cell::new(None),
         };
         inner

@@ -424,7 +424,11 @@ impl<'t> TermRef<'t> {
     }
 
     /// A fun's complete encoding (tag byte 112 or 113 first), borrowed
-    /// from the input, if this is a fun: the bytes of [`crate::Fun`].
+    /// from the input, if this is a fun: the bytes of [`crate::Fun`]. In
+    /// a distribution message decoded with an atom cache its atoms may be
+    /// references to that message's cache; the tree decoder
+    /// ([`crate::decode_with`]) writes such a fun again with its atoms, to
+    /// be sent on.
     pub fn as_fun(&self) -> Option<&'t [u8]> {
         let n = self.node();
         (n.kind == kind::FUN).then(|| self.slice(n.b, n.a as u64 | (n.small as u64) << 32))

@@ -19,6 +19,7 @@
 -module(ferrotp).
 
 -export([start_link/2, start_link/3, start_link/4]).
+-export([apply_state_fun/2]).
 
 -type behaviour() :: atom().
 -type where() :: pid() | node().
@@ -57,6 +58,20 @@ start_link(Name, Behaviour, Arg, Opts) when is_atom(Name), is_atom(Behaviour), i
                 Host when is_pid(Host) -> start_link_port(Host, Behaviour, Arg, Opts);
                 undefined -> {error, {no_such_host, Name}}
             end
+    end.
+
+%% @private `sys:replace_state(Pid, Fun)' on a Rust process: the Rust
+%% side has this run on the BEAM (by its proxy, port host, or a process
+%% spawned on the peer node) with its state as a term, and takes `New'
+%% as its state. `{error, {Class, Reason}}' when `Fun' raised: the Rust
+%% process answers what a gen_server answers then.
+-spec apply_state_fun(fun((term()) -> term()), term()) ->
+    {ok, term()} | {error, {error | exit | throw, term()}}.
+apply_state_fun(Fun, State) ->
+    try
+        {ok, Fun(State)}
+    catch
+        Class:Reason -> {error, {Class, Reason}}
     end.
 
 %%%===================================================================

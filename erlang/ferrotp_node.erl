@@ -17,7 +17,7 @@
 %% node (reach it as `{Name, Node}').
 -module(ferrotp_node).
 
--export([start_link/4, service/1, supervised/4]).
+-export([start_link/4, service/1, supervised/4, applied/5]).
 
 %% @doc Starts `Behaviour' with init argument `Arg' on Rust node `Node',
 %% linked to the caller. `{error, {nodedown, Node}}' when the node cannot
@@ -60,6 +60,14 @@ supervised(Sup, M, F, A) ->
         {ok, Pid, _Info} when is_pid(Pid) -> bridge(Sup, Pid);
         _ -> exit(normal)
     end.
+
+%% @private Spawned on this node for a Rust process that needs Erlang code
+%% run here (the fun of `sys:replace_state/2'): sends it the value of
+%% `catch apply(M, F, A)' as `{ferrotp_applied, Ref, Value}'.
+-spec applied(pid(), reference(), module(), atom(), [term()]) -> ok.
+applied(Caller, Ref, M, F, A) ->
+    Caller ! {ferrotp_applied, Ref, catch apply(M, F, A)},
+    ok.
 
 bridge(Sup, Pid) ->
     receive

@@ -52,6 +52,17 @@ defmodule Ferrotp.NIFTest do
     assert :sys.get_state(pid) == 2 ** 70
   end
 
+  test ":sys.replace_state runs the fun on the count, and fails as for a GenServer" do
+    {:ok, pid} = Ferrotp.start_link(:counter, 5)
+    assert :sys.replace_state(pid, fn n -> n * 3 end) == 15
+    assert GenServer.call(pid, :value) == 15
+
+    assert {:callback_failed, {:gen_server, :system_replace_state}, {:error, %RuntimeError{}}} =
+             catch_error(:sys.replace_state(pid, fn _ -> raise "no" end))
+
+    assert :sys.get_state(pid) == 15
+  end
+
   test "GenServer.stop ends it with the given reason" do
     {:ok, pid} = Ferrotp.start_link(:counter, 0)
     ref = Process.monitor(pid)

@@ -15,6 +15,7 @@ nif_test_() ->
      ?T(nifs_reject_what_is_not_a_rust_process),
      ?T(init_argument_is_an_integer_of_any_size),
      ?T(sys_get_state_returns_the_count),
+     ?T(sys_replace_state_runs_the_fun_as_for_a_gen_server),
      ?T(sys_debug_options_record_what_a_gen_server_records),
      ?T(sys_trace_prints_what_a_gen_server_prints),
      ?T(the_debug_start_option_switches_sys_debugging_on),
@@ -181,6 +182,39 @@ sys_get_state_returns_the_count() ->
 %% sys:statistics/2, sys:log/2, sys:trace/2, sys:log_to_file/2 and
 %% sys:no_debug/1 on a Rust counter answer and record what they do on a
 %% gen_server counter given the same messages (callers' tags aside).
+%% sys:replace_state/2 runs the caller's fun on the state and answers the
+%% new one; a fun that raises fails the call with gen_server's error and
+%% keeps the state. Compared with a gen_server given the same funs.
+sys_replace_state_runs_the_fun_as_for_a_gen_server() ->
+    {ok, Rust} = ferrotp_nif:start_link(counter, 5, []),
+    {ok, Beam} = gen_server:start_link(ferrotp_nif_tests_counter, 5, []),
+    Self = self(),
+    Replaced = fun(P) ->
+        Doubled = sys:replace_state(P, fun(N) -> N * 2 end),
+        Big = sys:replace_state(P, fun(N) -> N + (1 bsl 70) end),
+        Raised = [catch sys:replace_state(P, F)
+                  || F <- [fun(_) -> error(boom) end, fun(_) -> exit(bye) end,
+                           fun(_) -> throw(ball) end]],
+        %% The fun runs in the server's pid, as in gen_server.
+        InServer = sys:replace_state(P, fun(N) -> Self ! {ran_in, self()}, N end),
+        RanIn = receive {ran_in, Pid} -> Pid =:= P after 5000 -> timeout end,
+        ok = gen_server:cast(P, {bump, 1}),
+        {Doubled, Big, [R || {'EXIT', {R, _}} <- Raised], InServer, RanIn,
+         gen_server:call(P, value), sys:get_state(P)}
+    end,
+    Expected = Replaced(Beam),
+    ?assertMatch({10, _, [{callback_failed, {gen_server, system_replace_state}, {error, boom}},
+                          {callback_failed, {gen_server, system_replace_state}, {exit, bye}},
+                          {callback_failed, {gen_server, system_replace_state}, {throw, ball}}],
+                  _, true, _, _}, Expected),
+    ?assertEqual(Expected, Replaced(Rust)),
+    %% A state the Rust counter cannot take is refused, and kept.
+    ?assertMatch({'EXIT', {{callback_failed, {gen_server, system_replace_state},
+                            {error, {badarg, not_a_count}}}, _}},
+                 catch sys:replace_state(Rust, fun(_) -> not_a_count end)),
+    ?assertEqual(gen_server:call(Beam, value), gen_server:call(Rust, value)),
+    [stop(P) || P <- [Rust, Beam]].
+
 sys_debug_options_record_what_a_gen_server_records() ->
     {ok, Rust} = ferrotp_nif:start_link(counter, 0, []),
     {ok, Beam} = gen_server:start_link(ferrotp_nif_tests_counter, 0, []),

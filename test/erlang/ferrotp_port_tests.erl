@@ -42,6 +42,21 @@ sys_debug_options_count_and_log_messages_test() ->
         ?assertEqual({ok, no_statistics}, sys:statistics(C, get))
     end).
 
+%% sys:replace_state/2's fun runs on the host, in the process's pid, as in
+%% a gen_server; one that raises fails the call with gen_server's error.
+sys_replace_state_runs_the_fun_on_the_host_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 5),
+        Self = self(),
+        ?assertEqual(10, sys:replace_state(C, fun(N) -> Self ! {ran_in, self()}, N * 2 end)),
+        ?assertEqual(C, receive {ran_in, P} -> P after 5000 -> timeout end),
+        ?assertMatch({'EXIT', {{callback_failed, {gen_server, system_replace_state},
+                                {error, boom}}, _}},
+                     catch sys:replace_state(C, fun(_) -> error(boom) end)),
+        ok = gen_server:cast(C, {bump, 1}),
+        ?assertEqual(11, gen_server:call(C, value))
+    end).
+
 gen_server_stop_ends_it_normal_test() ->
     with_host(fun(Host) ->
         {ok, C} = ferrotp:start_link(Host, counter, 0),

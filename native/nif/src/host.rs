@@ -271,6 +271,23 @@ impl RemoteStarter for BeamStarter {
         args: Vec<Term>,
     ) -> BoxFuture<'a, Result<Started, Term>> {
         Box::pin(async move {
+            match self.apply(ctx, module, function, args).await? {
+                Term::Tuple(e) if e.len() == 2 && e[0] == Term::atom("EXIT") => Err(Term::Tuple(e)),
+                result => Started::from_term(&result),
+            }
+        })
+    }
+
+    /// The process's proxy runs `catch apply(M, F, Args)` and sends the
+    /// value back as `{'$ferrotp_applied', Tag, Value}`.
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        module: Atom,
+        function: Atom,
+        args: Vec<Term>,
+    ) -> BoxFuture<'a, Result<Term, Term>> {
+        Box::pin(async move {
             let tag = Term::Reference(ctx.make_ref());
             let mfa = Term::Tuple(vec![
                 Term::Atom(module),
@@ -288,13 +305,7 @@ impl RemoteStarter for BeamStarter {
                 )
                 .await;
             match answer.and_then(|m| m.into_term().ok()) {
-                Some(Term::Tuple(mut t)) if t.len() == 3 => match t.pop() {
-                    Some(Term::Tuple(e)) if e.len() == 2 && e[0] == Term::atom("EXIT") => {
-                        Err(Term::Tuple(e))
-                    }
-                    Some(result) => Started::from_term(&result),
-                    None => Err(Term::atom("badarg")),
-                },
+                Some(Term::Tuple(mut t)) if t.len() == 3 => t.pop().ok_or(Term::atom("badarg")),
                 _ => Err(Term::atom("badarg")),
             }
         })

@@ -30,6 +30,10 @@ use crate::spawn::SpawnService;
 /// The module and function of the bridge process on the BEAM node.
 pub const BRIDGE: (&str, &str) = ("ferrotp_node", "supervised");
 
+/// The module and function of a process that runs `catch apply(M, F, A)`
+/// on the BEAM node for [`RemoteStarter::apply`] and sends the value back.
+pub const APPLIER: (&str, &str) = ("ferrotp_node", "applied");
+
 /// How long a BEAM start may take before the supervisor gives up on it.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -63,6 +67,17 @@ impl BeamStarter {
     }
 }
 
+fn no_beam_node(module: Atom, function: Atom, args: Vec<Term>) -> Term {
+    Term::tuple(vec![
+        Term::atom("no_beam_node"),
+        Term::tuple(vec![
+            Term::Atom(module),
+            Term::Atom(function),
+            Term::List(args),
+        ]),
+    ])
+}
+
 fn is_report(t: &Term, proxy: Pid) -> bool {
     matches!(t.as_tuple(), Some([tag, Term::Pid(p), _]) if (tag.is_atom("ferrotp_started") || tag.is_atom("EXIT")) && *p == proxy)
 }
@@ -77,14 +92,7 @@ impl RemoteStarter for BeamStarter {
     ) -> BoxFuture<'a, Result<Started, Term>> {
         Box::pin(async move {
             let Some(peer) = self.peer() else {
-                return Err(Term::tuple(vec![
-                    Term::atom("no_beam_node"),
-                    Term::tuple(vec![
-                        Term::Atom(module),
-                        Term::Atom(function),
-                        Term::List(args),
-                    ]),
-                ]));
+                return Err(no_beam_node(module, function, args));
             };
             let bridge_args = vec![
                 Term::Pid(ctx.pid()),
@@ -128,6 +136,47 @@ impl RemoteStarter for BeamStarter {
                 Some([error, reason]) if error.is_atom("error") => Err(reason.clone()),
                 _ if result.is_atom("ignore") => Ok(Started::Ignore),
                 _ => Err(Term::tuple(vec![Term::atom("bad_return"), result])),
+            }
+        })
+    }
+
+    /// `ferrotp_node:applied(Caller, Ref, M, F, A)` is spawned on the BEAM
+    /// node and sends `{ferrotp_applied, Ref, catch apply(M, F, A)}` back.
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        module: Atom,
+        function: Atom,
+        args: Vec<Term>,
+    ) -> BoxFuture<'a, Result<Term, Term>> {
+        Box::pin(async move {
+            let Some(peer) = self.peer() else {
+                return Err(no_beam_node(module, function, args));
+            };
+            let tag = Term::Reference(ctx.make_ref());
+            let applier_args = vec![
+                Term::Pid(ctx.pid()),
+                tag.clone(),
+                Term::Atom(module),
+                Term::Atom(function),
+                Term::List(args),
+            ];
+            let mfa = (Atom::new(APPLIER.0), Atom::new(APPLIER.1), applier_args);
+            self.spawn
+                .spawn_request(peer, ctx.pid(), mfa, false)
+                .await?;
+            let answer = ctx
+                .receive_match(
+                    |m| {
+                        matches!(m.as_term().and_then(Term::as_tuple),
+                            Some([t, r, _]) if t.is_atom("ferrotp_applied") && *r == tag)
+                    },
+                    Some(START_TIMEOUT),
+                )
+                .await;
+            match answer.and_then(|m| m.into_term().ok()) {
+                Some(Term::Tuple(mut t)) if t.len() == 3 => t.pop().ok_or(Term::atom("badarg")),
+                _ => Err(Term::atom("timeout")),
             }
         })
     }

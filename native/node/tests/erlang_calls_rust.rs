@@ -176,3 +176,46 @@ async fn rust_calls_to_erlang_use_alias_tags_and_drop_late_replies() {
         .await
         .expect("driver process");
 }
+
+/// `sys:replace_state/2` from a real erl node: the fun runs on the BEAM
+/// node (a process spawned there for it), and the Rust counter takes its
+/// result; a fun that raises fails the call as it does for a gen_server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sys_replace_state_runs_the_fun_on_the_beam_node() {
+    if !have_erl() {
+        return;
+    }
+    let beams = compile_erlang();
+    let epmd = Epmd::start();
+    let rust = Rust::start(&epmd, "c9").await;
+    let erl = Erl::start_with(&epmd, "c9", &["-pa", beams.to_str().expect("utf-8 path")]);
+    erl.connect(&rust.hidden).await;
+    rust.hidden.start_beam_children(Some(erl.name));
+    let n = rust.name().to_string();
+    let e = erl.name;
+    let results = rust
+        .hidden
+        .runtime()
+        .run(move |mut ctx| async move {
+            let mut out = Vec::new();
+            for src in [
+                format!("gen_server:cast({{counter, '{n}'}}, {{bump, 4}}), sys:replace_state({{counter, '{n}'}}, fun(N) -> N * 10 end)."),
+                format!("gen_server:call({{counter, '{n}'}}, value)."),
+                format!("{{'EXIT', {{R, _}}}} = (catch sys:replace_state({{counter, '{n}'}}, fun(_) -> error(boom) end)), R."),
+                format!("sys:get_state({{counter, '{n}'}})."),
+            ] {
+                out.push(eval(&mut ctx, e, &src).await);
+            }
+            out
+        })
+        .await
+        .expect("driver process");
+    let _ = std::fs::remove_dir_all(&beams);
+    assert_eq!(results[0], Term::Int(40), "{}", text(&results[0]));
+    assert_eq!(results[1], Term::Int(40));
+    assert_eq!(
+        text(&results[2]),
+        "{callback_failed,{gen_server,system_replace_state},{error,boom}}"
+    );
+    assert_eq!(results[3], Term::Int(40));
+}

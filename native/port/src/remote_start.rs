@@ -67,6 +67,27 @@ impl RemoteStarter for PortStarter {
         args: Vec<Term>,
     ) -> BoxFuture<'a, Result<Started, Term>> {
         Box::pin(async move {
+            let returned = self.apply(ctx, module, function, args).await?;
+            let started = Started::from_term(&returned)?;
+            if let Some(child) = started.pid() {
+                // The host linked the child to this process's proxy; this
+                // side of the link must know it too.
+                ctx.link(&child);
+            }
+            Ok(started)
+        })
+    }
+
+    /// The process's proxy on the host runs `catch apply(M, F, Args)`
+    /// (`SPAWN_REQUEST`) and answers its value (`SPAWN_REPLY`).
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        module: Atom,
+        function: Atom,
+        args: Vec<Term>,
+    ) -> BoxFuture<'a, Result<Term, Term>> {
+        Box::pin(async move {
             let req_id = ctx.make_ref();
             let (tx, rx) = oneshot::channel();
             self.pending.lock().insert(req_id.clone(), tx);
@@ -83,20 +104,13 @@ impl RemoteStarter for PortStarter {
                 },
                 Some(Term::List(args)),
             ));
-            let returned = match rx.await {
-                Ok(t) => t,
+            match rx.await {
+                Ok(t) => Ok(t),
                 Err(_) => {
                     self.pending.lock().remove(&req_id);
-                    return Err(Term::atom("noconnection"));
+                    Err(Term::atom("noconnection"))
                 }
-            };
-            let started = Started::from_term(&returned)?;
-            if let Some(child) = started.pid() {
-                // The host linked the child to this process's proxy; this
-                // side of the link must know it too.
-                ctx.link(&child);
             }
-            Ok(started)
         })
     }
 }

@@ -186,6 +186,20 @@ pub trait RemoteStarter: Send + Sync + 'static {
         function: Atom,
         args: Vec<Term>,
     ) -> BoxFuture<'a, Result<Started, Term>>;
+
+    /// Runs `catch apply(M, F, Args)` on the BEAM for `ctx` and returns
+    /// its value (`{'EXIT', Reason}` when it raised); `Err` when it could
+    /// not be run there. The default runs nothing: `Err({undef, ...})`.
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        module: Atom,
+        function: Atom,
+        args: Vec<Term>,
+    ) -> BoxFuture<'a, Result<Term, Term>> {
+        let _ = ctx;
+        Box::pin(async move { Err(undef(module, function, &args)) })
+    }
 }
 
 struct Registry {
@@ -349,6 +363,23 @@ pub async fn apply(
     match remote {
         Some(r) => r.start_link(ctx, module, function, all).await,
         None => Err(caught(undef(module, function, &all))),
+    }
+}
+
+/// `catch apply(M, F, Args)` on the BEAM this node meets (through the
+/// [`RemoteStarter`]): its value, `{'EXIT', Reason}` when it raised.
+/// `Err` when there is no BEAM to run it on (a standalone node:
+/// `{undef, ...}`) or it could not be reached.
+pub async fn apply_on_beam(
+    ctx: &mut Process,
+    module: Atom,
+    function: Atom,
+    args: Vec<Term>,
+) -> Result<Term, Term> {
+    let remote = registry().remote.read().clone();
+    match remote {
+        Some(r) => r.apply(ctx, module, function, args).await,
+        None => Err(undef(module, function, &args)),
     }
 }
 

@@ -155,6 +155,18 @@ impl GenServer for CounterServer {
     fn state_term(&self) -> Term {
         Term::from_bigint(self.count.clone())
     }
+
+    const REPLACES_STATE_TERM: bool = true;
+
+    /// `sys:replace_state(Counter, fun(N) -> N * 2 end)`: any integer.
+    fn replace_state_term(&mut self, new: Term) -> Result<(), Term> {
+        match new {
+            Term::Int(n) => self.count = n.into(),
+            Term::BigInt(n) => self.count = n,
+            other => return Err(Term::tuple(vec![Term::atom("badarg"), other])),
+        }
+        Ok(())
+    }
 }
 
 /// The built-in `counter` behaviour: [`CounterServer`] with one more

@@ -272,6 +272,24 @@ pub trait GenServer: Sized + Send + 'static {
             Term::binary(std::any::type_name::<Self>().as_bytes().to_vec()),
         ])
     }
+
+    /// Whether `sys:replace_state/2` from Erlang may replace this state
+    /// with a term (see [`replace_state_term`](Self::replace_state_term)).
+    /// When `false` (the default) the Erlang fun is not run, and the call
+    /// fails with `{callback_failed, {gen_server, system_replace_state},
+    /// {error, erlang_fun}}`.
+    const REPLACES_STATE_TERM: bool = false;
+
+    /// `sys:replace_state(Pid, Fun)` from Erlang: `new` is what `Fun`
+    /// returned for [`state_term`](Self::state_term); `Fun` ran on the
+    /// BEAM this process meets, as it runs inside the server in OTP.
+    /// `Err(Reason)` keeps the state, and the call fails with
+    /// `{callback_failed, {gen_server, system_replace_state}, {error, Reason}}`.
+    /// Only called when [`REPLACES_STATE_TERM`](Self::REPLACES_STATE_TERM).
+    fn replace_state_term(&mut self, new: Term) -> Result<(), Term> {
+        let _ = new;
+        Err(Term::atom("erlang_fun"))
+    }
 }
 
 // ==== handles, errors, options ===========================================
@@ -1224,6 +1242,12 @@ async fn handle_message<S: GenServer>(
                         Next::Stop(Term::tuple(vec![Term::atom("bad_cast"), msg.clone()]))
                     }
                 }
+            }
+            Incoming::System(from, req)
+                if S::REPLACES_STATE_TERM && sys::is_replace_by_fun(req) =>
+            {
+                sys::replace_state_by_fun(state, &from, req, ctx).await;
+                Next::Continue(None)
             }
             Incoming::System(from, req) => {
                 match sys::handle_system(state, &from, req, sys, parent, ctx) {

@@ -18,10 +18,16 @@
 //! A suspended server handles only system messages (and its parent's exit);
 //! calls and casts wait in its mailbox until `resume`.
 //!
-//! `sys:replace_state/2` from Erlang passes an Erlang fun, which a Rust
-//! process cannot run: it is answered
-//! `{error, {callback_failed, {gen_server, system_replace_state}, {error, erlang_fun}}}`
-//! (so `sys:replace_state` raises, as it does for a failing fun). From Rust,
+//! `sys:replace_state/2` from Erlang passes an Erlang fun. A server whose
+//! state can be read back from a term ([`GenServer::REPLACES_STATE_TERM`],
+//! as the built-in `counter`) has the fun run on the BEAM it meets (by
+//! the transport: the NIF's proxy, the port host, or a process spawned on
+//! the peer node) on its [`GenServer::state_term`], and takes the result
+//! with [`GenServer::replace_state_term`]; it answers the new state, or
+//! `{error, {callback_failed, {gen_server, system_replace_state}, {Class, Reason}}}`
+//! when the fun raised or the term was refused (so `sys:replace_state`
+//! raises, as for a gen_server). Any other server answers that error with
+//! `{error, erlang_fun}` without running the fun. From Rust,
 //! [`replace_state`] takes a closure over the typed state. Other requests
 //! are answered `{error, {unknown_system_msg, Request}}`, as `sys` does.
 //!
@@ -43,7 +49,7 @@
 //! }).unwrap();
 //! ```
 
-use etf::{Pid, Term};
+use etf::{Atom, Pid, Term};
 
 use crate::debug::Debug;
 use crate::gen_server::{self, CallError, GenServer, GenServerRef, DEFAULT_TIMEOUT};
@@ -93,6 +99,64 @@ fn error(reason: Term) -> Term {
     Term::tuple(vec![Term::atom("error"), reason])
 }
 
+/// `{error, {callback_failed, {gen_server, system_replace_state}, {Class, Reason}}}`:
+/// what `sys:replace_state/2` gets from a gen_server whose fun raised.
+fn callback_failed(class: Term, reason: Term) -> Term {
+    error(Term::tuple(vec![
+        Term::atom("callback_failed"),
+        Term::tuple(vec![
+            Term::atom("gen_server"),
+            Term::atom("system_replace_state"),
+        ]),
+        Term::tuple(vec![class, reason]),
+    ]))
+}
+
+/// `{replace_state, Fun}` with an Erlang fun.
+pub(crate) fn is_replace_by_fun(req: &Term) -> bool {
+    matches!(req.as_tuple(), Some([tag, Term::Fun(_)]) if tag.is_atom("replace_state"))
+}
+
+/// `sys:replace_state(Pid, Fun)` from Erlang, for a server that takes its
+/// state from a term: `ferrotp:apply_state_fun(Fun, State)` runs on the
+/// BEAM (see the module doc), and its `{ok, New}` becomes the state.
+pub(crate) async fn replace_state_by_fun<S: GenServer>(
+    state: &mut S,
+    from: &gen_server::From,
+    req: &Term,
+    ctx: &mut Process,
+) {
+    let fun = match req.as_tuple() {
+        Some([_, fun]) => fun.clone(),
+        _ => return,
+    };
+    let applied = crate::behaviours::apply_on_beam(
+        ctx,
+        Atom::new("ferrotp"),
+        Atom::new("apply_state_fun"),
+        vec![fun, state.state_term()],
+    )
+    .await;
+    let error_class = || Term::atom("error");
+    let answer = match applied {
+        Ok(Term::Tuple(mut r)) if r.len() == 2 && r[0].is_atom("ok") => {
+            let new = r.pop().unwrap_or_else(Term::nil);
+            match crate::panic::catch(|| state.replace_state_term(new)) {
+                Ok(Ok(())) => state.state_term(),
+                Ok(Err(reason)) | Err(reason) => callback_failed(error_class(), reason),
+            }
+        }
+        // `{error, {Class, Reason}}`: the fun raised.
+        Ok(Term::Tuple(r)) if r.len() == 2 && r[0].is_atom("error") => match r[1].as_tuple() {
+            Some([class, reason]) => callback_failed(class.clone(), reason.clone()),
+            _ => callback_failed(error_class(), r[1].clone()),
+        },
+        Ok(other) => callback_failed(error_class(), other),
+        Err(reason) => callback_failed(error_class(), reason),
+    };
+    gen_server::reply_term(ctx, from, answer);
+}
+
 /// Answers one system message (see the module table).
 pub(crate) fn handle_system<S: GenServer>(
     state: &mut S,
@@ -122,14 +186,10 @@ pub(crate) fn handle_system<S: GenServer>(
                 answer(Term::atom("ok"));
                 return Outcome::Terminate(reason.clone());
             }
-            Some([tag, _fun]) if tag.is_atom("replace_state") => answer(error(Term::tuple(vec![
-                Term::atom("callback_failed"),
-                Term::tuple(vec![
-                    Term::atom("gen_server"),
-                    Term::atom("system_replace_state"),
-                ]),
-                error(Term::atom("erlang_fun")),
-            ]))),
+            Some([tag, _fun]) if tag.is_atom("replace_state") => answer(callback_failed(
+                Term::atom("error"),
+                Term::atom("erlang_fun"),
+            )),
             Some([tag, ..]) if tag.is_atom("change_code") => answer(Term::atom("ok")),
             _ => answer(error(Term::tuple(vec![
                 Term::atom("unknown_system_msg"),

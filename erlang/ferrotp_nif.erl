@@ -265,7 +265,11 @@ loop(Proc, Hib) ->
     end.
 
 next(ok, _Msg, Proc, Hib) -> loop(Proc, Hib);
-next({stop, Crashed, Reason}, Msg, _Proc, _Hib) -> stop(Crashed, Reason, Msg).
+next({stop, Crashed, Reason}, Msg, _Proc, _Hib) -> stop(Crashed, Reason, Msg);
+%% A message the NIF could not read as a Rust term (a ferrotp bug, not the
+%% sender's): the Rust process cannot be given it, so it ends with a
+%% reason that says so, and a crash report, rather than lose it quietly.
+next({error, Why}, Msg, _Proc, _Hib) -> stop(true, {ferrotp_unreadable_message, Why}, Msg).
 
 %% gen:reply/2, inline, with the reply message {Tag, Reply} the NIF built:
 %% an OTP 24+ tag's reply goes to its alias (dropped if the caller gave

@@ -532,11 +532,21 @@ terms_cross_the_boundary_unchanged() ->
     Terms = [a, '', 'quoted atom', 0, -5, (1 bsl 59) - 1, -(1 bsl 59), 1 bsl 59,
              -(1 bsl 59) - 1, 1 bsl 200, -(1 bsl 200), 3.5, -0.0, "str", [],
              <<1, 2>>, <<1:3>>, #{x => [y], 1 => #{}}, [h | t], {}, make_ref(),
-             self(), Probe, fun lists:map/2, hd(erlang:ports())],
+             self(), Probe, fun lists:map/2, hd(erlang:ports()),
+             %% Atoms beyond Latin-1 (the NIF API reads only Latin-1 on OTP 25).
+             '\x{20AC}uro', 'h\x{e9}llo', {'\x{1F600}', #{'\x{3bb}' => [1]}},
+             fun() -> {Probe, '\x{20AC}'} end],
     [begin
          ok = gen_server:call(Probe, {send, self(), {echo, T}}),
          receive {echo, Got} -> ?assertEqual(T, Got) after 10000 -> error({lost, T}) end
      end || T <- Terms],
+    %% Such an atom as a call's request reaches the Rust counter, which
+    %% does not know it: a bad_call, as a gen_server's function_clause.
+    {ok, C} = ferrotp_nif:start_link(counter, 0, []),
+    unlink(C),
+    Ref = monitor(process, C),
+    catch gen_server:call(C, '\x{20AC}uro'),
+    ?assertEqual({bad_call, '\x{20AC}uro'}, down_reason(Ref)),
     stop(Probe).
 
 rust_timer_fires_from_another_thread() ->

@@ -303,10 +303,15 @@ fn atom_from_beam(term: rustler::Term<'_>) -> Result<Atom, ConvertError> {
     if let Some(a) = CACHES.with(|c| c.borrow().atoms_in.get(&raw).copied()) {
         return Ok(a);
     }
-    let name = term
-        .atom_to_string()
-        .map_err(|_| ConvertError::Unreadable("atom"))?;
-    let atom = Atom::try_new(&name).map_err(|_| ConvertError::Unreadable("atom"))?;
+    // `enif_get_atom` reads Latin-1 only on OTP 25: an atom with other
+    // characters ('€uro') is read from its external format instead.
+    let atom = match term.atom_to_string() {
+        Ok(name) => Atom::try_new(&name).map_err(|_| ConvertError::Unreadable("atom"))?,
+        Err(_) => match via_external(term)? {
+            Term::Atom(a) => a,
+            _ => return Err(ConvertError::Unreadable("atom")),
+        },
+    };
     CACHES.with(|c| {
         let mut c = c.borrow_mut();
         c.atoms_in.insert(raw, atom);

@@ -151,6 +151,7 @@ fn scenarios() -> Vec<(&'static str, String)> {
                {call_pid, terminate_child, d1}, {call, count_children},
                {call, {terminate_child, d1}}, {call, {restart_child, d1}}, {call, {delete_child, d1}},
                {call_pid, get_childspec, d2},
+               {call, {get_childspec, ignored}}, {call, {get_childspec, nope}},
                {call, {start_child, [d4, normal]}},
                {unordered, {exit_sup, shutdown}}]"
                 .to_owned(),

@@ -590,12 +590,14 @@ impl Sup {
 
     fn get_childspec(&self, id: Term) -> Term {
         if self.is_simple() {
+            // By pid, one of the dynamic children (or, as in OTP, a pid
+            // no longer alive); by id, the template itself.
             let found = match &id {
                 Term::Pid(p) => {
                     let p = self.managed(*p);
                     self.dynamics.contains_key(&dyn_key(&p)) || !self.is_alive(&p)
                 }
-                _ => false,
+                other => self.template().is_some_and(|t| t.id == *other),
             };
             return match (found, self.template()) {
                 (true, Some(t)) => ok_tuple(t.to_term()),

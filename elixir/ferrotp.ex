@@ -22,8 +22,11 @@ defmodule Ferrotp do
   @typedoc "A built-in or registered Rust behaviour, such as `:counter` or `:supervisor`."
   @type behaviour :: atom()
 
-  @typedoc "`:on` (where), `:name` (a local name to register)."
-  @type option :: {:on, pid() | node()} | {:name, atom()}
+  @typedoc """
+  `:on` (where), `:name` (as `GenServer.start_link/3` takes it: an atom,
+  `{:global, term}` or `{:via, module, term}`).
+  """
+  @type option :: {:on, pid() | node()} | {:name, GenServer.name()}
 
   @doc """
   Starts `behaviour` with init argument `arg`, linked to the caller.

@@ -19,7 +19,7 @@
 -module(ferrotp).
 
 -export([start_link/2, start_link/3, start_link/4]).
--export([apply_state_fun/2]).
+-export([apply_state_fun/2, register_name/2]).
 
 -type behaviour() :: atom().
 -type where() :: pid() | node().
@@ -59,6 +59,35 @@ start_link(Name, Behaviour, Arg, Opts) when is_atom(Name), is_atom(Behaviour), i
                 undefined -> {error, {no_such_host, Name}}
             end
     end.
+
+%% @private The start option `{name, Name}' for a Rust process's pid, as
+%% gen_server registers: `Name' or `{local, Name}', `{global, Name}',
+%% `{via, Module, Name}'. `{error, {already_started, Pid}}' when the name is
+%% taken; `{error, {bad_name, Name}}' for anything else (gen_server raises
+%% in the caller; here the start returns it, and the host stays up).
+-spec register_name(term(), pid()) -> ok | {error, term()}.
+register_name(undefined, _Pid) ->
+    ok;
+register_name(Name, Pid) when is_atom(Name) ->
+    register_name({local, Name}, Pid);
+register_name({local, Name}, Pid) when is_atom(Name) ->
+    try register(Name, Pid) of
+        true -> ok
+    catch
+        error:badarg -> {error, {already_started, whereis(Name)}}
+    end;
+register_name({global, Name}, Pid) ->
+    case global:register_name(Name, Pid) of
+        yes -> ok;
+        no -> {error, {already_started, global:whereis_name(Name)}}
+    end;
+register_name({via, Mod, Name}, Pid) when is_atom(Mod) ->
+    case Mod:register_name(Name, Pid) of
+        yes -> ok;
+        no -> {error, {already_started, Mod:whereis_name(Name)}}
+    end;
+register_name(Name, _Pid) ->
+    {error, {bad_name, Name}}.
 
 %% @private `sys:replace_state(Pid, Fun)' on a Rust process: the Rust
 %% side has this run on the BEAM (by its proxy, port host, or a process

@@ -121,7 +121,7 @@ init_it(Starter, Behaviour, Arg, Opts) ->
     %% What proc_lib records for a gen_server of callback module
     %% Behaviour (crash reports and observer show it), not this module.
     put('$initial_call', {Behaviour, init, 1}),
-    case register_name(proplists:get_value(name, Opts)) of
+    case ferrotp:register_name(proplists:get_value(name, Opts), self()) of
         {error, _} = Taken ->
             proc_lib:init_ack(Starter, Taken),
             exit(normal);
@@ -214,25 +214,6 @@ debug_answer(Proc, Ref, Deadline) ->
             end
     after Left ->
         ok
-    end.
-
-register_name(undefined) -> ok;
-register_name(Name) when is_atom(Name) -> register_name({local, Name});
-register_name({local, Name}) ->
-    try register(Name, self()) of
-        true -> ok
-    catch
-        error:badarg -> {error, {already_started, whereis(Name)}}
-    end;
-register_name({global, Name}) ->
-    case global:register_name(Name, self()) of
-        yes -> ok;
-        no -> {error, {already_started, global:whereis_name(Name)}}
-    end;
-register_name({via, Mod, Name}) ->
-    case Mod:register_name(Name, self()) of
-        yes -> ok;
-        no -> {error, {already_started, Mod:whereis_name(Name)}}
     end.
 
 %% @private

@@ -22,10 +22,49 @@
 %% @doc Starts `Behaviour' with init argument `Arg' on Rust node `Node',
 %% linked to the caller. `{error, {nodedown, Node}}' when the node cannot
 %% be reached, `{error, noproc}' when it runs no `ferrotp' service.
--spec start_link(node(), atom(), term(), [{name, atom()}]) ->
+-spec start_link(node(), atom(), term(), [{name, term()} | {debug, list()}]) ->
     {ok, pid()} | ignore | {error, term()}.
 start_link(Node, Behaviour, Arg, Opts)
   when is_atom(Node), is_atom(Behaviour), is_list(Opts) ->
+    %% A local name is the Rust node's own; a global or via name is
+    %% registered here, on the BEAM side, for the new pid.
+    case proplists:get_value(name, Opts) of
+        undefined ->
+            start_remote(Node, Behaviour, Arg, Opts);
+        Name when is_atom(Name) ->
+            start_remote(Node, Behaviour, Arg, Opts);
+        {local, Name} when is_atom(Name) ->
+            start_remote(Node, Behaviour, Arg, [{name, Name} | proplists:delete(name, Opts)]);
+        {global, Name} ->
+            start_link_named(Node, Behaviour, Arg, Opts, {global, Name}, global);
+        {via, Mod, Name} when is_atom(Mod) ->
+            start_link_named(Node, Behaviour, Arg, Opts, {via, Mod, Name}, Mod);
+        Bad ->
+            {error, {bad_name, Bad}}
+    end.
+
+start_link_named(Node, Behaviour, Arg, Opts, Name, Registry) ->
+    Key = lists:last(tuple_to_list(Name)),
+    case Registry:whereis_name(Key) of
+        Pid when is_pid(Pid) ->
+            {error, {already_started, Pid}};
+        undefined ->
+            case start_remote(Node, Behaviour, Arg, proplists:delete(name, Opts)) of
+                {ok, Pid} ->
+                    case ferrotp:register_name(Name, Pid) of
+                        ok ->
+                            {ok, Pid};
+                        {error, _} = Taken ->
+                            unlink(Pid),
+                            exit(Pid, kill),
+                            Taken
+                    end;
+                Other ->
+                    Other
+            end
+    end.
+
+start_remote(Node, Behaviour, Arg, Opts) ->
     Request = {start_link, self(), Behaviour, Arg, Opts},
     try
         gen_server:call(service(Node), Request, infinity)

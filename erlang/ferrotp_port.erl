@@ -262,7 +262,7 @@ open(Exe, Opts) ->
 
 start(Behaviour, Arg, Opts, Caller, From, #{port := Port, tab := Tab} = S) ->
     P = ferrotp_proxy:start(self(), Port, Tab, Caller),
-    case register_name(Opts, P) of
+    case ferrotp:register_name(proplists:get_value(name, Opts), P) of
         ok ->
             ReqId = make_ref(),
             SpawnOpts = [monitor, {parent, Caller}],
@@ -275,21 +275,6 @@ start(Behaviour, Arg, Opts, Caller, From, #{port := Port, tab := Tab} = S) ->
             unlink(P),
             exit(P, kill),
             {reply, Error, S}
-    end.
-
-register_name(Opts, P) ->
-    case proplists:get_value(name, Opts) of
-        undefined ->
-            ok;
-        {local, Name} ->
-            register_name([{name, Name}], P);
-        Name when is_atom(Name) ->
-            try
-                true = register(Name, P),
-                ok
-            catch
-                error:badarg -> {error, {already_started, whereis(Name)}}
-            end
     end.
 
 start_timer(#{start_timeout := infinity}, _ReqId) ->

@@ -80,6 +80,39 @@ start_link_links_the_caller_and_registers_the_name_test() ->
         )
     end).
 
+%% Names as gen_server takes them: {local, N}, {global, N}, {via, M, N};
+%% a taken one is {already_started, Pid}, and a malformed one an error
+%% from the start, with the host still serving.
+global_and_via_names_and_bad_names_test() ->
+    with_host(fun(Host) ->
+        {ok, L} = ferrotp:start_link(Host, counter, 1, [{name, {local, port_counter_l}}]),
+        ?assertEqual(L, whereis(port_counter_l)),
+        {ok, G} = ferrotp:start_link(Host, counter, 2, [{name, {global, {port_counter, g}}}]),
+        ?assertEqual(2, gen_server:call({global, {port_counter, g}}, value)),
+        ?assertEqual({error, {already_started, G}},
+                     ferrotp:start_link(Host, counter, 3, [{name, {global, {port_counter, g}}}])),
+        {ok, _} = ferrotp:start_link(Host, counter, 4, [{name, {via, global, port_counter_v}}]),
+        ?assertEqual(4, gen_server:call({via, global, port_counter_v}, value)),
+        ?assertEqual({error, {bad_name, {a, b, c, d}}},
+                     ferrotp:start_link(Host, counter, 5, [{name, {a, b, c, d}}])),
+        ?assert(is_process_alive(Host)),
+        {ok, C} = ferrotp:start_link(Host, counter, 6),
+        ?assertEqual(6, gen_server:call(C, value)),
+        %% A global name goes with the process.
+        unlink(G),
+        M = monitor(process, G),
+        exit(G, kill),
+        ?assertEqual(killed, down(M)),
+        ?assertEqual(undefined, wait_unregistered({port_counter, g}, 50))
+    end).
+
+wait_unregistered(Name, 0) -> global:whereis_name(Name);
+wait_unregistered(Name, N) ->
+    case global:whereis_name(Name) of
+        undefined -> undefined;
+        _ -> timer:sleep(20), wait_unregistered(Name, N - 1)
+    end.
+
 a_registered_host_name_works_as_where_test() ->
     isolated(fun() ->
         {ok, Host} = ferrotp_port:start_link(#{name => ferrotp_port_tests_host}),

@@ -180,8 +180,9 @@ async fn rust_calls_to_erlang_use_alias_tags_and_drop_late_replies() {
 /// `sys:replace_state/2` from a real erl node: the fun runs on the BEAM
 /// node (a process spawned there for it), and the Rust counter takes its
 /// result; a fun that raises fails the call as it does for a gen_server.
+/// And `ferrotp:start_link/4` with a global name, or a malformed one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sys_replace_state_runs_the_fun_on_the_beam_node() {
+async fn sys_replace_state_and_global_names_from_a_beam_node() {
     if !have_erl() {
         return;
     }
@@ -192,6 +193,7 @@ async fn sys_replace_state_runs_the_fun_on_the_beam_node() {
     erl.connect(&rust.hidden).await;
     rust.hidden.start_beam_children(Some(erl.name));
     let n = rust.name().to_string();
+    let node = n.clone();
     let e = erl.name;
     let results = rust
         .hidden
@@ -203,6 +205,11 @@ async fn sys_replace_state_runs_the_fun_on_the_beam_node() {
                 format!("gen_server:call({{counter, '{n}'}}, value)."),
                 format!("{{'EXIT', {{R, _}}}} = (catch sys:replace_state({{counter, '{n}'}}, fun(_) -> error(boom) end)), R."),
                 format!("sys:get_state({{counter, '{n}'}})."),
+                // A global name is registered on the BEAM side, for the Rust pid.
+                format!("{{ok, G}} = ferrotp:start_link('{n}', counter, 7, [{{name, {{global, rust_gc}}}}]), \
+                         {{error, {{already_started, G}}}} = ferrotp:start_link('{n}', counter, 8, [{{name, {{global, rust_gc}}}}]), \
+                         {{node(G), gen_server:call({{global, rust_gc}}, value)}}."),
+                format!("ferrotp:start_link('{n}', counter, 9, [{{name, {{a, b, c}}}}])."),
             ] {
                 out.push(eval(&mut ctx, e, &src).await);
             }
@@ -211,6 +218,8 @@ async fn sys_replace_state_runs_the_fun_on_the_beam_node() {
         .await
         .expect("driver process");
     let _ = std::fs::remove_dir_all(&beams);
+    assert_eq!(text(&results[4]), format!("{{{node},7}}"));
+    assert_eq!(text(&results[5]), "{error,{bad_name,{a,b,c}}}");
     assert_eq!(results[0], Term::Int(40), "{}", text(&results[0]));
     assert_eq!(results[1], Term::Int(40));
     assert_eq!(

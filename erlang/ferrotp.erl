@@ -124,7 +124,7 @@ debug({ok, Pid} = Started, Opts) ->
     %% its start still succeeds (after a second), as the option means
     %% nothing to it. `gen:call/4' is what `sys' sends system messages with.
     [catch gen:call(Pid, system, {debug, ferrotp_nif:debug_command(D)}, 1000)
-     || D <- proplists:get_value(debug, Opts, [])],
+     || D <- ferrotp_nif:debug_options(Pid, Opts)],
     Started;
 debug(Other, _Opts) ->
     Other.

@@ -19,6 +19,7 @@ nif_test_() ->
      ?T(sys_debug_options_record_what_a_gen_server_records),
      ?T(sys_trace_prints_what_a_gen_server_prints),
      ?T(the_debug_start_option_switches_sys_debugging_on),
+     ?T(erroneous_debug_options_are_ignored_as_by_gen_server),
      ?T(gen_server_stop_ends_it_normally),
      ?T(gen_server_stop_with_a_timeout_ends_it_with_the_reason),
      ?T(registered_name_works_and_is_unique),
@@ -214,6 +215,23 @@ sys_replace_state_runs_the_fun_as_for_a_gen_server() ->
                  catch sys:replace_state(Rust, fun(_) -> not_a_count end)),
     ?assertEqual(gen_server:call(Beam, value), gen_server:call(Rust, value)),
     [stop(P) || P <- [Rust, Beam]].
+
+%% gen_server starts anyway when {debug, Dbgs} is not a list (with an
+%% error report) or holds options it does not know; so does a Rust process,
+%% and the options it knows are on.
+erroneous_debug_options_are_ignored_as_by_gen_server() ->
+    Starts = fun(Start) ->
+        {ok, P1} = Start([{debug, bogus}]),
+        {ok, P2} = Start([{debug, [bogus, statistics]}]),
+        ok = gen_server:cast(P2, {bump, 1}),
+        _ = gen_server:call(P2, value),
+        {ok, Stats} = sys:statistics(P2, get),
+        [stop(P) || P <- [P1, P2]],
+        [K || {K, _} <- Stats, K =:= messages_in]
+    end,
+    ?assertEqual([messages_in],
+                 Starts(fun(O) -> gen_server:start_link(ferrotp_nif_tests_counter, 0, O) end)),
+    ?assertEqual([messages_in], Starts(fun(O) -> ferrotp_nif:start_link(counter, 0, O) end)).
 
 sys_debug_options_record_what_a_gen_server_records() ->
     {ok, Rust} = ferrotp_nif:start_link(counter, 0, []),

@@ -57,6 +57,15 @@ sys_replace_state_runs_the_fun_on_the_host_test() ->
         ?assertEqual(11, gen_server:call(C, value))
     end).
 
+erroneous_debug_options_are_ignored_as_by_gen_server_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 2, [{debug, bogus}]),
+        {ok, D} = ferrotp:start_link(Host, counter, 3, [{debug, [bogus, statistics]}]),
+        ?assertEqual(2, gen_server:call(C, value)),
+        ?assertEqual(3, gen_server:call(D, value)),
+        ?assertMatch({ok, [_ | _]}, sys:statistics(D, get))
+    end).
+
 gen_server_stop_ends_it_normal_test() ->
     with_host(fun(Host) ->
         {ok, C} = ferrotp:start_link(Host, counter, 0),

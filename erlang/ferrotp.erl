@@ -19,7 +19,7 @@
 -module(ferrotp).
 
 -export([start_link/2, start_link/3, start_link/4]).
--export([apply_state_fun/2, register_name/2]).
+-export([apply_state_fun/2, register_name/2, debug_options/2, debug_command/1]).
 
 -type behaviour() :: atom().
 -type where() :: pid() | node().
@@ -58,6 +58,34 @@ start_link(Name, Behaviour, Arg, Opts) when is_atom(Name), is_atom(Behaviour), i
                 Host when is_pid(Host) -> start_link_port(Host, Behaviour, Arg, Opts);
                 undefined -> {error, {no_such_host, Name}}
             end
+    end.
+
+%%%===================================================================
+%%% Shared by the modes (this module loads no NIF, so port and node
+%%% modes need nothing else)
+%%%===================================================================
+
+%% @private The start option {debug, Dbgs}, as gen_server's (sys:debug_options/1):
+%% each option is switched on with the system message sys would send
+%% (`{debug, Command}'), and its answer awaited, before start_link returns.
+%% An option a Rust process does not know it answers `unknown_debug'.
+-spec debug_command(sys:debug_option()) -> term().
+debug_command(trace) -> {trace, true};
+debug_command(log) -> {log, true};
+debug_command({log, N}) -> {log, {true, N}};
+debug_command(statistics) -> {statistics, true};
+debug_command(Other) -> Other.
+
+%% @private The start option {debug, Dbgs} as gen reads it (gen:debug_options/2): a
+%% list, else an error report and no options, and the start goes on.
+-spec debug_options(pid(), list()) -> [sys:debug_option()].
+debug_options(Who, Opts) ->
+    case proplists:get_value(debug, Opts, []) of
+        Dbgs when is_list(Dbgs) ->
+            Dbgs;
+        Bad ->
+            error_logger:format("~tp: ignoring erroneous debug options - ~tp~n", [Who, Bad]),
+            []
     end.
 
 %% @private The start option `{name, Name}' for a Rust process's pid, as
@@ -123,8 +151,8 @@ debug({ok, Pid} = Started, Opts) ->
     %% A Rust process that is not a gen_server does not answer `sys':
     %% its start still succeeds (after a second), as the option means
     %% nothing to it. `gen:call/4' is what `sys' sends system messages with.
-    [catch gen:call(Pid, system, {debug, ferrotp_nif:debug_command(D)}, 1000)
-     || D <- ferrotp_nif:debug_options(Pid, Opts)],
+    [catch gen:call(Pid, system, {debug, debug_command(D)}, 1000)
+     || D <- debug_options(Pid, Opts)],
     Started;
 debug(Other, _Opts) ->
     Other.

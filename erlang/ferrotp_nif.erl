@@ -26,7 +26,6 @@
 %% proc_lib entry points
 -export([init_it/4, pool_init/1, pool_proxy/0, pool_wait/0, loop/2]).
 %% The start option {debug, Dbgs} (ferrotp uses it for port and node modes)
--export([debug_command/1, debug_options/2]).
 %% NIFs behind the proxy loop
 -export([start_nif/4, init_status/1, adopt/1, gen_call/3, deliver/2, deliver_all/2,
          deliver_dirty/2, exit_signal/3, down/4, poll/1, pool_add/2]).
@@ -129,7 +128,7 @@ init_it(Starter, Behaviour, Arg, Opts) ->
             case start_nif(Behaviour, Arg, self(), Starter) of
                 {ok, Proc} ->
                     Hib = proplists:get_value(hibernate_after, Opts, infinity),
-                    Debug = debug_options(self(), Opts),
+                    Debug = ferrotp:debug_options(self(), Opts),
                     init_loop(Starter, {Proc, Hib, Debug}, {init, Behaviour, Arg});
                 {error, Reason} ->
                     proc_lib:init_ack(Starter, {error, Reason}),
@@ -146,7 +145,7 @@ init_it(Starter, Behaviour, Arg, Opts) ->
 init_loop(Starter, {Proc, Hib, Debug} = State, LastMsg) ->
     case init_status(Proc) of
         ok ->
-            [debug_option(Proc, debug_command(D)) || D <- Debug],
+            [debug_option(Proc, ferrotp:debug_command(D)) || D <- Debug],
             proc_lib:init_ack(Starter, {ok, self()}),
             %% Wait for the first message hibernated: an idle Rust
             %% process costs the BEAM only a minimal heap.
@@ -168,31 +167,6 @@ init_loop(Starter, {Proc, Hib, Debug} = State, LastMsg) ->
                             stop(Crashed, Reason, LastMsg)
                     end
             end
-    end.
-
-%% @private
-%% The start option {debug, Dbgs}, as gen_server's (sys:debug_options/1):
-%% each option is switched on with the system message sys would send
-%% (`{debug, Command}'), and its answer awaited, before start_link returns.
-%% An option a Rust process does not know it answers `unknown_debug'.
--spec debug_command(sys:debug_option()) -> term().
-debug_command(trace) -> {trace, true};
-debug_command(log) -> {log, true};
-debug_command({log, N}) -> {log, {true, N}};
-debug_command(statistics) -> {statistics, true};
-debug_command(Other) -> Other.
-
-%% @private
-%% The start option {debug, Dbgs} as gen reads it (gen:debug_options/2): a
-%% list, else an error report and no options, and the start goes on.
--spec debug_options(pid(), list()) -> [sys:debug_option()].
-debug_options(Who, Opts) ->
-    case proplists:get_value(debug, Opts, []) of
-        Dbgs when is_list(Dbgs) ->
-            Dbgs;
-        Bad ->
-            error_logger:format("~tp: ignoring erroneous debug options - ~tp~n", [Who, Bad]),
-            []
     end.
 
 %% The answer goes to a helper: the proxy's own pid is the Rust process's,

@@ -24,9 +24,10 @@ defmodule Ferrotp do
 
   @typedoc """
   `:on` (where), `:name` (as `GenServer.start_link/3` takes it: an atom,
-  `{:global, term}` or `{:via, module, term}`).
+  `{:global, term}` or `{:via, module, term}`), `:debug` (`:sys` debug
+  options, as `GenServer.start_link/3`'s).
   """
-  @type option :: {:on, pid() | node()} | {:name, GenServer.name()}
+  @type option :: {:on, pid() | node()} | {:name, GenServer.name()} | {:debug, list()}
 
   @doc """
   Starts `behaviour` with init argument `arg`, linked to the caller.
@@ -36,7 +37,7 @@ defmodule Ferrotp do
   @spec start_link(behaviour(), term(), [option()]) :: {:ok, pid()} | {:error, term()}
   def start_link(behaviour, arg, opts \\ []) when is_atom(behaviour) and is_list(opts) do
     {where, opts} = Keyword.pop(opts, :on)
-    erlang_opts = for {key, value} <- opts, key in [:name, :hibernate_after], do: {key, value}
+    erlang_opts = for {key, value} <- opts, key in [:name, :hibernate_after, :debug], do: {key, value}
 
     case where(where) do
       {:port, host} -> start_link_port(host, behaviour, arg, erlang_opts)

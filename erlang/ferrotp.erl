@@ -92,7 +92,9 @@ debug_options(Who, Opts) ->
 %% gen_server registers: `Name' or `{local, Name}', `{global, Name}',
 %% `{via, Module, Name}'. `{error, {already_started, Pid}}' when the name is
 %% taken; `{error, {bad_name, Name}}' for anything else (gen_server raises
-%% in the caller; here the start returns it, and the host stays up).
+%% in the caller; here the start returns it, and the host stays up). Call
+%% it from `Pid' itself where that matters (a via module such as Elixir's
+%% Registry registers only the calling process), as gen_server does.
 -spec register_name(term(), pid()) -> ok | {error, term()}.
 register_name(undefined, _Pid) ->
     ok;
@@ -105,17 +107,22 @@ register_name({local, Name}, Pid) when is_atom(Name) ->
         error:badarg -> {error, {already_started, whereis(Name)}}
     end;
 register_name({global, Name}, Pid) ->
-    case global:register_name(Name, Pid) of
-        yes -> ok;
-        no -> {error, {already_started, global:whereis_name(Name)}}
-    end;
+    via_register(global, Name, Pid);
 register_name({via, Mod, Name}, Pid) when is_atom(Mod) ->
-    case Mod:register_name(Name, Pid) of
-        yes -> ok;
-        no -> {error, {already_started, Mod:whereis_name(Name)}}
-    end;
+    via_register(Mod, Name, Pid);
 register_name(Name, _Pid) ->
     {error, {bad_name, Name}}.
+
+%% A registry module's register_name/2 may refuse by raising (Elixir's
+%% Registry takes only the calling process): that is an error of this
+%% start, not of whoever calls it.
+via_register(Mod, Name, Pid) ->
+    try Mod:register_name(Name, Pid) of
+        yes -> ok;
+        no -> {error, {already_started, Mod:whereis_name(Name)}}
+    catch
+        _:Reason -> {error, Reason}
+    end.
 
 %% @private `sys:replace_state(Pid, Fun)' on a Rust process: the Rust
 %% side has this run on the BEAM (by its proxy, port host, or a process

@@ -262,7 +262,7 @@ open(Exe, Opts) ->
 
 start(Behaviour, Arg, Opts, Caller, From, #{port := Port, tab := Tab} = S) ->
     P = ferrotp_proxy:start(self(), Port, Tab, Caller),
-    case ferrotp:register_name(proplists:get_value(name, Opts), P) of
+    case ferrotp_proxy:register_name(P, proplists:get_value(name, Opts)) of
         ok ->
             ReqId = make_ref(),
             SpawnOpts = [monitor, {parent, Caller}],

@@ -27,12 +27,12 @@
 %% link may exist on the BEAM side only (`link(Proxy)' from Erlang).
 %%
 %% What the host tells a proxy (`{'$ferrotp_port', Host, Command}'):
-%% `{ready, X}', `{exit, Reason}', `{link, Pid}', `{unlink, Pid}',
-%% `{exit2, Pid, Reason}' (the Rust process called `exit(Pid, Reason)'),
+%% `{register, Name, Ref}' (before ready), `{ready, X}', `{exit, Reason}',
+%% `{link, Pid}', `{unlink, Pid}', `{exit2, Pid, Reason}' (the Rust process called `exit(Pid, Reason)'),
 %% `{apply, M, F, Args, ReqId}' (a Rust supervisor starts an Erlang child).
 -module(ferrotp_proxy).
 
--export([start/4, init/4]).
+-export([start/4, init/4, register_name/2]).
 
 -define(TAG, '$ferrotp_port').
 
@@ -49,12 +49,38 @@ init(Host, Port, Tab, Parent) ->
         none -> ok;
         _ -> link(Parent)
     end,
+    wait_ready(Host, Port, Tab).
+
+%% Before the Rust process is ready the host may ask the proxy to take the
+%% start option {name, Name}: the proxy registers itself, as a gen_server
+%% does (some registries take only the calling process).
+wait_ready(Host, Port, Tab) ->
     receive
         {?TAG, Host, {ready, X}} ->
             Send = term_to_binary({2, '', X}),
             loop(#{host => Host, port => Port, tab => Tab, x => X, send => Send});
+        {?TAG, Host, {register, Name, Ref}} ->
+            Host ! {Ref, ferrotp:register_name(Name, self())},
+            wait_ready(Host, Port, Tab);
         {?TAG, Host, {exit, Reason}} ->
             exit(Reason)
+    end.
+
+%% @doc Has proxy `P' (started by the calling host, not ready yet) register
+%% itself under `Name' (`undefined': none); what ferrotp:register_name/2
+%% returned there.
+-spec register_name(pid(), term()) -> ok | {error, term()}.
+register_name(_P, undefined) ->
+    ok;
+register_name(P, Name) ->
+    Ref = monitor(process, P),
+    P ! {?TAG, self(), {register, Name, Ref}},
+    receive
+        {Ref, Result} ->
+            demonitor(Ref, [flush]),
+            Result;
+        {'DOWN', Ref, process, P, Reason} ->
+            {error, Reason}
     end.
 
 loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send} = S) ->

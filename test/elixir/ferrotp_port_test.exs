@@ -26,6 +26,17 @@ defmodule Ferrotp.PortTest do
     assert :sys.get_state(c) == 7
   end
 
+  test "name: takes global and via names; debug: switches :sys options on", %{host: host} do
+    {:ok, _} = Registry.start_link(keys: :unique, name: PortTestRegistry)
+    name = {:via, Registry, {PortTestRegistry, :c}}
+    {:ok, c} = Ferrotp.start_link(:counter, 3, on: host, name: name, debug: [:statistics])
+    assert GenServer.call(name, :value) == 3
+    assert {:error, {:already_started, ^c}} = Ferrotp.start_link(:counter, 4, on: host, name: name)
+    assert {:ok, [_ | _]} = :sys.statistics(c, :get)
+    {:ok, g} = Ferrotp.start_link(:counter, 5, on: host, name: {:global, PortTestGlobal})
+    assert GenServer.whereis({:global, PortTestGlobal}) == g
+  end
+
   test "name: registers the process", %{host: host} do
     {:ok, c} = Ferrotp.start_link(:counter, 1, on: host, name: PortTestCounter)
     assert Process.whereis(PortTestCounter) == c

@@ -29,7 +29,8 @@
 %% What the host tells a proxy (`{'$ferrotp_port', Host, Command}'):
 %% `{register, Name, Ref}' (before ready), `{ready, X}', `{exit, Reason}',
 %% `{link, Pid}', `{unlink, Pid}', `{exit2, Pid, Reason}' (the Rust process
-%% called `exit(Pid, Reason)'), `{apply, M, F, Args, ReqId}' (a Rust supervisor starts an Erlang child).
+%% called `exit(Pid, Reason)'), `{apply, M, F, Args, ReqId}' (a Rust
+%% supervisor starts an Erlang child).
 -module(ferrotp_proxy).
 
 -export([start/4, init/4, register_name/2]).

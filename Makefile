@@ -82,7 +82,7 @@ bench: build
 ## then call/cast/start/memory against Elixir GenServers.
 bench-nif:
 	bash native/build.sh
-	mkdir -p _build/bench && erlc -o _build/bench erlang/ferrotp_nif.erl erlang/ferrotp_nif_bench.erl bench/beam_bench_counter.erl
+	mkdir -p _build/bench && erlc -o _build/bench erlang/ferrotp.erl erlang/ferrotp_nif.erl erlang/ferrotp_nif_bench.erl bench/beam_bench_counter.erl
 	erl -noshell -pa _build/bench -eval 'ferrotp_nif_bench:design(), halt().'
 	mix run bench/nif_bench.exs
 

@@ -25,7 +25,6 @@
          pool_size/0, max_poll_ns/0]).
 %% proc_lib entry points
 -export([init_it/4, pool_init/1, pool_proxy/0, pool_wait/0, loop/2]).
-%% The start option {debug, Dbgs} (ferrotp uses it for port and node modes)
 %% NIFs behind the proxy loop
 -export([start_nif/4, init_status/1, adopt/1, gen_call/3, deliver/2, deliver_all/2,
          deliver_dirty/2, exit_signal/3, down/4, poll/1, pool_add/2]).
@@ -237,7 +236,8 @@ next({stop, Crashed, Reason}, Msg, _Proc, _Hib) -> stop(Crashed, Reason, Msg);
 %% A message the NIF could not read as a Rust term (a ferrotp bug, not the
 %% sender's): the Rust process cannot be given it, so it ends with a
 %% reason that says so, and a crash report, rather than lose it quietly.
-next({error, Why}, Msg, _Proc, _Hib) -> stop(true, {ferrotp_unreadable_message, Why}, Msg).
+next({error, Why}, Msg, _Proc, _Hib) ->
+    stop(true, {ferrotp_unreadable_message, Why}, Msg).
 
 %% gen:reply/2, inline, with the reply message {Tag, Reply} the NIF built:
 %% an OTP 24+ tag's reply goes to its alias (dropped if the caller gave

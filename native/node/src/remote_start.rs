@@ -61,6 +61,45 @@ impl BeamStarter {
         *self.peer.lock().unwrap_or_else(|p| p.into_inner()) = peer;
     }
 
+    /// `catch apply(M, F, A)` on `peer`, by a process spawned there.
+    async fn apply_on(
+        &self,
+        peer: Option<NodeName>,
+        ctx: &mut Process,
+        module: Atom,
+        function: Atom,
+        args: Vec<Term>,
+    ) -> Result<Term, Term> {
+        let Some(peer) = peer else {
+            return Err(no_beam_node(module, function, args));
+        };
+        let tag = Term::Reference(ctx.make_ref());
+        let applier_args = vec![
+            Term::Pid(ctx.pid()),
+            tag.clone(),
+            Term::Atom(module),
+            Term::Atom(function),
+            Term::List(args),
+        ];
+        let mfa = (Atom::new(APPLIER.0), Atom::new(APPLIER.1), applier_args);
+        self.spawn
+            .spawn_request(peer, ctx.pid(), mfa, false)
+            .await?;
+        let answer = ctx
+            .receive_match(
+                |m| {
+                    matches!(m.as_term().and_then(Term::as_tuple),
+                        Some([t, r, _]) if t.is_atom("ferrotp_applied") && *r == tag)
+                },
+                Some(START_TIMEOUT),
+            )
+            .await;
+        match answer.and_then(|m| m.into_term().ok()) {
+            Some(Term::Tuple(mut t)) if t.len() == 3 => t.pop().ok_or(Term::atom("badarg")),
+            _ => Err(Term::atom("timeout")),
+        }
+    }
+
     fn peer(&self) -> Option<NodeName> {
         let fixed = *self.peer.lock().unwrap_or_else(|p| p.into_inner());
         fixed.or_else(|| self.dist.nodes().into_iter().next())
@@ -149,35 +188,23 @@ impl RemoteStarter for BeamStarter {
         function: Atom,
         args: Vec<Term>,
     ) -> BoxFuture<'a, Result<Term, Term>> {
-        Box::pin(async move {
-            let Some(peer) = self.peer() else {
-                return Err(no_beam_node(module, function, args));
-            };
-            let tag = Term::Reference(ctx.make_ref());
-            let applier_args = vec![
-                Term::Pid(ctx.pid()),
-                tag.clone(),
-                Term::Atom(module),
-                Term::Atom(function),
-                Term::List(args),
-            ];
-            let mfa = (Atom::new(APPLIER.0), Atom::new(APPLIER.1), applier_args);
-            self.spawn
-                .spawn_request(peer, ctx.pid(), mfa, false)
-                .await?;
-            let answer = ctx
-                .receive_match(
-                    |m| {
-                        matches!(m.as_term().and_then(Term::as_tuple),
-                            Some([t, r, _]) if t.is_atom("ferrotp_applied") && *r == tag)
-                    },
-                    Some(START_TIMEOUT),
-                )
-                .await;
-            match answer.and_then(|m| m.into_term().ok()) {
-                Some(Term::Tuple(mut t)) if t.len() == 3 => t.pop().ok_or(Term::atom("badarg")),
-                _ => Err(Term::atom("timeout")),
-            }
-        })
+        let peer = self.peer();
+        Box::pin(self.apply_on(peer, ctx, module, function, args))
+    }
+
+    /// On `caller`'s node when it is connected, else as [`Self::apply`].
+    fn apply_for<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        caller: Pid,
+        module: Atom,
+        function: Atom,
+        args: Vec<Term>,
+    ) -> BoxFuture<'a, Result<Term, Term>> {
+        let theirs = NodeName::from_atom(caller.node)
+            .ok()
+            .filter(|n| self.dist.nodes().contains(n));
+        let peer = theirs.or_else(|| self.peer());
+        Box::pin(self.apply_on(peer, ctx, module, function, args))
     }
 }

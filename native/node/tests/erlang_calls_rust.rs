@@ -228,3 +228,72 @@ async fn sys_replace_state_and_global_names_from_a_beam_node() {
     );
     assert_eq!(results[3], Term::Int(40));
 }
+
+/// With two BEAM nodes connected, `sys:replace_state/2`'s fun runs on the
+/// caller's node: there, and only there, is its module loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sys_replace_state_runs_the_fun_on_the_callers_node() {
+    if !have_erl() {
+        return;
+    }
+    let beams = compile_erlang();
+    let only_b = std::env::temp_dir().join(unique("only_b_beams"));
+    std::fs::create_dir_all(&only_b).expect("dir");
+    let src = only_b.join("only_b.erl");
+    std::fs::write(
+        &src,
+        "-module(only_b).\n-export([add/1]).\nadd(K) -> fun(N) -> N + K end.\n",
+    )
+    .expect("write only_b.erl");
+    let compiled = std::process::Command::new("erlc")
+        .arg("-o")
+        .arg(&only_b)
+        .arg(&src)
+        .status()
+        .expect("erlc runs");
+    assert!(compiled.success());
+    let epmd = Epmd::start();
+    let rust = Rust::start(&epmd, "c10").await;
+    let beams_dir = beams.to_str().expect("utf-8 path");
+    let a = Erl::start_with(&epmd, "c10", &["-pa", beams_dir]);
+    let b = Erl::start_with(
+        &epmd,
+        "c10",
+        &[
+            "-pa",
+            beams_dir,
+            "-pa",
+            only_b.to_str().expect("utf-8 path"),
+        ],
+    );
+    a.connect(&rust.hidden).await;
+    b.connect(&rust.hidden).await;
+    // BEAM children (and funs, by default) go to node a.
+    rust.hidden.start_beam_children(Some(a.name));
+    let n = rust.name().to_string();
+    let (ea, eb) = (a.name, b.name);
+    let results = rust
+        .hidden
+        .runtime()
+        .run(move |mut ctx| async move {
+            vec![
+                eval(&mut ctx, ea, "code:which(only_b).").await,
+                eval(
+                    &mut ctx,
+                    eb,
+                    &format!("sys:replace_state({{counter, '{n}'}}, only_b:add(5))."),
+                )
+                .await,
+            ]
+        })
+        .await
+        .expect("driver process");
+    let _ = std::fs::remove_dir_all(&beams);
+    let _ = std::fs::remove_dir_all(&only_b);
+    assert_eq!(
+        results[0],
+        Term::atom("non_existing"),
+        "only_b is not on node a"
+    );
+    assert_eq!(results[1], Term::Int(5), "{}", text(&results[1]));
+}

@@ -200,6 +200,21 @@ pub trait RemoteStarter: Send + Sync + 'static {
         let _ = ctx;
         Box::pin(async move { Err(undef(module, function, &args)) })
     }
+
+    /// [`apply`](Self::apply), on the BEAM node `caller` lives on when
+    /// this transport reaches several (a fun `caller` sent is surely
+    /// loaded there). The default is `apply`.
+    fn apply_for<'a>(
+        &'a self,
+        ctx: &'a mut Process,
+        caller: Pid,
+        module: Atom,
+        function: Atom,
+        args: Vec<Term>,
+    ) -> BoxFuture<'a, Result<Term, Term>> {
+        let _ = caller;
+        self.apply(ctx, module, function, args)
+    }
 }
 
 struct Registry {
@@ -367,18 +382,20 @@ pub async fn apply(
 }
 
 /// `catch apply(M, F, Args)` on the BEAM this node meets (through the
-/// [`RemoteStarter`]): its value, `{'EXIT', Reason}` when it raised.
-/// `Err` when there is no BEAM to run it on (a standalone node:
-/// `{undef, ...}`) or it could not be reached.
+/// [`RemoteStarter`]), on `caller`'s node where there are several: its
+/// value, `{'EXIT', Reason}` when it raised. `Err` when there is no BEAM
+/// to run it on (a standalone node: `{undef, ...}`) or it could not be
+/// reached.
 pub async fn apply_on_beam(
     ctx: &mut Process,
+    caller: Pid,
     module: Atom,
     function: Atom,
     args: Vec<Term>,
 ) -> Result<Term, Term> {
     let remote = registry().remote.read().clone();
     match remote {
-        Some(r) => r.apply(ctx, module, function, args).await,
+        Some(r) => r.apply_for(ctx, caller, module, function, args).await,
         None => Err(undef(module, function, &args)),
     }
 }

@@ -132,6 +132,7 @@ pub(crate) async fn replace_state_by_fun<S: GenServer>(
     };
     let applied = crate::behaviours::apply_on_beam(
         ctx,
+        from.pid(),
         Atom::new("ferrotp"),
         Atom::new("apply_state_fun"),
         vec![fun, state.state_term()],

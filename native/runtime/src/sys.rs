@@ -22,7 +22,7 @@
 //! state can be read back from a term ([`GenServer::REPLACES_STATE_TERM`],
 //! as the built-in `counter`) has the fun run on the BEAM it meets (by
 //! the transport: the NIF's proxy, the port host, or a process spawned on
-//! the peer node) on its [`GenServer::state_term`], and takes the result
+//! the caller's node) on its [`GenServer::state_term`], and takes the result
 //! with [`GenServer::replace_state_term`]; it answers the new state, or
 //! `{error, {callback_failed, {gen_server, system_replace_state}, {Class, Reason}}}`
 //! when the fun raised or the term was refused (so `sys:replace_state`

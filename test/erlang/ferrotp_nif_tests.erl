@@ -38,6 +38,7 @@ nif_test_() ->
      ?T(rust_process_sends_to_beam_and_to_rust),
      ?T(rust_timer_fires_from_another_thread),
      ?T(terms_cross_the_boundary_unchanged),
+     ?T(a_too_deep_term_ends_its_process_not_the_vm),
      ?T(deferred_reply_reaches_the_caller),
      ?T(large_messages_are_converted_off_the_normal_schedulers),
      ?T(rust_spawned_process_has_a_beam_pid),
@@ -565,6 +566,32 @@ terms_cross_the_boundary_unchanged() ->
     Ref = monitor(process, C),
     catch gen_server:call(C, '\x{20AC}uro'),
     ?assertEqual({bad_call, '\x{20AC}uro'}, down_reason(Ref)),
+    stop(Probe).
+
+%% Terms nested deeper than the NIF converts (ferrotp_nif's MAX_NESTING,
+%% 128) end the process they were for with a clear reason, whichever way
+%% they come; they used to overflow a scheduler's stack and crash the VM.
+%% Shallower ones cross unchanged, and other Rust processes carry on.
+a_too_deep_term_ends_its_process_not_the_vm() ->
+    process_flag(trap_exit, true),
+    List = fun(N) -> lists:foldl(fun(_, A) -> [A] end, [], lists:seq(1, N)) end,
+    Tuple = fun(N) -> lists:foldl(fun(_, A) -> {A} end, x, lists:seq(1, N)) end,
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    ok = gen_server:call(Probe, {send, self(), {echo, List(120)}}),
+    ?assertEqual({echo, List(120)}, receive {echo, _} = E -> E after 10000 -> lost end),
+    Sends = [fun(C, T) -> catch gen_server:call(C, T, 5000) end,
+             fun(C, T) -> gen_server:cast(C, T) end,
+             fun(C, T) -> C ! T end,
+             fun(C, T) -> exit(C, T) end],
+    [begin
+         {ok, C} = ferrotp_nif:start_link(counter, 0, []),
+         unlink(C),
+         M = monitor(process, C),
+         Send(C, Mk(N)),
+         ?assertMatch({ferrotp_unreadable_message, _}, down_reason(M))
+     end || Send <- Sends, Mk <- [List, Tuple], N <- [200, 100000]],
+    ?assertEqual(ok, gen_server:call(Probe, {send, self(), still_here})),
+    ?assertEqual(still_here, receive still_here -> still_here after 10000 -> lost end),
     stop(Probe).
 
 rust_timer_fires_from_another_thread() ->

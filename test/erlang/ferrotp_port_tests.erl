@@ -66,6 +66,24 @@ erroneous_debug_options_are_ignored_as_by_gen_server_test() ->
         ?assertMatch({ok, [_ | _]}, sys:statistics(D, get))
     end).
 
+%% A term nested deeper than the port program decodes (2048 levels) ends
+%% the process it was for, not the program: the others carry on.
+a_too_deep_term_ends_its_process_not_the_program_test() ->
+    with_host(fun(Host) ->
+        process_flag(trap_exit, true),
+        Deep = fun(N) -> lists:foldl(fun(_, A) -> [A] end, [], lists:seq(1, N)) end,
+        {ok, Other} = ferrotp:start_link(Host, counter, 7),
+        {ok, C} = ferrotp:start_link(Host, counter, 0),
+        M = monitor(process, C),
+        catch gen_server:call(C, Deep(1000), 5000),
+        ?assertEqual({bad_call, Deep(1000)}, down(M)),
+        {ok, D} = ferrotp:start_link(Host, counter, 0),
+        M2 = monitor(process, D),
+        gen_server:cast(D, Deep(5000)),
+        ?assertMatch({ferrotp_unreadable_message, _}, down(M2)),
+        ?assertEqual(7, gen_server:call(Other, value))
+    end).
+
 gen_server_stop_ends_it_normal_test() ->
     with_host(fun(Host) ->
         {ok, C} = ferrotp:start_link(Host, counter, 0),

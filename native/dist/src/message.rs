@@ -316,7 +316,13 @@ pub fn decode(msg: &DistMessage) -> Result<(ControlMessage, Option<Term>), Messa
             control.op()
         )));
     }
-    let (payload, used) = etf::decode_bytes_with(&rest, &opts).map_err(bad)?;
+    let (payload, used) = match etf::decode_bytes_with(&rest, &opts) {
+        Ok(decoded) => decoded,
+        Err(e) => match unreadable_payload(&control, &e) {
+            Some(exit) => return Ok((exit, None)),
+            None => return Err(bad(e)),
+        },
+    };
     if used != rest.len() {
         return Err(MessageError::Payload(format!(
             "{} bytes left over after the payload",
@@ -324,6 +330,39 @@ pub fn decode(msg: &DistMessage) -> Result<(ControlMessage, Option<Term>), Messa
         )));
     }
     Ok((control, Some(payload)))
+}
+
+/// A well-formed message (or exit reason) for one process, nested deeper
+/// than the decoder follows (`etf::DEFAULT_MAX_DEPTH`: terms are dropped
+/// and encoded recursively, and a deeper one would overflow the stack).
+/// Rather than close the connection (or end a port program) as malformed
+/// traffic does, the process it was for ends: this is an `EXIT2` to it,
+/// from itself, with reason `{ferrotp_unreadable_message, Why}`. `None`
+/// for any other failure, or a message not addressed to a pid.
+pub fn unreadable_payload(
+    control: &ControlMessage,
+    e: &etf::DecodeError,
+) -> Option<ControlMessage> {
+    use ControlMessage as C;
+    if !matches!(e.kind, etf::DecodeErrorKind::TooDeep(_)) {
+        return None;
+    }
+    let to = match control {
+        C::Send { to } | C::SendTt { to, .. } => *to,
+        C::SendSender { to, .. } | C::SendSenderTt { to, .. } => *to,
+        C::PayloadExit { to, .. } | C::PayloadExitTt { to, .. } => *to,
+        C::PayloadExit2 { to, .. } | C::PayloadExit2Tt { to, .. } => *to,
+        _ => return None,
+    };
+    let reason = Term::tuple(vec![
+        Term::atom("ferrotp_unreadable_message"),
+        Term::binary(e.to_string().into_bytes()),
+    ]);
+    Some(C::Exit2 {
+        from: to,
+        to,
+        reason,
+    })
 }
 
 /// Frames for a message encoded once, without an atom cache (a plain
@@ -367,6 +406,62 @@ mod tests {
             }
         }
         done.unwrap()
+    }
+
+    /// A message nested deeper than the decoder follows: an `EXIT2` to its
+    /// pid (the process ends, the connection stays); to a registered name
+    /// it is still malformed traffic, as are other decode failures.
+    #[test]
+    fn a_too_deep_payload_ends_its_process_not_the_connection() {
+        let (from, to) = (pid("erl@h", 1), pid("rust@h", 2));
+        let body = |control: &ControlMessage, payload: &[u8]| {
+            let mut b = Vec::new();
+            etf::encode_body_into(&control.to_term(), &encode_options(), &mut b);
+            b.extend_from_slice(payload);
+            DistMessage {
+                atoms: Vec::new(),
+                body: Bytes::from(b),
+                versioned: false,
+            }
+        };
+        // [[[...]]], `n` levels.
+        let nested = |n: usize| {
+            let mut b = Vec::new();
+            for _ in 0..n {
+                b.extend_from_slice(&[108, 0, 0, 0, 1]);
+            }
+            b.extend(std::iter::repeat_n(106, n + 1));
+            b
+        };
+        let deep = nested(3000);
+        let send = ControlMessage::SendSender { from, to };
+        let (control, payload) = decode(&body(&send, &deep)).unwrap();
+        assert!(payload.is_none());
+        let ControlMessage::Exit2 {
+            from: f,
+            to: t,
+            reason,
+        } = control
+        else {
+            panic!("not an EXIT2: {control:?}");
+        };
+        assert_eq!((f, t), (to, to));
+        assert!(
+            matches!(reason.as_tuple(), Some([tag, Term::Binary(why)])
+                if tag.is_atom("ferrotp_unreadable_message")
+                    && String::from_utf8_lossy(why).contains("nested deeper")),
+            "{reason}"
+        );
+        // Shallow enough: delivered as it is.
+        let (_, payload) = decode(&body(&send, &nested(1000))).unwrap();
+        assert!(payload.is_some());
+        // To a name, or not a nesting failure: malformed.
+        let reg = ControlMessage::RegSend {
+            from,
+            to_name: Atom::new("counter"),
+        };
+        assert!(decode(&body(&reg, &deep)).is_err());
+        assert!(decode(&body(&send, &[200])).is_err());
     }
 
     #[test]

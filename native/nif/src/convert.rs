@@ -33,7 +33,18 @@ pub enum ConvertError {
     Decode(etf::DecodeError),
     /// Larger than the budget given to [`from_beam_within`].
     TooBig,
+    /// Tuples, lists and maps nested deeper than [`MAX_NESTING`].
+    TooDeep,
 }
+
+/// How deep tuples, lists and maps may nest in a term that crosses into
+/// Rust. The conversion recurses once per level (~1.2 KiB of stack), and
+/// it runs on the VM's scheduler threads: a dirty CPU scheduler has 320 KiB
+/// of stack by default (`+sssdcpu 40`), where 128 levels take ~160 KiB.
+/// A deeper term is refused (the process it was for ends with
+/// `{ferrotp_unreadable_message, Why}`) rather than overflow the stack
+/// and take the VM down.
+pub const MAX_NESTING: usize = 128;
 
 impl std::fmt::Display for ConvertError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,6 +52,7 @@ impl std::fmt::Display for ConvertError {
             ConvertError::Unreadable(what) => write!(f, "unreadable {what}"),
             ConvertError::Decode(e) => write!(f, "external term format: {e}"),
             ConvertError::TooBig => write!(f, "term larger than the conversion budget"),
+            ConvertError::TooDeep => write!(f, "term nested deeper than {MAX_NESTING} levels"),
         }
     }
 }
@@ -91,6 +103,31 @@ thread_local! {
     static LAST_PID: Cell<Option<(ERL_NIF_TERM, Pid)>> = const { Cell::new(None) };
     /// Work units left for the conversion in progress.
     static BUDGET: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// Containers the conversion in progress is inside of.
+    static NESTING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// One level of nesting in [`from_beam`], given back when dropped (also
+/// when the conversion fails part way).
+struct Nested;
+
+impl Nested {
+    fn enter() -> Result<Nested, ConvertError> {
+        NESTING.with(|n| {
+            let depth = n.get();
+            if depth >= MAX_NESTING {
+                return Err(ConvertError::TooDeep);
+            }
+            n.set(depth + 1);
+            Ok(Nested)
+        })
+    }
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        NESTING.with(|n| n.set(n.get().saturating_sub(1)));
+    }
 }
 
 /// Bytes of binary copied per work unit of the budget.
@@ -241,6 +278,7 @@ pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
             Err(_) => via_external(term), // a bitstring
         },
         TermType::Tuple => {
+            let _nested = Nested::enter()?;
             let env = term.get_env();
             // SAFETY: `term` is a tuple of `env`; the element slice lives as
             // long as the term (it is the tuple's own memory).
@@ -255,8 +293,12 @@ pub fn from_beam(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
             }
             Ok(Term::Tuple(out))
         }
-        TermType::List => list_from_beam(term),
+        TermType::List => {
+            let _nested = Nested::enter()?;
+            list_from_beam(term)
+        }
         TermType::Map => {
+            let _nested = Nested::enter()?;
             let iter = MapIterator::new(term).ok_or(ConvertError::Unreadable("map"))?;
             let mut entries = Vec::new();
             for (k, v) in iter {

@@ -102,11 +102,21 @@ impl Frame {
             }
             let opts = etf::DecodeOptions::default();
             let rest = body.slice(used..);
-            let (p, n) =
-                etf::decode_bytes_with(&rest, &opts).map_err(|source| FrameError::Etf {
-                    offset: used,
-                    source,
-                })?;
+            let (p, n) = match etf::decode_bytes_with(&rest, &opts) {
+                Ok(decoded) => decoded,
+                Err(source) => {
+                    if let Some(exit) = dist::message::unreadable_payload(&control, &source) {
+                        return Ok(Frame {
+                            control: exit,
+                            payload: None,
+                        });
+                    }
+                    return Err(FrameError::Etf {
+                        offset: used,
+                        source,
+                    });
+                }
+            };
             if n != rest.len() {
                 return Err(FrameError::Trailing(rest.len() - n));
             }

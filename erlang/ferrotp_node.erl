@@ -35,16 +35,17 @@ start_link(Node, Behaviour, Arg, Opts)
             start_remote(Node, Behaviour, Arg, Opts);
         {local, Name} when is_atom(Name) ->
             start_remote(Node, Behaviour, Arg, [{name, Name} | proplists:delete(name, Opts)]);
-        {global, Name} ->
-            start_link_named(Node, Behaviour, Arg, Opts, {global, Name}, global);
-        {via, Mod, Name} when is_atom(Mod) ->
-            start_link_named(Node, Behaviour, Arg, Opts, {via, Mod, Name}, Mod);
+        {global, Key} = Name ->
+            start_link_named(Node, Behaviour, Arg, Opts, Name, global, Key);
+        {via, Mod, Key} = Name when is_atom(Mod) ->
+            start_link_named(Node, Behaviour, Arg, Opts, Name, Mod, Key);
         Bad ->
             {error, {bad_name, Bad}}
     end.
 
-start_link_named(Node, Behaviour, Arg, Opts, Name, Registry) ->
-    Key = lists:last(tuple_to_list(Name)),
+%% A taken name is refused before the Rust process starts (as gen_server
+%% refuses it before init/1 runs); one taken meanwhile, after.
+start_link_named(Node, Behaviour, Arg, Opts, Name, Registry, Key) ->
     case Registry:whereis_name(Key) of
         Pid when is_pid(Pid) ->
             {error, {already_started, Pid}};
@@ -102,10 +103,11 @@ supervised(Sup, M, F, A) ->
 
 %% @private Spawned on this node for a Rust process that needs Erlang code
 %% run here (the fun of `sys:replace_state/2'): sends it the value of
-%% `catch apply(M, F, A)' as `{ferrotp_applied, Ref, Value}'.
+%% `catch apply(M, F, A)' as `{'$ferrotp_applied', Ref, Value}' (the
+%% reply the NIF's and the port's proxies send for the same request).
 -spec applied(pid(), reference(), module(), atom(), [term()]) -> ok.
 applied(Caller, Ref, M, F, A) ->
-    Caller ! {ferrotp_applied, Ref, catch apply(M, F, A)},
+    Caller ! {'$ferrotp_applied', Ref, catch apply(M, F, A)},
     ok.
 
 bridge(Sup, Pid) ->

@@ -295,19 +295,9 @@ impl RemoteStarter for BeamStarter {
                 Term::List(args),
             ]);
             request(&ctx.pid(), "apply", vec![mfa, tag.clone()]);
-            let answer = ctx
-                .receive_match(
-                    |m| {
-                        matches!(m.as_term(), Some(Term::Tuple(t))
-                            if t.len() == 3 && t[0] == Term::atom("$ferrotp_applied") && t[1] == tag)
-                    },
-                    None,
-                )
-                .await;
-            match answer.and_then(|m| m.into_term().ok()) {
-                Some(Term::Tuple(mut t)) if t.len() == 3 => t.pop().ok_or(Term::atom("badarg")),
-                _ => Err(Term::atom("badarg")),
-            }
+            ferrotp::behaviours::receive_applied(ctx, &tag, None)
+                .await
+                .ok_or(Term::atom("badarg"))
         })
     }
 }

@@ -31,7 +31,8 @@ use crate::spawn::SpawnService;
 pub const BRIDGE: (&str, &str) = ("ferrotp_node", "supervised");
 
 /// The module and function of a process that runs `catch apply(M, F, A)`
-/// on the BEAM node for [`RemoteStarter::apply`] and sends the value back.
+/// on the BEAM node for [`RemoteStarter::apply`] and sends the value back
+/// (see [`ferrotp::behaviours::receive_applied`]).
 pub const APPLIER: (&str, &str) = ("ferrotp_node", "applied");
 
 /// How long a BEAM start may take before the supervisor gives up on it.
@@ -85,19 +86,9 @@ impl BeamStarter {
         self.spawn
             .spawn_request(peer, ctx.pid(), mfa, false)
             .await?;
-        let answer = ctx
-            .receive_match(
-                |m| {
-                    matches!(m.as_term().and_then(Term::as_tuple),
-                        Some([t, r, _]) if t.is_atom("ferrotp_applied") && *r == tag)
-                },
-                Some(START_TIMEOUT),
-            )
-            .await;
-        match answer.and_then(|m| m.into_term().ok()) {
-            Some(Term::Tuple(mut t)) if t.len() == 3 => t.pop().ok_or(Term::atom("badarg")),
-            _ => Err(Term::atom("timeout")),
-        }
+        ferrotp::behaviours::receive_applied(ctx, &tag, Some(START_TIMEOUT))
+            .await
+            .ok_or(Term::atom("timeout"))
     }
 
     fn peer(&self) -> Option<NodeName> {
@@ -180,7 +171,7 @@ impl RemoteStarter for BeamStarter {
     }
 
     /// `ferrotp_node:applied(Caller, Ref, M, F, A)` is spawned on the BEAM
-    /// node and sends `{ferrotp_applied, Ref, catch apply(M, F, A)}` back.
+    /// node and sends `{'$ferrotp_applied', Ref, catch apply(M, F, A)}` back.
     fn apply<'a>(
         &'a self,
         ctx: &'a mut Process,

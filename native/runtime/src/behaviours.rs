@@ -400,6 +400,30 @@ pub async fn apply_on_beam(
     }
 }
 
+/// The value a transport's BEAM side sends back for
+/// [`RemoteStarter::apply`]: `{'$ferrotp_applied', Tag, Value}`, `Value`
+/// being what `catch apply(M, F, A)` gave. `None` when nothing came within
+/// `timeout` (`None`: no limit).
+pub async fn receive_applied(
+    ctx: &mut Process,
+    tag: &Term,
+    timeout: Option<std::time::Duration>,
+) -> Option<Term> {
+    let answer = ctx
+        .receive_match(
+            |m| {
+                matches!(m.as_term().and_then(Term::as_tuple),
+                    Some([t, r, _]) if t.is_atom("$ferrotp_applied") && r == tag)
+            },
+            timeout,
+        )
+        .await?;
+    match answer.into_term().ok()? {
+        Term::Tuple(mut t) => t.pop(),
+        _ => None,
+    }
+}
+
 /// `{'EXIT', Reason}`: an exception as `catch` returns it.
 fn caught(reason: Term) -> Term {
     Term::tuple(vec![Term::atom("EXIT"), reason])

@@ -29,7 +29,7 @@
 -export([start_nif/4, init_status/1, adopt/1, gen_call/3, deliver/2, deliver_all/2,
          deliver_dirty/2, exit_signal/3, down/4, poll/1, pool_add/2]).
 %% Design measurement (ferrotp_nif_bench)
--export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2]).
+-export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2, bench_floor/1]).
 
 -on_load(init/0).
 
@@ -618,3 +618,5 @@ bench_a_handle(_Counter, _Msg) -> ?NOT_LOADED.
 bench_b_new(_Count) -> ?NOT_LOADED.
 %% @private
 bench_b_handle(_Counter, _Msg) -> ?NOT_LOADED.
+
+bench_floor(_From) -> ?NOT_LOADED.

@@ -10,7 +10,8 @@
 //!   sends the reply from its own thread (`OwnedEnv::send_and_clear`).
 //!
 //! Both convert terms the same way ([`crate::convert`]), so the difference
-//! is the cross-thread hand-off.
+//! is the cross-thread hand-off. And `bench_floor/1`, design A's floor: a
+//! NIF that does nothing but build the reply message.
 
 use std::sync::OnceLock;
 
@@ -145,4 +146,35 @@ impl SendTerm for OwnedEnv {
         self.send_and_clear(&pid, |env| to_beam(env, msg))
             .map_err(|_| ())
     }
+}
+
+// `bench_floor/1`, registered by hand as `gen_call/3` is: the least a NIF
+// on the call path can do (read the caller's tag, build `{Tag, 0}`), to
+// measure the floor of any design that answers from a NIF in the proxy.
+rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+    name: c"bench_floor".as_ptr(),
+    arity: 1,
+    flags: rustler::SchedulerFlags::Normal as rustler::codegen_runtime::c_uint,
+    raw_func: bench_floor_nif,
+});
+
+/// `bench_floor(From)`: `{Tag, 0}` for `From = {Pid, Tag}`.
+///
+/// # Safety
+/// Called by the VM only: `argv` holds `argc` terms of `env`.
+unsafe extern "C" fn bench_floor_nif(
+    env: rustler::codegen_runtime::NIF_ENV,
+    argc: rustler::codegen_runtime::c_int,
+    argv: *const rustler::codegen_runtime::NIF_TERM,
+) -> rustler::codegen_runtime::NIF_TERM {
+    let mut arity = 0;
+    let mut items: *const rustler::sys::ERL_NIF_TERM = std::ptr::null();
+    if argc != 1
+        || rustler::sys::enif_get_tuple(env, *argv, &mut arity, &mut items) == 0
+        || arity != 2
+    {
+        return rustler::sys::enif_make_badarg(env);
+    }
+    let out = [*items.add(1), rustler::sys::enif_make_int64(env, 0)];
+    rustler::sys::enif_make_tuple_from_array(env, out.as_ptr(), 2)
 }

@@ -36,6 +36,7 @@ defmodule Ferrotp do
   """
   @spec start_link(behaviour(), term(), [option()]) :: {:ok, pid()} | {:error, term()}
   def start_link(behaviour, arg, opts \\ []) when is_atom(behaviour) and is_list(opts) do
+    check_name!(opts)
     {where, opts} = Keyword.pop(opts, :on)
     erlang_opts = for {key, value} <- opts, key in [:name, :hibernate_after, :debug], do: {key, value}
 
@@ -47,15 +48,46 @@ defmodule Ferrotp do
     end
   end
 
-  # A pid or a registered name is a port host; an atom with an `@` is a node.
+  # A pid or a registered name is a port host (:ferrotp checks that it is
+  # one); an atom with an `@` is a node.
   defp where(nil), do: :here
   defp where(host) when is_pid(host), do: {:port, host}
 
   defp where(name) when is_atom(name) do
-    cond do
-      String.contains?(Atom.to_string(name), "@") -> {:node, name}
-      pid = Process.whereis(name) -> {:port, pid}
-      true -> :error
+    if String.contains?(Atom.to_string(name), "@"), do: {:node, name}, else: {:port, name}
+  end
+
+  defp where(_other), do: :error
+
+  @doc false
+  # The `:name` option as `GenServer.start_link/3` takes it, which raises
+  # on anything else.
+  @spec check_name!(keyword()) :: :ok
+  def check_name!(opts) do
+    case Keyword.get(opts, :name) do
+      nil ->
+        :ok
+
+      atom when is_atom(atom) ->
+        :ok
+
+      {:global, _term} ->
+        :ok
+
+      {:via, via_module, _term} when is_atom(via_module) ->
+        :ok
+
+      other ->
+        raise ArgumentError, """
+        expected :name option to be one of the following:
+
+          * nil
+          * atom
+          * {:global, term}
+          * {:via, module, term}
+
+        Got: #{inspect(other)}
+        """
     end
   end
 

@@ -18,8 +18,11 @@
 %% NIF). Each mode has its own internal function below.
 -module(ferrotp).
 
+-include_lib("kernel/include/logger.hrl").
+
 -export([start_link/2, start_link/3, start_link/4]).
--export([apply_state_fun/2, register_name/2, debug_options/2, debug_command/1]).
+-export([apply_state_fun/2, register_name/2, where/1, debug_options/2, debug_command/1,
+         report_crash/3, exit_kind/2]).
 
 -type behaviour() :: atom().
 -type where() :: pid() | node().
@@ -47,7 +50,10 @@ start_link(Where, Behaviour, Arg) ->
 -spec start_link(where(), behaviour(), term(), [option()]) ->
     {ok, pid()} | {error, term()}.
 start_link(Host, Behaviour, Arg, Opts) when is_pid(Host), is_atom(Behaviour), is_list(Opts) ->
-    start_link_port(Host, Behaviour, Arg, Opts);
+    case port_host(Host) of
+        true -> start_link_port(Host, Behaviour, Arg, Opts);
+        false -> {error, {not_a_port_host, Host}}
+    end;
 start_link(Name, Behaviour, Arg, Opts) when is_atom(Name), is_atom(Behaviour), is_list(Opts) ->
     case lists:member($@, atom_to_list(Name)) of
         true ->
@@ -55,8 +61,12 @@ start_link(Name, Behaviour, Arg, Opts) when is_atom(Name), is_atom(Behaviour), i
         false ->
             %% A registered port host.
             case whereis(Name) of
-                Host when is_pid(Host) -> start_link_port(Host, Behaviour, Arg, Opts);
-                undefined -> {error, {no_such_host, Name}}
+                undefined -> {error, {no_such_host, Name}};
+                Host ->
+                    case port_host(Host) of
+                        true -> start_link_port(Host, Behaviour, Arg, Opts);
+                        false -> {error, {not_a_port_host, Name}}
+                    end
             end
     end.
 
@@ -113,6 +123,29 @@ register_name({via, Mod, Name}, Pid) when is_atom(Mod) ->
 register_name(Name, _Pid) ->
     {error, {bad_name, Name}}.
 
+%% @private The pid registered under the start option `{name, Name}', if
+%% any: what gen:start/6 checks before it spawns anything, so a start with
+%% a taken name returns `{error, {already_started, Pid}}' and leaves no
+%% process behind (and no `'EXIT'' for a caller that traps exits). A name
+%% that is not one, or a via module that cannot say, reads as free: the
+%% registration itself then answers.
+-spec where(term()) -> pid() | undefined.
+where(Name) when is_atom(Name), Name =/= undefined ->
+    whereis(Name);
+where({local, Name}) when is_atom(Name) ->
+    whereis(Name);
+where({global, Name}) ->
+    global:whereis_name(Name);
+where({via, Mod, Name}) when is_atom(Mod) ->
+    try Mod:whereis_name(Name) of
+        Pid when is_pid(Pid) -> Pid;
+        _ -> undefined
+    catch
+        _:_ -> undefined
+    end;
+where(_) ->
+    undefined.
+
 %% A registry module's register_name/2 may refuse by raising (Elixir's
 %% Registry takes only the calling process): that is an error of this
 %% start, not of whoever calls it.
@@ -123,6 +156,75 @@ via_register(Mod, Name, Pid) ->
     catch
         _:Reason -> {error, Reason}
     end.
+
+%% @private The report a gen_server logs when it terminates abnormally
+%% (gen_server's error_info), logged by a Rust process's pid (its proxy,
+%% in NIF and port modes), so Logger and Elixir's translator show a Rust
+%% crash as they show a GenServer's. `LastMsg' is the last message the
+%% proxy handed the Rust process; it is reported as gen_server reports it:
+%% a call's request (with the caller as client_info), `[]' for a `sys'
+%% terminate (gen_server:stop/1,3), else the message.
+-spec report_crash(term(), term(), term()) -> ok.
+report_crash(Reason, LastMsg, State) ->
+    Name = case process_info(self(), registered_name) of
+               {registered_name, N} -> N;
+               _ -> self()
+           end,
+    {Message, From} = last_message(LastMsg),
+    ?LOG_ERROR(#{label => {gen_server, terminate},
+                 name => Name,
+                 last_message => Message,
+                 state => State,
+                 log => [],
+                 reason => Reason,
+                 client_info => client_info(From)},
+               #{domain => [otp],
+                 report_cb => fun gen_server:format_log/2,
+                 error_logger => #{tag => error,
+                                   report_cb => fun gen_server:format_log/1}}).
+
+last_message({'$gen_call', {Pid, _Tag}, Request}) when is_pid(Pid) -> {Request, Pid};
+last_message({system, _From, {terminate, _Reason}}) -> {[], undefined};
+last_message(Msg) -> {Msg, undefined}.
+
+%% Who called, as gen_server reports the client of the call that crashed
+%% it: its stack if it is a live local process, `dead' or `remote'.
+client_info(undefined) ->
+    undefined;
+client_info(Pid) when node(Pid) =/= node() ->
+    {Pid, remote};
+client_info(Pid) ->
+    case process_info(Pid, [current_stacktrace, registered_name]) of
+        undefined -> {Pid, dead};
+        [{current_stacktrace, Stack}, {registered_name, []}] -> {Pid, {Pid, Stack}};
+        [{current_stacktrace, Stack}, {registered_name, Name}] -> {Pid, {Name, Stack}}
+    end.
+
+%% @private Whether `{'EXIT', From, Reason}', received by a proxy (which
+%% traps exits to stand for its Rust process), came from `exit(Proxy,
+%% Reason)' (`exit2') or from the death of a linked process (`link'); the
+%% Rust process then acts as an Erlang process would on that signal. The
+%% BEAM removes a link when its exit signal arrives, and sends one only
+%% when the linked process ends: so `From' still linked, or still alive,
+%% sent `exit/2'. `kill' never comes from `exit/2' (it kills the proxy,
+%% trapping or not). A process that sent `exit/2' and died at once reads
+%% as a link exit.
+-spec exit_kind(pid() | port(), term()) -> link | exit2.
+exit_kind(_From, kill) ->
+    link;
+exit_kind(From, _Reason) when is_pid(From) ->
+    {links, Links} = process_info(self(), links),
+    case lists:member(From, Links) of
+        true -> exit2;
+        false when node(From) =:= node() ->
+            case is_process_alive(From) of
+                true -> exit2;
+                false -> link
+            end;
+        false -> link
+    end;
+exit_kind(_Port, _Reason) ->
+    link.
 
 %% @private `sys:replace_state(Pid, Fun)' on a Rust process: the Rust
 %% side has this run on the BEAM (by its proxy, port host, or a process
@@ -142,10 +244,30 @@ apply_state_fun(Fun, State) ->
 %%% Internal: one function per mode
 %%%===================================================================
 
+%% Whether `Host' is a port host (a ferrotp_port gen_server): a start
+%% request would leave the caller waiting on any other process, or crash
+%% it. A host on another node, or one that has just died, is asked, and
+%% answers (or fails) for itself.
+port_host(Host) when node(Host) =/= node() ->
+    true;
+port_host(Host) ->
+    case erlang:process_info(Host, dictionary) of
+        {dictionary, Dict} ->
+            proplists:get_value('$initial_call', Dict) =:= {ferrotp_port, init, 1};
+        undefined ->
+            true
+    end.
+
 %% Port mode: a Rust process in the port program `Host' runs.
 start_link_port(Host, Behaviour, Arg, Opts) ->
-    Started = ferrotp_port:start_child(Host, Behaviour, Arg, proplists:delete(debug, Opts), self()),
-    debug(Started, Opts).
+    case where(proplists:get_value(name, Opts)) of
+        undefined ->
+            Started = ferrotp_port:start_child(Host, Behaviour, Arg,
+                                               proplists:delete(debug, Opts), self()),
+            debug(Started, Opts);
+        Pid ->
+            {error, {already_started, Pid}}
+    end.
 
 %% Node mode: a Rust process on a hidden Rust node (`ferrotp node').
 start_link_node(Node, Behaviour, Arg, Opts) ->

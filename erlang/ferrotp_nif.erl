@@ -27,7 +27,7 @@
 -export([init_it/4, pool_init/1, pool_proxy/0, pool_wait/0, loop/2]).
 %% NIFs behind the proxy loop
 -export([start_nif/4, init_status/1, adopt/1, gen_call/3, deliver/2, deliver_all/2,
-         deliver_dirty/2, exit_signal/3, down/4, poll/1, pool_add/2]).
+         deliver_dirty/2, exit_signal/4, down/4, poll/1, pool_add/2]).
 %% Design measurement (ferrotp_nif_bench)
 -export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2, bench_floor/1]).
 
@@ -72,16 +72,26 @@ start_link(Behaviour, Arg) ->
 %% Behaviour}}'.
 -spec start_link(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
 start_link(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
-    ok = ensure_pool(),
-    proc_lib:start_link(?MODULE, init_it, [self(), Behaviour, Arg, Opts], start_timeout(Opts),
-                        spawn_opts(Opts)).
+    case ferrotp:where(proplists:get_value(name, Opts)) of
+        undefined ->
+            ok = ensure_pool(),
+            proc_lib:start_link(?MODULE, init_it, [self(), Behaviour, Arg, Opts],
+                                start_timeout(Opts), spawn_opts(Opts));
+        Pid ->
+            {error, {already_started, Pid}}
+    end.
 
 %% @doc As start_link/3, without the link.
 -spec start(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
 start(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
-    ok = ensure_pool(),
-    proc_lib:start(?MODULE, init_it, [self(), Behaviour, Arg, Opts], start_timeout(Opts),
-                   spawn_opts(Opts)).
+    case ferrotp:where(proplists:get_value(name, Opts)) of
+        undefined ->
+            ok = ensure_pool(),
+            proc_lib:start(?MODULE, init_it, [self(), Behaviour, Arg, Opts],
+                           start_timeout(Opts), spawn_opts(Opts));
+        Pid ->
+            {error, {already_started, Pid}}
+    end.
 
 %% The start option timeout, as gen_server's: how long init may take
 %% before the process is killed and the start returns `{error, timeout}'.
@@ -119,7 +129,8 @@ init_it(Starter, Behaviour, Arg, Opts) ->
     %% What proc_lib records for a gen_server of callback module
     %% Behaviour (crash reports and observer show it), not this module.
     put('$initial_call', {Behaviour, init, 1}),
-    case ferrotp:register_name(proplists:get_value(name, Opts), self()) of
+    Name = proplists:get_value(name, Opts),
+    case ferrotp:register_name(Name, self()) of
         {error, _} = Taken ->
             proc_lib:init_ack(Starter, Taken),
             exit(normal);
@@ -128,20 +139,35 @@ init_it(Starter, Behaviour, Arg, Opts) ->
                 {ok, Proc} ->
                     Hib = proplists:get_value(hibernate_after, Opts, infinity),
                     Debug = ferrotp:debug_options(self(), Opts),
-                    init_loop(Starter, {Proc, Hib, Debug}, {init, Behaviour, Arg});
+                    init_loop(Starter, {Proc, Hib, Debug, Name}, {init, Behaviour, Arg});
                 {error, Reason} ->
-                    proc_lib:init_ack(Starter, {error, Reason}),
-                    exit(normal);
+                    %% As a gen_server whose init returns {stop, Reason}:
+                    %% the name is free before the starter hears, and the
+                    %% process exits with the reason.
+                    init_failed(Starter, Name, {error, Reason}),
+                    exit(Reason);
                 {stop, Crashed, Reason} ->
-                    proc_lib:init_ack(Starter, {error, Reason}),
+                    init_failed(Starter, Name, {error, Reason}),
                     stop(Crashed, Reason, {init, Behaviour, Arg})
             end
     end.
 
+%% gen_server's order when init fails or is ignored: the name is
+%% unregistered before the starter is told, so that it may start again
+%% under the same name at once.
+init_failed(Starter, Name, Return) ->
+    unregister_name(Name),
+    proc_lib:init_ack(Starter, Return).
+
+%% gen:unregister_name/1 takes {local, N}, {global, N} or {via, M, N}.
+unregister_name(undefined) -> ok;
+unregister_name(Name) when is_atom(Name) -> gen:unregister_name({local, Name});
+unregister_name(Name) -> gen:unregister_name(Name).
+
 %% The Rust process runs its init (as gen_server's init/1 runs before
 %% start_link returns) until it acknowledges: {ok, Pid}, ignore or
 %% {error, Reason} to the starter, as proc_lib:init_ack/2 does.
-init_loop(Starter, {Proc, Hib, Debug} = State, LastMsg) ->
+init_loop(Starter, {Proc, Hib, Debug, Name} = State, LastMsg) ->
     case init_status(Proc) of
         ok ->
             [debug_option(Proc, ferrotp:debug_command(D)) || D <- Debug],
@@ -150,10 +176,10 @@ init_loop(Starter, {Proc, Hib, Debug} = State, LastMsg) ->
             %% process costs the BEAM only a minimal heap.
             proc_lib:hibernate(?MODULE, loop, [Proc, Hib]);
         ignore ->
-            proc_lib:init_ack(Starter, ignore),
+            init_failed(Starter, Name, ignore),
             loop(Proc, Hib);
         {error, Reason} ->
-            proc_lib:init_ack(Starter, {error, Reason}),
+            init_failed(Starter, Name, {error, Reason}),
             loop(Proc, Hib);
         pending ->
             receive
@@ -162,7 +188,7 @@ init_loop(Starter, {Proc, Hib, Debug} = State, LastMsg) ->
                         ok ->
                             init_loop(Starter, State, Msg);
                         {stop, Crashed, Reason} ->
-                            proc_lib:init_ack(Starter, {error, Reason}),
+                            init_failed(Starter, Name, {error, Reason}),
                             stop(Crashed, Reason, LastMsg)
                     end
             end
@@ -253,7 +279,7 @@ reply({To, _Tag}, Reply) ->
 handle('$ferrotp_poll', Proc) ->
     poll(Proc);
 handle({'EXIT', From, Reason}, Proc) ->
-    exit_signal(Proc, From, Reason);
+    exit_signal(Proc, From, Reason, ferrotp:exit_kind(From, Reason));
 handle({'$ferrotp', Op, Arg}, _Proc) ->
     request(Op, Arg);
 handle({'$ferrotp', Op, Arg1, Arg2}, _Proc) ->
@@ -406,10 +432,19 @@ stop(false, Reason, _LastMsg) ->
         false ->
             %% Killed by a signal, not crashed: die of the signal, as a
             %% gen_server does, without a crash report.
-            process_flag(trap_exit, false),
-            exit(self(), Reason),
-            receive after infinity -> ok end
+            die_of_signal(Reason)
     end.
+
+%% `kill' from a link (a linked process exited with reason kill) is an
+%% ordinary reason: the process dies with `kill', where exit(self(), kill)
+%% would make it `killed'. A linked helper that exits with it sends it.
+die_of_signal(Reason) ->
+    process_flag(trap_exit, false),
+    case Reason of
+        kill -> spawn_link(fun() -> exit(kill) end);
+        _ -> exit(self(), Reason)
+    end,
+    receive after infinity -> ok end.
 
 %% Sends (replies to an alias among them: `sys:terminate/3` and
 %% `gen_server:stop/3` wait for one), links and exit signals the Rust
@@ -437,24 +472,9 @@ orderly(shutdown) -> true;
 orderly({shutdown, _}) -> true;
 orderly(_) -> false.
 
-%% The report a gen_server logs when it terminates abnormally, so Logger
-%% (and Elixir's translator) shows a Rust crash as it shows a GenServer's.
+%% The report a gen_server logs when it terminates abnormally.
 report_crash(Reason, LastMsg) ->
-    Name = case process_info(self(), registered_name) of
-               {registered_name, N} -> N;
-               _ -> self()
-           end,
-    logger:error(#{label => {gen_server, terminate},
-                   name => Name,
-                   last_message => LastMsg,
-                   state => {ferrotp_nif, rust_process},
-                   log => [],
-                   reason => Reason,
-                   client_info => undefined},
-                 #{domain => [otp],
-                   report_cb => fun gen_server:format_log/2,
-                   error_logger => #{tag => error,
-                                     report_cb => fun gen_server:format_log/1}}).
+    ferrotp:report_crash(Reason, LastMsg, {ferrotp_nif, rust_process}).
 
 %%%===================================================================
 %%% Proxies for processes spawned from Rust
@@ -603,7 +623,7 @@ deliver_all(_Proc, _Msgs) -> ?NOT_LOADED.
 %% @private
 deliver_dirty(_Proc, _Msgs) -> ?NOT_LOADED.
 %% @private
-exit_signal(_Proc, _From, _Reason) -> ?NOT_LOADED.
+exit_signal(_Proc, _From, _Reason, _Kind) -> ?NOT_LOADED.
 %% @private
 down(_Proc, _Ref, _Object, _Reason) -> ?NOT_LOADED.
 %% @private

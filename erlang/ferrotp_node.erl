@@ -65,8 +65,11 @@ start_link_named(Node, Behaviour, Arg, Opts, Name, Registry, Key) ->
             end
     end.
 
+%% The node takes the option {name, Name}; others a gen_server takes
+%% (hibernate_after, timeout, spawn_opt) mean nothing to it and are left
+%% out, as gen ignores options it does not know.
 start_remote(Node, Behaviour, Arg, Opts) ->
-    Request = {start_link, self(), Behaviour, Arg, Opts},
+    Request = {start_link, self(), Behaviour, Arg, [{name, N} || {name, N} <- Opts]},
     try
         gen_server:call(service(Node), Request, infinity)
     catch

@@ -29,12 +29,14 @@ defmodule Ferrotp.NIF do
   """
   @spec start_link(behaviour(), term(), keyword()) :: GenServer.on_start()
   def start_link(behaviour, arg, opts \\ []) when is_atom(behaviour) and is_list(opts) do
+    Ferrotp.check_name!(opts)
     :ferrotp_nif.start_link(behaviour, arg, erlang_opts(opts))
   end
 
   @doc "As `start_link/3`, without the link."
   @spec start(behaviour(), term(), keyword()) :: GenServer.on_start()
   def start(behaviour, arg, opts \\ []) when is_atom(behaviour) and is_list(opts) do
+    Ferrotp.check_name!(opts)
     :ferrotp_nif.start(behaviour, arg, erlang_opts(opts))
   end
 

@@ -79,6 +79,35 @@ defmodule Ferrotp.NIFTest do
              {:error, {:already_started, pid}}
   end
 
+  test "a name that is not one raises as GenServer.start_link/3 raises" do
+    for bad <- ["s", 123, {:global}, {:local, :x}] do
+      expected = assert_raise ArgumentError, fn -> GenServer.start_link(ElixirCounter, 0, name: bad) end
+      actual = assert_raise ArgumentError, fn -> Ferrotp.start_link(:counter, 0, name: bad) end
+      assert actual.message == expected.message
+    end
+  end
+
+  test "a start under a taken name spawns nothing, as GenServer's: no :EXIT follows" do
+    Process.flag(:trap_exit, true)
+    {:ok, pid} = Ferrotp.start_link(:counter, 1, name: Ferrotp.NIFTest.Taken)
+    assert {:error, {:already_started, ^pid}} = Ferrotp.start_link(:counter, 2, name: Ferrotp.NIFTest.Taken)
+    refute_receive {:EXIT, _, _}, 200
+  end
+
+  test "on: a process that is not a port host is an error at once, and the process is untouched" do
+    {:ok, agent} = Agent.start_link(fn -> 7 end, name: Ferrotp.NIFTest.NotAHost)
+    assert Ferrotp.start_link(:counter, 0, on: agent) == {:error, {:not_a_port_host, agent}}
+
+    assert Ferrotp.start_link(:counter, 0, on: Ferrotp.NIFTest.NotAHost) ==
+             {:error, {:not_a_port_host, Ferrotp.NIFTest.NotAHost}}
+
+    assert Ferrotp.start_link(:counter, 0, on: Ferrotp.NIFTest.NoSuchHost) ==
+             {:error, {:no_such_host, Ferrotp.NIFTest.NoSuchHost}}
+
+    assert Process.info(agent, :message_queue_len) == {:message_queue_len, 0}
+    assert Agent.get(agent, & &1) == 7
+  end
+
   test "Process.exit(pid, :kill) ends it :killed" do
     Process.flag(:trap_exit, true)
     {:ok, pid} = Ferrotp.start_link(:counter, 0)

@@ -2,6 +2,8 @@
 -module(ferrotp_nif_tests).
 -include_lib("eunit/include/eunit.hrl").
 
+-export([log/2]).
+
 -define(T(F), {timeout, 60, fun F/0}).
 
 nif_test_() ->
@@ -24,6 +26,9 @@ nif_test_() ->
      ?T(gen_server_stop_with_a_timeout_ends_it_with_the_reason),
      ?T(registered_name_works_and_is_unique),
      ?T(unknown_behaviour_is_an_error),
+     ?T(a_failed_start_leaves_what_a_gen_server_leaves),
+     ?T(crash_reports_say_what_a_gen_servers_say),
+     ?T(a_linked_process_exiting_with_kill_is_an_ordinary_reason),
      ?T(start_timeout_kills_a_slow_init_as_gen_server_does),
      ?T(hibernate_after_shrinks_an_idle_proxy),
      ?T(a_proxy_after_a_call_is_no_larger_than_a_gen_server),
@@ -424,9 +429,124 @@ spawn_opt_reaches_the_proxy() ->
     ?assertEqual(0, gen_server:call(Pid, value)),
     stop(Pid).
 
+%% As a gen_server whose init fails: the start returns the error, and the
+%% process exits with it (a caller that does not trap exits dies of it).
 unknown_behaviour_is_an_error() ->
-    ?assertEqual({error, {unknown_behaviour, no_such_behaviour}},
-                 ferrotp_nif:start_link(no_such_behaviour, 0, [])).
+    in_fresh_process(fun() ->
+        process_flag(trap_exit, true),
+        ?assertEqual({error, {unknown_behaviour, no_such_behaviour}},
+                     ferrotp_nif:start_link(no_such_behaviour, 0, [])),
+        ?assertEqual([{unknown_behaviour, no_such_behaviour}], exits(1))
+    end).
+
+%% What a failed start leaves, side by side with gen_server:start_link/4
+%% (OTP 25): a taken name is refused before anything is spawned (no
+%% 'EXIT' for a caller that traps exits); an init that fails returns
+%% {error, Reason} and the process exits with Reason, its name free
+%% before the caller hears, so a start under the same name works at once.
+a_failed_start_leaves_what_a_gen_server_leaves() ->
+    in_fresh_process(fun a_failed_start_leaves_what_a_gen_server_leaves_/0).
+
+a_failed_start_leaves_what_a_gen_server_leaves_() ->
+    process_flag(trap_exit, true),
+    Beam = fun(Name, Arg) ->
+                   gen_server:start_link({local, Name}, ferrotp_nif_tests_counter, Arg, [])
+           end,
+    Rust = fun(Name, Arg) -> ferrotp_nif:start_link(counter, Arg, [{name, Name}]) end,
+    Run = fun(Start, Name) ->
+        {ok, P} = Start(Name, 1),
+        Taken = Start(Name, 2),
+        AfterTaken = exits(0),
+        exit(P, kill),
+        ?assertEqual(killed, exit_reason(P)),
+        Failed = Start(Name, not_a_count),
+        AfterFailed = exits(1),
+        {ok, Again} = Start(Name, 3),
+        Value = gen_server:call(Name, value),
+        unlink(Again),
+        exit(Again, kill),
+        {Taken =:= {error, {already_started, P}}, AfterTaken, Failed, AfterFailed, Value}
+    end,
+    Expected = Run(Beam, ferrotp_nif_tests_beam_named),
+    ?assertEqual({true, [], {error, {badarg, not_a_count}}, [{badarg, not_a_count}], 3},
+                 Expected),
+    ?assertEqual(Expected, Run(Rust, ferrotp_nif_tests_rust_named)).
+
+%% The {gen_server, terminate} report of a crash, side by side with a
+%% gen_server's: a call's request as last_message and the caller's stack as
+%% client_info; after gen_server:stop/3 with another reason, [] and
+%% undefined.
+crash_reports_say_what_a_gen_servers_say() ->
+    in_fresh_process(fun() ->
+        Handler = ferrotp_nif_tests_reports,
+        ok = logger:add_handler(Handler, ?MODULE, #{config => #{pid => self()}}),
+        try
+            Report = fun(Start, Crash) ->
+                {ok, P} = Start(),
+                unlink(P),
+                Crash(P),
+                receive
+                    {log, #{msg := {report, #{label := {gen_server, terminate}, name := P} = R}}} ->
+                        #{last_message := Last, client_info := Client} = R,
+                        {Last, case Client of
+                                   {Self, {Self, Stack}} when Self =:= self(), is_list(Stack) -> caller;
+                                   Other -> Other
+                               end}
+                after 5000 -> no_report
+                end
+            end,
+            Beam = fun() -> ferrotp_nif_tests_counter:start_link(0) end,
+            Rust = fun() -> ferrotp_nif:start_link(counter, 0, []) end,
+            BadCall = fun(P) -> catch gen_server:call(P, boom) end,
+            Stop = fun(P) -> ok = gen_server:stop(P, other, 5000) end,
+            ?assertEqual({boom, caller}, Report(Beam, BadCall)),
+            ?assertEqual({boom, caller}, Report(Rust, BadCall)),
+            ?assertEqual({[], undefined}, Report(Beam, Stop)),
+            ?assertEqual({[], undefined}, Report(Rust, Stop))
+        after
+            logger:remove_handler(Handler)
+        end
+    end).
+
+%% A linked process that exits with reason `kill' sends an ordinary exit
+%% signal: a gen_server dies of it with `kill' (its monitors see `kill'),
+%% where `exit(Pid, kill)' would be untrappable (`killed').
+a_linked_process_exiting_with_kill_is_an_ordinary_reason() ->
+    Reason = fun(Start) ->
+        Me = self(),
+        Parent = spawn(fun() ->
+                               {ok, P} = Start(),
+                               Me ! {started, self(), P},
+                               receive go -> exit(kill) end
+                       end),
+        P = receive {started, Parent, Started} -> Started end,
+        Ref = monitor(process, P),
+        Parent ! go,
+        down_reason(Ref)
+    end,
+    ?assertEqual(kill, Reason(fun() -> ferrotp_nif_tests_counter:start_link(0) end)),
+    ?assertEqual(kill, Reason(fun() -> ferrotp_nif:start_link(counter, 0, []) end)).
+
+%% @private A logger handler (crash_reports_say_what_a_gen_servers_say):
+%% every event to the test's process.
+log(Event, #{config := #{pid := Pid}}) ->
+    Pid ! {log, Event}.
+
+%% Runs `Test' in a process of its own (its mailbox and trap_exit flag
+%% untouched by earlier tests, and not left to later ones); fails as it fails.
+in_fresh_process(Test) ->
+    {Pid, Ref} = spawn_monitor(fun() -> Test(), exit(passed) end),
+    receive
+        {'DOWN', Ref, process, Pid, passed} -> ok;
+        {'DOWN', Ref, process, Pid, Failure} -> erlang:error(Failure)
+    end.
+
+%% The reasons of the next N 'EXIT' messages (5 s for each), then of any
+%% more that come within 100 ms.
+exits(0) ->
+    receive {'EXIT', _, Reason} -> [Reason | exits(0)] after 100 -> [] end;
+exits(N) ->
+    receive {'EXIT', _, Reason} -> [Reason | exits(N - 1)] after 5000 -> [] end.
 
 kill_is_untrappable() ->
     process_flag(trap_exit, true),

@@ -22,7 +22,7 @@ use crate::host;
 use crate::process::{InitStatus, Proc, RustProcess, Step};
 
 mod atoms {
-    rustler::atoms! { queue, gen_cast = "$gen_cast" }
+    rustler::atoms! { queue, link, gen_cast = "$gen_cast" }
 }
 
 fn bad(e: impl std::fmt::Display) -> rustler::Error {
@@ -327,33 +327,37 @@ fn deliver_dirty<'a>(
     deliver_in(env, &process, &msgs.collect::<Vec<_>>(), usize::MAX)
 }
 
-/// `exit_signal(Proc, From, Reason)`: an exit signal reached the proxy
-/// (which traps exits, so it arrived as `{'EXIT', From, Reason}`).
+/// `exit_signal(Proc, From, Reason, Kind)`: an exit signal reached the
+/// proxy (which traps exits, so it arrived as `{'EXIT', From, Reason}`).
+/// `Kind` is what the proxy made of it (`ferrotp:exit_kind/2`): `link`,
+/// the death of a linked process (`kill` then is an ordinary reason, as
+/// between Erlang processes), or `exit2`, `exit(Pid, Reason)` (where
+/// `kill` cannot be trapped).
 #[rustler::nif]
 fn exit_signal<'a>(
     env: Env<'a>,
     process: Proc<'a>,
     from: rustler::Term<'a>,
     reason: rustler::Term<'a>,
+    kind: rustler::Atom,
 ) -> NifResult<rustler::Term<'a>> {
-    let signal = match from_beam(from).map_err(bad)? {
-        Term::Pid(from) => Signal::Exit2 {
-            from,
-            to: process.pid(),
-            reason: from_beam(reason).map_err(bad)?,
-        },
+    let to = process.pid();
+    let reason = from_beam(reason).map_err(bad)?;
+    let signals = match from_beam(from).map_err(bad)? {
+        // The link may be known on the BEAM side only (`link(Pid)` from
+        // Erlang): it is made on the Rust side too, then broken by the exit.
+        Term::Pid(from) if kind == atoms::link() => {
+            vec![Signal::Link { from, to }, Signal::Exit { from, to, reason }]
+        }
+        Term::Pid(from) => vec![Signal::Exit2 { from, to, reason }],
         // An exit from a port: a message to the Rust process.
-        other => Signal::Send {
+        other => vec![Signal::Send {
             from: None,
-            to: process.pid(),
-            msg: Term::Tuple(vec![
-                Term::atom("EXIT"),
-                other,
-                from_beam(reason).map_err(bad)?,
-            ]),
-        },
+            to,
+            msg: Term::Tuple(vec![Term::atom("EXIT"), other, reason]),
+        }],
     };
-    Ok(step(env, process.deliver(env, signal)))
+    Ok(step(env, process.deliver_all(env, signals)))
 }
 
 /// `down(Proc, Ref, Object, Reason)`: a monitor the Rust process asked for

@@ -180,7 +180,8 @@ async fn rust_calls_to_erlang_use_alias_tags_and_drop_late_replies() {
 /// `sys:replace_state/2` from a real erl node: the fun runs on the BEAM
 /// node (a process spawned there for it), and the Rust counter takes its
 /// result; a fun that raises fails the call as it does for a gen_server.
-/// And `ferrotp:start_link/4` with a global name, or a malformed one.
+/// And `ferrotp:start_link/4` with a global name, a malformed one, or
+/// options a Rust node has no use for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sys_replace_state_and_global_names_from_a_beam_node() {
     if !have_erl() {
@@ -210,6 +211,10 @@ async fn sys_replace_state_and_global_names_from_a_beam_node() {
                          {{error, {{already_started, G}}}} = ferrotp:start_link('{n}', counter, 8, [{{name, {{global, rust_gc}}}}]), \
                          {{node(G), gen_server:call({{global, rust_gc}}, value)}}."),
                 format!("ferrotp:start_link('{n}', counter, 9, [{{name, {{a, b, c}}}}])."),
+                // Options a gen_server takes and a Rust node has no use for
+                // are ignored, as gen ignores options it does not know.
+                format!("{{ok, H}} = ferrotp:start_link('{n}', counter, 3, [{{hibernate_after, 10}}, {{spawn_opt, []}}, {{bogus, 1}}]), \
+                         gen_server:call(H, value)."),
             ] {
                 out.push(eval(&mut ctx, e, &src).await);
             }
@@ -220,6 +225,7 @@ async fn sys_replace_state_and_global_names_from_a_beam_node() {
     let _ = std::fs::remove_dir_all(&beams);
     assert_eq!(text(&results[4]), format!("{{{node},7}}"));
     assert_eq!(text(&results[5]), "{error,{bad_name,{a,b,c}}}");
+    assert_eq!(results[6], Term::Int(3), "{}", text(&results[6]));
     assert_eq!(results[0], Term::Int(40), "{}", text(&results[0]));
     assert_eq!(results[1], Term::Int(40));
     assert_eq!(

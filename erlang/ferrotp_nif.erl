@@ -27,7 +27,7 @@
 -export([init_it/4, pool_init/1, pool_proxy/0, pool_wait/0, loop/2]).
 %% NIFs behind the proxy loop
 -export([start_nif/4, init_status/1, adopt/1, gen_call/3, deliver/2, deliver_all/2,
-         deliver_dirty/2, exit_signal/4, down/4, poll/1, pool_add/2]).
+         deliver_dirty/2, exit_signal/4, down/4, poll/1, pool_add/2, request_key/0]).
 %% Design measurement (ferrotp_nif_bench)
 -export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2, bench_floor/1]).
 
@@ -114,6 +114,11 @@ process_count() -> ?NOT_LOADED.
 %% @doc The longest single NIF poll of a Rust process so far (nanoseconds).
 -spec max_poll_ns() -> non_neg_integer().
 max_poll_ns() -> ?NOT_LOADED.
+
+%% @private The key of this VM's requests to proxies: `{'$ferrotp', Key,
+%% Op, ...}' from the Rust side, told apart from look-alike messages.
+-spec request_key() -> integer().
+request_key() -> ?NOT_LOADED.
 
 %% @doc Idle proxies kept for processes spawned from Rust.
 -spec pool_size() -> non_neg_integer().
@@ -280,10 +285,16 @@ handle('$ferrotp_poll', Proc) ->
     poll(Proc);
 handle({'EXIT', From, Reason}, Proc) ->
     exit_signal(Proc, From, Reason, ferrotp:exit_kind(From, Reason));
-handle({'$ferrotp', Op, Arg}, _Proc) ->
-    request(Op, Arg);
-handle({'$ferrotp', Op, Arg1, Arg2}, _Proc) ->
-    request(Op, {Arg1, Arg2});
+handle({'$ferrotp', Key, Op, Arg} = Msg, Proc) ->
+    case request_key() of
+        Key -> request(Op, Arg);
+        _ -> send_in(Proc, [Msg])
+    end;
+handle({'$ferrotp', Key, Op, Arg1, Arg2} = Msg, Proc) ->
+    case request_key() of
+        Key -> request(Op, {Arg1, Arg2});
+        _ -> send_in(Proc, [Msg])
+    end;
 handle({'$gen_call', From, Request} = Msg, Proc) ->
     %% A gen_server waiting idle answers at once, and the proxy replies
     %% (ferrotp::direct); otherwise the call takes the ordinary path.
@@ -375,8 +386,8 @@ send_in(Proc, Msgs) ->
 
 ordinary('$ferrotp_poll') -> false;
 ordinary({'EXIT', _, _}) -> false;
-ordinary({'$ferrotp', _, _}) -> false;
 ordinary({'$ferrotp', _, _, _}) -> false;
+ordinary({'$ferrotp', _, _, _, _}) -> false;
 ordinary({'DOWN', _, process, _, _}) -> false;
 ordinary(_) -> true.
 
@@ -452,13 +463,16 @@ die_of_signal(Reason) ->
 %% process's messages go out before its exit signal, and so do these.
 %% Starting a child or monitoring is moot once the process is gone.
 flush_requests() ->
+    flush_requests(request_key()).
+
+flush_requests(Key) ->
     receive
-        {'$ferrotp', Op, Arg} ->
+        {'$ferrotp', Key, Op, Arg} ->
             last_request(Op, Arg),
-            flush_requests();
-        {'$ferrotp', Op, Arg1, Arg2} ->
+            flush_requests(Key);
+        {'$ferrotp', Key, Op, Arg1, Arg2} ->
             last_request(Op, {Arg1, Arg2}),
-            flush_requests()
+            flush_requests(Key)
     after 0 ->
         ok
     end.

@@ -29,6 +29,7 @@ nif_test_() ->
      ?T(a_failed_start_leaves_what_a_gen_server_leaves),
      ?T(crash_reports_say_what_a_gen_servers_say),
      ?T(a_linked_process_exiting_with_kill_is_an_ordinary_reason),
+     ?T(a_message_shaped_like_a_proxy_request_is_only_a_message),
      ?T(start_timeout_kills_a_slow_init_as_gen_server_does),
      ?T(hibernate_after_shrinks_an_idle_proxy),
      ?T(a_proxy_after_a_call_is_no_larger_than_a_gen_server),
@@ -526,6 +527,30 @@ a_linked_process_exiting_with_kill_is_an_ordinary_reason() ->
     end,
     ?assertEqual(kill, Reason(fun() -> ferrotp_nif_tests_counter:start_link(0) end)),
     ?assertEqual(kill, Reason(fun() -> ferrotp_nif:start_link(counter, 0, []) end)).
+
+%% The proxy acts on requests from its Rust process ({'$ferrotp', Key, Op,
+%% ...}); a message of that shape from anyone else is a message to the
+%% process, as it would be to a gen_server (which ignores or logs it): it
+%% makes the process exit, link or send nothing.
+a_message_shaped_like_a_proxy_request_is_only_a_message() ->
+    Victim = spawn(fun() -> receive stop -> ok end end),
+    Forged = fun(P) ->
+        P ! {'$ferrotp', exit, Victim, kill},
+        P ! {'$ferrotp', exit, {Victim, kill}},
+        P ! {'$ferrotp', 0, exit, {Victim, kill}},
+        P ! {'$ferrotp', 0, exit, Victim, kill},
+        P ! {'$ferrotp', 0, send, {Victim, stop}},
+        P ! {'$ferrotp', 0, link, Victim},
+        %% Handled in order: the call comes after them.
+        {gen_server:call(P, value), is_process_alive(Victim),
+         lists:member(Victim, element(2, process_info(P, links)))}
+    end,
+    {ok, Beam} = ferrotp_nif_tests_counter:start_link(0),
+    {ok, Rust} = ferrotp_nif:start_link(counter, 0, []),
+    ?assertEqual({0, true, false}, Forged(Beam)),
+    ?assertEqual({0, true, false}, Forged(Rust)),
+    Victim ! stop,
+    [stop(P) || P <- [Rust, Beam]].
 
 %% @private A logger handler (crash_reports_say_what_a_gen_servers_say):
 %% every event to the test's process.

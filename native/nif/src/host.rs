@@ -232,11 +232,38 @@ impl Transport for BeamTransport {
     }
 }
 
-/// `{'$ferrotp', Op, Args...}` to the proxy of Rust process `proxy`.
+/// `{'$ferrotp', Key, Op, Args...}` to the proxy of Rust process `proxy`:
+/// what the proxy is to do as the process it is. `Key` ([`request_key`])
+/// tells these from a message of the same shape that anyone could send.
 fn request(proxy: &Pid, op: &str, args: Vec<Term>) {
-    let mut items = vec![Term::atom("$ferrotp"), Term::atom(op)];
+    let mut items = vec![
+        Term::atom("$ferrotp"),
+        Term::Int(request_key()),
+        Term::atom(op),
+    ];
     items.extend(args);
     beam_env::send(proxy, &Term::Tuple(items));
+}
+
+/// This VM's request key: random, drawn once (a small integer, so it costs
+/// the messages nothing to carry). A proxy acts only on requests that
+/// carry it (`ferrotp_nif:request_key/0`); a message that merely looks
+/// like one (`Pid ! {'$ferrotp', exit, Victim, kill}`) is the Rust
+/// process's, as it would be a gen_server's.
+pub fn request_key() -> i64 {
+    static KEY: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *KEY.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        // SipHash keyed from the OS's random source (std's RandomState).
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        (h.finish() >> 6) as i64
+    })
 }
 
 fn send_to_name(name: Atom, msg: &Term) {

@@ -444,6 +444,13 @@ fn process_count() -> usize {
         .unwrap_or(0)
 }
 
+/// `request_key()`: the key of this VM's requests to proxies (see
+/// [`host::request_key`]).
+#[rustler::nif]
+fn request_key() -> i64 {
+    host::request_key()
+}
+
 /// `max_poll_ns()`: the longest single poll of any Rust process so far.
 #[rustler::nif]
 fn max_poll_ns() -> u64 {

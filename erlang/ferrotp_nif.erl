@@ -26,7 +26,7 @@
 %% proc_lib entry points
 -export([init_it/4, pool_init/1, pool_proxy/0, pool_wait/0, loop/2]).
 %% NIFs behind the proxy loop
--export([start_nif/4, init_status/1, adopt/1, gen_call/3, deliver/2, deliver_all/2,
+-export([start_nif/5, init_status/1, adopt/1, gen_call/3, deliver/2, deliver_all/2,
          deliver_dirty/2, exit_signal/4, down/4, poll/1, pool_add/2, request_key/0]).
 %% Design measurement (ferrotp_nif_bench)
 -export([bench_a_new/1, bench_a_handle/2, bench_b_new/1, bench_b_handle/2, bench_floor/1]).
@@ -140,7 +140,7 @@ init_it(Starter, Behaviour, Arg, Opts) ->
             proc_lib:init_ack(Starter, Taken),
             exit(normal);
         ok ->
-            case start_nif(Behaviour, Arg, self(), Starter) of
+            case start_nif(Behaviour, Arg, self(), Starter, local_name(Name)) of
                 {ok, Proc} ->
                     Hib = proplists:get_value(hibernate_after, Opts, infinity),
                     Debug = ferrotp:debug_options(self(), Opts),
@@ -163,6 +163,11 @@ init_it(Starter, Behaviour, Arg, Opts) ->
 init_failed(Starter, Name, Return) ->
     unregister_name(Name),
     proc_lib:init_ack(Starter, Return).
+
+%% The name a gen_server would know itself by, if local.
+local_name(Name) when is_atom(Name) -> Name;
+local_name({local, Name}) -> Name;
+local_name(_) -> undefined.
 
 %% gen:unregister_name/1 takes {local, N}, {global, N} or {via, M, N}.
 unregister_name(undefined) -> ok;
@@ -623,7 +628,7 @@ repo_priv(Dir) ->
 %%%===================================================================
 
 %% @private
-start_nif(_Behaviour, _Arg, _Self, _Parent) -> ?NOT_LOADED.
+start_nif(_Behaviour, _Arg, _Self, _Parent, _LocalName) -> ?NOT_LOADED.
 %% @private
 init_status(_Proc) -> ?NOT_LOADED.
 %% @private

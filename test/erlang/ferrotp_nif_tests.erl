@@ -30,6 +30,7 @@ nif_test_() ->
      ?T(crash_reports_say_what_a_gen_servers_say),
      ?T(a_linked_process_exiting_with_kill_is_an_ordinary_reason),
      ?T(a_message_shaped_like_a_proxy_request_is_only_a_message),
+     ?T(a_rust_supervisor_counts_and_finds_its_beam_children),
      ?T(start_timeout_kills_a_slow_init_as_gen_server_does),
      ?T(hibernate_after_shrinks_an_idle_proxy),
      ?T(a_proxy_after_a_call_is_no_larger_than_a_gen_server),
@@ -551,6 +552,34 @@ a_message_shaped_like_a_proxy_request_is_only_a_message() ->
     ?assertEqual({0, true, false}, Forged(Rust)),
     Victim ! stop,
     [stop(P) || P <- [Rust, Beam]].
+
+%% count_children and terminate_child of a Rust supervisor with BEAM
+%% children, side by side with an OTP supervisor given the same flags and
+%% specs: a live BEAM child is active; a pid that is not a child of a
+%% simple_one_for_one supervisor is not_found while alive.
+a_rust_supervisor_counts_and_finds_its_beam_children() ->
+    Child = #{id => a, start => {ferrotp_nif_tests_counter, start_link, [1]}},
+    Run = fun(Start) ->
+        {ok, S} = Start(#{strategy => one_for_one}, [Child]),
+        Counts = supervisor:count_children(S),
+        {ok, Sofo} = Start(#{strategy => simple_one_for_one},
+                           [Child#{start => {ferrotp_nif_tests_counter, start_link, []}}]),
+        {ok, C} = supervisor:start_child(Sofo, [5]),
+        Stranger = spawn(fun() -> receive stop -> ok end end),
+        Result = {Counts, supervisor:count_children(Sofo),
+                  supervisor:terminate_child(Sofo, Stranger), is_process_alive(Stranger),
+                  supervisor:terminate_child(Sofo, C), supervisor:count_children(Sofo)},
+        Stranger ! stop,
+        [stop(P) || P <- [Sofo, S]],
+        Result
+    end,
+    Expected = Run(fun(Flags, Specs) -> supervisor:start_link(ferrotp_nif_tests_sup, {Flags, Specs}) end),
+    ?assertMatch({[{specs, 1}, {active, 1}, {supervisors, 0}, {workers, 1}],
+                  [{specs, 1}, {active, 1}, {supervisors, 0}, {workers, 1}],
+                  {error, not_found}, true, ok,
+                  [{specs, 1}, {active, 0}, {supervisors, 0}, {workers, 0}]}, Expected),
+    ?assertEqual(Expected,
+                 Run(fun(Flags, Specs) -> ferrotp_nif:start_link(supervisor, {Flags, Specs}, []) end)).
 
 %% @private A logger handler (crash_reports_say_what_a_gen_servers_say):
 %% every event to the test's process.

@@ -187,6 +187,16 @@ pub fn starting<R>(pid: Pid, f: impl FnOnce() -> R) -> R {
 pub struct BeamTransport;
 
 impl Transport for BeamTransport {
+    /// Asked in a NIF call (a Rust supervisor's `count_children`, run by
+    /// its proxy): `enif_is_process_alive`. Elsewhere the VM cannot be asked.
+    fn is_alive(&self, pid: &Pid) -> Option<bool> {
+        beam_env::with_caller_env(|env| {
+            let env = env?;
+            let local: rustler::LocalPid = crate::convert::pid_to_beam(env, pid).decode().ok()?;
+            Some(env.is_process_alive(local))
+        })
+    }
+
     fn deliver(&self, signal: Signal) {
         match signal {
             // A reply to an `[alias | Ref]` call tag goes to the alias

@@ -61,10 +61,13 @@ fn begin<'a>(env: Env<'a>, process: ResourceArc<RustProcess>) -> NifResult<rustl
     }
 }
 
-/// `start_nif(Behaviour, Arg, Self, Parent)`: starts `Behaviour` with
-/// `Arg` as the calling proxy's Rust process (taking its pid; `Parent` is
-/// the process that called `start_link`) and runs it until it first waits.
-/// Then `init_status/1` tells whether it acknowledged its start.
+/// `start_nif(Behaviour, Arg, Self, Parent, Name)`: starts `Behaviour`
+/// with `Arg` as the calling proxy's Rust process (taking its pid;
+/// `Parent` is the process that called `start_link`) and runs it until it
+/// first waits. Then `init_status/1` tells whether it acknowledged its
+/// start. `Name`: the local name the proxy registered (or `undefined`),
+/// registered for the Rust process too, so that it knows its name as a
+/// gen_server does (`sys:get_status/1`'s header, crash reports).
 #[rustler::nif(name = "start_nif")]
 fn start<'a>(
     env: Env<'a>,
@@ -72,9 +75,14 @@ fn start<'a>(
     arg: rustler::Term<'a>,
     proxy: rustler::Term<'a>,
     parent: rustler::Term<'a>,
+    local_name: rustler::Term<'a>,
 ) -> NifResult<rustler::Term<'a>> {
     let pid = pid_from_beam(proxy).map_err(bad)?;
     let parent = pid_from_beam(parent).map_err(bad)?;
+    let local_name = match from_beam(local_name).map_err(bad)? {
+        Term::Atom(a) if a.as_str() != "undefined" => Some(a),
+        _ => None,
+    };
     let name = match from_beam(behaviour).map_err(bad)? {
         Term::Atom(a) => a,
         _ => return Err(rustler::Error::BadArg),
@@ -92,7 +100,18 @@ fn start<'a>(
     let spawned = {
         let _env = beam_env::enter(env);
         let _rt = node.handle().enter();
-        host::starting(pid, || node.spawn(move |ctx| body(ctx, init)))
+        host::starting(pid, || {
+            node.spawn(move |mut ctx| {
+                if let Some(name) = local_name {
+                    // Free on the Rust side as on the BEAM side (the
+                    // proxy holds it there): this cannot fail but for a
+                    // Rust process of this VM registered under a name the
+                    // BEAM does not know, and then the BEAM's wins.
+                    let _ = ctx.register(name);
+                }
+                body(ctx, init)
+            })
+        })
     };
     let Some(process) = host::take_newborn(&pid) else {
         let reason = Term::Tuple(vec![Term::atom("not_spawned_here"), Term::Pid(spawned)]);

@@ -207,7 +207,10 @@ pub(crate) fn handle_system(
     if request.is_atom("get_state") {
         from.reply(ctx, state());
     } else if request.is_atom("get_status") {
-        from.reply(ctx, status(ctx, parent, suspended, state()));
+        from.reply(
+            ctx,
+            crate::sys::status_term(ctx, parent, suspended, Term::nil(), state()),
+        );
     } else if request.is_atom("suspend") {
         from.reply(ctx, Term::atom("ok"));
         return SysAction::Suspend;
@@ -242,51 +245,6 @@ pub(crate) fn handle_system(
         }
     }
     SysAction::Continue
-}
-
-fn charlist(s: &str) -> Term {
-    Term::List(s.chars().map(|c| Term::Int(c as i64)).collect())
-}
-
-/// `{status, Pid, {module, gen_server}, [PDict, SysState, Parent, Debug, Misc]}`.
-fn status(ctx: &Process, parent: Pid, suspended: bool, state: Term) -> Term {
-    let sys_state = Term::atom(if suspended { "suspended" } else { "running" });
-    let me = ctx.pid();
-    let name = match ctx.registered_name() {
-        Some(n) => n.as_str().to_owned(),
-        None => format!("<0.{}.{}>", me.id, me.serial),
-    };
-    let pair = |k: &str, v: Term| Term::tuple(vec![charlist(k), v]);
-    let misc = Term::List(vec![
-        Term::tuple(vec![
-            Term::atom("header"),
-            charlist(&format!("Status for generic server {name}")),
-        ]),
-        Term::tuple(vec![
-            Term::atom("data"),
-            Term::List(vec![
-                pair("Status", sys_state.clone()),
-                pair("Parent", Term::Pid(parent)),
-                pair("Logged events", Term::nil()),
-            ]),
-        ]),
-        Term::tuple(vec![
-            Term::atom("data"),
-            Term::List(vec![pair("State", state)]),
-        ]),
-    ]);
-    Term::tuple(vec![
-        Term::atom("status"),
-        Term::Pid(me),
-        Term::tuple(vec![Term::atom("module"), Term::atom("gen_server")]),
-        Term::List(vec![
-            Term::nil(),
-            sys_state,
-            Term::Pid(parent),
-            Term::nil(),
-            misc,
-        ]),
-    ])
 }
 
 /// The next message for a behaviour loop: any message, or only system

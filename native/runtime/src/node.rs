@@ -275,6 +275,17 @@ impl Node {
         self.lookup(pid).is_some()
     }
 
+    /// `is_process_alive(Pid)` for a pid of this node: a live ferrotp
+    /// process, or a process the local transport stands for (the VM's own
+    /// processes, in NIF mode) that it says is alive, or cannot say is not.
+    pub fn is_process_alive(&self, pid: &Pid) -> bool {
+        if self.is_alive(pid) {
+            return true;
+        }
+        let local = self.inner.local_transport.read().clone();
+        local.is_some_and(|t| t.is_alive(pid).unwrap_or(true))
+    }
+
     /// Number of live processes on this node.
     pub fn process_count(&self) -> usize {
         self.inner.procs.iter().map(|s| s.lock().len()).sum()

@@ -204,14 +204,30 @@ pub(crate) fn handle_system<S: GenServer>(
 /// `{status, Pid, {module, gen_server}, [PDict, SysState, Parent, Debug, Misc]}`
 /// with gen_server's `format_status` layout.
 fn status<S: GenServer>(state: &S, sys: &Loop, parent: Pid, ctx: &Process) -> Term {
-    let sys_state = Term::atom(if sys.suspended {
-        "suspended"
-    } else {
-        "running"
-    });
+    status_term(
+        ctx,
+        parent,
+        sys.suspended,
+        sys.debug.logged(),
+        state.state_term(),
+    )
+}
+
+/// The answer to `get_status` of a server whose state reads as `state`
+/// and whose `sys` log holds `logged` (also for the call loop's processes,
+/// `crate::call`).
+pub(crate) fn status_term(
+    ctx: &Process,
+    parent: Pid,
+    suspended: bool,
+    logged: Term,
+    state: Term,
+) -> Term {
+    let sys_state = Term::atom(if suspended { "suspended" } else { "running" });
     let me = ctx.pid();
+    // As gen_server prints it (`~tp`): an atom quoted where Erlang quotes it.
     let name = match ctx.registered_name() {
-        Some(n) => n.as_str().to_owned(),
+        Some(n) => Term::Atom(n).to_string(),
         None => format!("<0.{}.{}>", me.id, me.serial),
     };
     let pair = |k: &str, v: Term| Term::tuple(vec![charlist(k), v]);
@@ -225,12 +241,12 @@ fn status<S: GenServer>(state: &S, sys: &Loop, parent: Pid, ctx: &Process) -> Te
             Term::List(vec![
                 pair("Status", sys_state.clone()),
                 pair("Parent", Term::Pid(parent)),
-                pair("Logged events", sys.debug.logged()),
+                pair("Logged events", logged),
             ]),
         ]),
         Term::tuple(vec![
             Term::atom("data"),
-            Term::List(vec![pair("State", state.state_term())]),
+            Term::List(vec![pair("State", state)]),
         ]),
     ]);
     Term::tuple(vec![

@@ -35,6 +35,8 @@
 //! node.set_transport(Atom::new("b@localhost"), Arc::new(Recorder(Mutex::new(vec![]))));
 //! ```
 
+use etf::Pid;
+
 use crate::signal::Signal;
 
 /// Carries signals to one remote node (or VM, or port peer).
@@ -44,4 +46,11 @@ use crate::signal::Signal;
 pub trait Transport: Send + Sync {
     /// Sends `signal` to the peer.
     fn deliver(&self, signal: Signal);
+
+    /// Whether the peer's process `pid` is alive (`is_process_alive(Pid)`
+    /// asked of the peer), where the transport can tell at once; `None`
+    /// (the default) where it cannot.
+    fn is_alive(&self, _pid: &Pid) -> Option<bool> {
+        None
+    }
 }

@@ -408,8 +408,9 @@ impl Sup {
     }
 
     fn is_alive(&self, p: &Pid) -> bool {
-        // A pid on another node is taken as alive (OTP asks that node).
-        p.node != self.ctx.node().name() || self.ctx.node().is_alive(p)
+        // A pid on another node is taken as alive (OTP asks that node); one
+        // of this node may be a BEAM process of the VM (NIF mode).
+        p.node != self.ctx.node().name() || self.ctx.node().is_process_alive(p)
     }
 
     fn count_children(&self) -> Term {

@@ -105,11 +105,27 @@ child_spec(Opts) ->
 -spec start_child(pid(), atom(), term(), list(), pid()) ->
     {ok, pid()} | {error, term()}.
 start_child(Host, Behaviour, Arg, Opts, Caller) when is_atom(Behaviour), is_list(Opts) ->
+    Ancestors = ancestors(Caller),
     try
-        gen_server:call(Host, {start, Behaviour, Arg, Opts, Caller}, infinity)
+        gen_server:call(Host, {start, Behaviour, Arg, Opts, Caller, Ancestors}, infinity)
     catch
         exit:{Reason, {gen_server, call, _}} -> {error, {port_host_down, Reason}}
     end.
+
+%% The `$ancestors' a gen_server started by `Caller' gets (proc_lib's):
+%% its registered name or pid, then its own ancestors; just `Caller' when
+%% another process starts on its behalf.
+ancestors(Caller) when Caller =:= self() ->
+    Me = case process_info(self(), registered_name) of
+             {registered_name, Name} -> Name;
+             _ -> self()
+         end,
+    case get('$ancestors') of
+        Ancestors when is_list(Ancestors) -> [Me | Ancestors];
+        _ -> [Me]
+    end;
+ancestors(Caller) ->
+    [Caller].
 
 %% @doc Where the `ferrotp' binary is: `$FERROTP_EXECUTABLE', then
 %% `priv/ferrotp', then `target/release/ferrotp' in a directory above this
@@ -139,8 +155,8 @@ init(Opts) ->
 
 handle_call(os_pid, _From, #{os_pid := OsPid} = S) ->
     {reply, OsPid, S};
-handle_call({start, Behaviour, Arg, Opts, Caller}, From, S) ->
-    start(Behaviour, Arg, Opts, Caller, From, S);
+handle_call({start, Behaviour, Arg, Opts, Caller, Ancestors}, From, S) ->
+    start({Behaviour, Ancestors}, Arg, Opts, Caller, From, S);
 handle_call(_Request, _From, S) ->
     {reply, {error, unknown_call}, S}.
 
@@ -260,8 +276,8 @@ open(Exe, Opts) ->
 %%% Internal: starting a Rust process
 %%%===================================================================
 
-start(Behaviour, Arg, Opts, Caller, From, #{port := Port, tab := Tab} = S) ->
-    P = ferrotp_proxy:start(self(), Port, Tab, Caller),
+start({Behaviour, _} = Origin, Arg, Opts, Caller, From, #{port := Port, tab := Tab} = S) ->
+    P = ferrotp_proxy:start(self(), Port, Tab, Caller, Origin),
     case ferrotp_proxy:register_name(P, proplists:get_value(name, Opts)) of
         ok ->
             ReqId = make_ref(),
@@ -501,7 +517,7 @@ proxy_for(X, #{tab := Tab, port := Port} = S) ->
         [{_, P}] ->
             P;
         [] ->
-            P = ferrotp_proxy:start(self(), Port, Tab, none),
+            P = ferrotp_proxy:start(self(), Port, Tab, none, spawned),
             Ref = make_ref(),
             ets:insert(Tab, [{P, X}, {X, P}, {{watch, Ref}, P}]),
             write(S, term_to_binary({19, self(), X, Ref})),
@@ -536,8 +552,9 @@ shutdown(Reason, S) ->
     exit_proxies(Reason, S),
     {stop, Reason, S#{pending := #{}}}.
 
-%% Every proxy, started or starting, ends with `Reason'.
+%% Every proxy, started or starting, ends with `Reason', without a crash
+%% report of its own: the host's (a gen_server's) tells what happened.
 exit_proxies(Reason, #{tab := Tab} = S) ->
     Proxies = [P || {P, X} <- ets:tab2list(Tab), is_pid(P), is_pid(X), node(P) =:= node()],
     Starting = [P || {_, P, _} <- maps:values(pending(S))],
-    lists:foreach(fun(P) -> exit_proxy(P, Reason) end, Proxies ++ Starting).
+    lists:foreach(fun(P) -> P ! {?TAG, self(), {host_down, Reason}} end, Proxies ++ Starting).

@@ -27,25 +27,61 @@
 %% link may exist on the BEAM side only (`link(Proxy)' from Erlang).
 %%
 %% What the host tells a proxy (`{'$ferrotp_port', Host, Command}'):
-%% `{register, Name, Ref}' (before ready), `{ready, X}', `{exit, Reason}',
+%% `{register, Name, Ref}' (before ready), `{ready, X}', `{exit, Reason}'
+%% (the Rust process ended), `{host_down, Reason}' (the host or program did),
 %% `{link, Pid}', `{unlink, Pid}', `{exit2, Pid, Reason}' (the Rust process
 %% called `exit(Pid, Reason)'), `{apply, M, F, Args, ReqId}' (a Rust
 %% supervisor starts an Erlang child).
+%%
+%% A proxy is `proc_lib'-spawned and reads as a gen_server of callback
+%% module `Behaviour' does: `process_info(P, initial_call)' is `{proc_lib,
+%% init_p, 5}', `proc_lib:initial_call(P)' is `{Behaviour, init, [_]}' and
+%% its `$ancestors' start with the caller of `ferrotp:start_link'. A proxy
+%% for a process that Rust spawned itself has no `$initial_call': the BEAM
+%% does not know its behaviour.
+%%
+%% When the Rust process ends abnormally, the proxy logs gen_server's
+%% `{gen_server, terminate}' error report (last message, client, state
+%% `{ferrotp_port, rust_process}') and exits inside `proc_lib', which logs
+%% the crash report: what a gen_server's crash shows. Not for `normal',
+%% `shutdown', `{shutdown, _}', and not for a death by signal, as far as the
+%% proxy can tell one: `killed', or the reason of the exit signal it
+%% forwarded last. A proxy ended by its host or port program (`{port_exit,
+%% _}', `{port_closed, _}', `{port_protocol_error, _}') logs nothing: the
+%% host, a gen_server, reports that once.
+%%
+%% A `sys:terminate/2,3' (and so `gen_server:stop/1,3') gets its reply
+%% once the Rust process has ended, right before the proxy exits, as a
+%% gen_server replies and exits at once: the name is free when it returns.
 -module(ferrotp_proxy).
 
--export([start/4, init/4, register_name/2]).
+-export([start/5, init/5, register_name/2]).
 
 -define(TAG, '$ferrotp_port').
 
-%% @doc Spawns a proxy linked to `Host' (the caller), and to `Parent'
-%% unless it is `none'. It waits for `{ready, X}' before forwarding.
--spec start(pid(), port(), ets:tid(), pid() | none) -> pid().
-start(Host, Port, Tab, Parent) ->
-    spawn_link(?MODULE, init, [Host, Port, Tab, Parent]).
+-type origin() :: {Behaviour :: atom(), Ancestors :: [atom() | pid()]} | spawned.
+-export_type([origin/0]).
+
+%% @doc Spawns a proxy with `proc_lib', linked to `Host' (the caller), and
+%% to `Parent' unless it is `none'. `Origin': `{Behaviour, Ancestors}' for a
+%% process started from the BEAM (its `$initial_call' is then `{Behaviour,
+%% init, 1}' and its `$ancestors' `Ancestors', as a gen_server's), or
+%% `spawned' for one Rust spawned. It waits for `{ready, X}' before
+%% forwarding.
+-spec start(pid(), port(), ets:tid(), pid() | none, origin()) -> pid().
+start(Host, Port, Tab, Parent, Origin) ->
+    proc_lib:spawn_link(?MODULE, init, [Host, Port, Tab, Parent, Origin]).
 
 %% @private
-init(Host, Port, Tab, Parent) ->
+init(Host, Port, Tab, Parent, Origin) ->
     process_flag(trap_exit, true),
+    case Origin of
+        {Behaviour, Ancestors} ->
+            put('$initial_call', {Behaviour, init, 1}),
+            put('$ancestors', Ancestors);
+        spawned ->
+            erase('$initial_call')
+    end,
     case Parent of
         none -> ok;
         _ -> link(Parent)
@@ -59,12 +95,17 @@ wait_ready(Host, Port, Tab) ->
     receive
         {?TAG, Host, {ready, X}} ->
             Send = term_to_binary({2, '', X}),
-            loop(#{host => Host, port => Port, tab => Tab, x => X, send => Send});
+            S = #{host => Host, port => Port, tab => Tab, x => X, send => Send, held => #{}},
+            loop(S, undefined);
         {?TAG, Host, {register, Name, Ref}} ->
             Host ! {Ref, ferrotp:register_name(Name, self())},
             wait_ready(Host, Port, Tab);
         {?TAG, Host, {exit, Reason}} ->
-            exit(Reason)
+            exit(Reason);
+        {?TAG, Host, {host_down, Reason}} ->
+            die_of(Reason);
+        {'EXIT', Host, Reason} ->
+            die_of({port_closed, Reason})
     end.
 
 %% @doc Has proxy `P' (started by the calling host, not ready yet) register
@@ -84,14 +125,16 @@ register_name(P, Name) ->
             {error, Reason}
     end.
 
-loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send} = S) ->
+%% `Last': the last message forwarded (an exit signal as its 'EXIT'
+%% message), for the crash report. `held': replies to `sys:terminate' kept
+%% until the Rust process has ended, by the alias the Rust process answers.
+loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send, held := Held} = S, Last) ->
     receive
         {?TAG, Host, Command} ->
-            command(Command, S),
-            loop(S);
+            command(Command, S, Last);
         {'EXIT', Host, Reason} ->
-            exit({port_closed, Reason});
-        {'EXIT', From, Reason} ->
+            die_of({port_closed, Reason});
+        {'EXIT', From, Reason} = Signal ->
             F = ferrotp_port_pids:to_port(Tab, From),
             R = ferrotp_port_pids:to_port(Tab, Reason),
             case exit_kind(From, Reason) of
@@ -101,28 +144,137 @@ loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send} = S) ->
                     write(Port, term_to_binary({1, F, X})),
                     write(Port, [term_to_binary({24, F, X}) | term_to_binary(R)])
             end,
-            loop(S);
+            loop(S, Signal);
+        {[alias | Alias], Reply} when is_map_key(Alias, Held) ->
+            unalias(Alias),
+            case maps:get(Alias, Held) of
+                {waiting, From} -> loop(S#{held := Held#{Alias := {replied, From, Reply}}}, Last);
+                {replied, _, _} -> loop(S, Last)
+            end;
+        {system, {Pid, _Tag} = From, {terminate, _} = Request} = Msg when is_pid(Pid) ->
+            %% The Rust process answers our alias; the caller gets the
+            %% answer when the Rust process has ended (stop/3).
+            Alias = alias(),
+            Ours = {system, {Pid, [alias | Alias]}, Request},
+            write(Port, [Send | term_to_binary(ferrotp_port_pids:to_port(Tab, Ours))]),
+            loop(S#{held := Held#{Alias => {waiting, From}}}, Msg);
         Msg ->
             write(Port, [Send | term_to_binary(ferrotp_port_pids:to_port(Tab, Msg))]),
-            loop(S)
+            loop(S, Msg)
     end.
 
-command({exit, Reason}, _S) ->
-    exit(Reason);
-command({link, Pid}, _S) ->
-    catch link(Pid);
-command({unlink, Pid}, _S) ->
-    unlink(Pid);
-command({exit2, Pid, Reason}, _S) ->
-    catch exit(Pid, Reason);
-command({apply, M, F, Args, ReqId}, #{port := Port, tab := Tab, x := X}) ->
+command({exit, Reason}, S, Last) ->
+    stop(Reason, Last, S);
+command({host_down, Reason}, _S, _Last) ->
+    die_of(Reason);
+command({link, Pid}, S, Last) ->
+    catch link(Pid),
+    loop(S, Last);
+command({unlink, Pid}, S, Last) ->
+    unlink(Pid),
+    loop(S, Last);
+command({exit2, Pid, Reason}, S, Last) ->
+    catch exit(Pid, Reason),
+    loop(S, Last);
+command({apply, M, F, Args, ReqId}, #{port := Port, tab := Tab, x := X} = S, Last) ->
     %% A Rust supervisor starts an Erlang child: the child links to this
     %% proxy, as an OTP supervisor's children link to the supervisor.
     Returned = (catch apply(M, F, Args)),
     Reply = {31, ReqId, X, 1, ferrotp_port_pids:to_port(Tab, Returned)},
-    write(Port, term_to_binary(Reply));
-command(_Other, _S) ->
-    ok.
+    write(Port, term_to_binary(Reply)),
+    loop(S, Last);
+command(_Other, S, Last) ->
+    loop(S, Last).
+
+%% The Rust process has ended with `Reason': the proxy ends with it, and
+%% answers the `sys:terminate' calls it held last thing before it exits
+%% (reply, then exit, as a gen_server). An abnormal end is reported as a
+%% gen_server's is: its terminate report here, the crash report by
+%% proc_lib (the exit below leaves the function proc_lib started); a death
+%% by signal is not.
+stop(Reason, Last, #{held := Held}) ->
+    Replies = [{From, Reply} || {replied, From, Reply} <- maps:values(Held)],
+    case orderly(Reason) orelse by_signal(Reason, Last) of
+        true ->
+            die_of(Reason, Replies);
+        false ->
+            report_crash(Reason, Last),
+            reply(Replies),
+            exit(Reason)
+    end.
+
+reply(Replies) ->
+    lists:foreach(fun({From, Reply}) -> gen:reply(From, Reply) end, Replies).
+
+orderly(normal) -> true;
+orderly(shutdown) -> true;
+orderly({shutdown, _}) -> true;
+orderly(_) -> false.
+
+%% `killed', or the reason of the exit signal forwarded last: the Rust
+%% process most likely died of that signal, which a gen_server does
+%% without a report (it could also have trapped it and stopped: see
+%% docs/port.md, Limits).
+by_signal(killed, _Last) -> true;
+by_signal(Reason, {'EXIT', _From, Reason}) -> true;
+by_signal(_Reason, _Last) -> false.
+
+%% Ends this process with `Reason' as a signal would, after `Replies': no
+%% proc_lib crash report (`normal' and the shutdowns log none either way).
+die_of(Reason) ->
+    die_of(Reason, []).
+
+die_of(Reason, Replies) ->
+    case orderly(Reason) of
+        true ->
+            reply(Replies),
+            exit(Reason);
+        false ->
+            process_flag(trap_exit, false),
+            reply(Replies),
+            exit(self(), Reason),
+            receive after infinity -> ok end
+    end.
+
+%% gen_server's `{gen_server, terminate}' report (OTP 25's error_info/8),
+%% for Logger and Elixir's translator; the Rust process's state is not
+%% known here.
+report_crash(Reason, Last) ->
+    {LastMessage, Client} = last_message(Last),
+    Name = case process_info(self(), registered_name) of
+               {registered_name, N} -> N;
+               _ -> self()
+           end,
+    logger:error(#{label => {gen_server, terminate},
+                   name => Name,
+                   last_message => LastMessage,
+                   state => {ferrotp_port, rust_process},
+                   log => [],
+                   reason => Reason,
+                   client_info => client_info(Client)},
+                 #{domain => [otp],
+                   report_cb => fun gen_server:format_log/2,
+                   error_logger => #{tag => error,
+                                     report_cb => fun gen_server:format_log/1}}).
+
+%% What gen_server reports as the last message, and who sent it.
+last_message({'$gen_call', From, Request}) -> {Request, From};
+last_message({system, _From, {terminate, _}}) -> {[], undefined};
+last_message(Msg) -> {Msg, undefined}.
+
+%% gen_server:client_stacktrace/1 (OTP 25).
+client_info({Pid, _Tag}) when is_pid(Pid) ->
+    client_info(Pid);
+client_info(Pid) when is_pid(Pid), node(Pid) =:= node() ->
+    case process_info(Pid, [current_stacktrace, registered_name]) of
+        undefined -> {Pid, dead};
+        [{current_stacktrace, Stack}, {registered_name, []}] -> {Pid, {Pid, Stack}};
+        [{current_stacktrace, Stack}, {registered_name, Name}] -> {Pid, {Name, Stack}}
+    end;
+client_info(Pid) when is_pid(Pid) ->
+    {Pid, remote};
+client_info(_) ->
+    undefined.
 
 %% Whether `{'EXIT', From, Reason}' (this proxy traps exits) came from
 %% `exit(Self, Reason)' or from the death of a linked process. The BEAM

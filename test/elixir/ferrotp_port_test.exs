@@ -2,6 +2,17 @@ defmodule Ferrotp.PortTest do
   # Port mode from Elixir: Rust processes in a `ferrotp port` program are
   # GenServers, supervised like any other, and die cleanly with their port.
   use ExUnit.Case, async: false
+  import ExUnit.CaptureLog
+
+  # The seed's counter as a GenServer: what a Rust counter is compared with.
+  defmodule Twin do
+    use GenServer
+    @impl true
+    def init(n), do: {:ok, n}
+    @impl true
+    def handle_call(:value, _from, n), do: {:reply, n, n}
+    def handle_call(other, _from, n), do: {:stop, {:bad_call, other}, n}
+  end
 
   @wait 20_000
 
@@ -62,6 +73,32 @@ defmodule Ferrotp.PortTest do
     assert inspect(reason) =~ "boom"
     assert_receive {:EXIT, ^a, ^reason}, @wait
     assert GenServer.call(b, :value) == 2
+  end
+
+  test "a crash is logged as a GenServer's is, and :sys.terminate frees the name", %{host: host} do
+    {:ok, c} = Ferrotp.start_link(:counter, 0, on: host)
+    {:ok, g} = GenServer.start_link(Twin, 0)
+
+    for pid <- [c, g] do
+      log =
+        capture_log(fn ->
+          ref = Process.monitor(pid)
+          catch_exit(GenServer.call(pid, :boom, @wait))
+          assert_receive {:DOWN, ^ref, :process, ^pid, {:bad_call, :boom}}, @wait
+          Logger.flush()
+        end)
+
+      assert log =~ "GenServer #{inspect(pid)} terminating"
+      assert log =~ "** (stop) bad call: :boom"
+      assert log =~ "Last message (from #{inspect(self())}): :boom"
+      assert log =~ "Client #{inspect(self())} is alive"
+    end
+
+    for _ <- 1..50 do
+      {:ok, n} = Ferrotp.start_link(:counter, 0, on: host, name: PortTestRestarted)
+      assert :sys.terminate(n, :normal) == :ok
+      refute Process.whereis(PortTestRestarted) == n
+    end
   end
 
   test "Process.exit(pid, :kill) reads :killed to links and monitors", %{host: host} do

@@ -19,7 +19,7 @@
 %%
 %% A proxy traps exits, so both kinds of exit signal reach it as
 %% `{''EXIT'', From, Reason}'; it tells them apart by its links (see
-%% `exit_kind/2') and forwards each as what it was, so the Rust process
+%% `ferrotp:exit_kind/2') and forwards each as what it was, so the Rust process
 %% acts as an Erlang process would: `kill' kills it even when it traps
 %% exits (`killed'), `normal' from another process is ignored unless it
 %% traps exits, and a trapping one gets `{''EXIT'', From, Reason}' with
@@ -137,7 +137,7 @@ loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send, held := Hel
         {'EXIT', From, Reason} = Signal ->
             F = ferrotp_port_pids:to_port(Tab, From),
             R = ferrotp_port_pids:to_port(Tab, Reason),
-            case exit_kind(From, Reason) of
+            case ferrotp:exit_kind(From, Reason) of
                 exit2 ->
                     write(Port, [term_to_binary({26, F, X}) | term_to_binary(R)]);
                 link ->
@@ -236,68 +236,10 @@ die_of(Reason, Replies) ->
             receive after infinity -> ok end
     end.
 
-%% gen_server's `{gen_server, terminate}' report (OTP 25's error_info/8),
-%% for Logger and Elixir's translator; the Rust process's state is not
-%% known here.
+%% gen_server's `{gen_server, terminate}' report (ferrotp:report_crash/3);
+%% the Rust process's state is not known here.
 report_crash(Reason, Last) ->
-    {LastMessage, Client} = last_message(Last),
-    Name = case process_info(self(), registered_name) of
-               {registered_name, N} -> N;
-               _ -> self()
-           end,
-    logger:error(#{label => {gen_server, terminate},
-                   name => Name,
-                   last_message => LastMessage,
-                   state => {ferrotp_port, rust_process},
-                   log => [],
-                   reason => Reason,
-                   client_info => client_info(Client)},
-                 #{domain => [otp],
-                   report_cb => fun gen_server:format_log/2,
-                   error_logger => #{tag => error,
-                                     report_cb => fun gen_server:format_log/1}}).
-
-%% What gen_server reports as the last message, and who sent it.
-last_message({'$gen_call', From, Request}) -> {Request, From};
-last_message({system, _From, {terminate, _}}) -> {[], undefined};
-last_message(Msg) -> {Msg, undefined}.
-
-%% gen_server:client_stacktrace/1 (OTP 25).
-client_info({Pid, _Tag}) when is_pid(Pid) ->
-    client_info(Pid);
-client_info(Pid) when is_pid(Pid), node(Pid) =:= node() ->
-    case process_info(Pid, [current_stacktrace, registered_name]) of
-        undefined -> {Pid, dead};
-        [{current_stacktrace, Stack}, {registered_name, []}] -> {Pid, {Pid, Stack}};
-        [{current_stacktrace, Stack}, {registered_name, Name}] -> {Pid, {Name, Stack}}
-    end;
-client_info(Pid) when is_pid(Pid) ->
-    {Pid, remote};
-client_info(_) ->
-    undefined.
-
-%% Whether `{'EXIT', From, Reason}' (this proxy traps exits) came from
-%% `exit(Self, Reason)' or from the death of a linked process. The BEAM
-%% removes a link when its exit signal arrives, and sends one only when
-%% the linked process ends: so `From' still linked, or still alive, sent
-%% `exit/2'. `kill' never comes from `exit/2' (it kills the proxy). A
-%% process that sent `exit/2' and died at once reads as a link exit, which
-%% the Rust process handles the same way (see the module doc).
-exit_kind(_From, kill) ->
-    link;
-exit_kind(From, _Reason) when is_pid(From) ->
-    {links, Links} = process_info(self(), links),
-    case lists:member(From, Links) of
-        true -> exit2;
-        false when node(From) =:= node() ->
-            case is_process_alive(From) of
-                true -> exit2;
-                false -> link
-            end;
-        false -> link
-    end;
-exit_kind(_Port, _Reason) ->
-    link.
+    ferrotp:report_crash(Reason, Last, {ferrotp_port, rust_process}).
 
 %% A closed port means the host is ending, and this proxy with it.
 write(Port, Frame) ->

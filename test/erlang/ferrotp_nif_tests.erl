@@ -31,6 +31,7 @@ nif_test_() ->
      ?T(a_linked_process_exiting_with_kill_is_an_ordinary_reason),
      ?T(a_message_shaped_like_a_proxy_request_is_only_a_message),
      ?T(a_rust_supervisor_counts_and_finds_its_beam_children),
+     ?T(the_status_header_names_a_named_server_as_a_gen_servers_does),
      ?T(start_timeout_kills_a_slow_init_as_gen_server_does),
      ?T(hibernate_after_shrinks_an_idle_proxy),
      ?T(a_proxy_after_a_call_is_no_larger_than_a_gen_server),
@@ -580,6 +581,20 @@ a_rust_supervisor_counts_and_finds_its_beam_children() ->
                   [{specs, 1}, {active, 0}, {supervisors, 0}, {workers, 0}]}, Expected),
     ?assertEqual(Expected,
                  Run(fun(Flags, Specs) -> ferrotp_nif:start_link(supervisor, {Flags, Specs}, []) end)).
+
+%% sys:get_status/1's header names a server started with a name by its
+%% name, printed as gen_server prints it (unquoted).
+the_status_header_names_a_named_server_as_a_gen_servers_does() ->
+    Header = fun(P) ->
+        {status, P, _, [_, _, _, _, Misc]} = sys:get_status(P),
+        proplists:get_value(header, Misc)
+    end,
+    {ok, G} = gen_server:start_link({local, 'Elixir.Ferrotp.StatusB'},
+                                    ferrotp_nif_tests_counter, 0, []),
+    {ok, R} = ferrotp_nif:start_link(counter, 0, [{name, 'Elixir.Ferrotp.StatusR'}]),
+    ?assertEqual("Status for generic server Elixir.Ferrotp.StatusB", Header(G)),
+    ?assertEqual("Status for generic server Elixir.Ferrotp.StatusR", Header(R)),
+    [stop(P) || P <- [R, G]].
 
 %% @private A logger handler (crash_reports_say_what_a_gen_servers_say):
 %% every event to the test's process.

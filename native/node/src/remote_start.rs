@@ -95,6 +95,20 @@ impl BeamStarter {
         let fixed = *self.peer.lock().unwrap_or_else(|p| p.into_inner());
         fixed.or_else(|| self.dist.nodes().into_iter().next())
     }
+
+    /// Where a supervisor `ctx` starts its BEAM children. An OTP supervisor
+    /// runs their starts on its own node; a Rust node has no Erlang code,
+    /// so they run on the BEAM node of a process the supervisor is linked
+    /// to (its parent, when a BEAM process started it: the node that asked
+    /// for the tree, where its modules surely are), else on [`Self::peer`].
+    fn peer_for(&self, ctx: &Process) -> Option<NodeName> {
+        let connected = self.dist.nodes();
+        ctx.links()
+            .into_iter()
+            .filter_map(|p| NodeName::from_atom(p.node).ok())
+            .find(|n| connected.contains(n))
+            .or_else(|| self.peer())
+    }
 }
 
 fn no_beam_node(module: Atom, function: Atom, args: Vec<Term>) -> Term {
@@ -121,7 +135,7 @@ impl RemoteStarter for BeamStarter {
         args: Vec<Term>,
     ) -> BoxFuture<'a, Result<Started, Term>> {
         Box::pin(async move {
-            let Some(peer) = self.peer() else {
+            let Some(peer) = self.peer_for(ctx) else {
                 return Err(no_beam_node(module, function, args));
             };
             let bridge_args = vec![
@@ -165,7 +179,9 @@ impl RemoteStarter for BeamStarter {
                 }),
                 Some([error, reason]) if error.is_atom("error") => Err(reason.clone()),
                 _ if result.is_atom("ignore") => Ok(Started::Ignore),
-                _ => Err(Term::tuple(vec![Term::atom("bad_return"), result])),
+                // As OTP's supervisor takes any other value (`What ->
+                // {error, What}`): an exception's `{'EXIT', Why}` too.
+                _ => Err(result),
             }
         })
     }

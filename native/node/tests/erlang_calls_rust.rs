@@ -238,7 +238,7 @@ async fn sys_replace_state_and_global_names_from_a_beam_node() {
 /// With two BEAM nodes connected, `sys:replace_state/2`'s fun runs on the
 /// caller's node: there, and only there, is its module loaded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sys_replace_state_runs_the_fun_on_the_callers_node() {
+async fn sys_replace_state_and_beam_children_run_on_the_callers_node() {
     if !have_erl() {
         return;
     }
@@ -248,7 +248,10 @@ async fn sys_replace_state_runs_the_fun_on_the_callers_node() {
     let src = only_b.join("only_b.erl");
     std::fs::write(
         &src,
-        "-module(only_b).\n-export([add/1]).\nadd(K) -> fun(N) -> N + K end.\n",
+        "-module(only_b).\n-export([add/1, start_link/0, boom/0]).\n\
+         add(K) -> fun(N) -> N + K end.\n\
+         start_link() -> {ok, spawn_link(fun() -> receive stop -> ok end end)}.\n\
+         boom() -> error(boom).\n",
     )
     .expect("write only_b.erl");
     let compiled = std::process::Command::new("erlc")
@@ -290,6 +293,21 @@ async fn sys_replace_state_runs_the_fun_on_the_callers_node() {
                     &format!("sys:replace_state({{counter, '{n}'}}, only_b:add(5))."),
                 )
                 .await,
+                // A Rust supervisor started from b starts its BEAM children
+                // on b (an OTP supervisor's starts run on its own node; the
+                // Rust node's is the node of its parent), and reads a start
+                // that raised as OTP's does: `{error, {{'EXIT', Why}, Child}}`.
+                eval(
+                    &mut ctx,
+                    eb,
+                    &format!("{{ok, S}} = ferrotp:start_link('{n}', supervisor, \
+                              {{#{{}}, [#{{id => w, start => {{only_b, start_link, []}}}}]}}), \
+                              [{{w, W, worker, _}}] = supervisor:which_children(S), \
+                              {{error, {{{{'EXIT', {{boom, _}}}}, _}}}} = \
+                                  supervisor:start_child(S, #{{id => x, start => {{only_b, boom, []}}}}), \
+                              unlink(S), exit(S, shutdown), node(W) =:= node()."),
+                )
+                .await,
             ]
         })
         .await
@@ -302,4 +320,5 @@ async fn sys_replace_state_runs_the_fun_on_the_callers_node() {
         "only_b is not on node a"
     );
     assert_eq!(results[1], Term::Int(5), "{}", text(&results[1]));
+    assert_eq!(results[2], Term::atom("true"), "{}", text(&results[2]));
 }

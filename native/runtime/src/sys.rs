@@ -225,9 +225,9 @@ pub(crate) fn status_term(
 ) -> Term {
     let sys_state = Term::atom(if suspended { "suspended" } else { "running" });
     let me = ctx.pid();
-    // As gen_server prints it (`~tp`): an atom quoted where Erlang quotes it.
+    // As gen_server prints it: a name unquoted.
     let name = match ctx.registered_name() {
-        Some(n) => Term::Atom(n).to_string(),
+        Some(n) => n.as_str().to_owned(),
         None => format!("<0.{}.{}>", me.id, me.serial),
     };
     let pair = |k: &str, v: Term| Term::tuple(vec![charlist(k), v]);

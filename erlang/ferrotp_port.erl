@@ -28,6 +28,7 @@
 %% | from the port program                        | what the host does                  |
 %% |----------------------------------------------|-------------------------------------|
 %% | `{31, ReqId, Host, Flags, PidOrReason}'       | `ferrotp:start_link' returns        |
+%% | `{22, X, Host}' + `{'$ferrotp_port', starting, ReqId}' | X (being started) has its proxy from now: its init acts as that pid |
 %% | `{22, X, To}' / `{2, _, To}' + `Msg'          | `To ! Msg'                          |
 %% | `{6, X, _, Name}' + `Msg'                     | `Name ! Msg'                        |
 %% | `{33, X, Alias}' + `Msg'                      | `Alias ! Msg'                       |
@@ -322,9 +323,13 @@ spawn_reply(ReqId, Result, #{tab := Tab} = S) ->
                     gen_server:reply(From, {error, killed}),
                     {noreply, S1};
                 false ->
+                    %% As a gen_server whose init failed: the caller has
+                    %% its answer, then the proxy exits with the reason.
                     erase({early_down, ReqId}),
-                    exit_proxy(P, normal),
-                    gen_server:reply(From, {error, from_port(Result, S)}),
+                    Reason = from_port(Result, S),
+                    forget(P, S),
+                    gen_server:reply(From, {error, Reason}),
+                    exit_proxy(P, failed_start_reason(Reason)),
                     {noreply, S1}
             end;
         error ->
@@ -333,6 +338,29 @@ spawn_reply(ReqId, Result, #{tab := Tab} = S) ->
                 write(S, [term_to_binary({26, self(), Result}) | term_to_binary(kill)]),
             {noreply, S}
     end.
+
+%% X, the process `ReqId' starts, is about to run its init: its proxy
+%% stands for it from now on (a start that fails takes it back).
+starting(ReqId, X, #{tab := Tab, port_node := PortNode} = S) when node(X) =:= PortNode ->
+    case pending(S) of
+        #{ReqId := {_From, P, _TRef}} -> ets:insert(Tab, [{P, X}, {X, P}]);
+        #{} -> ok
+    end,
+    {noreply, S};
+starting(_ReqId, X, S) ->
+    protocol_error({not_a_port_pid, X}, <<>>, S).
+
+%% The proxy `P' of a start that failed: it stands for nothing any more.
+forget(P, #{tab := Tab}) ->
+    case ets:take(Tab, P) of
+        [{_, X}] -> ets:delete(Tab, X);
+        [] -> ok
+    end.
+
+%% The reason a gen_server whose start failed exits with, after
+%% proc_lib:init_ack/1: `normal' after `ignore', else the reason.
+failed_start_reason(ignore) -> normal;
+failed_start_reason(Reason) -> Reason.
 
 start_timed_out(ReqId, S) ->
     case maps:take(ReqId, pending(S)) of
@@ -393,7 +421,11 @@ frame({31, ReqId, _To, _Flags, Result}, none, S) ->
 %% SPAWN_REQUEST from a Rust supervisor: its proxy applies the start MFA
 %% (so the child links to it) and writes the SPAWN_REPLY itself.
 frame({29, ReqId, X, _GL, {M, F, _Arity}, _Opts}, {payload, Args}, S) when is_list(Args) ->
-    to_proxy(X, {apply, M, F, from_port(Args, S), ReqId}, S);
+    to_proxy(X, {apply, X, M, F, from_port(Args, S), ReqId}, S);
+%% A process we asked for tells its pid before its init runs: what it does
+%% in init comes from its proxy, the pid its caller gets.
+frame({22, X, Host}, {payload, {?TAG, starting, ReqId}}, S) when Host =:= self() ->
+    starting(ReqId, X, S);
 %% SEND, SEND_SENDER
 frame({2, _, To}, {payload, Msg}, S) ->
     send(To, Msg, S);

@@ -30,8 +30,9 @@
 %% `{register, Name, Ref}' (before ready), `{ready, X}', `{exit, Reason}'
 %% (the Rust process ended), `{host_down, Reason}' (the host or program did),
 %% `{link, Pid}', `{unlink, Pid}', `{exit2, Pid, Reason}' (the Rust process
-%% called `exit(Pid, Reason)'), `{apply, M, F, Args, ReqId}' (a Rust
-%% supervisor starts an Erlang child).
+%% called `exit(Pid, Reason)'), `{apply, X, M, F, Args, ReqId}' (a Rust
+%% supervisor starts an Erlang child). The last four also before `ready':
+%% the Rust process is in its init, which acts as this pid.
 %%
 %% A proxy is `proc_lib'-spawned and reads as a gen_server of callback
 %% module `Behaviour' does: `process_info(P, initial_call)' is `{proc_lib,
@@ -104,6 +105,11 @@ wait_ready(Host, Port, Tab) ->
             exit(Reason);
         {?TAG, Host, {host_down, Reason}} ->
             die_of(Reason);
+        {?TAG, Host, Command} when element(1, Command) =/= ready ->
+            %% The Rust process acts in its init (a supervisor starts and
+            %% stops its children): as itself, from this pid.
+            act(Command, Port, Tab),
+            wait_ready(Host, Port, Tab);
         {'EXIT', Host, Reason} ->
             die_of({port_closed, Reason})
     end.
@@ -167,24 +173,26 @@ command({exit, Reason}, S, Last) ->
     stop(Reason, Last, S);
 command({host_down, Reason}, _S, _Last) ->
     die_of(Reason);
-command({link, Pid}, S, Last) ->
-    catch link(Pid),
-    loop(S, Last);
-command({unlink, Pid}, S, Last) ->
-    unlink(Pid),
-    loop(S, Last);
-command({exit2, Pid, Reason}, S, Last) ->
-    catch exit(Pid, Reason),
-    loop(S, Last);
-command({apply, M, F, Args, ReqId}, #{port := Port, tab := Tab, x := X} = S, Last) ->
+command(Command, #{port := Port, tab := Tab} = S, Last) ->
+    act(Command, Port, Tab),
+    loop(S, Last).
+
+%% What the Rust process asks the BEAM to do as this pid.
+act({link, Pid}, _Port, _Tab) ->
+    catch link(Pid);
+act({unlink, Pid}, _Port, _Tab) ->
+    unlink(Pid);
+act({exit2, Pid, Reason}, _Port, _Tab) ->
+    catch exit(Pid, Reason);
+act({apply, X, M, F, Args, ReqId}, Port, Tab) ->
     %% A Rust supervisor starts an Erlang child: the child links to this
-    %% proxy, as an OTP supervisor's children link to the supervisor.
+    %% proxy and names it first in its `$ancestors', as an OTP
+    %% supervisor's children do the supervisor.
     Returned = (catch apply(M, F, Args)),
     Reply = {31, ReqId, X, 1, ferrotp_port_pids:to_port(Tab, Returned)},
-    write(Port, term_to_binary(Reply)),
-    loop(S, Last);
-command(_Other, S, Last) ->
-    loop(S, Last).
+    write(Port, term_to_binary(Reply));
+act(_Other, _Port, _Tab) ->
+    ok.
 
 %% The Rust process has ended with `Reason': the proxy ends with it, and
 %% answers the `sys:terminate' calls it held last thing before it exits

@@ -890,6 +890,59 @@ a_rust_supervisor_in_the_port_owns_an_erlang_child_test_() ->
         end)
     end}.
 
+%% Side by side with an OTP supervisor: the Erlang children a Rust
+%% supervisor starts in its init are linked to it and name it first in
+%% their `$ancestors', so a child that traps exits takes the supervisor's
+%% `shutdown' as its parent's: terminate/2 runs, in reverse start order,
+%% and stop returns at once (with `shutdown => infinity' too).
+erlang_children_have_the_rust_supervisor_as_parent_as_in_otp_test_() ->
+    {timeout, 60, fun() ->
+        with_host(fun(Host) ->
+            Rust = fun(Flags, Specs) -> ferrotp:start_link(Host, supervisor, {Flags, Specs}) end,
+            Erlang = fun(Flags, Specs) ->
+                supervisor:start_link(ferrotp_port_tests_sup, {flags, Flags, Specs})
+            end,
+            Expected = {
+                [{a, [sup, me], [sup]}, {b, [sup, me], [sup]}],
+                [{a, [sup], true}, {b, [sup], true}],
+                [{b, shutdown}, {a, shutdown}],
+                prompt
+            },
+            ?assertEqual(Expected, parent_and_shutdown(Erlang)),
+            ?assertEqual(Expected, parent_and_shutdown(Rust))
+        end)
+    end}.
+
+%% Side by side with an OTP supervisor: a supervisor whose start fails
+%% (a child that does not start, bad flags, a bad child spec) returns the
+%% error and then exits with its reason, so its linked caller gets
+%% `{'EXIT', Sup, Reason}' (a caller that does not trap exits dies of it).
+a_failed_start_exits_with_the_reason_as_in_otp_test_() ->
+    {timeout, 60, fun() ->
+        with_host(fun(Host) ->
+            Rust = fun(Flags, Specs) -> ferrotp:start_link(Host, supervisor, {Flags, Specs}) end,
+            Erlang = fun(Flags, Specs) ->
+                supervisor:start_link(ferrotp_port_tests_sup, {flags, Flags, Specs})
+            end,
+            Failing = #{id => a, start => {ferrotp_port_tests_trapper, fail, [nope]}},
+            Why = {shutdown, {failed_to_start_child, a, nope}},
+            ?assertEqual({{error, Why}, Why}, failed_start(Erlang, #{}, [Failing], Host)),
+            ?assertEqual({{error, Why}, Why}, failed_start(Rust, #{}, [Failing], Host)),
+            Cases = [
+                {#{strategy => sideways}, []},
+                {#{}, [#{id => a, start => not_an_mfa}]}
+            ],
+            [begin
+                 {{error, Reason}, Reason} = Otp = failed_start(Erlang, Flags, Specs, Host),
+                 ?assertEqual(Otp, failed_start(Rust, Flags, Specs, Host))
+             end
+             || {Flags, Specs} <- Cases],
+            %% A caller that does not trap exits dies of the reason.
+            ?assertEqual(Why, untrapped_failed_start(Erlang, [Failing])),
+            ?assertEqual(Why, untrapped_failed_start(Rust, [Failing]))
+        end)
+    end}.
+
 %%%===================================================================
 %%% helpers
 %%%===================================================================
@@ -977,3 +1030,52 @@ read_os_pid(Vm) ->
         {Vm, {exit_status, S}} -> error({vm_exited, S})
     after 30000 -> error(no_os_pid)
     end.
+
+%% Starts a supervisor with `Start' over two trapping Erlang children,
+%% stops it: each child's `$ancestors' and links in its init, its links
+%% afterwards (and whether it is still alive), the terminate/2 calls in
+%% order, and whether stop returned within 4 s. The supervisor reads `sup',
+%% the caller `me'.
+parent_and_shutdown(Start) ->
+    Me = self(),
+    Child = fun(Id, Shutdown) ->
+        #{id => Id, shutdown => Shutdown,
+          start => {ferrotp_port_tests_trapper, start_link, [Id, Me]}}
+    end,
+    {ok, Sup} = Start(#{strategy => one_for_one}, [Child(a, 5000), Child(b, infinity)]),
+    Name = fun(P) when P =:= Sup -> sup; (P) when P =:= Me -> me; (P) -> P end,
+    Inits = [receive
+                 {started, Id, Pid, Ancestors, Links} ->
+                     {Id, Pid, [Name(A) || A <- Ancestors], [Name(L) || L <- Links]}
+             after ?WAIT -> error({not_started, Id})
+             end
+             || Id <- [a, b]],
+    After = [{Id, [Name(L) || {links, Ls} <- [process_info(Pid, links)], L <- Ls],
+              is_process_alive(Pid)}
+             || {Id, Pid, _, _} <- Inits],
+    T0 = erlang:monotonic_time(millisecond),
+    Stopper = spawn_link(fun() -> exit(gen_server:stop(Sup)) end),
+    Stopped = receive {'EXIT', Stopper, ok} -> erlang:monotonic_time(millisecond) - T0
+              after ?WAIT -> exit(Stopper, kill), never
+              end,
+    Terminated = [receive {terminated, Id, _, Reason} -> {Id, Reason} after 5000 -> none end
+                  || _ <- [1, 2]],
+    {[{Id, As, Ls} || {Id, _, As, Ls} <- Inits], After, Terminated,
+     case Stopped of never -> never; Ms when Ms < 4000 -> prompt; Ms -> {slow, Ms} end}.
+
+%% `Start(Flags, Specs)' (expected to fail) from this trapping process:
+%% what it returned, and the reason of the exit signal the supervisor then
+%% sends this caller (`none' if none comes).
+failed_start(Start, Flags, Specs, Host) ->
+    Returned = Start(Flags, Specs),
+    Exit = receive {'EXIT', From, Reason} when From =/= Host -> Reason after 3000 -> none end,
+    {Returned, Exit}.
+
+%% The reason a caller that does not trap exits dies of, after a failed
+%% `Start(#{}, Specs)'.
+untrapped_failed_start(Start, Specs) ->
+    {Pid, M} = spawn_monitor(fun() ->
+        Start(#{}, Specs),
+        receive after ?WAIT -> exit(survived) end
+    end),
+    receive {'DOWN', M, process, Pid, Reason} -> Reason after ?WAIT * 2 -> error(no_down) end.

@@ -14,11 +14,20 @@
 //! - `monitor`: the host monitors the new process under `ReqId` from its
 //!   first instant, so it always learns how the process ends
 //!   (`MONITOR_P_EXIT`) and ends the BEAM proxy the same way.
+//!
+//! Before `init` runs, the new process tells the host its pid:
+//! `{22, X, Host}` + `{'$ferrotp_port', starting, ReqId}`. The host then
+//! knows X's proxy (the pid the caller will get) while `init` runs, so
+//! whatever X does in `init` (a supervisor starting its BEAM children, a
+//! link, a send) comes from that proxy, as an OTP process's `init` acts
+//! under its own pid.
 
+use dist::control::ControlMessage;
 use etf::Term;
-use ferrotp::start::{self, RemoteParent, Started};
+use ferrotp::start::{self, Body, RemoteParent, Started};
 use ferrotp::{behaviours, Node};
 
+use crate::frame::Frame;
 use crate::outbox::Outbox;
 use crate::program::spawn_reply;
 use crate::signals::SpawnRequest;
@@ -33,7 +42,7 @@ const MONITOR_FLAG: u32 = 2;
 pub fn handle(node: &Node, outbox: &Outbox, req: SpawnRequest) {
     let (node, outbox) = (node.clone(), outbox.clone());
     node.handle().clone().spawn(async move {
-        let reply = match start(&node, &req).await.map(Started::into_pid) {
+        let reply = match start(&node, &outbox, &req).await.map(Started::into_pid) {
             Ok(Ok(pid)) => {
                 let mut flags = LINK_FLAG;
                 if req.has_opt("monitor") {
@@ -48,12 +57,12 @@ pub fn handle(node: &Node, outbox: &Outbox, req: SpawnRequest) {
     });
 }
 
-async fn start(node: &Node, req: &SpawnRequest) -> Result<Started, Term> {
+async fn start(node: &Node, outbox: &Outbox, req: &SpawnRequest) -> Result<Started, Term> {
     let arg = match (req.function.as_str(), req.args.as_slice()) {
         ("start_link", [arg]) => arg.clone(),
         _ => return Err(behaviours::undef(req.behaviour, req.function, &req.args)),
     };
-    let body = behaviours::body(req.behaviour, arg)?;
+    let body = announced(behaviours::body(req.behaviour, arg)?, outbox, req);
     let parent = match req.opt("parent") {
         Some(Term::Pid(p)) => *p,
         _ => req.from,
@@ -62,4 +71,25 @@ async fn start(node: &Node, req: &SpawnRequest) -> Result<Started, Term> {
         .has_opt("monitor")
         .then(|| (req.from, req.req_id.clone()));
     start::start_body_remote(node, RemoteParent { parent, monitor }, Vec::new(), body).await
+}
+
+/// `body`, preceded by the frame that tells the host the new pid:
+/// `{22, X, Host}` + `{'$ferrotp_port', starting, ReqId}`, written before
+/// anything the process itself sends (one outbox, in order).
+fn announced(body: Body, outbox: &Outbox, req: &SpawnRequest) -> Body {
+    let (outbox, host, req_id) = (outbox.clone(), req.from, req.req_id.clone());
+    Box::new(move |ctx, init| {
+        outbox.push(&Frame::new(
+            ControlMessage::SendSender {
+                from: ctx.pid(),
+                to: host,
+            },
+            Some(Term::tuple(vec![
+                Term::atom("$ferrotp_port"),
+                Term::atom("starting"),
+                Term::Reference(req_id),
+            ])),
+        ));
+        body(ctx, init)
+    })
 }

@@ -322,3 +322,72 @@ async fn sys_replace_state_and_beam_children_run_on_the_callers_node() {
     assert_eq!(results[1], Term::Int(5), "{}", text(&results[1]));
     assert_eq!(results[2], Term::atom("true"), "{}", text(&results[2]));
 }
+
+/// A Rust node's supervisor stops its BEAM children as an OTP supervisor
+/// does, although they run behind a bridge on the BEAM node: `brutal_kill`
+/// kills a child that traps exits (its `terminate/2` never runs), and a
+/// child slower than its shutdown timeout is killed once it is up; either
+/// way the child is dead when `gen_server:stop/1` of the supervisor returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beam_children_of_a_rust_supervisor_are_killed_as_otp_kills_them() {
+    if !have_erl() {
+        return;
+    }
+    let beams = compile_erlang();
+    let src = beams.join("slow_trapper.erl");
+    std::fs::write(
+        &src,
+        "-module(slow_trapper).\n-behaviour(gen_server).\n\
+         -export([start_link/1, init/1, handle_call/3, handle_cast/2, terminate/2]).\n\
+         start_link(Report) -> gen_server:start_link(?MODULE, Report, []).\n\
+         init(Report) -> process_flag(trap_exit, true), {ok, Report}.\n\
+         handle_call(_, _, S) -> {reply, ok, S}.\n\
+         handle_cast(_, S) -> {noreply, S}.\n\
+         terminate(Reason, Report) -> Report ! {terminating, self(), Reason}, timer:sleep(2000).\n",
+    )
+    .expect("write slow_trapper.erl");
+    let compiled = std::process::Command::new("erlc")
+        .arg("-o")
+        .arg(&beams)
+        .arg(&src)
+        .status()
+        .expect("erlc runs");
+    assert!(compiled.success());
+    let epmd = Epmd::start();
+    let rust = Rust::start(&epmd, "c11").await;
+    let erl = Erl::start_with(&epmd, "c11", &["-pa", beams.to_str().expect("utf-8 path")]);
+    erl.connect(&rust.hidden).await;
+    rust.hidden.start_beam_children(None);
+    let n = rust.name().to_string();
+    let e = erl.name;
+    // Each evaluation keeps its bindings: `V` tells the two apart.
+    let stop = |shutdown: &str, v: &str| {
+        format!(
+            "Me{v} = self(), \
+             {{ok, S{v}}} = ferrotp:start_link('{n}', supervisor, {{#{{}}, \
+                 [#{{id => a, start => {{slow_trapper, start_link, [Me{v}]}}, shutdown => {shutdown}}}]}}), \
+             [{{a, A{v}, worker, _}}] = supervisor:which_children(S{v}), \
+             unlink(S{v}), \
+             T{v} = erlang:monotonic_time(millisecond), \
+             ok = gen_server:stop(S{v}), \
+             Ms{v} = erlang:monotonic_time(millisecond) - T{v}, \
+             {{is_process_alive(A{v}), Ms{v} < 1500, \
+              receive {{terminating, A{v}, R{v}}} -> R{v} after 100 -> no_terminate end}}."
+        )
+    };
+    let (brutal, timeout) = (stop("brutal_kill", "1"), stop("300", "2"));
+    let results = rust
+        .hidden
+        .runtime()
+        .run(move |mut ctx| async move {
+            vec![
+                eval(&mut ctx, e, &brutal).await,
+                eval(&mut ctx, e, &timeout).await,
+            ]
+        })
+        .await
+        .expect("driver process");
+    let _ = std::fs::remove_dir_all(&beams);
+    assert_eq!(text(&results[0]), "{false,true,no_terminate}");
+    assert_eq!(text(&results[1]), "{false,true,shutdown}");
+}

@@ -34,6 +34,10 @@ use super::flags::{AutoShutdown, Strategy, SupFlags};
 use super::report::{self, Offender};
 use super::restart::Intensity;
 
+/// How long a stand-in (a BEAM child's bridge on its node) may take to end
+/// after its child before it is killed.
+const STAND_IN_GRACE: Duration = Duration::from_secs(5);
+
 /// What the supervisor is started with: typed (Rust) or terms (a start
 /// MFA `{supervisor, start_link, [Flags, Specs]}` from anywhere).
 pub(crate) enum InitArg {
@@ -1046,7 +1050,7 @@ impl Sup {
             return;
         };
         let shown = self.shown.remove(p).unwrap_or(*p);
-        if let Err(reason) = self.shutdown(spec, *p).await {
+        if let Err(reason) = self.shutdown(spec, *p, shown).await {
             report::error(
                 &self.name,
                 "shutdown_error",
@@ -1056,12 +1060,18 @@ impl Sup {
         }
     }
 
-    /// `shutdown/1`: see the `shutdown` field of [`ChildSpec`].
-    async fn shutdown(&mut self, spec: &ChildSpec, pid: Pid) -> Result<(), Term> {
-        let mref = self.ctx.monitor(&pid);
+    /// `shutdown/1`: see the `shutdown` field of [`ChildSpec`]. `pid` is
+    /// the managed pid, `child` the child's own ([`Sup::shown`]). Through a
+    /// stand-in, `shutdown` goes to the stand-in, which passes it on as the
+    /// child's parent; but the child itself is monitored and, when it comes
+    /// to that, killed, as an OTP supervisor monitors and kills its child
+    /// (killing the stand-in would reach the child as a trappable
+    /// `killed`). The stand-in ends after it.
+    async fn shutdown(&mut self, spec: &ChildSpec, pid: Pid, child: Pid) -> Result<(), Term> {
+        let mref = self.ctx.monitor(&child);
         let reason = match spec.shutdown {
             Shutdown::BrutalKill => {
-                self.ctx.exit(&pid, exit::kill());
+                self.ctx.exit(&child, exit::kill());
                 self.wait_down(&mref, None).await
             }
             Shutdown::Timeout(ms) => {
@@ -1069,7 +1079,7 @@ impl Sup {
                 match self.wait_down(&mref, Some(Duration::from_millis(ms))).await {
                     Some(r) => Some(r),
                     None => {
-                        self.ctx.exit(&pid, exit::kill());
+                        self.ctx.exit(&child, exit::kill());
                         self.wait_down(&mref, None).await
                     }
                 }
@@ -1080,8 +1090,22 @@ impl Sup {
             }
         }
         .unwrap_or_else(exit::noproc);
+        if child != pid {
+            self.stand_in_gone(pid).await;
+        }
         let reason = self.unlink_flush(pid, reason).await;
         shutdown_result(spec, reason)
+    }
+
+    /// Waits for a stand-in to end after its child (it exits with the
+    /// child's reason); one that does not (a child its start did not link
+    /// to it) is killed.
+    async fn stand_in_gone(&mut self, pid: Pid) {
+        let mref = self.ctx.monitor(&pid);
+        if self.wait_down(&mref, Some(STAND_IN_GRACE)).await.is_none() {
+            self.ctx.exit(&pid, exit::kill());
+            self.wait_down(&mref, None).await;
+        }
     }
 
     async fn wait_down(&mut self, mref: &Reference, timeout: Option<Duration>) -> Option<Term> {

@@ -108,7 +108,18 @@ fn spawn_counter(p: &mut PortProgram, host: Pid, req: u32, arg: Term) -> Term {
         },
         Some(Term::List(vec![arg])),
     ));
-    match p.receive().control {
+    // A process that is spawned first tells the host its pid
+    // (`{'$ferrotp_port', starting, ReqId}`, before its init runs); then
+    // the reply comes.
+    let mut frame = p.receive();
+    if let (ControlMessage::SendSender { to, .. }, Some(Term::Tuple(items))) =
+        (&frame.control, &frame.payload)
+    {
+        if *to == host && items.get(1).is_some_and(|t| t.is_atom("starting")) {
+            frame = p.receive();
+        }
+    }
+    match frame.control {
         ControlMessage::SpawnReply { req_id, result, .. } => {
             assert_eq!(req_id, vm_ref(req));
             result

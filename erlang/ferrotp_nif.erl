@@ -68,8 +68,9 @@ start_link(Behaviour, Arg) ->
 %% gen_server: `{ok, Pid}', `{error, {already_started, Pid}}' when the name
 %% is taken, `{error, Reason}' when init fails (the process then exits with
 %% `Reason'), `{error, timeout}' when init takes longer than the option
-%% `{timeout, Ms}' (the process is killed), `{error, {unknown_behaviour,
-%% Behaviour}}'.
+%% `{timeout, Ms}' (the process is killed), and for a behaviour that is
+%% not registered `{error, {undef, [{Behaviour, start_link, [Arg], []}]}}',
+%% as in port and node modes.
 -spec start_link(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
 start_link(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
     case ferrotp:where(proplists:get_value(name, Opts)) of

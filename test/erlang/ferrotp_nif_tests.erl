@@ -25,7 +25,7 @@ nif_test_() ->
      ?T(gen_server_stop_ends_it_normally),
      ?T(gen_server_stop_with_a_timeout_ends_it_with_the_reason),
      ?T(registered_name_works_and_is_unique),
-     ?T(unknown_behaviour_is_an_error),
+     ?T(an_unknown_behaviour_is_undef_as_in_every_mode),
      ?T(a_failed_start_leaves_what_a_gen_server_leaves),
      ?T(crash_reports_say_what_a_gen_servers_say),
      ?T(a_linked_process_exiting_with_kill_is_an_ordinary_reason),
@@ -432,14 +432,16 @@ spawn_opt_reaches_the_proxy() ->
     ?assertEqual(0, gen_server:call(Pid, value)),
     stop(Pid).
 
-%% As a gen_server whose init fails: the start returns the error, and the
-%% process exits with it (a caller that does not trap exits dies of it).
-unknown_behaviour_is_an_error() ->
+%% A behaviour that is not registered is `undef', as `apply/3' of a missing
+%% function (and as in port and node modes); as for a gen_server whose init
+%% fails, the process exits with it (a caller that does not trap exits dies).
+an_unknown_behaviour_is_undef_as_in_every_mode() ->
     in_fresh_process(fun() ->
         process_flag(trap_exit, true),
-        ?assertEqual({error, {unknown_behaviour, no_such_behaviour}},
+        Undef = {undef, [{no_such_behaviour, start_link, [0], []}]},
+        ?assertEqual({error, Undef},
                      ferrotp_nif:start_link(no_such_behaviour, 0, [])),
-        ?assertEqual([{unknown_behaviour, no_such_behaviour}], exits(1))
+        ?assertEqual([Undef], exits(1))
     end).
 
 %% What a failed start leaves, side by side with gen_server:start_link/4

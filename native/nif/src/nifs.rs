@@ -87,11 +87,14 @@ fn start<'a>(
         Term::Atom(a) => a,
         _ => return Err(rustler::Error::BadArg),
     };
+    let arg = from_beam(arg).map_err(bad)?;
     let Some(behaviour) = ferrotp::behaviours::behaviour(name) else {
-        let reason = Term::Tuple(vec![Term::atom("unknown_behaviour"), Term::Atom(name)]);
+        // As in port and node modes, and as `apply/3` of a missing
+        // function: `{undef, [{Behaviour, start_link, [Arg], []}]}`.
+        let reason = ferrotp::behaviours::undef(name, etf::Atom::new("start_link"), &[arg]);
         return Ok((atom::error(), to_beam(env, &reason)).encode(env));
     };
-    let body = match behaviour.body(from_beam(arg).map_err(bad)?) {
+    let body = match behaviour.body(arg) {
         Ok(body) => body,
         Err(reason) => return Ok((atom::error(), to_beam(env, &reason)).encode(env)),
     };

@@ -274,7 +274,7 @@ next({stop, Crashed, Reason}, Msg, _Proc, _Hib) -> stop(Crashed, Reason, Msg);
 %% sender's): the Rust process cannot be given it, so it ends with a
 %% reason that says so, and a crash report, rather than lose it quietly.
 next({error, Why}, Msg, _Proc, _Hib) ->
-    stop(true, {ferrotp_unreadable_message, Why}, Msg).
+    stop({crash, []}, {ferrotp_unreadable_message, Why}, Msg).
 
 %% gen:reply/2, inline, with the reply message {Tag, Reply} the NIF built:
 %% an OTP 24+ tag's reply goes to its alias (dropped if the caller gave
@@ -437,9 +437,9 @@ request(demonitor, RustRef) ->
 
 %% The Rust process has died: the proxy dies with its reason, once it
 %% has done what the Rust process asked of the BEAM before it died.
-stop(true, Reason, LastMsg) ->
+stop({crash, State}, Reason, LastMsg) ->
     flush_requests(),
-    report_crash(Reason, LastMsg),
+    report_crash(Reason, LastMsg, State),
     exit(Reason);
 stop(false, Reason, _LastMsg) ->
     flush_requests(),
@@ -493,8 +493,12 @@ orderly({shutdown, _}) -> true;
 orderly(_) -> false.
 
 %% The report a gen_server logs when it terminates abnormally.
-report_crash(Reason, LastMsg) ->
-    ferrotp:report_crash(Reason, LastMsg, {ferrotp_nif, rust_process}).
+%% `[State]': the Rust gen_server's state as a term, as a gen_server's
+%% report shows it; a process with none to show (`[]') reads as the proxy's.
+report_crash(Reason, LastMsg, []) ->
+    ferrotp:report_crash(Reason, LastMsg, {ferrotp_nif, rust_process});
+report_crash(Reason, LastMsg, [State]) ->
+    ferrotp:report_crash(Reason, LastMsg, State).
 
 %%%===================================================================
 %%% Proxies for processes spawned from Rust

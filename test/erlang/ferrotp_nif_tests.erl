@@ -478,9 +478,9 @@ a_failed_start_leaves_what_a_gen_server_leaves_() ->
     ?assertEqual(Expected, Run(Rust, ferrotp_nif_tests_rust_named)).
 
 %% The {gen_server, terminate} report of a crash, side by side with a
-%% gen_server's: a call's request as last_message and the caller's stack as
-%% client_info; after gen_server:stop/3 with another reason, [] and
-%% undefined.
+%% gen_server's: a call's request as last_message, the caller's stack as
+%% client_info and the server's state; after gen_server:stop/3 with another
+%% reason, [] and undefined.
 crash_reports_say_what_a_gen_servers_say() ->
     in_fresh_process(fun() ->
         Handler = ferrotp_nif_tests_reports,
@@ -492,22 +492,22 @@ crash_reports_say_what_a_gen_servers_say() ->
                 Crash(P),
                 receive
                     {log, #{msg := {report, #{label := {gen_server, terminate}, name := P} = R}}} ->
-                        #{last_message := Last, client_info := Client} = R,
+                        #{last_message := Last, client_info := Client, state := State} = R,
                         {Last, case Client of
                                    {Self, {Self, Stack}} when Self =:= self(), is_list(Stack) -> caller;
                                    Other -> Other
-                               end}
+                               end, State}
                 after 5000 -> no_report
                 end
             end,
-            Beam = fun() -> ferrotp_nif_tests_counter:start_link(0) end,
-            Rust = fun() -> ferrotp_nif:start_link(counter, 0, []) end,
+            Beam = fun() -> ferrotp_nif_tests_counter:start_link(7) end,
+            Rust = fun() -> ferrotp_nif:start_link(counter, 7, []) end,
             BadCall = fun(P) -> catch gen_server:call(P, boom) end,
             Stop = fun(P) -> ok = gen_server:stop(P, other, 5000) end,
-            ?assertEqual({boom, caller}, Report(Beam, BadCall)),
-            ?assertEqual({boom, caller}, Report(Rust, BadCall)),
-            ?assertEqual({[], undefined}, Report(Beam, Stop)),
-            ?assertEqual({[], undefined}, Report(Rust, Stop))
+            ?assertEqual({boom, caller, 7}, Report(Beam, BadCall)),
+            ?assertEqual({boom, caller, 7}, Report(Rust, BadCall)),
+            ?assertEqual({[], undefined, 7}, Report(Beam, Stop)),
+            ?assertEqual({[], undefined, 7}, Report(Rust, Stop))
         after
             logger:remove_handler(Handler)
         end

@@ -4,7 +4,7 @@
 //!
 //! Every one of them answers a *step*: `ok` while the Rust process lives,
 //! `{stop, Crashed, Reason}` once it has died (the proxy then exits with
-//! `Reason`, logging a crash report when `Crashed`).
+//! `Reason`, logging a crash report when `Crashed` is `{crash, [State]}`).
 
 use etf::Term;
 use ferrotp::direct::Direct;
@@ -42,9 +42,18 @@ fn step<'a>(env: Env<'a>, step: Step) -> rustler::Term<'a> {
                 .unwrap_or_else(|_| atom::error().encode(env)),
         )
             .encode(env),
+        // `Crashed`: `false`, or `{crash, [State]}` with the state the
+        // crash report shows (`[]` when the process has none to show).
         Step::Exited(e) => {
-            let stop = to_beam(env, &Term::atom("stop"));
-            (stop, e.crashed, to_beam(env, &e.reason)).encode(env)
+            let crashed = match (e.crashed, e.state) {
+                (false, _) => Term::atom("false"),
+                (true, state) => Term::Tuple(vec![
+                    Term::atom("crash"),
+                    Term::List(state.into_iter().collect()),
+                ]),
+            };
+            let stop = Term::Tuple(vec![Term::atom("stop"), crashed, e.reason]);
+            to_beam(env, &stop)
         }
     }
 }

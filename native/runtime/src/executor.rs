@@ -55,6 +55,9 @@ pub struct Exited {
     /// opposed to being killed by an exit signal): OTP logs a crash report
     /// for these.
     pub crashed: bool,
+    /// The state a crash report shows (a gen_server's state as a term,
+    /// when it terminated abnormally); `None` when there is none to show.
+    pub state: Option<Term>,
 }
 
 /// Runs the processes of a node (see the module docs).

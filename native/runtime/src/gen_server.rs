@@ -1396,14 +1396,16 @@ async fn terminate<S: GenServer>(state: &mut S, reason: Term, ctx: &mut Process)
     if !exit::is_orderly(&reason) {
         // OTP's "** Generic server X terminating" error report.
         let name = ctx.registered_name().map(|n| n.as_str()).unwrap_or("[]");
+        let state = state.state_term();
         tracing::error!(
             target: "ferrotp::gen_server",
             pid = %ctx.pid(),
             registered_name = name,
-            state = %state.state_term(),
+            state = %state,
             reason = %reason,
             "generic server terminating"
         );
+        ctx.set_report_state(state);
     }
     reason
 }

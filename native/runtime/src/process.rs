@@ -135,6 +135,8 @@ pub(crate) struct ProcState {
     pub(crate) next_unlink_id: u64,
     /// Told the exit reason on death (used by `Node::run`).
     pub(crate) on_exit: Option<tokio::sync::oneshot::Sender<Term>>,
+    /// The state its crash report shows ([`Exited::state`]).
+    pub(crate) report_state: Option<Box<Term>>,
 }
 
 /// A process's links and monitors.
@@ -475,9 +477,14 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) -> Exited {
         }
         Ending::Signal(r) => (r, false),
     };
-    let (relations, name, on_exit) = {
+    let (relations, name, on_exit, state) = {
         let mut st = shared.state.lock();
-        (st.relations.take(), st.name.take(), st.on_exit.take())
+        (
+            st.relations.take(),
+            st.name.take(),
+            st.on_exit.take(),
+            st.report_state.take().map(|b| *b),
+        )
     };
     let Relations {
         links,
@@ -535,7 +542,11 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) -> Exited {
     if let Some(tx) = on_exit {
         let _ = tx.send(reason.clone());
     }
-    Exited { reason, crashed }
+    Exited {
+        reason,
+        crashed,
+        state: if crashed { state } else { None },
+    }
 }
 
 /// A destination for a message: a pid, a locally registered name, or a
@@ -605,6 +616,13 @@ impl std::fmt::Debug for Process {
 }
 
 impl Process {
+    /// Records the state this process's crash report shows, should it end
+    /// abnormally (a gen_server's `State` in its terminate report; see
+    /// [`Exited::state`]).
+    pub(crate) fn set_report_state(&mut self, state: Term) {
+        self.shared.state.lock().report_state = Some(Box::new(state));
+    }
+
     /// This process's pid (`self()`).
     pub fn pid(&self) -> Pid {
         self.shared.pid

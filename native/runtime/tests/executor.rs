@@ -79,7 +79,8 @@ fn executor_names_and_runs_spawned_processes() {
         exited,
         Exited {
             reason: Term::atom("boom"),
-            crashed: true
+            crashed: true,
+            state: None,
         }
     );
 }
@@ -102,7 +103,8 @@ fn exit_by_signal_is_not_a_crash() {
         exits.lock().unwrap()[0].1,
         Exited {
             reason: Term::atom("shutdown_now"),
-            crashed: false
+            crashed: false,
+            state: None,
         }
     );
 }

@@ -205,3 +205,63 @@ fn check_with_erl(dir: &Path) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Maps of more than 32 keys with atoms in their keys, whose trie order
+/// depends on the VM's atom table: `erl` prints them (`~tp`, `~w`) last
+/// trie entry first, and ferrotp reads such text back in reverse and
+/// prints it the same way. So `~tp` text of such a map encodes to the
+/// bytes `term_to_binary` gave in that VM, and decoding those bytes prints
+/// exactly what `~w` printed.
+#[test]
+fn text_of_maps_over_32_keys_keeps_the_beams_order_both_ways() {
+    if !erl_available() {
+        println!("SKIPPED: `erl` is not on PATH");
+        return;
+    }
+    let eval = r#"
+        Maps = [maps:from_list([{list_to_atom("k" ++ integer_to_list(I)), I} || I <- lists:seq(1, N)])
+                || N <- [33, 40, 100, 300]]
+            ++ [maps:from_list([{{key, I}, I * 1000} || I <- lists:seq(1, 64)]),
+                maps:from_list([{I, I} || I <- lists:seq(1, 40)] ++ [{a, 1}, {b, 2}])],
+        [io:format("~s\t~s\t~s~n", [binary:encode_hex(term_to_binary(M)),
+                                     binary:encode_hex(unicode:characters_to_binary(io_lib:format("~tp", [M]))),
+                                     binary:encode_hex(unicode:characters_to_binary(io_lib:format("~w", [M])))])
+         || M <- Maps],
+        halt()."#;
+    let out = Command::new("erl")
+        .args(["-noshell", "-eval", eval])
+        .output()
+        .expect("run erl");
+    assert!(
+        out.status.success(),
+        "erl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex from erl"))
+            .collect()
+    };
+    let lines = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut seen = 0;
+    for line in lines.lines().filter(|l| !l.is_empty()) {
+        let [bin, tp, w] = line.split('\t').collect::<Vec<_>>()[..] else {
+            panic!("malformed line from erl: {line}");
+        };
+        let (bin, tp, w) = (
+            unhex(bin),
+            String::from_utf8(unhex(tp)).expect("utf-8"),
+            String::from_utf8(unhex(w)).expect("utf-8"),
+        );
+        let from_text = etf::parse(&tp).expect("erl's ~tp text parses");
+        assert_eq!(
+            encode(&from_text),
+            bin,
+            "~tp text of {w} encodes to other bytes"
+        );
+        let decoded = etf::decode(&bin).expect("erl's bytes decode");
+        assert_eq!(decoded.to_string(), w, "decoding prints other text than ~w");
+        seen += 1;
+    }
+    assert_eq!(seen, 6, "erl printed {lines:?}");
+}

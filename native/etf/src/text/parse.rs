@@ -1003,7 +1003,13 @@ impl MapBuilder {
         self.entries.push((key, value));
     }
 
-    fn finish(self) -> Map {
+    /// The map, its entries in stored order: a map of more than 32 keys
+    /// (a hash trie in OTP) is printed last entry first (see
+    /// `print::push_map`), so it is read back in reverse.
+    fn finish(mut self) -> Map {
+        if self.entries.len() > super::print::FLATMAP_MAX {
+            self.entries.reverse();
+        }
         Map {
             entries: self.entries,
         }

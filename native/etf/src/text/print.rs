@@ -63,17 +63,34 @@ fn write_steps<'a>(f: &mut fmt::Formatter<'_>, mut todo: Vec<Step<'a>>) -> fmt::
 }
 
 /// Pushes the entries of `map` and its closing `}`, first entry on top.
+///
+/// In the order `io_lib` prints them: a map of up to 32 keys (a flatmap,
+/// its keys in order) as stored, a larger one (a hash trie) last entry
+/// first, as OTP 25 prints the reverse of its trie's order (`maps:keys/1`,
+/// `term_to_binary`'s order, which a decoded map keeps). The parser reads
+/// such a map back in reverse ([`crate::text`]), so text that `erl` printed
+/// with `~tp` encodes to the bytes that `term_to_binary` gave in that VM.
 fn push_map<'a>(todo: &mut Vec<Step<'a>>, map: &'a Map) {
     todo.push(Step::Text("}"));
-    for (i, (k, v)) in map.entries.iter().enumerate().rev() {
+    let n = map.entries.len();
+    let trie = n > FLATMAP_MAX;
+    // Printed position `p` (first is 0) holds stored entry `i`.
+    for p in (0..n).rev() {
+        let i = if trie { n - 1 - p } else { p };
+        let Some((k, v)) = map.entries.get(i) else {
+            continue;
+        };
         todo.push(Step::Term(v));
         todo.push(Step::Text(" => "));
         todo.push(Step::Term(k));
-        if i > 0 {
+        if p > 0 {
             todo.push(Step::Text(","));
         }
     }
 }
+
+/// The most keys a map has in OTP's flat form; larger maps are hash tries.
+pub(crate) const FLATMAP_MAX: usize = 32;
 
 /// Pushes `items` separated by commas, first item on top.
 fn push_seq<'a>(todo: &mut Vec<Step<'a>>, items: &'a [Term]) {

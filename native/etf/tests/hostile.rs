@@ -256,6 +256,14 @@ fn malformed_scalars_have_their_own_kinds() {
         kind(&[131, 77, 0, 0, 0, 0, 3]),
         Kind::InvalidBitString { len: 0, bits: 3 }
     );
+    // No bytes and no bits is `<<>>`, as `binary_to_term` reads it (OTP
+    // never writes it), by the tree and tape decoders alike.
+    let empty = [131, 77, 0, 0, 0, 0, 0];
+    assert_eq!(decode(&empty).unwrap(), Term::Binary(Default::default()));
+    assert_eq!(
+        etf::tape::decode(&empty).unwrap().root().to_term().unwrap(),
+        Term::Binary(Default::default())
+    );
     assert_eq!(
         kind(&[131, 90, 0, 9, 100, 0, 1, 97]),
         Kind::InvalidReference(9)

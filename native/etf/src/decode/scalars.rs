@@ -158,6 +158,10 @@ impl<'a> Decoder<'a, '_> {
         let len_at = self.pos;
         let len = self.u32()?;
         let bits = self.u8()?;
+        if len == 0 && bits == 0 {
+            // `<<>>` in this form: OTP never writes it, but reads it.
+            return Ok((0, 8));
+        }
         if !(1..=8).contains(&bits) || len == 0 {
             return Err(self.fail(len_at, Kind::InvalidBitString { len, bits }));
         }

@@ -25,7 +25,11 @@ use super::bits::BitWriter;
 /// debug build: about 1.3 KiB per level.)
 pub const MAX_DEPTH: usize = 2048;
 
-/// The largest binary [`parse`] builds from `<<...>>`, in bits (32 MiB).
+/// The largest binary [`parse`] builds from `<<...>>` in short text, in
+/// bits (32 MiB); text longer than that may hold binaries as large as
+/// itself (a printed binary takes at least a character a byte), so that
+/// `~tp` of any binary reads back, and a short text still cannot claim
+/// gigabytes (`<<0:8000000000>>`).
 const MAX_BINARY_BITS: usize = 1 << 28;
 
 /// Why text is not an Erlang term, and where.
@@ -171,6 +175,11 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// The largest binary this text may build (see [`MAX_BINARY_BITS`]).
+    fn max_binary_bits(&self) -> usize {
+        MAX_BINARY_BITS.max(self.src.len().saturating_mul(8))
+    }
+
     // ---- cursor ----
 
     fn rest(&self) -> &'a str {
@@ -632,10 +641,10 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_ws();
             self.segment(&mut w)?;
-            if w.bit_len() > MAX_BINARY_BITS {
+            if w.bit_len() > self.max_binary_bits() {
                 return Err(self.err(ParseErrorKind::Segment(format!(
                     "binary larger than {} bytes",
-                    MAX_BINARY_BITS / 8
+                    self.max_binary_bits() / 8
                 ))));
             }
             self.skip_ws();
@@ -692,7 +701,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        spec.build(value, size, w)
+        spec.build(value, size, self.max_binary_bits(), w)
             .map_err(|msg| self.err_at(start, ParseErrorKind::Segment(msg)))
     }
 
@@ -865,7 +874,14 @@ impl Spec {
     }
 
     /// Writes `value` as this segment, or says why it cannot be built.
-    fn build(&self, value: SegValue, size: Option<usize>, w: &mut BitWriter) -> Result<(), String> {
+    /// `max_bits`: the largest segment this text may build.
+    fn build(
+        &self,
+        value: SegValue,
+        size: Option<usize>,
+        max_bits: usize,
+        w: &mut BitWriter,
+    ) -> Result<(), String> {
         let unit = self.unit.unwrap_or(1);
         if !(1..=256).contains(&unit) {
             return Err(format!("unit {unit} is not in 1..256"));
@@ -873,7 +889,7 @@ impl Spec {
         let bits = |default: usize| {
             size.unwrap_or(default)
                 .checked_mul(if size.is_some() { unit } else { 1 })
-                .filter(|b| *b <= MAX_BINARY_BITS)
+                .filter(|b| *b <= max_bits)
                 .ok_or_else(|| "segment too large".to_owned())
         };
         let utf = matches!(self.ty, SegType::Utf8 | SegType::Utf16 | SegType::Utf32);

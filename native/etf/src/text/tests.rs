@@ -568,3 +568,17 @@ pub(crate) fn arb_term() -> impl Strategy<Value = Term> {
         ]
     })
 }
+
+#[test]
+fn a_printed_binary_of_any_size_reads_back_and_short_text_cannot_claim_more() {
+    // 33 MiB, over the fixed bound: text as long as the binary may hold it.
+    let len = (1 << 25) + 1;
+    let text = format!("<<\"{}\">>", "a".repeat(len));
+    match parse(&text) {
+        Ok(Term::Binary(b)) => assert_eq!(b.len(), len),
+        other => panic!("not the binary: {:?}", other.map(|t| t.to_string().len())),
+    }
+    // A short text still cannot build a large binary.
+    assert!(parse("<<0:300000000>>").is_err());
+    assert!(parse("<<\"a\":300000000/unit:8>>").is_err());
+}

@@ -104,7 +104,7 @@ wait_ready(Host, Port, Tab) ->
         {?TAG, Host, {exit, Reason}} ->
             exit(Reason);
         {?TAG, Host, {host_down, Reason}} ->
-            die_of(Reason);
+            host_down(Host, Reason);
         {?TAG, Host, Command} when element(1, Command) =/= ready ->
             %% The Rust process acts in its init (a supervisor starts and
             %% stops its children): as itself, from this pid.
@@ -171,8 +171,8 @@ loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send, held := Hel
 
 command({exit, Reason}, S, Last) ->
     stop(Reason, Last, S);
-command({host_down, Reason}, _S, _Last) ->
-    die_of(Reason);
+command({host_down, Reason}, #{host := Host}, _Last) ->
+    host_down(Host, Reason);
 command(Command, #{port := Port, tab := Tab} = S, Last) ->
     act(Command, Port, Tab),
     loop(S, Last).
@@ -231,6 +231,18 @@ by_signal(_Reason, _Last) -> false.
 %% proc_lib crash report (`normal' and the shutdowns log none either way).
 die_of(Reason) ->
     die_of(Reason, []).
+
+%% The host is ending (its port program died, or sent a malformed frame):
+%% the proxy ends with `Reason' once the host has, so that whoever is
+%% linked to both (a supervisor of the host and of these processes, as in
+%% docs/port.md) hears of the host first, as it would of an Erlang process
+%% and the processes linked to it, and restarts the host, not each of them.
+host_down(Host, Reason) ->
+    receive
+        {'EXIT', Host, _} -> ok
+    after 5000 -> ok
+    end,
+    die_of(Reason).
 
 die_of(Reason, Replies) ->
     case orderly(Reason) of

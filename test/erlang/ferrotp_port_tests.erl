@@ -1079,3 +1079,45 @@ untrapped_failed_start(Start, Specs) ->
         receive after ?WAIT -> exit(survived) end
     end),
     receive {'DOWN', M, process, Pid, Reason} -> Reason after ?WAIT * 2 -> error(no_down) end.
+
+%% The setup docs/port.md recommends, rest_for_one with the host first: when
+%% the port program dies, the supervisor hears of the host before the
+%% processes in it (they end once it has), so it restarts the host and the
+%% rest once, as for an Erlang process and the processes linked to it; a
+%% crash costs one restart of its intensity, not one per process.
+a_dead_port_program_costs_its_supervisor_one_restart_test_() ->
+    {timeout, 120, fun() ->
+        isolated(fun() ->
+            Specs = [ferrotp_port:child_spec(#{name => ferrotp_port_tests_sup_host}),
+                     #{id => c1, start => {ferrotp, start_link,
+                                            [ferrotp_port_tests_sup_host, counter, 10,
+                                             [{name, ferrotp_port_tests_sup_c1}]]}},
+                     #{id => c2, start => {ferrotp, start_link,
+                                            [ferrotp_port_tests_sup_host, counter, 20]}}],
+            Flags = #{strategy => rest_for_one, intensity => 3, period => 60},
+            {ok, Sup} = supervisor:start_link(ferrotp_port_tests_sup, {flags, Flags, Specs}),
+            Kill = fun() ->
+                Host = whereis(ferrotp_port_tests_sup_host),
+                C1 = whereis(ferrotp_port_tests_sup_c1),
+                OsPid = ferrotp_port:os_pid(Host),
+                Ms = [monitor(process, P) || P <- [Host, C1]],
+                os:cmd("kill -9 " ++ integer_to_list(OsPid)),
+                [down(M) || M <- Ms],
+                %% Restarted, once: a fresh host and counters.
+                wait_until(fun() ->
+                    case whereis(ferrotp_port_tests_sup_c1) of
+                        undefined -> false;
+                        New -> New =/= C1
+                    end
+                end),
+                ?assertEqual({10, 3}, {gen_server:call(ferrotp_port_tests_sup_c1, value),
+                                       length(supervisor:which_children(Sup))})
+            end,
+            %% Three crashes within the period: with one restart each, the
+            %% intensity (3) is not exceeded and the supervisor lives.
+            [Kill() || _ <- [1, 2, 3]],
+            ?assert(is_process_alive(Sup)),
+            unlink(Sup),
+            exit(Sup, shutdown)
+        end)
+    end}.

@@ -72,8 +72,8 @@ start_link() ->
 %% @doc Starts a port program and its host, linked to the caller.
 %%
 %% Options: `executable' (the `ferrotp' binary; found when absent, see
-%% {@link executable/0}), `max_memory' (bytes of address space for the
-%% program, `setrlimit(RLIMIT_AS)'), `start_timeout' (milliseconds a Rust
+%% {@link executable/0}), `max_memory' (bytes the program may allocate;
+%% over it, it aborts), `start_timeout' (milliseconds a Rust
 %% `init' may take, default `infinity'), `threads' (threads reading
 %% frames in the program, default 1: it reads with blocking reads and runs
 %% the processes a frame wakes itself), `busy_wait_us' (how long the

@@ -15,7 +15,7 @@ defmodule Ferrotp.Port do
   if the host dies, the program exits (no orphan OS process).
 
   Options: `:executable` (path of the `ferrotp` binary; found when absent),
-  `:max_memory` (bytes of address space for the program), `:start_timeout`
+  `:max_memory` (bytes the program may allocate; over it, it aborts), `:start_timeout`
   (milliseconds a Rust `init` may take), `:name`.
   """
 

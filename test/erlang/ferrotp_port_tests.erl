@@ -693,6 +693,21 @@ max_memory_limits_the_port_program_test_() ->
         end)
     end}.
 
+%% The cap holds below the address space the program reserves at start-up
+%% (hundreds of megabytes, which setrlimit could not cap): 100 MB do not
+%% fit in 64 MB.
+max_memory_caps_what_the_program_allocates_test_() ->
+    {timeout, 120, fun() ->
+        isolated(fun() ->
+            {ok, Host} = ferrotp_port:start_link(#{max_memory => 64 * 1024 * 1024}),
+            {ok, C} = ferrotp:start_link(Host, counter, 0),
+            ?assertEqual(0, gen_server:call(C, value)),
+            M = monitor(process, C),
+            C ! {hello, binary:copy(<<1>>, 100 * 1024 * 1024)},
+            ?assertMatch({port_exit, _}, down(M))
+        end)
+    end}.
+
 %% The cap is set once the program's threads run: the watchdog (which
 %% ends an orphaned program) and a second thread count still start.
 max_memory_keeps_the_watchdog_test_() ->

@@ -14,7 +14,8 @@
 //! add one. Errors end the process with exit status 1 and exactly one line
 //! on stderr: `ferrotp: <subcommand>: <what went wrong>`.
 //!
-//! The binary allocates with mimalloc (its `#[global_allocator]` below):
+//! The binary allocates with mimalloc (its `#[global_allocator]` below,
+//! which `ferrotp port --max-memory` caps, see `capped_alloc.rs`):
 //! decoded terms are one allocation per list, tuple, map and bignum, and
 //! mimalloc allocates and frees these small blocks faster than glibc's
 //! malloc (the etf bench example measures it). Only this binary (and the etf bench example) sets
@@ -26,8 +27,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: capped_alloc::CappedAlloc = capped_alloc::CappedAlloc::new();
 
+mod capped_alloc;
 mod demo_cmd;
 mod etf_cmd;
 mod node_cmd;

@@ -33,7 +33,7 @@ pub struct PortArgs {
     /// The host VM's node name (`node()` there).
     #[arg(long, value_name = "NODE", default_value = "nonode@nohost")]
     peer: String,
-    /// Cap the program's address space at BYTES (setrlimit RLIMIT_AS).
+    /// Cap what the program allocates at BYTES; over it, it aborts.
     #[arg(long, value_name = "BYTES")]
     max_memory: Option<u64>,
     /// Refuse frames larger than BYTES.
@@ -71,10 +71,12 @@ pub fn run(args: PortArgs) -> Result<()> {
         )
         .try_init()
         .ok();
+    // The cap on what the program allocates (the address space it
+    // reserves at start-up is too large for `setrlimit` to cap it).
+    if let Some(bytes) = args.max_memory {
+        crate::capped_alloc::cap(bytes);
+    }
     if args.echo {
-        if let Some(bytes) = args.max_memory {
-            port::limits::max_memory(bytes).context("port: --max-memory")?;
-        }
         let mut input = BufReader::new(io::stdin().lock());
         let mut output = BufWriter::new(io::stdout().lock());
         return port::echo::run(&mut input, &mut output, args.max_packet).context("port --echo");
@@ -86,7 +88,7 @@ pub fn run(args: PortArgs) -> Result<()> {
         max_packet: args.max_packet,
         watchdog: (args.watchdog_ms > 0).then(|| Duration::from_millis(args.watchdog_ms)),
         threads: args.threads,
-        max_memory: args.max_memory,
+        max_memory: None,
         busy_wait: Duration::from_micros(args.busy_wait_us),
     };
     match port::run(config) {

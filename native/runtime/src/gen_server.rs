@@ -243,7 +243,16 @@ pub trait GenServer: Sized + Send + 'static {
         msg: Message,
         ctx: &mut Process,
     ) -> impl Future<Output = CastResult<Self>> + Send {
-        tracing::warn!(pid = %ctx.pid(), msg = ?msg, "gen_server received an unexpected message");
+        match msg.as_term() {
+            Some(t) => tracing::warn!(
+                pid = %ctx.pid(),
+                msg = %t.limited(crate::LOG_TERM_BYTES),
+                "gen_server received an unexpected message"
+            ),
+            None => {
+                tracing::warn!(pid = %ctx.pid(), "gen_server received an unexpected Rust value")
+            }
+        }
         async { CastResult::NoReply }
     }
 
@@ -954,7 +963,7 @@ where
     S::Arg: DeserializeOwned,
 {
     etf::from_term::<S::Arg>(arg).map_err(|e| {
-        tracing::error!(error = %e, arg = %arg, "gen_server: init argument does not decode");
+        tracing::error!(error = %e, arg = %arg.limited(crate::LOG_TERM_BYTES), "gen_server: init argument does not decode");
         StartError::Stop(Term::tuple(vec![Term::atom("badarg"), arg.clone()]))
     })
 }
@@ -1228,7 +1237,7 @@ async fn handle_message<S: GenServer>(
                 match etf::from_term::<S::Call>(req) {
                     Ok(req) => handle_call(state, req, from, &mut sys.debug, ctx).await,
                     Err(e) => {
-                        tracing::error!(pid = %ctx.pid(), error = %e, request = %req, "gen_server: call does not decode");
+                        tracing::error!(pid = %ctx.pid(), error = %e, request = %req.limited(crate::LOG_TERM_BYTES), "gen_server: call does not decode");
                         Next::Stop(Term::tuple(vec![Term::atom("bad_call"), req.clone()]))
                     }
                 }
@@ -1238,7 +1247,7 @@ async fn handle_message<S: GenServer>(
                 match etf::from_term::<S::Cast>(msg) {
                     Ok(msg) => after_cast(guarded(state.handle_cast(msg, ctx)).await),
                     Err(e) => {
-                        tracing::error!(pid = %ctx.pid(), error = %e, msg = %msg, "gen_server: cast does not decode");
+                        tracing::error!(pid = %ctx.pid(), error = %e, msg = %msg.limited(crate::LOG_TERM_BYTES), "gen_server: cast does not decode");
                         Next::Stop(Term::tuple(vec![Term::atom("bad_cast"), msg.clone()]))
                     }
                 }
@@ -1401,8 +1410,8 @@ async fn terminate<S: GenServer>(state: &mut S, reason: Term, ctx: &mut Process)
             target: "ferrotp::gen_server",
             pid = %ctx.pid(),
             registered_name = name,
-            state = %state,
-            reason = %reason,
+            state = %state.limited(crate::LOG_TERM_BYTES),
+            reason = %reason.limited(crate::LOG_TERM_BYTES),
             "generic server terminating"
         );
         ctx.set_report_state(state);

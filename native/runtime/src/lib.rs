@@ -196,6 +196,11 @@ pub mod transport;
 pub mod woken;
 
 pub use etf;
+
+/// Bytes of text a term takes at most in a log line (a crash reason, a
+/// message, a state): terms of any size come up there, log lines should
+/// not (`Term::limited`, as `logger`'s `max_size` cuts a report).
+pub(crate) const LOG_TERM_BYTES: usize = 4096;
 pub use executor::{Executor, Exited, ProcessTask};
 pub use gen_server::{GenServer, GenServerRef};
 pub use mailbox::Message;

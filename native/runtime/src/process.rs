@@ -502,7 +502,7 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) -> Exited {
             target: "ferrotp::crash_report",
             pid = %me,
             registered_name = name.map(|n| n.as_str()).unwrap_or("[]"),
-            reason = %reason,
+            reason = %reason.limited(crate::LOG_TERM_BYTES),
             panic_location = location,
             "crash report: process exited abnormally"
         );

@@ -48,9 +48,11 @@ use std::fmt;
 
 mod bits;
 mod float;
+mod limited;
 mod parse;
 mod print;
 
+pub use limited::Limited;
 pub use parse::{parse, ParseError, ParseErrorKind, MAX_DEPTH};
 
 /// Writes `c` as it appears inside an Erlang quoted atom (`quote = '\''`) or

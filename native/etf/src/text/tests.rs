@@ -582,3 +582,15 @@ fn a_printed_binary_of_any_size_reads_back_and_short_text_cannot_claim_more() {
     assert!(parse("<<0:300000000>>").is_err());
     assert!(parse("<<\"a\":300000000/unit:8>>").is_err());
 }
+
+#[test]
+fn limited_text_stops_at_the_limit_on_a_character_boundary() {
+    let t = Term::List(vec![string("λλλλλλ"), Term::Binary(vec![0u8; 10_000_000].into())]);
+    let short = t.limited(4).to_string();
+    assert!(short.ends_with("..."), "{short}");
+    assert!(short.len() <= 4 + 3, "{short}");
+    let whole = t.limited(usize::MAX).to_string();
+    assert_eq!(whole, t.to_string());
+    // A 10 MB binary is not printed to be cut: the cut stops the printing.
+    assert!(t.limited(100).to_string().len() <= 103);
+}

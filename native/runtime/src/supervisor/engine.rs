@@ -296,7 +296,7 @@ impl Sup {
         tracing::error!(
             target: "ferrotp::supervisor",
             supervisor = %self.name,
-            msg = %msg,
+            msg = %msg.limited(crate::LOG_TERM_BYTES),
             "Supervisor received unexpected message"
         );
     }

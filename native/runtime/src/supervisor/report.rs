@@ -55,8 +55,8 @@ pub(crate) fn error(supervisor: &Term, context: &str, reason: &Term, o: Offender
         target: "ferrotp::supervisor",
         supervisor = %supervisor,
         errorContext = context,
-        reason = %reason,
-        offender = %offender,
+        reason = %reason.limited(crate::LOG_TERM_BYTES),
+        offender = %offender.limited(crate::LOG_TERM_BYTES),
         "supervisor report"
     );
 }
@@ -67,7 +67,7 @@ pub(crate) fn progress(supervisor: &Term, spec: &ChildSpec, pid: Term) {
     tracing::info!(
         target: "ferrotp::supervisor",
         supervisor = %supervisor,
-        started = %started,
+        started = %started.limited(crate::LOG_TERM_BYTES),
         "progress report"
     );
 }

@@ -262,9 +262,15 @@ impl fmt::Display for Port {
 
 /// `#Ref<0.3635549386.560988161.127627>`: the words most significant
 /// first, which is the reverse of their order on the wire (as `erl` prints).
+/// `#Ref<0.A.B.C>`: the words most significant first, at least three (an
+/// old one-word reference reads as the three-word one the VM makes of it,
+/// `#Ref<0.0.0.1>`, as `erl` prints it).
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#Ref<{}", NodePart(self.node))?;
+        for _ in self.ids.len()..3 {
+            f.write_str(".0")?;
+        }
         for id in self.ids.iter().rev() {
             write!(f, ".{id}")?;
         }

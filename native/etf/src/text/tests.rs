@@ -585,7 +585,10 @@ fn a_printed_binary_of_any_size_reads_back_and_short_text_cannot_claim_more() {
 
 #[test]
 fn limited_text_stops_at_the_limit_on_a_character_boundary() {
-    let t = Term::List(vec![string("λλλλλλ"), Term::Binary(vec![0u8; 10_000_000].into())]);
+    let t = Term::List(vec![
+        string("λλλλλλ"),
+        Term::Binary(vec![0u8; 10_000_000].into()),
+    ]);
     let short = t.limited(4).to_string();
     assert!(short.ends_with("..."), "{short}");
     assert!(short.len() <= 4 + 3, "{short}");
@@ -593,4 +596,17 @@ fn limited_text_stops_at_the_limit_on_a_character_boundary() {
     assert_eq!(whole, t.to_string());
     // A 10 MB binary is not printed to be cut: the cut stops the printing.
     assert!(t.limited(100).to_string().len() <= 103);
+}
+
+#[test]
+fn an_old_one_word_reference_prints_as_erl_prints_it() {
+    let r = |ids: Vec<u32>| {
+        Term::Reference(crate::Reference {
+            node: crate::Atom::new("nonode@nohost"),
+            creation: 0,
+            ids,
+        })
+    };
+    assert_eq!(r(vec![1]).to_string(), "#Ref<0.0.0.1>");
+    assert_eq!(r(vec![3, 2, 1]).to_string(), "#Ref<0.1.2.3>");
 }

@@ -32,6 +32,7 @@ nif_test_() ->
      ?T(a_message_shaped_like_a_proxy_request_is_only_a_message),
      ?T(a_rust_supervisor_counts_and_finds_its_beam_children),
      ?T(the_status_header_names_a_named_server_as_a_gen_servers_does),
+     ?T(a_rust_supervisors_reports_reach_logger_as_an_otp_supervisors_do),
      ?T(start_timeout_kills_a_slow_init_as_gen_server_does),
      ?T(hibernate_after_shrinks_an_idle_proxy),
      ?T(a_proxy_after_a_call_is_no_larger_than_a_gen_server),
@@ -597,6 +598,66 @@ the_status_header_names_a_named_server_as_a_gen_servers_does() ->
     ?assertEqual("Status for generic server Elixir.Ferrotp.StatusB", Header(G)),
     ?assertEqual("Status for generic server Elixir.Ferrotp.StatusR", Header(R)),
     [stop(P) || P <- [R, G]].
+
+%% A Rust supervisor's SUPERVISOR and PROGRESS reports reach the VM's
+%% logger as an OTP supervisor's do (same label, report keys, context,
+%% reason and metadata), side by side with an OTP supervisor of the same
+%% BEAM child, which then crashes.
+a_rust_supervisors_reports_reach_logger_as_an_otp_supervisors_do() ->
+    in_fresh_process(fun() ->
+        Handler = ferrotp_nif_tests_sup_reports,
+        #{level := Level} = logger:get_primary_config(),
+        ok = logger:set_primary_config(level, all),
+        ok = logger:add_handler(Handler, ?MODULE, #{config => #{pid => self()}}),
+        try
+            Child = #{id => c, start => {ferrotp_nif_tests_counter, start_link, [1]}},
+            Run = fun(Start) ->
+                {ok, S} = Start(#{strategy => one_for_one}, [Child]),
+                Progress = sup_report(S, progress),
+                [{c, C, _, _}] = supervisor:which_children(S),
+                catch gen_server:call(C, boom),
+                Terminated = sup_report(S, child_terminated),
+                unlink(S),
+                exit(S, shutdown),
+                [Progress, Terminated]
+            end,
+            Beam = Run(fun(F, Specs) ->
+                               supervisor:start_link(ferrotp_nif_tests_sup, {F, Specs})
+                       end),
+            Rust = Run(fun(F, Specs) ->
+                               ferrotp_nif:start_link(supervisor, {F, Specs}, [])
+                       end),
+            ?assertMatch([{[supervisor, started], _, #{title := "PROGRESS REPORT"}},
+                          {[supervisor, errorContext, reason, offender],
+                           {child_terminated, {function_clause, _}},
+                           #{title := "SUPERVISOR REPORT"}}], Beam),
+            ?assertEqual([{Keys, strip(What), Title} || {Keys, What, Title} <- Beam],
+                         [{Keys, strip(What), Title} || {Keys, What, Title} <- Rust])
+        after
+            logger:remove_handler(Handler),
+            logger:set_primary_config(level, Level)
+        end
+    end).
+
+%% The next report of supervisor `S' labelled {supervisor, Context}: its
+%% keys, what it says (the context and reason, or the started child's id),
+%% and its formatter title.
+sup_report(S, Context) ->
+    receive
+        {log, #{msg := {report, #{label := {supervisor, Context}, report := R}},
+                meta := #{pid := S, logger_formatter := #{title := Title}}}} ->
+            What = case Context of
+                       progress -> proplists:get_value(id, proplists:get_value(started, R));
+                       _ -> {proplists:get_value(errorContext, R), proplists:get_value(reason, R)}
+                   end,
+            {[K || {K, _} <- R], What, #{title => Title}}
+    after 5000 ->
+        {no_report, Context}
+    end.
+
+%% A crash reason without its stack (the frames differ by where it ran).
+strip({Context, {Reason, Stack}}) when is_list(Stack) -> {Context, Reason};
+strip(Other) -> Other.
 
 %% @private A logger handler (crash_reports_say_what_a_gen_servers_say):
 %% every event to the test's process.

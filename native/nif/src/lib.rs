@@ -15,6 +15,7 @@
 //! | [`convert`]     | BEAM terms to and from `etf::Term`                  |
 //! | [`probe`]       | a test behaviour that drives signals on request     |
 //! | [`sys_trace`]   | what `sys:trace/2` prints, printed by the VM        |
+//! | [`logger`]      | supervisor reports to the VM's `logger`             |
 //! | [`nifs`]        | the NIFs the proxy loop calls                       |
 //! | [`bench`]       | the execution-design measurement                    |
 
@@ -23,6 +24,7 @@ pub mod bench;
 pub mod clock;
 pub mod convert;
 pub mod host;
+pub mod logger;
 pub mod nifs;
 pub mod probe;
 pub mod process;
@@ -30,12 +32,14 @@ pub mod sys_trace;
 
 /// ferrotp's setup when the VM loads a library with these NIFs: registers
 /// the `probe` test behaviour (`counter` and `supervisor` are built into
-/// the runtime) and has `sys:trace/2`'s lines printed by the VM. A crate
+/// the runtime), has `sys:trace/2`'s lines printed by the VM and the
+/// supervisor reports logged by its `logger`. A crate
 /// that builds its own NIF library calls it from its `load` before
 /// registering its own behaviours.
 pub fn on_load() {
     probe::register();
     sys_trace::SysTracePrinter::install();
+    logger::BeamLogger::install();
 }
 
 #[cfg(feature = "library")]

@@ -163,6 +163,7 @@
 //! | [`start`]     | `proc_lib:start_link`, `proc_lib:init_ack`             |
 //! | [`call`]      | `gen:call`, `gen:reply`, `gen_server:cast` wire shapes |
 //! | [`supervisor`]| `supervisor`: strategies, child specs, intensity       |
+//! | [`logger`]    | OTP `logger` reports, for a host that meets the VM's   |
 //! | [`behaviours`]| named behaviours started from `{M, start_link, Args}`  |
 //! | [`counter`]   | the seed's counter, built in                           |
 //! | [`woken`]     | a reader thread runs the processes it woke             |
@@ -180,6 +181,7 @@ pub mod exit;
 pub mod gen_server;
 mod hash;
 pub mod link;
+pub mod logger;
 pub mod mailbox;
 pub mod monitor;
 pub mod node;

@@ -1,0 +1,45 @@
+//! The runtime's OTP reports (a Rust supervisor's SUPERVISOR and PROGRESS
+//! reports) to the VM's `logger`, where an OTP supervisor's go.
+//!
+//! | Erlang (`supervisor`)                        | here                                         |
+//! |----------------------------------------------|----------------------------------------------|
+//! | `?report_error(Ctx, Reason, Child, SupName)`  | `{'$ferrotp_log', supervisor_report, Ctx, Report}` to the pool keeper, which logs it with `supervisor`'s metadata |
+//! | `report_progress(Child, SupName)`            | `{'$ferrotp_log', progress, Report}`          |
+
+use etf::Term;
+use ferrotp::logger::{Level, Logger, Report};
+
+use crate::{beam_env, host};
+
+/// Hands reports to the pool's keeper process, which logs them
+/// (`erlang/ferrotp_nif.erl`, `log/1`).
+pub struct BeamLogger;
+
+impl BeamLogger {
+    /// Makes this the runtime's [`Logger`].
+    pub fn install() {
+        ferrotp::logger::set_logger(std::sync::Arc::new(BeamLogger));
+    }
+}
+
+impl Logger for BeamLogger {
+    fn log(&self, _level: Level, report: Report) {
+        let Some(keeper) = host::pool_keeper() else {
+            return;
+        };
+        let msg = match report {
+            Report::Supervisor { context, report } => Term::tuple(vec![
+                Term::atom("$ferrotp_log"),
+                Term::atom("supervisor_report"),
+                context,
+                report,
+            ]),
+            Report::Progress(report) => Term::tuple(vec![
+                Term::atom("$ferrotp_log"),
+                Term::atom("progress"),
+                report,
+            ]),
+        };
+        beam_env::send(&keeper, &msg);
+    }
+}

@@ -1,0 +1,66 @@
+//! OTP's `logger`, for reports the runtime makes as OTP makes them (a
+//! supervisor's SUPERVISOR and PROGRESS reports).
+//!
+//! | Erlang                                                   | Rust                                   |
+//! |----------------------------------------------------------|----------------------------------------|
+//! | `?LOG_ERROR(#{label => {supervisor, Ctx}, report => R}, Meta)` | [`log`]`(Level::Error, Report::Supervisor(r))` (crate-internal) |
+//! | `?LOG_INFO(#{label => {supervisor, progress}, report => R}, Meta)` | [`log`]`(Level::Info, Report::Progress(r))` |
+//! | a handler added with `logger:add_handler/3`              | [`set_logger`]`(Arc::new(MyLogger))`  |
+//!
+//! Every report is a `tracing` event as well (see the callers); a host
+//! that meets the VM's own `logger` (the NIF) installs a [`Logger`] that
+//! hands the report to it, so that it shows where an OTP supervisor's
+//! would.
+
+use std::sync::{Arc, RwLock};
+
+use etf::Term;
+
+/// A report's severity, as `logger`'s levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// `error`.
+    Error,
+    /// `info`.
+    Info,
+}
+
+/// A report, in the terms OTP's report carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// A supervisor report: `[{supervisor, S}, {errorContext, Ctx},
+    /// {reason, R}, {offender, Child}]` (label `{supervisor, Ctx}`).
+    Supervisor {
+        /// `errorContext`: `child_terminated`, `start_error`, `shutdown`
+        /// or `shutdown_error`.
+        context: Term,
+        /// The whole report list.
+        report: Term,
+    },
+    /// A progress report: `[{supervisor, S}, {started, Child}]` (label
+    /// `{supervisor, progress}`).
+    Progress(Term),
+}
+
+/// Where reports go besides `tracing`.
+pub trait Logger: Send + Sync {
+    /// Logs `report` at `level`. Called from inside processes: it must
+    /// not block for long.
+    fn log(&self, level: Level, report: Report);
+}
+
+static LOGGER: RwLock<Option<Arc<dyn Logger>>> = RwLock::new(None);
+
+/// Sends every report from now on to `logger` too (one per OS process,
+/// as the runtime's behaviour registry).
+pub fn set_logger(logger: Arc<dyn Logger>) {
+    *LOGGER.write().unwrap_or_else(|p| p.into_inner()) = Some(logger);
+}
+
+/// Hands `report` to the installed [`Logger`], if any.
+pub(crate) fn log(level: Level, report: impl FnOnce() -> Report) {
+    let logger = LOGGER.read().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(logger) = logger {
+        logger.log(level, report());
+    }
+}

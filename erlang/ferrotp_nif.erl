@@ -73,23 +73,21 @@ start_link(Behaviour, Arg) ->
 %% as in port and node modes.
 -spec start_link(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
 start_link(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
-    case ferrotp:where(proplists:get_value(name, Opts)) of
-        undefined ->
-            ok = ensure_pool(),
-            proc_lib:start_link(?MODULE, init_it, [self(), Behaviour, Arg, Opts],
-                                start_timeout(Opts), spawn_opts(Opts));
-        Pid ->
-            {error, {already_started, Pid}}
-    end.
+    start(start_link, Behaviour, Arg, Opts).
 
 %% @doc As start_link/3, without the link.
 -spec start(behaviour(), term(), [option()]) -> {ok, pid()} | {error, term()}.
 start(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
+    start(start, Behaviour, Arg, Opts).
+
+%% proc_lib:start_link/5 or proc_lib:start/5, once the name is known to be
+%% free: as gen:start/6, a taken name spawns nothing.
+start(How, Behaviour, Arg, Opts) ->
     case ferrotp:where(proplists:get_value(name, Opts)) of
         undefined ->
             ok = ensure_pool(),
-            proc_lib:start(?MODULE, init_it, [self(), Behaviour, Arg, Opts],
-                           start_timeout(Opts), spawn_opts(Opts));
+            proc_lib:How(?MODULE, init_it, [self(), Behaviour, Arg, Opts],
+                         start_timeout(Opts), spawn_opts(Opts));
         Pid ->
             {error, {already_started, Pid}}
     end.

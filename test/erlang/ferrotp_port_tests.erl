@@ -680,31 +680,26 @@ proxies_in_a_call_request_become_their_rust_pids_test() ->
     end.
 
 max_memory_limits_the_port_program_test_() ->
-    {timeout, 120, fun() ->
-        isolated(fun() ->
-            {ok, Host} = ferrotp_port:start_link(#{max_memory => 200 * 1024 * 1024}),
-            {ok, C} = ferrotp:start_link(Host, counter, 0),
-            ?assertEqual(0, gen_server:call(C, value)),
-            M = monitor(process, C),
-            %% A 300 MB message cannot fit in 200 MB of address space.
-            Huge = binary:copy(<<1>>, 300 * 1024 * 1024),
-            ok = gen_server:cast(C, {bump, Huge}),
-            ?assertMatch({port_exit, S} when S =/= 0, down(M))
-        end)
-    end}.
+    %% A 300 MB message cannot fit in 200 MB.
+    over_the_cap(200, 300).
 
 %% The cap holds below the address space the program reserves at start-up
 %% (hundreds of megabytes, which setrlimit could not cap): 100 MB do not
 %% fit in 64 MB.
 max_memory_caps_what_the_program_allocates_test_() ->
+    over_the_cap(64, 100).
+
+%% A counter in a program capped at `CapMb' megabytes is sent a message
+%% of `MessageMb': the program ends, and the counter with it.
+over_the_cap(CapMb, MessageMb) ->
     {timeout, 120, fun() ->
         isolated(fun() ->
-            {ok, Host} = ferrotp_port:start_link(#{max_memory => 64 * 1024 * 1024}),
+            {ok, Host} = ferrotp_port:start_link(#{max_memory => CapMb * 1024 * 1024}),
             {ok, C} = ferrotp:start_link(Host, counter, 0),
             ?assertEqual(0, gen_server:call(C, value)),
             M = monitor(process, C),
-            C ! {hello, binary:copy(<<1>>, 100 * 1024 * 1024)},
-            ?assertMatch({port_exit, _}, down(M))
+            C ! {hello, binary:copy(<<1>>, MessageMb * 1024 * 1024)},
+            ?assertMatch({port_exit, S} when S =/= 0, down(M))
         end)
     end}.
 
@@ -905,6 +900,14 @@ a_rust_supervisor_in_the_port_owns_an_erlang_child_test_() ->
         end)
     end}.
 
+%% How a Rust supervisor in `Host' and an OTP one are started from the
+%% same flags and specs.
+supervisor_starts(Host) ->
+    {fun(Flags, Specs) -> ferrotp:start_link(Host, supervisor, {Flags, Specs}) end,
+     fun(Flags, Specs) ->
+         supervisor:start_link(ferrotp_port_tests_sup, {flags, Flags, Specs})
+     end}.
+
 %% Side by side with an OTP supervisor: the Erlang children a Rust
 %% supervisor starts in its init are linked to it and name it first in
 %% their `$ancestors', so a child that traps exits takes the supervisor's
@@ -913,10 +916,7 @@ a_rust_supervisor_in_the_port_owns_an_erlang_child_test_() ->
 erlang_children_have_the_rust_supervisor_as_parent_as_in_otp_test_() ->
     {timeout, 60, fun() ->
         with_host(fun(Host) ->
-            Rust = fun(Flags, Specs) -> ferrotp:start_link(Host, supervisor, {Flags, Specs}) end,
-            Erlang = fun(Flags, Specs) ->
-                supervisor:start_link(ferrotp_port_tests_sup, {flags, Flags, Specs})
-            end,
+            {Rust, Erlang} = supervisor_starts(Host),
             Expected = {
                 [{a, [sup, me], [sup]}, {b, [sup, me], [sup]}],
                 [{a, [sup], true}, {b, [sup], true}],
@@ -935,10 +935,7 @@ erlang_children_have_the_rust_supervisor_as_parent_as_in_otp_test_() ->
 a_failed_start_exits_with_the_reason_as_in_otp_test_() ->
     {timeout, 60, fun() ->
         with_host(fun(Host) ->
-            Rust = fun(Flags, Specs) -> ferrotp:start_link(Host, supervisor, {Flags, Specs}) end,
-            Erlang = fun(Flags, Specs) ->
-                supervisor:start_link(ferrotp_port_tests_sup, {flags, Flags, Specs})
-            end,
+            {Rust, Erlang} = supervisor_starts(Host),
             Failing = #{id => a, start => {ferrotp_port_tests_trapper, fail, [nope]}},
             Why = {shutdown, {failed_to_start_child, a, nope}},
             ?assertEqual({{error, Why}, Why}, failed_start(Erlang, #{}, [Failing], Host)),

@@ -194,8 +194,13 @@ fn check_with_erl(dir: &Path) -> String {
         Check(Bin, 0), halt()."#,
         file.display()
     );
+    run_eval(&eval)
+}
+
+/// What `erl -noshell -eval Eval` prints (the test fails if erl does).
+fn run_eval(eval: &str) -> String {
     let out = Command::new("erl")
-        .args(["-noshell", "-eval", &eval])
+        .args(["-noshell", "-eval", eval])
         .output()
         .expect("run erl");
     assert!(
@@ -228,21 +233,12 @@ fn text_of_maps_over_32_keys_keeps_the_beams_order_both_ways() {
                                      binary:encode_hex(unicode:characters_to_binary(io_lib:format("~w", [M])))])
          || M <- Maps],
         halt()."#;
-    let out = Command::new("erl")
-        .args(["-noshell", "-eval", eval])
-        .output()
-        .expect("run erl");
-    assert!(
-        out.status.success(),
-        "erl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let lines = run_eval(eval);
     let unhex = |s: &str| -> Vec<u8> {
         (0..s.len() / 2)
             .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex from erl"))
             .collect()
     };
-    let lines = String::from_utf8_lossy(&out.stdout).into_owned();
     let mut seen = 0;
     for line in lines.lines().filter(|l| !l.is_empty()) {
         let [bin, tp, w] = line.split('\t').collect::<Vec<_>>()[..] else {

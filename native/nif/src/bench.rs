@@ -151,12 +151,7 @@ impl SendTerm for OwnedEnv {
 // `bench_floor/1`, registered by hand as `gen_call/3` is: the least a NIF
 // on the call path can do (read the caller's tag, build `{Tag, 0}`), to
 // measure the floor of any design that answers from a NIF in the proxy.
-rustler::codegen_runtime::inventory::submit!(rustler::Nif {
-    name: c"bench_floor".as_ptr(),
-    arity: 1,
-    flags: rustler::SchedulerFlags::Normal as rustler::codegen_runtime::c_uint,
-    raw_func: bench_floor_nif,
-});
+raw_nif!(c"bench_floor", 1, bench_floor_nif);
 
 /// `bench_floor(From)`: `{Tag, 0}` for `From = {Pid, Tag}`.
 ///

@@ -19,6 +19,20 @@
 //! | [`nifs`]        | the NIFs the proxy loop calls                       |
 //! | [`bench`]       | the execution-design measurement                    |
 
+/// Registers `$func`, a NIF entry written by hand (`unsafe extern "C"
+/// fn(env, argc, argv)`, without rustler's wrapper), as `$name/$arity` on
+/// a normal scheduler.
+macro_rules! raw_nif {
+    ($name:literal, $arity:expr, $func:ident) => {
+        rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+            name: $name.as_ptr(),
+            arity: $arity,
+            flags: rustler::SchedulerFlags::Normal as rustler::codegen_runtime::c_uint,
+            raw_func: $func,
+        });
+    };
+}
+
 pub mod beam_env;
 pub mod bench;
 pub mod clock;

@@ -237,12 +237,7 @@ fn direct_casts(
 // and a `free` on every call), a share of a direct call worth saving. This
 // one reads its three arguments in place; the rest is as rustler does it
 // (panics caught, errors raised).
-rustler::codegen_runtime::inventory::submit!(rustler::Nif {
-    name: c"gen_call".as_ptr(),
-    arity: 3,
-    flags: rustler::SchedulerFlags::Normal as rustler::codegen_runtime::c_uint,
-    raw_func: gen_call_nif,
-});
+raw_nif!(c"gen_call", 3, gen_call_nif);
 
 /// The VM's entry to [`gen_call`].
 ///

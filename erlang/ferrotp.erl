@@ -22,7 +22,7 @@
 
 -export([start_link/2, start_link/3, start_link/4]).
 -export([apply_state_fun/2, register_name/2, where/1, debug_options/2, debug_command/1,
-         report_crash/3, exit_kind/2]).
+         report_crash/3, exit_kind/2, orderly/1, exit_as_signal/1]).
 
 -type behaviour() :: atom().
 -type where() :: pid() | node().
@@ -225,6 +225,29 @@ exit_kind(From, _Reason) when is_pid(From) ->
     end;
 exit_kind(_Port, _Reason) ->
     link.
+
+%% @private Whether `Reason' ends a process without a crash report:
+%% `normal', `shutdown', `{shutdown, _}'.
+-spec orderly(term()) -> boolean().
+orderly(normal) -> true;
+orderly(shutdown) -> true;
+orderly({shutdown, _}) -> true;
+orderly(_) -> false.
+
+%% @private Ends the calling proxy (which traps exits) with `Reason' as an
+%% exit signal would, so proc_lib logs no crash report: the Rust process
+%% died of that signal, and a gen_server dies of it without one. `kill'
+%% from a link (a linked process exited with reason kill) is an ordinary
+%% reason, and the process dies with `kill', where exit(self(), kill)
+%% would make it `killed': a linked helper that exits with it sends it.
+-spec exit_as_signal(term()) -> no_return().
+exit_as_signal(Reason) ->
+    process_flag(trap_exit, false),
+    case Reason of
+        kill -> spawn_link(fun() -> exit(kill) end);
+        _ -> exit(self(), Reason)
+    end,
+    receive after infinity -> ok end.
 
 %% @private `sys:replace_state(Pid, Fun)' on a Rust process: the Rust
 %% side has this run on the BEAM (by its proxy, port host, or a process

@@ -441,25 +441,14 @@ stop({crash, State}, Reason, LastMsg) ->
     exit(Reason);
 stop(false, Reason, _LastMsg) ->
     flush_requests(),
-    case orderly(Reason) of
+    case ferrotp:orderly(Reason) of
         true ->
             exit(Reason);
         false ->
             %% Killed by a signal, not crashed: die of the signal, as a
             %% gen_server does, without a crash report.
-            die_of_signal(Reason)
+            ferrotp:exit_as_signal(Reason)
     end.
-
-%% `kill' from a link (a linked process exited with reason kill) is an
-%% ordinary reason: the process dies with `kill', where exit(self(), kill)
-%% would make it `killed'. A linked helper that exits with it sends it.
-die_of_signal(Reason) ->
-    process_flag(trap_exit, false),
-    case Reason of
-        kill -> spawn_link(fun() -> exit(kill) end);
-        _ -> exit(self(), Reason)
-    end,
-    receive after infinity -> ok end.
 
 %% Sends (replies to an alias among them: `sys:terminate/3` and
 %% `gen_server:stop/3` wait for one), links and exit signals the Rust
@@ -484,11 +473,6 @@ flush_requests(Key) ->
 last_request(apply, _Arg) -> ok;
 last_request(monitor, _Arg) -> ok;
 last_request(Op, Arg) -> request(Op, Arg).
-
-orderly(normal) -> true;
-orderly(shutdown) -> true;
-orderly({shutdown, _}) -> true;
-orderly(_) -> false.
 
 %% The report a gen_server logs when it terminates abnormally.
 %% `[State]': the Rust gen_server's state as a term, as a gen_server's

@@ -202,7 +202,7 @@ act(_Other, _Port, _Tab) ->
 %% by signal is not.
 stop(Reason, Last, #{held := Held}) ->
     Replies = [{From, Reply} || {replied, From, Reply} <- maps:values(Held)],
-    case orderly(Reason) orelse by_signal(Reason, Last) of
+    case ferrotp:orderly(Reason) orelse by_signal(Reason, Last) of
         true ->
             die_of(Reason, Replies);
         false ->
@@ -213,11 +213,6 @@ stop(Reason, Last, #{held := Held}) ->
 
 reply(Replies) ->
     lists:foreach(fun({From, Reply}) -> gen:reply(From, Reply) end, Replies).
-
-orderly(normal) -> true;
-orderly(shutdown) -> true;
-orderly({shutdown, _}) -> true;
-orderly(_) -> false.
 
 %% `killed', or the reason of the exit signal forwarded last: the Rust
 %% process most likely died of that signal, which a gen_server does
@@ -245,15 +240,10 @@ host_down(Host, Reason) ->
     die_of(Reason).
 
 die_of(Reason, Replies) ->
-    case orderly(Reason) of
-        true ->
-            reply(Replies),
-            exit(Reason);
-        false ->
-            process_flag(trap_exit, false),
-            reply(Replies),
-            exit(self(), Reason),
-            receive after infinity -> ok end
+    reply(Replies),
+    case ferrotp:orderly(Reason) of
+        true -> exit(Reason);
+        false -> ferrotp:exit_as_signal(Reason)
     end.
 
 %% gen_server's `{gen_server, terminate}' report (ferrotp:report_crash/3);

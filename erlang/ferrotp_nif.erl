@@ -525,8 +525,8 @@ pool_loop() ->
     end,
     pool_loop().
 
-%% As supervisor logs its reports, with the supervisor's pid as the
-%% event's (the keeper logs for it).
+%% As supervisor (and gen_server) log their reports, with the server's
+%% pid as the event's (the keeper logs for it).
 log_report(supervisor_report, Context, Report) ->
     logger:error(#{label => {supervisor, Context}, report => Report},
                  report_meta(Report, "SUPERVISOR REPORT",
@@ -537,6 +537,21 @@ log_report(progress, progress, Report) ->
                 report_meta(Report, "PROGRESS REPORT",
                             #{tag => info_report, type => progress,
                               report_cb => fun supervisor:format_log/1}));
+log_report(no_handle_info, Pid, Msg) ->
+    %% As gen_server logs it for a callback module without handle_info/2:
+    %% the module is the behaviour the proxy was started as.
+    Module = case process_info(Pid, dictionary) of
+                 {dictionary, Dict} ->
+                     element(1, proplists:get_value('$initial_call', Dict, {undefined, init, 1}));
+                 undefined ->
+                     undefined
+             end,
+    logger:warning(#{label => {gen_server, no_handle_info}, module => Module, message => Msg},
+                   #{domain => [otp],
+                     report_cb => fun gen_server:format_log/2,
+                     error_logger => #{tag => warning_msg,
+                                       report_cb => fun gen_server:format_log/1},
+                     pid => Pid});
 log_report(_Kind, _Context, _Report) ->
     ok.
 

@@ -33,6 +33,7 @@ nif_test_() ->
      ?T(a_rust_supervisor_counts_and_finds_its_beam_children),
      ?T(the_status_header_names_a_named_server_as_a_gen_servers_does),
      ?T(a_rust_supervisors_reports_reach_logger_as_an_otp_supervisors_do),
+     ?T(an_unexpected_message_is_logged_as_by_a_gen_server_without_handle_info),
      ?T(start_timeout_kills_a_slow_init_as_gen_server_does),
      ?T(hibernate_after_shrinks_an_idle_proxy),
      ?T(a_proxy_after_a_call_is_no_larger_than_a_gen_server),
@@ -636,6 +637,34 @@ a_rust_supervisors_reports_reach_logger_as_an_otp_supervisors_do() ->
         after
             logger:remove_handler(Handler),
             logger:set_primary_config(level, Level)
+        end
+    end).
+
+%% A message a server has no handle_info/2 for is dropped with gen_server's
+%% no_handle_info warning naming the module (the behaviour), side by side
+%% with a gen_server whose module has no handle_info/2.
+an_unexpected_message_is_logged_as_by_a_gen_server_without_handle_info() ->
+    in_fresh_process(fun() ->
+        Handler = ferrotp_nif_tests_no_handle_info,
+        ok = logger:add_handler(Handler, ?MODULE, #{config => #{pid => self()}}),
+        try
+            Warning = fun(P) ->
+                P ! {hello, 1},
+                receive
+                    {log, #{level := warning,
+                            msg := {report, #{label := {gen_server, no_handle_info}} = R},
+                            meta := #{pid := P}}} ->
+                        {maps:get(module, R), maps:get(message, R), is_process_alive(P)}
+                after 5000 -> no_warning
+                end
+            end,
+            {ok, Beam} = ferrotp_nif_tests_counter:start_link(0),
+            {ok, Rust} = ferrotp_nif:start_link(counter, 0, []),
+            ?assertEqual({ferrotp_nif_tests_counter, {hello, 1}, true}, Warning(Beam)),
+            ?assertEqual({counter, {hello, 1}, true}, Warning(Rust)),
+            [stop(P) || P <- [Rust, Beam]]
+        after
+            logger:remove_handler(Handler)
         end
     end).
 

@@ -1,10 +1,12 @@
 //! The runtime's OTP reports (a Rust supervisor's SUPERVISOR and PROGRESS
-//! reports) to the VM's `logger`, where an OTP supervisor's go.
+//! reports, a Rust gen_server's `no_handle_info` warning) to the VM's
+//! `logger`, where an OTP supervisor's and gen_server's go.
 //!
 //! | Erlang (`supervisor`)                        | here                                         |
 //! |----------------------------------------------|----------------------------------------------|
 //! | `?report_error(Ctx, Reason, Child, SupName)`  | `{'$ferrotp_log', supervisor_report, Ctx, Report}` to the pool keeper, which logs it with `supervisor`'s metadata |
 //! | `report_progress(Child, SupName)`            | `{'$ferrotp_log', progress, Report}`          |
+//! | (`gen_server`) `no_handle_info` warning       | `{'$ferrotp_log', no_handle_info, Pid, Msg}`  |
 
 use etf::Term;
 use ferrotp::logger::{Level, Logger, Report};
@@ -38,6 +40,12 @@ impl Logger for BeamLogger {
                 Term::atom("$ferrotp_log"),
                 Term::atom("progress"),
                 report,
+            ]),
+            Report::NoHandleInfo { pid, message } => Term::tuple(vec![
+                Term::atom("$ferrotp_log"),
+                Term::atom("no_handle_info"),
+                Term::Pid(pid),
+                message,
             ]),
         };
         beam_env::send(&keeper, &msg);

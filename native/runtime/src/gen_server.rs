@@ -237,18 +237,27 @@ pub trait GenServer: Sized + Send + 'static {
     }
 
     /// Handles any other message. The default logs it and carries on, as
-    /// OTP's default `handle_info` does.
+    /// a gen_server without `handle_info` does (OTP's `no_handle_info`
+    /// warning: through `tracing`, and [`crate::logger`]).
     fn handle_info(
         &mut self,
         msg: Message,
         ctx: &mut Process,
     ) -> impl Future<Output = CastResult<Self>> + Send {
         match msg.as_term() {
-            Some(t) => tracing::warn!(
-                pid = %ctx.pid(),
-                msg = %t.limited(crate::LOG_TERM_BYTES),
-                "gen_server received an unexpected message"
-            ),
+            Some(t) => {
+                tracing::warn!(
+                    pid = %ctx.pid(),
+                    msg = %t.limited(crate::LOG_TERM_BYTES),
+                    "gen_server received an unexpected message"
+                );
+                crate::logger::log(crate::logger::Level::Warning, || {
+                    crate::logger::Report::NoHandleInfo {
+                        pid: ctx.pid(),
+                        message: t.clone(),
+                    }
+                });
+            }
             None => {
                 tracing::warn!(pid = %ctx.pid(), "gen_server received an unexpected Rust value")
             }

@@ -1,10 +1,12 @@
 //! OTP's `logger`, for reports the runtime makes as OTP makes them (a
-//! supervisor's SUPERVISOR and PROGRESS reports).
+//! supervisor's SUPERVISOR and PROGRESS reports, a gen_server's warning
+//! for a message it has no `handle_info` for).
 //!
 //! | Erlang                                                   | Rust                                   |
 //! |----------------------------------------------------------|----------------------------------------|
 //! | `?LOG_ERROR(#{label => {supervisor, Ctx}, report => R}, Meta)` | [`log`]`(Level::Error, Report::Supervisor(r))` (crate-internal) |
 //! | `?LOG_INFO(#{label => {supervisor, progress}, report => R}, Meta)` | [`log`]`(Level::Info, Report::Progress(r))` |
+//! | `?LOG_WARNING(#{label => {gen_server, no_handle_info}, module => M, message => Msg}, Meta)` | [`log`]`(Level::Warning, Report::NoHandleInfo { .. })` |
 //! | a handler added with `logger:add_handler/3`              | [`set_logger`]`(Arc::new(MyLogger))`  |
 //!
 //! Every report is a `tracing` event as well (see the callers); a host
@@ -21,6 +23,8 @@ use etf::Term;
 pub enum Level {
     /// `error`.
     Error,
+    /// `warning`.
+    Warning,
     /// `info`.
     Info,
 }
@@ -40,6 +44,15 @@ pub enum Report {
     /// A progress report: `[{supervisor, S}, {started, Child}]` (label
     /// `{supervisor, progress}`).
     Progress(Term),
+    /// A gen_server got `message`, which its behaviour has no
+    /// `handle_info` for (label `{gen_server, no_handle_info}`; the host
+    /// names the module, as it knows the behaviour a pid was started as).
+    NoHandleInfo {
+        /// The server.
+        pid: etf::Pid,
+        /// The message.
+        message: Term,
+    },
 }
 
 /// Where reports go besides `tracing`.

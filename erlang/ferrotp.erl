@@ -22,7 +22,7 @@
 
 -export([start_link/2, start_link/3, start_link/4]).
 -export([apply_state_fun/2, register_name/2, where/1, debug_options/2, debug_command/1,
-         report_crash/3, exit_kind/2, orderly/1, exit_as_signal/1]).
+         report_crash/3, log_report/3, exit_kind/2, orderly/1, exit_as_signal/1]).
 
 -type behaviour() :: atom().
 -type where() :: pid() | node().
@@ -248,6 +248,53 @@ exit_as_signal(Reason) ->
         _ -> exit(self(), Reason)
     end,
     receive after infinity -> ok end.
+
+%% @private A Rust supervisor's or gen_server's report (from the NIF's
+%% pool keeper, or a port host), logged as supervisor and gen_server log
+%% theirs, with the server's pid as the event's: `supervisor_report' with
+%% its context, `progress', or `no_handle_info' with the server's pid.
+-spec log_report(supervisor_report | progress | no_handle_info, term(), term()) -> ok.
+log_report(supervisor_report, Context, Report) ->
+    logger:error(#{label => {supervisor, Context}, report => Report},
+                 report_meta(Report, "SUPERVISOR REPORT",
+                             #{tag => error_report, type => supervisor_report,
+                               report_cb => fun supervisor:format_log/1}));
+log_report(progress, progress, Report) ->
+    logger:info(#{label => {supervisor, progress}, report => Report},
+                report_meta(Report, "PROGRESS REPORT",
+                            #{tag => info_report, type => progress,
+                              report_cb => fun supervisor:format_log/1}));
+log_report(no_handle_info, Pid, Msg) ->
+    %% As gen_server logs it for a callback module without handle_info/2:
+    %% the module is the behaviour the proxy was started as.
+    Module = case process_info(Pid, dictionary) of
+                 {dictionary, Dict} ->
+                     element(1, proplists:get_value('$initial_call', Dict, {undefined, init, 1}));
+                 undefined ->
+                     undefined
+             end,
+    logger:warning(#{label => {gen_server, no_handle_info}, module => Module, message => Msg},
+                   #{domain => [otp],
+                     report_cb => fun gen_server:format_log/2,
+                     error_logger => #{tag => warning_msg,
+                                       report_cb => fun gen_server:format_log/1},
+                     pid => Pid});
+log_report(_Kind, _Context, _Report) ->
+    ok.
+
+report_meta(Report, Title, ErrorLogger) ->
+    Meta = #{domain => [otp, sasl],
+             report_cb => fun supervisor:format_log/2,
+             logger_formatter => #{title => Title},
+             error_logger => ErrorLogger},
+    case supervisor_pid(proplists:get_value(supervisor, Report)) of
+        Pid when is_pid(Pid) -> Meta#{pid => Pid};
+        _ -> Meta
+    end.
+
+supervisor_pid({local, Name}) -> whereis(Name);
+supervisor_pid({Pid, _Module}) when is_pid(Pid) -> Pid;
+supervisor_pid(_) -> undefined.
 
 %% @private `sys:replace_state(Pid, Fun)' on a Rust process: the Rust
 %% side has this run on the BEAM (by its proxy, port host, or a process

@@ -519,55 +519,12 @@ pool_loop() ->
         %% native/nif/src/sys_trace.rs), where a gen_server's would go.
         {'$ferrotp_print', Line} -> print([Line, $\n]);
         %% A Rust supervisor's report (see native/nif/src/logger.rs).
-        {'$ferrotp_log', Kind, Context, Report} -> log_report(Kind, Context, Report);
-        {'$ferrotp_log', Kind, Report} -> log_report(Kind, progress, Report);
+        {'$ferrotp_log', Kind, Context, Report} -> ferrotp:log_report(Kind, Context, Report);
+        {'$ferrotp_log', Kind, Report} -> ferrotp:log_report(Kind, progress, Report);
         _ -> ok
     end,
     pool_loop().
 
-%% As supervisor (and gen_server) log their reports, with the server's
-%% pid as the event's (the keeper logs for it).
-log_report(supervisor_report, Context, Report) ->
-    logger:error(#{label => {supervisor, Context}, report => Report},
-                 report_meta(Report, "SUPERVISOR REPORT",
-                             #{tag => error_report, type => supervisor_report,
-                               report_cb => fun supervisor:format_log/1}));
-log_report(progress, progress, Report) ->
-    logger:info(#{label => {supervisor, progress}, report => Report},
-                report_meta(Report, "PROGRESS REPORT",
-                            #{tag => info_report, type => progress,
-                              report_cb => fun supervisor:format_log/1}));
-log_report(no_handle_info, Pid, Msg) ->
-    %% As gen_server logs it for a callback module without handle_info/2:
-    %% the module is the behaviour the proxy was started as.
-    Module = case process_info(Pid, dictionary) of
-                 {dictionary, Dict} ->
-                     element(1, proplists:get_value('$initial_call', Dict, {undefined, init, 1}));
-                 undefined ->
-                     undefined
-             end,
-    logger:warning(#{label => {gen_server, no_handle_info}, module => Module, message => Msg},
-                   #{domain => [otp],
-                     report_cb => fun gen_server:format_log/2,
-                     error_logger => #{tag => warning_msg,
-                                       report_cb => fun gen_server:format_log/1},
-                     pid => Pid});
-log_report(_Kind, _Context, _Report) ->
-    ok.
-
-report_meta(Report, Title, ErrorLogger) ->
-    Meta = #{domain => [otp, sasl],
-             report_cb => fun supervisor:format_log/2,
-             logger_formatter => #{title => Title},
-             error_logger => ErrorLogger},
-    case supervisor_pid(proplists:get_value(supervisor, Report)) of
-        Pid when is_pid(Pid) -> Meta#{pid => Pid};
-        _ -> Meta
-    end.
-
-supervisor_pid({local, Name}) -> whereis(Name);
-supervisor_pid({Pid, _Module}) when is_pid(Pid) -> Pid;
-supervisor_pid(_) -> undefined.
 
 %% On the pool's group leader, or on `user' once that has gone (the pool
 %% outlives the process that started it, and must not die of printing).

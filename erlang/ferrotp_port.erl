@@ -31,6 +31,7 @@
 %% | `{22, X, Host}' + `{'$ferrotp_port', starting, ReqId}' | X (being started) has its proxy from now: its init acts as that pid |
 %% | `{22, X, To}' / `{2, _, To}' + `Msg'          | `To ! Msg'                          |
 %% | `{6, X, _, Name}' + `Msg'                     | `Name ! Msg'                        |
+%% | `{6, X, _, '$ferrotp_log'}' + `{Kind, A, B}'  | logs a supervisor's or gen_server's report (`ferrotp:log_report/3') |
 %% | `{33, X, Alias}' + `Msg'                      | `Alias ! Msg'                       |
 %% | `{28, X, Host, Ref}' + `R' / `{21, .., R}'    | X's proxy exits with `R'            |
 %% | `{1, X, Pid}'                                 | X's proxy links to `Pid'            |
@@ -432,6 +433,10 @@ frame({2, _, To}, {payload, Msg}, S) ->
 frame({22, _From, To}, {payload, Msg}, S) ->
     send(To, Msg, S);
 %% REG_SEND
+frame({6, _From, _, '$ferrotp_log'}, {payload, {Kind, A, B}}, S) ->
+    %% A report of the runtime's (native/port/src/logger.rs).
+    ferrotp:log_report(Kind, from_port(A, S), from_port(B, S)),
+    {noreply, S};
 frame({6, _From, _, Name}, {payload, Msg}, S) ->
     send(Name, Msg, S);
 %% ALIAS_SEND

@@ -1157,3 +1157,46 @@ a_linked_process_exiting_with_kill_is_an_ordinary_reason_test_() ->
             ?assertEqual(kill, Reason(fun() -> ferrotp:start_link(Host, counter, 0) end))
         end)
     end}.
+
+%% A Rust supervisor's SUPERVISOR report and a Rust gen_server's
+%% no_handle_info warning reach the VM's logger from a port program as an
+%% OTP supervisor's and gen_server's do, side by side with them.
+reports_of_rust_processes_reach_the_vms_logger_test_() ->
+    {timeout, 60, fun() ->
+        with_host(fun(Host) ->
+            with_log(fun() ->
+                %% no_handle_info, naming the module (the behaviour).
+                Warning = fun(P) ->
+                    P ! {hello, 1},
+                    receive
+                        {logged, #{level := warning, meta := #{pid := P},
+                                   msg := {report, #{label := {gen_server, no_handle_info}} = R}}} ->
+                            {maps:get(module, R), maps:get(message, R)}
+                    after ?WAIT -> no_warning
+                    end
+                end,
+                {ok, Beam} = ferrotp_port_tests_counter:start_link(0, []),
+                {ok, Rust} = ferrotp:start_link(Host, counter, 0),
+                ?assertEqual({ferrotp_port_tests_counter, {hello, 1}}, Warning(Beam)),
+                ?assertEqual({counter, {hello, 1}}, Warning(Rust)),
+                %% A child crash: the supervisor's report, from its pid.
+                {RustSup, ErlangSup} = supervisor_starts(Host),
+                Child = #{id => c, start => {ferrotp_port_tests_counter, start_link, [0, []]}},
+                Report = fun(Start) ->
+                    {ok, S} = Start(#{}, [Child]),
+                    [{c, C, _, _}] = supervisor:which_children(S),
+                    catch gen_server:call(C, boom),
+                    receive
+                        {logged, #{meta := #{pid := S},
+                                   msg := {report, #{label := {supervisor, child_terminated},
+                                                     report := R}}}} ->
+                            {[K || {K, _} <- R], proplists:get_value(reason, R)}
+                    after ?WAIT -> no_report
+                    end
+                end,
+                Expected = {[supervisor, errorContext, reason, offender], {bad_call, boom}},
+                ?assertEqual(Expected, Report(ErlangSup)),
+                ?assertEqual(Expected, Report(RustSup))
+            end)
+        end)
+    end}.

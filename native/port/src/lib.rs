@@ -24,6 +24,7 @@
 //! | echo (benchmark baseline)    | [`echo`]      | `cat` with `{packet,4}`            |
 //! | orphan protection            | [`watchdog`]  | `getppid()` polling                |
 //! | resource limits              | [`limits`]    | `ulimit -v`                        |
+//! | OTP reports to the VM        | [`logger`]    | `logger` in the host VM            |
 
 #![deny(missing_docs)]
 
@@ -31,6 +32,7 @@ pub mod echo;
 pub mod frame;
 pub mod input;
 pub mod limits;
+pub mod logger;
 pub mod outbox;
 pub mod packet;
 pub mod program;

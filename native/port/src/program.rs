@@ -142,6 +142,11 @@ pub fn run(config: Config) -> Result<(), PortError> {
     node.set_default_transport(transport);
     let starter = PortStarter::new(outbox.clone());
     ferrotp::behaviours::set_remote_starter(Arc::new(starter.clone()));
+    ferrotp::logger::set_logger(Arc::new(crate::logger::PortLogger::new(
+        outbox.clone(),
+        config.node_name,
+        config.creation,
+    )));
     let result = if config.threads <= 1 {
         // This thread reads with blocking reads, as a C port does, and
         // runs the processes a frame wakes before it reads again

@@ -519,18 +519,7 @@ crash_reports_say_what_a_gen_servers_say() ->
 %% signal: a gen_server dies of it with `kill' (its monitors see `kill'),
 %% where `exit(Pid, kill)' would be untrappable (`killed').
 a_linked_process_exiting_with_kill_is_an_ordinary_reason() ->
-    Reason = fun(Start) ->
-        Me = self(),
-        Parent = spawn(fun() ->
-                               {ok, P} = Start(),
-                               Me ! {started, self(), P},
-                               receive go -> exit(kill) end
-                       end),
-        P = receive {started, Parent, Started} -> Started end,
-        Ref = monitor(process, P),
-        Parent ! go,
-        down_reason(Ref)
-    end,
+    Reason = fun ferrotp_side_by_side:linked_kill_reason/1,
     ?assertEqual(kill, Reason(fun() -> ferrotp_nif_tests_counter:start_link(0) end)),
     ?assertEqual(kill, Reason(fun() -> ferrotp_nif:start_link(counter, 0, []) end)).
 

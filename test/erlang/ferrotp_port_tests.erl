@@ -1141,18 +1141,7 @@ a_dead_port_program_costs_its_supervisor_one_restart_test_() ->
 a_linked_process_exiting_with_kill_is_an_ordinary_reason_test_() ->
     {timeout, 60, fun() ->
         with_host(fun(Host) ->
-            Reason = fun(Start) ->
-                Me = self(),
-                Parent = spawn(fun() ->
-                                       {ok, P} = Start(),
-                                       Me ! {started, self(), P},
-                                       receive go -> exit(kill) end
-                               end),
-                P = receive {started, Parent, Started} -> Started end,
-                M = monitor(process, P),
-                Parent ! go,
-                down(M)
-            end,
+            Reason = fun ferrotp_side_by_side:linked_kill_reason/1,
             ?assertEqual(kill, Reason(fun() -> ferrotp_port_tests_counter:start_link(0, []) end)),
             ?assertEqual(kill, Reason(fun() -> ferrotp:start_link(Host, counter, 0) end))
         end)

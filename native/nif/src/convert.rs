@@ -406,7 +406,7 @@ fn via_external(term: rustler::Term<'_>) -> Result<Term, ConvertError> {
 /// Tuples up to this size are built without a heap allocation.
 const SMALL_TUPLE: usize = 8;
 
-/// `{A, B, ...}` of at most [`SMALL_TUPLE`] terms, made without the
+/// `{A, B, ...}` of at most `SMALL_TUPLE` (8) terms, made without the
 /// `Vec` that rustler's `make_tuple` collects its arguments into (an
 /// allocation and a free on every direct call's reply).
 pub fn tuple<'a>(env: Env<'a>, items: &[rustler::Term<'a>]) -> rustler::Term<'a> {

@@ -17,7 +17,7 @@
 //! | [`sys_trace`]   | what `sys:trace/2` prints, printed by the VM        |
 //! | [`logger`]      | supervisor reports to the VM's `logger`             |
 //! | [`nifs`]        | the NIFs the proxy loop calls                       |
-//! | [`bench`]       | the execution-design measurement                    |
+//! | [`bench`](mod@bench) | the execution-design measurement                    |
 
 /// Registers `$func`, a NIF entry written by hand (`unsafe extern "C"
 /// fn(env, argc, argv)`, without rustler's wrapper), as `$name/$arity` on

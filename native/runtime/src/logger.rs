@@ -4,9 +4,9 @@
 //!
 //! | Erlang                                                   | Rust                                   |
 //! |----------------------------------------------------------|----------------------------------------|
-//! | `?LOG_ERROR(#{label => {supervisor, Ctx}, report => R}, Meta)` | [`log`]`(Level::Error, Report::Supervisor(r))` (crate-internal) |
-//! | `?LOG_INFO(#{label => {supervisor, progress}, report => R}, Meta)` | [`log`]`(Level::Info, Report::Progress(r))` |
-//! | `?LOG_WARNING(#{label => {gen_server, no_handle_info}, module => M, message => Msg}, Meta)` | [`log`]`(Level::Warning, Report::NoHandleInfo { .. })` |
+//! | `?LOG_ERROR(#{label => {supervisor, Ctx}, report => R}, Meta)` | `log(Level::Error, Report::Supervisor { .. })` (crate-internal) |
+//! | `?LOG_INFO(#{label => {supervisor, progress}, report => R}, Meta)` | `log(Level::Info, Report::Progress(r))` |
+//! | `?LOG_WARNING(#{label => {gen_server, no_handle_info}, module => M, message => Msg}, Meta)` | `log(Level::Warning, Report::NoHandleInfo { .. })` |
 //! | a handler added with `logger:add_handler/3`              | [`set_logger`]`(Arc::new(MyLogger))`  |
 //!
 //! Every report is a `tracing` event as well (see the callers); a host

@@ -15,7 +15,7 @@
 //! serializers and deserializers of this module recognise the name and pass
 //! the term through as it is (pids, refs and funs included), handing it
 //! over in a thread-local slot for the duration of that one call
-//! ([`capture`], [`hand_over`]). Any other serde format sees a lossless
+//! (`capture`, `hand_over`). Any other serde format sees a lossless
 //! externally tagged enum instead, e.g. `{"Pid": ["node@host", 42, 0, 1]}`
 //! in JSON, and reads it back.
 

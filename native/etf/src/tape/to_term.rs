@@ -17,7 +17,7 @@ struct Open {
 }
 
 impl TermRef<'_> {
-    /// The owned [`Term`]: equal to what [`crate::decode`] gives for the
+    /// The owned [`Term`]: equal to what [`crate::decode()`] gives for the
     /// same input (binaries and funs are copied out of the input).
     ///
     /// Atoms are interned here; the one error is an atom that cannot be

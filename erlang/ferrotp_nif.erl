@@ -40,6 +40,8 @@
 -define(BURST, 64).
 %% How long a start waits for a Rust process to switch a debug option on.
 -define(DEBUG_WAIT, 1000).
+%% Where the key of this VM's requests to proxies is kept (request_key/0).
+-define(REQUEST_KEY, {?MODULE, request_key}).
 %% A proxy's own data is a few words (the resource and its options), so
 %% every garbage collection is a full sweep: as cheap as a minor one here,
 %% and it leaves no old heap behind (see docs/nif.md, memory).
@@ -290,12 +292,12 @@ handle('$ferrotp_poll', Proc) ->
 handle({'EXIT', From, Reason}, Proc) ->
     exit_signal(Proc, From, Reason, ferrotp:exit_kind(From, Reason));
 handle({'$ferrotp', Key, Op, Arg} = Msg, Proc) ->
-    case request_key() of
+    case persistent_term:get(?REQUEST_KEY) of
         Key -> request(Op, Arg);
         _ -> send_in(Proc, [Msg])
     end;
 handle({'$ferrotp', Key, Op, Arg1, Arg2} = Msg, Proc) ->
-    case request_key() of
+    case persistent_term:get(?REQUEST_KEY) of
         Key -> request(Op, {Arg1, Arg2});
         _ -> send_in(Proc, [Msg])
     end;
@@ -456,7 +458,7 @@ stop(false, Reason, _LastMsg) ->
 %% process's messages go out before its exit signal, and so do these.
 %% Starting a child or monitoring is moot once the process is gone.
 flush_requests() ->
-    flush_requests(request_key()).
+    flush_requests(persistent_term:get(?REQUEST_KEY)).
 
 flush_requests(Key) ->
     receive
@@ -519,8 +521,7 @@ pool_loop() ->
         %% native/nif/src/sys_trace.rs), where a gen_server's would go.
         {'$ferrotp_print', Line} -> print([Line, $\n]);
         %% A Rust supervisor's report (see native/nif/src/logger.rs).
-        {'$ferrotp_log', Kind, Context, Report} -> ferrotp:log_report(Kind, Context, Report);
-        {'$ferrotp_log', Kind, Report} -> ferrotp:log_report(Kind, progress, Report);
+        {'$ferrotp_log', {Kind, A, B}} -> ferrotp:log_report(Kind, A, B);
         _ -> ok
     end,
     pool_loop().
@@ -564,6 +565,8 @@ init() ->
     Path = library(),
     case erlang:load_nif(Path, 0) of
         ok ->
+            %% Read once: a proxy checks every request it gets against it.
+            persistent_term:put(?REQUEST_KEY, request_key()),
             ok;
         {error, {Why, Text}} ->
             logger:error("ferrotp: cannot load the NIF library ~ts.so (~p: ~ts); "

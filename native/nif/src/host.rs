@@ -307,12 +307,7 @@ impl RemoteStarter for BeamStarter {
         function: Atom,
         args: Vec<Term>,
     ) -> BoxFuture<'a, Result<Started, Term>> {
-        Box::pin(async move {
-            match self.apply(ctx, module, function, args).await? {
-                Term::Tuple(e) if e.len() == 2 && e[0] == Term::atom("EXIT") => Err(Term::Tuple(e)),
-                result => Started::from_term(&result),
-            }
-        })
+        Box::pin(async move { Started::from_term(&self.apply(ctx, module, function, args).await?) })
     }
 
     /// The process's proxy runs `catch apply(M, F, Args)` and sends the

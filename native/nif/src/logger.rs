@@ -4,12 +4,12 @@
 //!
 //! | Erlang (`supervisor`)                        | here                                         |
 //! |----------------------------------------------|----------------------------------------------|
-//! | `?report_error(Ctx, Reason, Child, SupName)`  | `{'$ferrotp_log', supervisor_report, Ctx, Report}` to the pool keeper, which logs it with `supervisor`'s metadata |
-//! | `report_progress(Child, SupName)`            | `{'$ferrotp_log', progress, Report}`          |
-//! | (`gen_server`) `no_handle_info` warning       | `{'$ferrotp_log', no_handle_info, Pid, Msg}`  |
+//! | `?report_error(Ctx, Reason, Child, SupName)`  | `{'$ferrotp_log', {supervisor_report, Ctx, Report}}` to the pool keeper, which logs it as `supervisor` does (`ferrotp:log_report/3`) |
+//! | `report_progress(Child, SupName)`            | `{'$ferrotp_log', {progress, progress, Report}}` |
+//! | (`gen_server`) `no_handle_info` warning       | `{'$ferrotp_log', {no_handle_info, Pid, Msg}}`  |
 
 use etf::Term;
-use ferrotp::logger::{Level, Logger, Report};
+use ferrotp::logger::{Logger, Report};
 
 use crate::{beam_env, host};
 
@@ -25,29 +25,11 @@ impl BeamLogger {
 }
 
 impl Logger for BeamLogger {
-    fn log(&self, _level: Level, report: Report) {
+    fn log(&self, report: Report) {
         let Some(keeper) = host::pool_keeper() else {
             return;
         };
-        let msg = match report {
-            Report::Supervisor { context, report } => Term::tuple(vec![
-                Term::atom("$ferrotp_log"),
-                Term::atom("supervisor_report"),
-                context,
-                report,
-            ]),
-            Report::Progress(report) => Term::tuple(vec![
-                Term::atom("$ferrotp_log"),
-                Term::atom("progress"),
-                report,
-            ]),
-            Report::NoHandleInfo { pid, message } => Term::tuple(vec![
-                Term::atom("$ferrotp_log"),
-                Term::atom("no_handle_info"),
-                Term::Pid(pid),
-                message,
-            ]),
-        };
+        let msg = Term::tuple(vec![Term::atom("$ferrotp_log"), report.to_term()]);
         beam_env::send(&keeper, &msg);
     }
 }

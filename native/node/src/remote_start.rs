@@ -166,23 +166,21 @@ impl RemoteStarter for BeamStarter {
             if tag.is_atom("EXIT") {
                 return Err(result);
             }
-            match result.as_tuple() {
-                Some([ok, Term::Pid(child)]) if ok.is_atom("ok") => Ok(Started::Via {
+            // Read as OTP's supervisor reads it (`Started::from_term`),
+            // the child behind its bridge.
+            Ok(match Started::from_term(&result)? {
+                Started::Ok(child) => Started::Via {
                     via: proxy,
-                    child: *child,
+                    child,
                     info: None,
-                }),
-                Some([ok, Term::Pid(child), info]) if ok.is_atom("ok") => Ok(Started::Via {
+                },
+                Started::OkInfo(child, info) => Started::Via {
                     via: proxy,
-                    child: *child,
-                    info: Some(info.clone()),
-                }),
-                Some([error, reason]) if error.is_atom("error") => Err(reason.clone()),
-                _ if result.is_atom("ignore") => Ok(Started::Ignore),
-                // As OTP's supervisor takes any other value (`What ->
-                // {error, What}`): an exception's `{'EXIT', Why}` too.
-                _ => Err(result),
-            }
+                    child,
+                    info: Some(info),
+                },
+                other => other,
+            })
         })
     }
 

@@ -11,8 +11,8 @@
 //! The host logs them (`ferrotp:log_report/3`) with the pids in them made
 //! the BEAM's.
 
-use etf::{Atom, Pid, Term};
-use ferrotp::logger::{Level, Logger, Report};
+use etf::{Atom, Pid};
+use ferrotp::logger::{Logger, Report};
 
 use dist::control::ControlMessage;
 
@@ -42,18 +42,8 @@ impl PortLogger {
 }
 
 impl Logger for PortLogger {
-    fn log(&self, _level: Level, report: Report) {
-        let payload = match report {
-            Report::Supervisor { context, report } => {
-                Term::tuple(vec![Term::atom("supervisor_report"), context, report])
-            }
-            Report::Progress(report) => {
-                Term::tuple(vec![Term::atom("progress"), Term::atom("progress"), report])
-            }
-            Report::NoHandleInfo { pid, message } => {
-                Term::tuple(vec![Term::atom("no_handle_info"), Term::Pid(pid), message])
-            }
-        };
+    fn log(&self, report: Report) {
+        let payload = report.to_term();
         self.outbox.push(&Frame::new(
             ControlMessage::RegSend {
                 from: self.from,

@@ -251,11 +251,9 @@ pub trait GenServer: Sized + Send + 'static {
                     msg = %t.limited(crate::LOG_TERM_BYTES),
                     "gen_server received an unexpected message"
                 );
-                crate::logger::log(crate::logger::Level::Warning, || {
-                    crate::logger::Report::NoHandleInfo {
-                        pid: ctx.pid(),
-                        message: t.clone(),
-                    }
+                crate::logger::log(|| crate::logger::Report::NoHandleInfo {
+                    pid: ctx.pid(),
+                    message: t.clone(),
                 });
             }
             None => {

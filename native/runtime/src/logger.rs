@@ -4,9 +4,9 @@
 //!
 //! | Erlang                                                   | Rust                                   |
 //! |----------------------------------------------------------|----------------------------------------|
-//! | `?LOG_ERROR(#{label => {supervisor, Ctx}, report => R}, Meta)` | `log(Level::Error, Report::Supervisor { .. })` (crate-internal) |
-//! | `?LOG_INFO(#{label => {supervisor, progress}, report => R}, Meta)` | `log(Level::Info, Report::Progress(r))` |
-//! | `?LOG_WARNING(#{label => {gen_server, no_handle_info}, module => M, message => Msg}, Meta)` | `log(Level::Warning, Report::NoHandleInfo { .. })` |
+//! | `?LOG_ERROR(#{label => {supervisor, Ctx}, report => R}, Meta)` | `log(\|\| Report::Supervisor { .. })` (crate-internal) |
+//! | `?LOG_INFO(#{label => {supervisor, progress}, report => R}, Meta)` | `log(\|\| Report::Progress(r))` |
+//! | `?LOG_WARNING(#{label => {gen_server, no_handle_info}, module => M, message => Msg}, Meta)` | `log(\|\| Report::NoHandleInfo { .. })` |
 //! | a handler added with `logger:add_handler/3`              | [`set_logger`]`(Arc::new(MyLogger))`  |
 //!
 //! Every report is a `tracing` event as well (see the callers); a host
@@ -18,18 +18,9 @@ use std::sync::{Arc, RwLock};
 
 use etf::Term;
 
-/// A report's severity, as `logger`'s levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// `error`.
-    Error,
-    /// `warning`.
-    Warning,
-    /// `info`.
-    Info,
-}
-
-/// A report, in the terms OTP's report carries.
+/// A report, in the terms OTP's report carries; its kind sets its level,
+/// as in OTP (a supervisor report is an error, a progress report info,
+/// `no_handle_info` a warning).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Report {
     /// A supervisor report: `[{supervisor, S}, {errorContext, Ctx},
@@ -55,11 +46,25 @@ pub enum Report {
     },
 }
 
+impl Report {
+    /// `{Kind, A, B}`, as `ferrotp:log_report/3` (Erlang) takes a report
+    /// to log: `{supervisor_report, Context, Report}`, `{progress,
+    /// progress, Report}` or `{no_handle_info, Pid, Message}`.
+    pub fn to_term(self) -> Term {
+        let (kind, a, b) = match self {
+            Report::Supervisor { context, report } => ("supervisor_report", context, report),
+            Report::Progress(report) => ("progress", Term::atom("progress"), report),
+            Report::NoHandleInfo { pid, message } => ("no_handle_info", Term::Pid(pid), message),
+        };
+        Term::tuple(vec![Term::atom(kind), a, b])
+    }
+}
+
 /// Where reports go besides `tracing`.
 pub trait Logger: Send + Sync {
-    /// Logs `report` at `level`. Called from inside processes: it must
-    /// not block for long.
-    fn log(&self, level: Level, report: Report);
+    /// Logs `report`. Called from inside processes: it must not block
+    /// for long.
+    fn log(&self, report: Report);
 }
 
 static LOGGER: RwLock<Option<Arc<dyn Logger>>> = RwLock::new(None);
@@ -71,9 +76,10 @@ pub fn set_logger(logger: Arc<dyn Logger>) {
 }
 
 /// Hands `report` to the installed [`Logger`], if any.
-pub(crate) fn log(level: Level, report: impl FnOnce() -> Report) {
+/// (`report` is only made when there is one.)
+pub(crate) fn log(report: impl FnOnce() -> Report) {
     let logger = LOGGER.read().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(logger) = logger {
-        logger.log(level, report());
+        logger.log(report());
     }
 }

@@ -52,16 +52,14 @@ pub(crate) fn offender(o: &Offender<'_>) -> Term {
 /// A supervisor report (`?report_error`).
 pub(crate) fn error(supervisor: &Term, context: &str, reason: &Term, o: Offender<'_>) {
     let offender = offender(&o);
-    crate::logger::log(crate::logger::Level::Error, || {
-        crate::logger::Report::Supervisor {
-            context: Term::atom(context),
-            report: Term::List(vec![
-                pair("supervisor", supervisor.clone()),
-                pair("errorContext", Term::atom(context)),
-                pair("reason", reason.clone()),
-                pair("offender", offender.clone()),
-            ]),
-        }
+    crate::logger::log(|| crate::logger::Report::Supervisor {
+        context: Term::atom(context),
+        report: Term::List(vec![
+            pair("supervisor", supervisor.clone()),
+            pair("errorContext", Term::atom(context)),
+            pair("reason", reason.clone()),
+            pair("offender", offender.clone()),
+        ]),
     });
     tracing::error!(
         target: "ferrotp::supervisor",
@@ -76,7 +74,7 @@ pub(crate) fn error(supervisor: &Term, context: &str, reason: &Term, o: Offender
 /// A progress report: a child started.
 pub(crate) fn progress(supervisor: &Term, spec: &ChildSpec, pid: Term) {
     let started = offender(&Offender::One(spec, pid));
-    crate::logger::log(crate::logger::Level::Info, || {
+    crate::logger::log(|| {
         crate::logger::Report::Progress(Term::List(vec![
             pair("supervisor", supervisor.clone()),
             pair("started", started.clone()),

@@ -17,24 +17,18 @@ async fn gen_server_call_cast_and_sys_reach_the_registered_counter() {
     erl.connect(&rust.hidden).await;
     let n = rust.name().to_string();
     let e = erl.name;
-    let results = rust
-        .hidden
-        .runtime()
-        .run(move |mut ctx| async move {
-            let mut out = Vec::new();
-            for src in [
-                format!("gen_server:call({{counter, '{n}'}}, value)."),
-                format!("gen_server:cast({{counter, '{n}'}}, {{bump, 5}}), gen_server:call({{counter, '{n}'}}, value)."),
-                format!("sys:get_state({{counter, '{n}'}})."),
-                format!("[{{counter, Pid, _, _}}] = supervisor:which_children({{top_sup, '{n}'}}), gen_server:call(Pid, value) =:= 5."),
-                format!("gen_server:cast({{counter, '{n}'}}, {{bump, 1 bsl 80}}), gen_server:call({{counter, '{n}'}}, value) =:= 5 + (1 bsl 80)."),
-            ] {
-                out.push(eval(&mut ctx, e, &src).await);
-            }
-            out
-        })
-        .await
-        .expect("driver process");
+    let results = eval_all(
+        &rust,
+        e,
+        vec![
+            format!("gen_server:call({{counter, '{n}'}}, value)."),
+            format!("gen_server:cast({{counter, '{n}'}}, {{bump, 5}}), gen_server:call({{counter, '{n}'}}, value)."),
+            format!("sys:get_state({{counter, '{n}'}})."),
+            format!("[{{counter, Pid, _, _}}] = supervisor:which_children({{top_sup, '{n}'}}), gen_server:call(Pid, value) =:= 5."),
+            format!("gen_server:cast({{counter, '{n}'}}, {{bump, 1 bsl 80}}), gen_server:call({{counter, '{n}'}}, value) =:= 5 + (1 bsl 80)."),
+        ],
+    )
+    .await;
     assert_eq!(results[0], Term::Int(0));
     assert_eq!(results[1], Term::Int(5));
     assert_eq!(results[2], Term::Int(5));
@@ -53,27 +47,21 @@ async fn otp_supervisor_api_works_on_the_rust_top_sup() {
     erl.connect(&rust.hidden).await;
     let n = rust.name().to_string();
     let e = erl.name;
-    let results = rust
-        .hidden
-        .runtime()
-        .run(move |mut ctx| async move {
-            let mut out = Vec::new();
-            for src in [
-                format!("[{{counter, C, worker, [counter]}}] = supervisor:which_children({{top_sup, '{n}'}}), is_pid(C) andalso node(C) =:= '{n}'."),
-                format!("supervisor:count_children({{top_sup, '{n}'}})."),
-                format!("{{ok, C2}} = supervisor:start_child({{top_sup, '{n}'}}, #{{id => c2, start => {{counter, start_link, [7]}}}}), gen_server:call(C2, value)."),
-                format!("supervisor:terminate_child({{top_sup, '{n}'}}, c2)."),
-                format!("{{ok, C3}} = supervisor:restart_child({{top_sup, '{n}'}}, c2), gen_server:call(C3, value)."),
-                format!("ok = supervisor:terminate_child({{top_sup, '{n}'}}, c2), supervisor:delete_child({{top_sup, '{n}'}}, c2)."),
-                format!("{{ok, S}} = supervisor:start_child({{top_sup, '{n}'}}, #{{id => sub, type => supervisor, start => {{supervisor, start_link, [#{{strategy => one_for_one}}, [#{{id => w, start => {{counter, start_link, [3]}}}}]]}}}}), [{{w, W, worker, _}}] = supervisor:which_children(S), gen_server:call(W, value)."),
-                format!("length(supervisor:which_children({{top_sup, '{n}'}}))."),
-            ] {
-                out.push(eval(&mut ctx, e, &src).await);
-            }
-            out
-        })
-        .await
-        .expect("driver process");
+    let results = eval_all(
+        &rust,
+        e,
+        vec![
+            format!("[{{counter, C, worker, [counter]}}] = supervisor:which_children({{top_sup, '{n}'}}), is_pid(C) andalso node(C) =:= '{n}'."),
+            format!("supervisor:count_children({{top_sup, '{n}'}})."),
+            format!("{{ok, C2}} = supervisor:start_child({{top_sup, '{n}'}}, #{{id => c2, start => {{counter, start_link, [7]}}}}), gen_server:call(C2, value)."),
+            format!("supervisor:terminate_child({{top_sup, '{n}'}}, c2)."),
+            format!("{{ok, C3}} = supervisor:restart_child({{top_sup, '{n}'}}, c2), gen_server:call(C3, value)."),
+            format!("ok = supervisor:terminate_child({{top_sup, '{n}'}}, c2), supervisor:delete_child({{top_sup, '{n}'}}, c2)."),
+            format!("{{ok, S}} = supervisor:start_child({{top_sup, '{n}'}}, #{{id => sub, type => supervisor, start => {{supervisor, start_link, [#{{strategy => one_for_one}}, [#{{id => w, start => {{counter, start_link, [3]}}}}]]}}}}), [{{w, W, worker, _}}] = supervisor:which_children(S), gen_server:call(W, value)."),
+            format!("length(supervisor:which_children({{top_sup, '{n}'}}))."),
+        ],
+    )
+    .await;
     assert_eq!(results[0], Term::atom("true"), "{}", text(&results[0]));
     assert_eq!(
         text(&results[1]),
@@ -196,32 +184,26 @@ async fn sys_replace_state_and_global_names_from_a_beam_node() {
     let n = rust.name().to_string();
     let node = n.clone();
     let e = erl.name;
-    let results = rust
-        .hidden
-        .runtime()
-        .run(move |mut ctx| async move {
-            let mut out = Vec::new();
-            for src in [
-                format!("gen_server:cast({{counter, '{n}'}}, {{bump, 4}}), sys:replace_state({{counter, '{n}'}}, fun(N) -> N * 10 end)."),
-                format!("gen_server:call({{counter, '{n}'}}, value)."),
-                format!("{{'EXIT', {{R, _}}}} = (catch sys:replace_state({{counter, '{n}'}}, fun(_) -> error(boom) end)), R."),
-                format!("sys:get_state({{counter, '{n}'}})."),
-                // A global name is registered on the BEAM side, for the Rust pid.
-                format!("{{ok, G}} = ferrotp:start_link('{n}', counter, 7, [{{name, {{global, rust_gc}}}}]), \
-                         {{error, {{already_started, G}}}} = ferrotp:start_link('{n}', counter, 8, [{{name, {{global, rust_gc}}}}]), \
-                         {{node(G), gen_server:call({{global, rust_gc}}, value)}}."),
-                format!("ferrotp:start_link('{n}', counter, 9, [{{name, {{a, b, c}}}}])."),
-                // Options a gen_server takes and a Rust node has no use for
-                // are ignored, as gen ignores options it does not know.
-                format!("{{ok, H}} = ferrotp:start_link('{n}', counter, 3, [{{hibernate_after, 10}}, {{spawn_opt, []}}, {{bogus, 1}}]), \
-                         gen_server:call(H, value)."),
-            ] {
-                out.push(eval(&mut ctx, e, &src).await);
-            }
-            out
-        })
-        .await
-        .expect("driver process");
+    let results = eval_all(
+        &rust,
+        e,
+        vec![
+            format!("gen_server:cast({{counter, '{n}'}}, {{bump, 4}}), sys:replace_state({{counter, '{n}'}}, fun(N) -> N * 10 end)."),
+            format!("gen_server:call({{counter, '{n}'}}, value)."),
+            format!("{{'EXIT', {{R, _}}}} = (catch sys:replace_state({{counter, '{n}'}}, fun(_) -> error(boom) end)), R."),
+            format!("sys:get_state({{counter, '{n}'}})."),
+            // A global name is registered on the BEAM side, for the Rust pid.
+            format!("{{ok, G}} = ferrotp:start_link('{n}', counter, 7, [{{name, {{global, rust_gc}}}}]), \
+                     {{error, {{already_started, G}}}} = ferrotp:start_link('{n}', counter, 8, [{{name, {{global, rust_gc}}}}]), \
+                     {{node(G), gen_server:call({{global, rust_gc}}, value)}}."),
+            format!("ferrotp:start_link('{n}', counter, 9, [{{name, {{a, b, c}}}}])."),
+            // Options a gen_server takes and a Rust node has no use for
+            // are ignored, as gen ignores options it does not know.
+            format!("{{ok, H}} = ferrotp:start_link('{n}', counter, 3, [{{hibernate_after, 10}}, {{spawn_opt, []}}, {{bogus, 1}}]), \
+                     gen_server:call(H, value)."),
+        ],
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&beams);
     assert_eq!(text(&results[4]), format!("{{{node},7}}"));
     assert_eq!(text(&results[5]), "{error,{bad_name,{a,b,c}}}");
@@ -375,18 +357,7 @@ async fn beam_children_of_a_rust_supervisor_are_killed_as_otp_kills_them() {
               receive {{terminating, A{v}, R{v}}} -> R{v} after 100 -> no_terminate end}}."
         )
     };
-    let (brutal, timeout) = (stop("brutal_kill", "1"), stop("300", "2"));
-    let results = rust
-        .hidden
-        .runtime()
-        .run(move |mut ctx| async move {
-            vec![
-                eval(&mut ctx, e, &brutal).await,
-                eval(&mut ctx, e, &timeout).await,
-            ]
-        })
-        .await
-        .expect("driver process");
+    let results = eval_all(&rust, e, vec![stop("brutal_kill", "1"), stop("300", "2")]).await;
     let _ = std::fs::remove_dir_all(&beams);
     assert_eq!(text(&results[0]), "{false,true,no_terminate}");
     assert_eq!(text(&results[1]), "{false,true,shutdown}");

@@ -239,6 +239,22 @@ pub async fn eval(ctx: &mut Process, erl: NodeName, src: &str) -> Term {
     }
 }
 
+/// Evaluates each of `sources` on erl node `erl`, in order, from a process
+/// of `rust`'s node; their values.
+pub async fn eval_all(rust: &Rust, erl: NodeName, sources: Vec<String>) -> Vec<Term> {
+    rust.hidden
+        .runtime()
+        .run(move |mut ctx| async move {
+            let mut out = Vec::new();
+            for src in sources {
+                out.push(eval(&mut ctx, erl, &src).await);
+            }
+            out
+        })
+        .await
+        .expect("driver process")
+}
+
 /// A hidden Rust node on `epmd` with the seed tree running under a root
 /// process.
 pub struct Rust {

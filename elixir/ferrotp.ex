@@ -25,9 +25,15 @@ defmodule Ferrotp do
   @typedoc """
   `:on` (where), `:name` (as `GenServer.start_link/3` takes it: an atom,
   `{:global, term}` or `{:via, module, term}`), `:debug` (`:sys` debug
-  options, as `GenServer.start_link/3`'s).
+  options), `:timeout` (how long `init` may take before the process is
+  killed and the start returns `{:error, :timeout}`), as
+  `GenServer.start_link/3` takes them.
   """
-  @type option :: {:on, pid() | node()} | {:name, GenServer.name()} | {:debug, list()}
+  @type option ::
+          {:on, pid() | node()}
+          | {:name, GenServer.name()}
+          | {:debug, list()}
+          | {:timeout, timeout()}
 
   @doc """
   Starts `behaviour` with init argument `arg`, linked to the caller.
@@ -38,7 +44,11 @@ defmodule Ferrotp do
   def start_link(behaviour, arg, opts \\ []) when is_atom(behaviour) and is_list(opts) do
     check_name!(opts)
     {where, opts} = Keyword.pop(opts, :on)
-    erlang_opts = for {key, value} <- opts, key in [:name, :hibernate_after, :debug], do: {key, value}
+
+    erlang_opts =
+      for {key, value} <- opts,
+          key in [:name, :hibernate_after, :debug, :timeout],
+          do: {key, value}
 
     case where(where) do
       {:port, host} -> start_link_port(host, behaviour, arg, erlang_opts)

@@ -65,11 +65,14 @@ start_link_named(Node, Behaviour, Arg, Opts, Name, Registry, Key) ->
             end
     end.
 
-%% The node takes the option {name, Name}; others a gen_server takes
-%% (hibernate_after, timeout, spawn_opt) mean nothing to it and are left
-%% out, as gen ignores options it does not know.
+%% The node takes the options {name, Name} and {timeout, Ms} (an init
+%% still running then is killed, and the start is {error, timeout}); others
+%% a gen_server takes (hibernate_after, spawn_opt) mean nothing to it and
+%% are left out, as gen ignores options it does not know.
 start_remote(Node, Behaviour, Arg, Opts) ->
-    Request = {start_link, self(), Behaviour, Arg, [{name, N} || {name, N} <- Opts]},
+    Known = [{name, N} || {name, N} <- Opts] ++
+        [{timeout, T} || {timeout, T} <- Opts, is_integer(T), T >= 0],
+    Request = {start_link, self(), Behaviour, Arg, Known},
     try
         gen_server:call(service(Node), Request, infinity)
     catch

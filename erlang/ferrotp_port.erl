@@ -75,7 +75,8 @@ start_link() ->
 %% Options: `executable' (the `ferrotp' binary; found when absent, see
 %% {@link executable/0}), `max_memory' (bytes the program may allocate;
 %% over it, it aborts), `start_timeout' (milliseconds a Rust
-%% `init' may take, default `infinity'), `threads' (threads reading
+%% `init' may take, default `infinity'; a start's own option
+%% `{timeout, Ms}' overrides it, as gen_server:start_link/4's), `threads' (threads reading
 %% frames in the program, default 1: it reads with blocking reads and runs
 %% the processes a frame wakes itself), `busy_wait_us' (how long the
 %% reader may busy-wait for the next frame before sleeping, while that
@@ -108,11 +109,23 @@ child_spec(Opts) ->
     {ok, pid()} | {error, term()}.
 start_child(Host, Behaviour, Arg, Opts, Caller) when is_atom(Behaviour), is_list(Opts) ->
     Ancestors = ancestors(Caller),
-    try
-        gen_server:call(Host, {start, Behaviour, Arg, Opts, Caller, Ancestors}, infinity)
+    try gen_server:call(Host, {start, Behaviour, Arg, Opts, Caller, Ancestors}, infinity) of
+        {timeout, P} -> kill_flush(P);
+        Started -> Started
     catch
         exit:{Reason, {gen_server, call, _}} -> {error, {port_host_down, Reason}}
     end.
+
+%% A start that took longer than its timeout, as proc_lib ends it: the
+%% process is unlinked and killed, gone (its name free) and its 'EXIT'
+%% flushed before the caller hears {error, timeout}.
+kill_flush(P) ->
+    unlink(P),
+    Ref = monitor(process, P),
+    exit(P, kill),
+    receive {'DOWN', Ref, process, P, _} -> ok end,
+    receive {'EXIT', P, _} -> ok after 0 -> ok end,
+    {error, timeout}.
 
 %% The `$ancestors' a gen_server started by `Caller' gets (proc_lib's):
 %% its registered name or pid, then its own ancestors; just `Caller' when
@@ -286,7 +299,7 @@ start({Behaviour, _} = Origin, Arg, Opts, Caller, From, #{port := Port, tab := T
             SpawnOpts = [monitor, {parent, Caller}],
             Req = {29, ReqId, self(), self(), {Behaviour, start_link, 1}, SpawnOpts},
             write(S, [term_to_binary(Req) | term_to_binary([ferrotp_port_pids:to_port(Tab, Arg)])]),
-            TRef = start_timer(S, ReqId),
+            TRef = start_timer(start_timeout(Opts, S), ReqId),
             Pending = maps:put(ReqId, {From, P, TRef}, pending(S)),
             {noreply, S#{pending := Pending}};
         {error, _} = Error ->
@@ -295,9 +308,17 @@ start({Behaviour, _} = Origin, Arg, Opts, Caller, From, #{port := Port, tab := T
             {reply, Error, S}
     end.
 
-start_timer(#{start_timeout := infinity}, _ReqId) ->
+%% How long this start's init may take: its option `{timeout, Ms}', else
+%% the host's `start_timeout'.
+start_timeout(Opts, #{start_timeout := Default}) ->
+    case proplists:get_value(timeout, Opts, Default) of
+        Ms when is_integer(Ms), Ms >= 0 -> Ms;
+        _ -> infinity
+    end.
+
+start_timer(infinity, _ReqId) ->
     undefined;
-start_timer(#{start_timeout := Ms}, ReqId) ->
+start_timer(Ms, ReqId) ->
     erlang:start_timer(Ms, self(), {start_timeout, ReqId}).
 
 pending(#{pending := Pending}) ->
@@ -366,8 +387,10 @@ failed_start_reason(Reason) -> Reason.
 start_timed_out(ReqId, S) ->
     case maps:take(ReqId, pending(S)) of
         {{From, P, _TRef}, Pending} ->
-            exit_proxy(P, normal),
-            gen_server:reply(From, {error, timeout}),
+            %% The caller kills the proxy (start_child/5, as proc_lib's
+            %% kill_flush); the Rust process dies with it (proxy_died/3),
+            %% or is killed when it answers (spawn_reply/3).
+            gen_server:reply(From, {timeout, P}),
             {noreply, S#{pending := Pending}};
         error ->
             {noreply, S}

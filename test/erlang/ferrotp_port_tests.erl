@@ -159,6 +159,26 @@ a_bad_init_argument_is_an_error_test() ->
         ?assert(mentions(undef, Undef))
     end).
 
+%% The start option {timeout, Ms}, as gen_server:start_link/4's: an init
+%% that takes longer (here a supervisor whose child takes 1.5 s to start)
+%% is killed and the start returns {error, timeout}, with nothing left in
+%% a trapping caller's mailbox and the name free at once. The same start
+%% with a longer timeout, and the host, carry on.
+a_start_timeout_kills_a_slow_init_as_gen_server_does_test() ->
+    with_host(fun(Host) ->
+        process_flag(trap_exit, true),
+        Slow = {#{}, [#{id => slow, start => {timer, sleep, [1500]}}]},
+        Name = ferrotp_port_slow_sup,
+        ?assertEqual({error, timeout},
+                     ferrotp:start_link(Host, supervisor, Slow, [{timeout, 200}, {name, Name}])),
+        ?assertEqual(undefined, whereis(Name)),
+        ?assertEqual({messages, []}, process_info(self(), messages)),
+        {ok, C} = ferrotp:start_link(Host, counter, 1, [{timeout, 5000}, {name, Name}]),
+        ?assertEqual(1, gen_server:call(Name, value)),
+        ?assertEqual({messages, []}, process_info(self(), messages)),
+        ?assert(is_process_alive(C))
+    end).
+
 %%%===================================================================
 %%% as a gen_server reads to OTP (proc_lib, Logger, sys:terminate)
 %%%===================================================================

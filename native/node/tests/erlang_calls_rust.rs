@@ -217,6 +217,40 @@ async fn sys_replace_state_and_global_names_from_a_beam_node() {
     assert_eq!(results[3], Term::Int(40));
 }
 
+/// The start option `{timeout, Ms}`, as gen_server:start_link/4's: an init
+/// still running then (a Rust supervisor whose BEAM child takes 1.5 s to
+/// start) is killed and the start returns `{error, timeout}`, with no exit
+/// signal for a trapping caller and the name free for the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_timeout_kills_a_slow_init_as_gen_server_does() {
+    if !have_erl() {
+        return;
+    }
+    let beams = compile_erlang();
+    let epmd = Epmd::start();
+    let rust = Rust::start(&epmd, "c10").await;
+    let erl = Erl::start_with(&epmd, "c10", &["-pa", beams.to_str().expect("utf-8 path")]);
+    erl.connect(&rust.hidden).await;
+    rust.hidden.start_beam_children(Some(erl.name));
+    let n = rust.name().to_string();
+    let results = eval_all(
+        &rust,
+        erl.name,
+        vec![format!(
+            "process_flag(trap_exit, true), \
+             Slow = {{#{{}}, [#{{id => slow, start => {{timer, sleep, [1500]}}}}]}}, \
+             R = ferrotp:start_link('{n}', supervisor, Slow, [{{timeout, 200}}, {{name, slow_sup}}]), \
+             receive after 2000 -> ok end, \
+             {{messages, Left}} = process_info(self(), messages), \
+             {{ok, C}} = ferrotp:start_link('{n}', counter, 4, [{{timeout, 5000}}, {{name, slow_sup}}]), \
+             {{R, Left, gen_server:call(C, value)}}."
+        )],
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&beams);
+    assert_eq!(text(&results[0]), "{{error,timeout},[],4}");
+}
+
 /// With two BEAM nodes connected, `sys:replace_state/2`'s fun runs on the
 /// caller's node: there, and only there, is its module loaded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -87,20 +87,21 @@ init(Host, Port, Tab, Parent, Origin) ->
         none -> ok;
         _ -> link(Parent)
     end,
-    wait_ready(Host, Port, Tab).
+    wait_ready(Host, Port, Tab, Parent).
 
 %% Before the Rust process is ready the host may ask the proxy to take the
 %% start option {name, Name}: the proxy registers itself, as a gen_server
 %% does (some registries take only the calling process).
-wait_ready(Host, Port, Tab) ->
+wait_ready(Host, Port, Tab, Parent) ->
     receive
         {?TAG, Host, {ready, X}} ->
             Send = term_to_binary({2, '', X}),
-            S = #{host => Host, port => Port, tab => Tab, x => X, send => Send, held => #{}},
+            S = #{host => Host, port => Port, tab => Tab, x => X, send => Send, held => #{},
+                  parent => Parent},
             loop(S, undefined);
         {?TAG, Host, {register, Name, Ref}} ->
             Host ! {Ref, ferrotp:register_name(Name, self())},
-            wait_ready(Host, Port, Tab);
+            wait_ready(Host, Port, Tab, Parent);
         {?TAG, Host, {exit, Reason}} ->
             exit(Reason);
         {?TAG, Host, {host_down, Reason}} ->
@@ -109,7 +110,7 @@ wait_ready(Host, Port, Tab) ->
             %% The Rust process acts in its init (a supervisor starts and
             %% stops its children): as itself, from this pid.
             act(Command, Port, Tab),
-            wait_ready(Host, Port, Tab);
+            wait_ready(Host, Port, Tab, Parent);
         {'EXIT', Host, Reason} ->
             die_of({port_closed, Reason})
     end.
@@ -148,7 +149,8 @@ loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send, held := Hel
                     write(Port, [term_to_binary({26, F, X}) | term_to_binary(R)]);
                 link ->
                     write(Port, term_to_binary({1, F, X})),
-                    write(Port, [term_to_binary({24, F, X}) | term_to_binary(R)])
+                    write(Port, [term_to_binary({24, F, X}) | term_to_binary(R)]),
+                    parent_exited(From, Reason, S)
             end,
             loop(S, Signal);
         {[alias | Alias], Reply} when is_map_key(Alias, Held) ->
@@ -168,6 +170,19 @@ loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send, held := Hel
             write(Port, [Send | term_to_binary(ferrotp_port_pids:to_port(Tab, Msg))]),
             loop(S, Msg)
     end.
+
+%% Its parent's exit (reason other than `normal') ends a gen_server or
+%% supervisor, trapping exits or not: the name is given up now, not a
+%% round trip to the port program later, so a start under the same name
+%% right after the parent's death (ExUnit's next test) finds it free, as
+%% it finds an Erlang process's.
+parent_exited(Parent, Reason, #{parent := Parent}) when Reason =/= normal ->
+    case process_info(self(), registered_name) of
+        {registered_name, Name} -> unregister(Name);
+        _ -> true
+    end;
+parent_exited(_From, _Reason, _S) ->
+    true.
 
 command({exit, Reason}, S, Last) ->
     stop(Reason, Last, S);

@@ -159,6 +159,28 @@ a_bad_init_argument_is_an_error_test() ->
         ?assert(mentions(undef, Undef))
     end).
 
+%% A named process whose parent exits gives up its name with it: a start
+%% under that name right after the parent's 'DOWN' (ExUnit's next test
+%% after one that started a named process) succeeds, as it does for the
+%% gen_server twin.
+a_name_is_free_once_the_parent_has_died_test() ->
+    with_host(fun(Host) ->
+        Rust = fun(N) -> ferrotp:start_link(Host, counter, N, [{name, ferrotp_port_heir}]) end,
+        Beam = fun(N) -> ferrotp_port_tests_counter:start_link(N, [{name, ferrotp_port_heir}]) end,
+        Rounds = fun(Start) ->
+            [begin
+                 {Parent, M} = spawn_monitor(fun() -> {ok, _} = Start(N), exit(shutdown) end),
+                 receive {'DOWN', M, process, Parent, shutdown} -> ok end,
+                 {ok, Heir} = Start(N),
+                 unlink(Heir),
+                 gen_server:stop(Heir),
+                 ok
+             end || N <- lists:seq(1, 20)]
+        end,
+        ?assertEqual(lists:duplicate(20, ok), Rounds(Beam)),
+        ?assertEqual(lists:duplicate(20, ok), Rounds(Rust))
+    end).
+
 %% The start option {timeout, Ms}, as gen_server:start_link/4's: an init
 %% that takes longer (here a supervisor whose child takes 1.5 s to start)
 %% is killed and the start returns {error, timeout}, with nothing left in

@@ -18,8 +18,6 @@
 %% NIF). Each mode has its own internal function below.
 -module(ferrotp).
 
--include_lib("kernel/include/logger.hrl").
-
 -export([start_link/2, start_link/3, start_link/4]).
 -export([apply_state_fun/2, register_name/2, where/1, debug_options/2, debug_command/1,
          report_crash/3, log_report/3, exit_kind/2, orderly/1, exit_as_signal/1]).
@@ -171,17 +169,20 @@ report_crash(Reason, LastMsg, State) ->
                _ -> self()
            end,
     {Message, From} = last_message(LastMsg),
-    ?LOG_ERROR(#{label => {gen_server, terminate},
-                 name => Name,
-                 last_message => Message,
-                 state => State,
-                 log => [],
-                 reason => Reason,
-                 client_info => client_info(From)},
-               #{domain => [otp],
-                 report_cb => fun gen_server:format_log/2,
-                 error_logger => #{tag => error,
-                                   report_cb => fun gen_server:format_log/1}}).
+    %% Logged where gen_server logs it (its mfa, not this function's), so
+    %% Logger filters and handlers that look for gen_server's report find it.
+    logger:error(#{label => {gen_server, terminate},
+                   name => Name,
+                   last_message => Message,
+                   state => State,
+                   log => [],
+                   reason => Reason,
+                   client_info => client_info(From)},
+                 #{domain => [otp],
+                   mfa => {gen_server, error_info, 8},
+                   report_cb => fun gen_server:format_log/2,
+                   error_logger => #{tag => error,
+                                     report_cb => fun gen_server:format_log/1}}).
 
 last_message({'$gen_call', {Pid, _Tag}, Request}) when is_pid(Pid) -> {Request, Pid};
 last_message({system, _From, {terminate, _Reason}}) -> {[], undefined};

@@ -341,12 +341,13 @@ with_log(Fun) ->
     Id = ferrotp_port_tests_logger:add(),
     try Fun() after ferrotp_port_tests_logger:remove(Id) end.
 
-%% The gen_server terminate report `P' logged, and proc_lib's crash
-%% report's own part (a proplist), in the order it logs them.
+%% The gen_server terminate report `P' logged (where gen_server logs it,
+%% for the twin as for the Rust process), and proc_lib's crash report's
+%% own part (a proplist), in the order it logs them.
 reports(P) ->
     receive
         {logged, #{msg := {report, #{label := {gen_server, terminate}} = Report},
-                   meta := #{pid := P}}} ->
+                   meta := #{pid := P, mfa := {gen_server, error_info, 8}}}} ->
             receive
                 {logged, #{msg := {report, #{label := {proc_lib, crash}, report := [Info | _]}},
                            meta := #{pid := P}}} ->

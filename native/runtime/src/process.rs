@@ -273,6 +273,10 @@ impl ProcShared {
     ///
     /// Returns `false` if there was nothing to handle.
     pub(crate) fn drain(&self, node: &Node, waker: Option<&Waker>) -> bool {
+        if self.may_exit() && self.state.lock().exiting.is_some() {
+            // Exiting: what is still queued is for `terminate` (leftovers).
+            return false;
+        }
         let Some((first, more)) = self.take_first(waker) else {
             return false;
         };
@@ -281,6 +285,12 @@ impl ProcShared {
             let mut st = self.state.lock();
             self.handle(&mut st, node, first, &mut out);
             for _ in 0..more {
+                // Once a signal has ended the process, what was sent after
+                // it finds the process exiting (a link or monitor is
+                // answered `noproc` when it ends), as on the BEAM.
+                if st.exiting.is_some() {
+                    break;
+                }
                 let Some(envelope) = self.take_next() else {
                     break;
                 };
@@ -515,6 +525,12 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) -> Exited {
             reason: reason.clone(),
         });
     }
+    // In the order the monitors were made, as the BEAM sends its 'DOWN's:
+    // a reference's words count up from the last one.
+    let mut monitored_by: Vec<(Reference, Pid)> = monitored_by.into_iter().collect();
+    if monitored_by.len() > 1 {
+        monitored_by.sort_unstable_by(|(a, _), (b, _)| a.ids.iter().rev().cmp(b.ids.iter().rev()));
+    }
     for (reference, watcher) in monitored_by {
         node.book_monitored_by(watcher, me, &reference, false);
         node.route(Signal::Down {
@@ -532,11 +548,13 @@ fn terminate(shared: &ProcShared, node: &Node, ending: Ending) -> Exited {
             reference,
         });
     }
-    // Links and monitors that reached us while we were exiting are answered
-    // with our exit reason, as the BEAM does; after this, with `noproc`.
+    // Links and monitors still queued when we exited (sent after the exit
+    // signal that ended us, say) are answered `noproc`, as the BEAM answers
+    // a process that is exiting: `exit(P, foo), monitor(process, P)` gives
+    // `{'DOWN', _, process, P, noproc}`.
     for envelope in leftovers {
         if let Envelope::Signal(s) = envelope {
-            node.undeliverable(s, reason.clone());
+            node.undeliverable(s, crate::exit::noproc());
         }
     }
     if let Some(tx) = on_exit {

@@ -141,3 +141,55 @@ async fn monitors_do_not_propagate_death() {
     .await
     .unwrap();
 }
+
+/// A monitor or link sent right after an exit signal that kills its
+/// target is answered `noproc`, as OTP 25 answers it: the signals arrive
+/// in the order sent, so the target is already exiting
+/// (`exit(P, foo), monitor(process, P)` gives `{'DOWN', _, process, P, noproc}`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_or_link_after_a_fatal_exit_signal_gets_noproc() {
+    let node = Node::local();
+    node.run(|mut ctx| async move {
+        ctx.trap_exit(true);
+        for _ in 0..200 {
+            let p = ctx.spawn(|mut c| async move {
+                c.receive().await;
+            });
+            ctx.exit(&p, a("foo"));
+            let r = ctx.monitor(&p);
+            assert_eq!(recv(&mut ctx).await, down_msg(r, Term::Pid(p), a("noproc")));
+            let q = ctx.spawn(|mut c| async move {
+                c.receive().await;
+            });
+            ctx.exit(&q, a("foo"));
+            ctx.link(&q);
+            assert_eq!(
+                recv(&mut ctx).await,
+                Term::tuple(vec![a("EXIT"), Term::Pid(q), a("noproc")])
+            );
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// Several monitors on one process: their 'DOWN's come in the order the
+/// monitors were made, as the BEAM sends them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downs_come_in_the_order_the_monitors_were_made() {
+    let node = Node::local();
+    node.run(|mut ctx| async move {
+        for _ in 0..20 {
+            let p = ctx.spawn(|mut c| async move {
+                c.receive().await;
+            });
+            let refs: Vec<_> = (0..8).map(|_| ctx.monitor(&p)).collect();
+            ctx.exit(&p, a("kill"));
+            for r in refs {
+                assert_eq!(recv(&mut ctx).await, down_msg(r, Term::Pid(p), a("killed")));
+            }
+        }
+    })
+    .await
+    .unwrap();
+}

@@ -132,6 +132,7 @@ fn scenarios() -> Vec<(&'static str, String)> {
                   {{call, {{start_child, {ign}}}}},
                   {{call, {{start_child, {fail}}}}},
                   {{call, {{start_child, {tmp_ign}}}}},
+                  {{call, {{start_child, {taken}}}}},
                   {{call, which_children}}, {{call, count_children}},
                   {{call, {{get_childspec, y}}}},
                   {{exit_sup, shutdown}}]",
@@ -139,6 +140,7 @@ fn scenarios() -> Vec<(&'static str, String)> {
                 ign = w("ign", "ignore_init", ""),
                 fail = w("f", "fail_init", ", restart => transient"),
                 tmp_ign = w("tmp_ign", "ignore_init", ", restart => temporary"),
+                taken = w("t", "taken", ""),
             ),
         ),
         (
@@ -293,6 +295,12 @@ impl Behaviour for DiffWorker {
                 "fail_init" => {
                     init.error(Term::atom("nope"));
                     return Err(Term::atom("nope"));
+                }
+                "taken" => {
+                    // As a start under a name someone holds.
+                    let holder = init.parent().unwrap_or(collector);
+                    init.error(start::already_started(holder));
+                    return Ok(());
                 }
                 "ignore_init" => {
                     init.ignore();

@@ -482,7 +482,8 @@ impl Sup {
                 self.children.push(Child { spec, pid });
                 reply
             }
-            Err(e) if is_already_started(&e) => error_tuple(e),
+            // Every start error, `{already_started, Pid}` from a taken
+            // name too, comes with the child (OTP's handle_start_child/2).
             Err(e) => error_tuple(Term::tuple(vec![
                 e,
                 self.child_record(&spec, &ChildPid::Undefined),
@@ -1297,10 +1298,6 @@ fn restarting(pid: &ChildPid) -> ChildPid {
         ChildPid::Restarting(p) => ChildPid::Restarting(*p),
         ChildPid::Undefined => ChildPid::Restarting(None),
     }
-}
-
-fn is_already_started(e: &Term) -> bool {
-    matches!(e.as_tuple(), Some([t, Term::Pid(_)]) if t.is_atom("already_started"))
 }
 
 fn down_reason(m: Message) -> Option<Term> {

@@ -33,6 +33,10 @@ start_link(Collector, Id, Mode) ->
 worker_init(Parent, _Collector, _Id, fail_init) ->
     proc_lib:init_ack(Parent, {error, nope}),
     exit(nope);
+worker_init(Parent, _Collector, _Id, taken) ->
+    %% As a start under a name someone holds: {error, {already_started, P}}.
+    proc_lib:init_ack(Parent, {error, {already_started, Parent}}),
+    exit(normal);
 worker_init(Parent, _Collector, _Id, ignore_init) ->
     proc_lib:init_ack(Parent, ignore),
     exit(normal);

@@ -1135,3 +1135,59 @@ async fn a_panicking_start_function_is_a_start_error_not_a_supervisor_crash() {
         .await
         .unwrap();
 }
+
+/// A call or cast OTP's supervisor has no clause for crashes it with
+/// `function_clause`, as OTP's: the caller's call fails with that reason,
+/// the children are shut down, and the supervisor's parent hears of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_call_or_cast_crashes_it_with_function_clause() {
+    Node::local()
+        .run(|mut ctx| async move {
+            ctx.trap_exit(true);
+            let is_function_clause = |reason: &Term, function: &str| {
+                let Some([tag, Term::List(stack)]) = reason.as_tuple() else {
+                    return false;
+                };
+                let Some(Some([m, f, Term::List(args), _])) = stack.first().map(Term::as_tuple)
+                else {
+                    return false;
+                };
+                tag.is_atom("function_clause")
+                    && m.is_atom("supervisor")
+                    && f.is_atom(function)
+                    && args.first().is_some_and(|a| a.is_atom("bogus"))
+            };
+            let me = ctx.pid();
+            let sup = start_sup(
+                &mut ctx,
+                SupFlags::one_for_one(),
+                vec![worker("w", me, OnShutdown::Die)],
+            )
+            .await;
+            let (_, w) = started(&mut ctx).await;
+            let watch = ctx.monitor(&w);
+            let failed = ferrotp::call::call(&mut ctx, sup, a("bogus"), Some(WAIT)).await;
+            let reason = failed.expect_err("the call fails");
+            assert!(is_function_clause(&reason, "handle_call"), "{reason}");
+            let mut seen = vec![recv(&mut ctx).await, recv(&mut ctx).await];
+            seen.sort_by_key(|m| m.to_string());
+            assert_eq!(
+                seen,
+                vec![
+                    down_msg(watch, Term::Pid(w), a("shutdown")),
+                    exit_msg(sup, reason.clone())
+                ],
+                "the child is shut down and the supervisor exits with the reason"
+            );
+
+            let sup = start_sup(&mut ctx, SupFlags::one_for_one(), vec![]).await;
+            ferrotp::call::cast(&ctx, sup, a("bogus"));
+            let exit = recv(&mut ctx).await;
+            let Some([_, _, reason]) = exit.as_tuple() else {
+                panic!("an exit message: {exit}");
+            };
+            assert!(is_function_clause(reason, "handle_cast"), "{exit}");
+        })
+        .await
+        .unwrap();
+}

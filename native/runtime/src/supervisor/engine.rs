@@ -122,6 +122,9 @@ struct Sup {
 enum Next {
     Continue,
     Shutdown,
+    /// End with this reason (children terminated first), as a crashed
+    /// supervisor does.
+    Exit(Term),
 }
 
 fn ok_tuple(t: Term) -> Term {
@@ -243,11 +246,16 @@ impl Sup {
         loop {
             let msg = call::next_message(&mut self.ctx, suspended).await;
             let next = match Incoming::classify(msg) {
-                Incoming::Call { from, request } => {
-                    let reply = self.handle_call(request).await;
-                    from.reply(&self.ctx, reply);
-                    Next::Continue
-                }
+                Incoming::Call { from, request } => match self.handle_call(request).await {
+                    Ok(reply) => {
+                        from.reply(&self.ctx, reply);
+                        Next::Continue
+                    }
+                    Err(unknown) => {
+                        let args = vec![unknown, from.to_term(), self.state_term()];
+                        Next::Exit(function_clause("handle_call", args))
+                    }
+                },
                 Incoming::Local(b) => match b.downcast::<LocalCall>() {
                     Ok(lc) => {
                         let LocalRequest::StartChild(spec) = lc.request;
@@ -285,9 +293,16 @@ impl Sup {
                     Next::Continue
                 }
             };
-            if let Next::Shutdown = next {
-                self.terminate().await;
-                return exit::shutdown();
+            match next {
+                Next::Continue => {}
+                Next::Shutdown => {
+                    self.terminate().await;
+                    return exit::shutdown();
+                }
+                Next::Exit(reason) => {
+                    self.terminate().await;
+                    return reason;
+                }
             }
         }
     }
@@ -313,18 +328,20 @@ impl Sup {
 
     // ------------------------------------------------------ handle_call
 
-    async fn handle_call(&mut self, request: Term) -> Term {
+    /// The reply to `request`, or `Err(request)` for a call OTP's
+    /// supervisor has no clause for (it crashes with `function_clause`).
+    async fn handle_call(&mut self, request: Term) -> Result<Term, Term> {
         if request.is_atom("which_children") {
-            return self.which_children();
+            return Ok(self.which_children());
         }
         if request.is_atom("count_children") {
-            return self.count_children();
+            return Ok(self.count_children());
         }
         let (tag, arg) = match request.as_tuple() {
             Some([Term::Atom(tag), arg]) => (tag.as_str(), arg.clone()),
-            _ => return self.bad_call(request),
+            _ => return Err(request),
         };
-        match tag {
+        Ok(match tag {
             "start_child" => {
                 if self.is_simple() {
                     match arg {
@@ -342,13 +359,8 @@ impl Sup {
             "restart_child" => self.restart_child_call(arg).await,
             "delete_child" => self.delete_child(arg),
             "get_childspec" => self.get_childspec(arg),
-            _ => self.bad_call(request),
-        }
-    }
-
-    fn bad_call(&self, request: Term) -> Term {
-        self.unexpected(&request);
-        error_tuple(tagged("bad_call", request))
+            _ => return Err(request),
+        })
     }
 
     fn which_children(&self) -> Term {
@@ -619,14 +631,14 @@ impl Sup {
     // ------------------------------------------------------ handle_cast
 
     async fn handle_cast(&mut self, msg: Term) -> Next {
-        let Some([tag, id]) = msg.as_tuple() else {
-            self.unexpected(&msg);
-            return Next::Continue;
+        let Some([_, id]) = msg.as_tuple().filter(|t| {
+            t.first()
+                .is_some_and(|tag| tag.is_atom("try_again_restart"))
+        }) else {
+            // OTP's supervisor takes no other cast: `function_clause`.
+            let args = vec![msg, self.state_term()];
+            return Next::Exit(function_clause("handle_cast", args));
         };
-        if !tag.is_atom("try_again_restart") {
-            self.unexpected(&msg);
-            return Next::Continue;
-        }
         if self.is_simple() {
             // {restarting, OldPid}
             let Some([_, Term::Pid(old)]) = id.as_tuple() else {
@@ -1350,4 +1362,16 @@ impl crate::behaviours::Behaviour for SupervisorBehaviour {
             run(ctx, init, InitArg::Terms(flags, specs), parent).await
         }))
     }
+}
+
+/// `{function_clause, [{supervisor, Function, Args, []}]}`: the reason OTP's
+/// supervisor exits with on a call or cast it has no clause for.
+fn function_clause(function: &str, args: Vec<Term>) -> Term {
+    let frame = Term::tuple(vec![
+        Term::atom("supervisor"),
+        Term::atom(function),
+        Term::List(args),
+        Term::nil(),
+    ]);
+    tagged("function_clause", Term::List(vec![frame]))
 }

@@ -40,9 +40,10 @@
 //! Reports (child terminated, start errors, shutdown errors, reached max
 //! restart intensity) go through `tracing` ([`report`] module).
 //!
-//! Where ferrotp differs, on purpose: a call the supervisor does not know
-//! is answered `{error, {bad_call, Request}}` and logged (OTP's supervisor
-//! crashes with `function_clause`); a closure start ([`Start::process`],
+//! A call or cast the supervisor does not know crashes it, as it crashes
+//! OTP's: `{function_clause, [{supervisor, handle_call, [Request, From,
+//! State], []}]}` (`handle_cast`, `[Msg, State]`), children shut down
+//! first. Where ferrotp differs, on purpose: a closure start ([`Start::process`],
 //! [`Start::gen_server`]) reads `{ferrotp, rust_fun, []}` or
 //! `{gen_server, start_link, [Name, <<"Type">>]}` where OTP shows an MFA.
 //! `tests/supervisor_beam_diff.rs` runs 14 scenarios on OTP 25's

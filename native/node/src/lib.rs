@@ -16,8 +16,8 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use dist::node::NodeConfig;
-//! use dist::{Cookie, NodeName};
+//! use node::dist::node::NodeConfig;
+//! use node::dist::{Cookie, NodeName};
 //! use node::host::HiddenNode;
 //! let name = NodeName::parse("rust@localhost")?;
 //! let hidden = HiddenNode::start(NodeConfig::new(name).cookie(Cookie::new("secret"))).await?;
@@ -26,6 +26,10 @@
 //! ```
 
 #![deny(missing_docs)]
+
+/// The distribution layer the node runs on (`NodeConfig`, `NodeName`,
+/// `Cookie`), so a program needs no dependency of its own on it.
+pub use dist;
 
 pub mod bridge;
 pub mod host;

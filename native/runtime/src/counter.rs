@@ -8,9 +8,9 @@
 //!
 //! The count is an integer of any size (bignums included). Any other call
 //! or cast crashes the counter, as a `gen_server` without a matching clause
-//! would: the exit reason is `{bad_call, Request}` or `{bad_cast, Msg}`
-//! (the reasons OTP's default `handle_call`/`handle_cast` use), so the
-//! reason says which message did it. Other messages are logged and
+//! would: the exit reason is `{bad_call, Request}` or `{bad_cast, Msg}`,
+//! so the reason says which message did it (a `gen_server` would exit
+//! with `function_clause`, whose stack names it). Other messages are logged and
 //! ignored (OTP's default `handle_info`). `sys:get_state/1` returns the
 //! count; `sys:suspend/1`, `sys:resume/1` and `gen_server:stop/1` work.
 //!

@@ -190,8 +190,10 @@ pub trait GenServer: Sized + Send + 'static {
     /// Initialises the state (runs in the new process before `start` returns).
     fn init(arg: Self::Arg, ctx: &mut Process) -> impl Future<Output = Init<Self>> + Send;
 
-    /// Handles a call. The default crashes the server with `{bad_call, Req}`
-    /// as an OTP server without the clause would.
+    /// Handles a call. The default crashes the server with `bad_call`, as
+    /// an OTP server without the clause crashes (`function_clause`); the
+    /// request is typed here, so the reason cannot name it (a request that
+    /// does not decode ends the server with `{bad_call, Request}`).
     fn handle_call(
         &mut self,
         request: Self::Call,
@@ -404,7 +406,9 @@ pub enum CallError {
     /// The request could not be encoded as a term.
     #[error("cannot encode request: {0}")]
     Encode(String),
-    /// The reply could not be decoded into the expected type.
+    /// The reply could not be decoded into the expected type, or a server's
+    /// reply could not be encoded as a term (a NaN float): the server then
+    /// ends with `{bad_reply, Why}`.
     #[error("bad reply: {0}")]
     BadReply(String),
 }
@@ -781,7 +785,7 @@ pub fn reply<R: Serialize + Send + 'static>(
             Ok(())
         }
         Tag::Wire(tag) => {
-            let value = etf::to_term(&reply).map_err(|e| CallError::Encode(e.to_string()))?;
+            let value = etf::to_term(&reply).map_err(|e| CallError::BadReply(e.to_string()))?;
             crate::alias::reply(ctx, &from.pid, tag, value);
             Ok(())
         }
@@ -797,7 +801,7 @@ fn reply_owned<R: Serialize + Send + 'static>(
 ) -> Result<(), CallError> {
     match from.tag {
         Tag::Wire(tag) => {
-            let value = etf::to_term(&reply).map_err(|e| CallError::Encode(e.to_string()))?;
+            let value = etf::to_term(&reply).map_err(|e| CallError::BadReply(e.to_string()))?;
             let tag = Arc::try_unwrap(tag).unwrap_or_else(|shared| Term::clone(&shared));
             crate::alias::reply_owned(ctx, &from.pid, tag, value);
             Ok(())

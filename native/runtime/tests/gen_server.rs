@@ -642,3 +642,50 @@ async fn start_link_for_remote_parent_links_and_obeys_its_exit() {
     .await
     .unwrap();
 }
+
+/// A server whose only reply is a float it is given as its state.
+struct Float(f64);
+
+impl GenServer for Float {
+    type Arg = f64;
+    type Call = Call;
+    type Reply = f64;
+    type Cast = Cast;
+    type Continue = ();
+    async fn init(x: f64, _ctx: &mut Process) -> Init<Self> {
+        Init::Ok(Float(x))
+    }
+    async fn handle_call(
+        &mut self,
+        _req: Call,
+        _from: gen_server::From,
+        _ctx: &mut Process,
+    ) -> CallResult<Self> {
+        CallResult::Reply(self.0)
+    }
+}
+
+/// A reply that cannot become a term (a NaN: Erlang floats have none)
+/// ends the server with `{bad_reply, Why}`, and the caller's call with
+/// it; the request was fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_is_no_term_ends_the_server_with_bad_reply() {
+    Node::local()
+        .run(|mut ctx| async move {
+            ctx.trap_exit(true);
+            let f = gen_server::start_link::<Float>(&mut ctx, f64::NAN, Opts::default())
+                .await
+                .unwrap();
+            let r = gen_server::call_term(&mut ctx, f.pid(), a("value"), T).await;
+            let Err(CallError::Exit(reason)) = r else {
+                panic!("the call fails: {r:?}");
+            };
+            assert!(
+                matches!(reason.as_tuple(), Some([tag, Term::Binary(_)]) if tag.is_atom("bad_reply")),
+                "{reason}"
+            );
+            assert_eq!(recv(&mut ctx).await, exit_msg(f.pid(), reason));
+        })
+        .await
+        .unwrap();
+}

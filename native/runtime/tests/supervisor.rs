@@ -550,9 +550,11 @@ async fn which_children_and_count_children_shapes() {
                 }
                 _ => panic!("inner: {}", items[1]),
             }
+            // A closure's modules are those of its start as shown,
+            // {ferrotp, rust_fun, []}: [M] of the MFA, as OTP's default.
             assert_eq!(
                 items[2],
-                Term::tuple(vec![a("w"), Term::Pid(w), a("worker"), t("[]")])
+                Term::tuple(vec![a("w"), Term::Pid(w), a("worker"), t("[ferrotp]")])
             );
             let counts = ferrotp::call::call(&mut ctx, sup, a("count_children"), Some(WAIT))
                 .await

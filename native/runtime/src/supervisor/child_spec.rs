@@ -335,6 +335,16 @@ fn bad_combination(a: (&str, &str), b: (&str, Term)) -> Term {
     ])
 }
 
+/// OTP's default `modules`: `[M]` of the start `{M, F, A}`, as
+/// [`Start::to_term`] shows it (`[gen_server]` for [`Start::gen_server`],
+/// `[ferrotp]` for a closure).
+fn default_modules(start: &Start) -> Modules {
+    match start.to_term().as_tuple() {
+        Some([Term::Atom(m), _, _]) => Modules::List(vec![*m]),
+        _ => Modules::List(Vec::new()),
+    }
+}
+
 impl ChildSpec {
     /// A worker with OTP's defaults (permanent, shutdown 5000).
     pub fn worker(id: impl Into<Atom>, start: Start) -> ChildSpec {
@@ -348,10 +358,7 @@ impl ChildSpec {
 
     /// A spec with any term as id.
     pub fn new(id: Term, start: Start, child_type: ChildType) -> ChildSpec {
-        let modules = match &start {
-            Start::Mfa { module, .. } => Modules::List(vec![*module]),
-            Start::Rust(_) | Start::Custom(_) => Modules::List(Vec::new()),
-        };
+        let modules = default_modules(&start);
         ChildSpec {
             id,
             start,
@@ -512,10 +519,7 @@ impl ChildSpec {
             },
         };
         let modules = match map.get_atom("modules") {
-            None => match &start {
-                Start::Mfa { module, .. } => Modules::List(vec![*module]),
-                Start::Rust(_) | Start::Custom(_) => Modules::List(Vec::new()),
-            },
+            None => default_modules(&start),
             Some(Term::Atom(a)) if a.as_str() == "dynamic" => Modules::Dynamic,
             Some(Term::List(ms)) => {
                 let mut out = Vec::with_capacity(ms.len());

@@ -47,7 +47,7 @@ defmodule Ferrotp do
 
     erlang_opts =
       for {key, value} <- opts,
-          key in [:name, :hibernate_after, :debug, :timeout],
+          key in [:name, :hibernate_after, :debug, :timeout, :spawn_opt],
           do: {key, value}
 
     case where(where) do

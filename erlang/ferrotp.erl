@@ -19,7 +19,8 @@
 -module(ferrotp).
 
 -export([start_link/2, start_link/3, start_link/4]).
--export([apply_state_fun/2, register_name/2, where/1, debug_options/2, debug_command/1,
+-export([apply_state_fun/2, register_name/2, where/1, free_name/1, debug_options/2,
+         debug_command/1,
          report_crash/3, log_report/3, exit_kind/2, orderly/1, exit_as_signal/1]).
 
 -type behaviour() :: atom().
@@ -143,6 +144,33 @@ where({via, Mod, Name}) when is_atom(Mod) ->
     end;
 where(_) ->
     undefined.
+
+%% @private What gen:start/6 checks before it spawns anything, for the
+%% start option `{name, Name}': `ok' when there is no name or it is free,
+%% `{error, {already_started, Pid}}' when it is taken, and `{error,
+%% {bad_name, Name}}' for something that is not a name (gen_server raises
+%% in the caller; here the start returns it). Either way nothing is
+%% spawned, so a caller trapping exits gets no 'EXIT' from a start that
+%% never began.
+-spec free_name(term()) -> ok | {error, term()}.
+free_name(undefined) ->
+    ok;
+free_name(Name) ->
+    case is_name(Name) of
+        false ->
+            {error, {bad_name, Name}};
+        true ->
+            case where(Name) of
+                undefined -> ok;
+                Pid -> {error, {already_started, Pid}}
+            end
+    end.
+
+is_name(Name) when is_atom(Name) -> true;
+is_name({local, Name}) -> is_atom(Name);
+is_name({global, _}) -> true;
+is_name({via, Mod, _}) -> is_atom(Mod);
+is_name(_) -> false.
 
 %% A registry module's register_name/2 may refuse by raising (Elixir's
 %% Registry takes only the calling process): that is an error of this
@@ -331,13 +359,13 @@ port_host(Host) ->
 
 %% Port mode: a Rust process in the port program `Host' runs.
 start_link_port(Host, Behaviour, Arg, Opts) ->
-    case where(proplists:get_value(name, Opts)) of
-        undefined ->
+    case free_name(proplists:get_value(name, Opts)) of
+        ok ->
             Started = ferrotp_port:start_child(Host, Behaviour, Arg,
                                                proplists:delete(debug, Opts), self()),
             debug(Started, Opts);
-        Pid ->
-            {error, {already_started, Pid}}
+        Taken ->
+            Taken
     end.
 
 %% Node mode: a Rust process on a hidden Rust node (`ferrotp node').

@@ -83,15 +83,15 @@ start(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
     start(start, Behaviour, Arg, Opts).
 
 %% proc_lib:start_link/5 or proc_lib:start/5, once the name is known to be
-%% free: as gen:start/6, a taken name spawns nothing.
+%% free: as gen:start/6, a taken name (or no name at all) spawns nothing.
 start(How, Behaviour, Arg, Opts) ->
-    case ferrotp:where(proplists:get_value(name, Opts)) of
-        undefined ->
+    case ferrotp:free_name(proplists:get_value(name, Opts)) of
+        ok ->
             ok = ensure_pool(),
             proc_lib:How(?MODULE, init_it, [self(), Behaviour, Arg, Opts],
                          start_timeout(Opts), spawn_opts(Opts));
-        Pid ->
-            {error, {already_started, Pid}}
+        Taken ->
+            Taken
     end.
 
 %% The start option timeout, as gen_server's: how long init may take

@@ -292,7 +292,7 @@ open(Exe, Opts) ->
 %%%===================================================================
 
 start({Behaviour, _} = Origin, Arg, Opts, Caller, From, #{port := Port, tab := Tab} = S) ->
-    P = ferrotp_proxy:start(self(), Port, Tab, Caller, Origin),
+    P = ferrotp_proxy:start(self(), Port, Tab, Caller, Origin, Opts),
     case ferrotp_proxy:register_name(P, proplists:get_value(name, Opts)) of
         ok ->
             ReqId = make_ref(),

@@ -56,7 +56,7 @@
 %% gen_server replies and exits at once: the name is free when it returns.
 -module(ferrotp_proxy).
 
--export([start/5, init/5, register_name/2]).
+-export([start/5, start/6, init/6, register_name/2, loop/2]).
 
 -define(TAG, '$ferrotp_port').
 
@@ -71,10 +71,19 @@
 %% forwarding.
 -spec start(pid(), port(), ets:tid(), pid() | none, origin()) -> pid().
 start(Host, Port, Tab, Parent, Origin) ->
-    proc_lib:spawn_link(?MODULE, init, [Host, Port, Tab, Parent, Origin]).
+    start(Host, Port, Tab, Parent, Origin, []).
+
+%% @doc start/5 with a start's options, as gen_server takes them:
+%% `{spawn_opt, SpawnOpts}' for the proxy's spawn, and `{hibernate_after,
+%% Ms}' (the proxy hibernates after that many idle milliseconds).
+-spec start(pid(), port(), ets:tid(), pid() | none, origin(), list()) -> pid().
+start(Host, Port, Tab, Parent, Origin, Opts) ->
+    SpawnOpts = [link | [O || O <- proplists:get_value(spawn_opt, Opts, []), O =/= link]],
+    Hib = proplists:get_value(hibernate_after, Opts, infinity),
+    proc_lib:spawn_opt(?MODULE, init, [Host, Port, Tab, Parent, Origin, Hib], SpawnOpts).
 
 %% @private
-init(Host, Port, Tab, Parent, Origin) ->
+init(Host, Port, Tab, Parent, Origin, Hib) ->
     process_flag(trap_exit, true),
     case Origin of
         {Behaviour, Ancestors} ->
@@ -87,21 +96,21 @@ init(Host, Port, Tab, Parent, Origin) ->
         none -> ok;
         _ -> link(Parent)
     end,
-    wait_ready(Host, Port, Tab, Parent).
+    wait_ready(Host, Port, Tab, Parent, Hib).
 
 %% Before the Rust process is ready the host may ask the proxy to take the
 %% start option {name, Name}: the proxy registers itself, as a gen_server
 %% does (some registries take only the calling process).
-wait_ready(Host, Port, Tab, Parent) ->
+wait_ready(Host, Port, Tab, Parent, Hib) ->
     receive
         {?TAG, Host, {ready, X}} ->
             Send = term_to_binary({2, '', X}),
             S = #{host => Host, port => Port, tab => Tab, x => X, send => Send, held => #{},
-                  parent => Parent},
+                  parent => Parent, hibernate_after => Hib},
             loop(S, undefined);
         {?TAG, Host, {register, Name, Ref}} ->
             Host ! {Ref, ferrotp:register_name(Name, self())},
-            wait_ready(Host, Port, Tab, Parent);
+            wait_ready(Host, Port, Tab, Parent, Hib);
         {?TAG, Host, {exit, Reason}} ->
             exit(Reason);
         {?TAG, Host, {host_down, Reason}} ->
@@ -110,7 +119,7 @@ wait_ready(Host, Port, Tab, Parent) ->
             %% The Rust process acts in its init (a supervisor starts and
             %% stops its children): as itself, from this pid.
             act(Command, Port, Tab),
-            wait_ready(Host, Port, Tab, Parent);
+            wait_ready(Host, Port, Tab, Parent, Hib);
         {'EXIT', Host, Reason} ->
             die_of({port_closed, Reason})
     end.
@@ -132,10 +141,12 @@ register_name(P, Name) ->
             {error, Reason}
     end.
 
+%% @private
 %% `Last': the last message forwarded (an exit signal as its 'EXIT'
 %% message), for the crash report. `held': replies to `sys:terminate' kept
 %% until the Rust process has ended, by the alias the Rust process answers.
-loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send, held := Held} = S, Last) ->
+loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send, held := Held,
+       hibernate_after := Hib} = S, Last) ->
     receive
         {?TAG, Host, Command} ->
             command(Command, S, Last);
@@ -169,6 +180,8 @@ loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send, held := Hel
         Msg ->
             write(Port, [Send | term_to_binary(ferrotp_port_pids:to_port(Tab, Msg))]),
             loop(S, Msg)
+    after Hib ->
+        proc_lib:hibernate(?MODULE, loop, [S, Last])
     end.
 
 %% Its parent's exit (reason other than `normal') ends a gen_server or

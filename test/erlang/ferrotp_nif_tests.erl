@@ -35,6 +35,7 @@ nif_test_() ->
      ?T(a_rust_supervisors_reports_reach_logger_as_an_otp_supervisors_do),
      ?T(an_unexpected_message_is_logged_as_by_a_gen_server_without_handle_info),
      ?T(start_timeout_kills_a_slow_init_as_gen_server_does),
+     ?T(a_bad_name_starts_nothing),
      ?T(hibernate_after_shrinks_an_idle_proxy),
      ?T(a_proxy_after_a_call_is_no_larger_than_a_gen_server),
      ?T(spawn_opt_reaches_the_proxy),
@@ -382,6 +383,17 @@ registered_name_works_and_is_unique() ->
                  ferrotp_nif:start_link(counter, 0, [{name, ferrotp_nif_named}])),
     stop(Pid),
     ?assertEqual(undefined, whereis(ferrotp_nif_named)).
+
+%% A start option {name, N} that is no name is refused before anything is
+%% spawned (gen_server raises in the caller): no 'EXIT' follows.
+a_bad_name_starts_nothing() ->
+    process_flag(trap_exit, true),
+    Before = ferrotp_nif:process_count(),
+    ?assertEqual({error, {bad_name, {a, b, c}}},
+                 ferrotp_nif:start_link(counter, 0, [{name, {a, b, c}}])),
+    ?assertEqual(none, receive {'EXIT', _, _} = E -> E after 300 -> none end),
+    ?assertEqual(Before, ferrotp_nif:process_count()),
+    process_flag(trap_exit, false).
 
 %% The start option {timeout, Ms}: an init that takes longer is killed and
 %% the start returns {error, timeout}, as gen_server:start_link/4's; a

@@ -122,6 +122,8 @@ global_and_via_names_and_bad_names_test() ->
         ?assertEqual(4, gen_server:call({via, global, port_counter_v}, value)),
         ?assertEqual({error, {bad_name, {a, b, c, d}}},
                      ferrotp:start_link(Host, counter, 5, [{name, {a, b, c, d}}])),
+        %% Nothing was started for it, so nothing exits ('EXIT's are trapped).
+        ?assertEqual(none, receive {'EXIT', _, _} = E -> E after 300 -> none end),
         ?assert(is_process_alive(Host)),
         {ok, C} = ferrotp:start_link(Host, counter, 6),
         ?assertEqual(6, gen_server:call(C, value)),
@@ -157,6 +159,26 @@ a_bad_init_argument_is_an_error_test() ->
         ?assert(mentions(not_a_number, Reason)),
         {error, Undef} = ferrotp:start_link(Host, no_such_behaviour, 1),
         ?assert(mentions(undef, Undef))
+    end).
+
+%% The start options spawn_opt and hibernate_after reach the pid, as
+%% gen_server's: its priority is set, and idle it hibernates, then answers.
+spawn_opt_and_hibernate_after_reach_the_pid_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 3,
+                                     [{spawn_opt, [{priority, high}]}, {hibernate_after, 50}]),
+        ?assertEqual({priority, high}, process_info(C, priority)),
+        ?assertEqual(3, gen_server:call(C, value)),
+        Hibernated = fun Wait(0) -> false;
+                         Wait(N) ->
+                             case process_info(C, current_function) of
+                                 {current_function, {erlang, hibernate, 3}} -> true;
+                                 _ -> timer:sleep(20), Wait(N - 1)
+                             end
+                     end,
+        ?assert(Hibernated(250)),
+        ok = gen_server:cast(C, {bump, 1}),
+        ?assertEqual(4, gen_server:call(C, value))
     end).
 
 %% A named process whose parent exits gives up its name with it: a start

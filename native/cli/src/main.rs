@@ -6,7 +6,7 @@
 //! | `ferrotp etf decode [FILE]`     | ETF bytes → Erlang term text (`binary_to_term` + `~tp`) |
 //! | `ferrotp etf encode [FILE]`     | Erlang term text → ETF bytes (`erl_parse` + `term_to_binary`) |
 //! | `ferrotp port`                  | a port program hosting Rust processes (`ferrotp_port`) |
-//! | `ferrotp node --sname NAME`     | a hidden Rust node hosting `top_sup` + `counter` |
+//! | `ferrotp node --sname NAME`     | a hidden Rust node hosting `top_sup` + `counter` (or `--name NAME@HOST`) |
 //! | `ferrotp demo`                  | the seed's let-it-crash story, narrated      |
 //!
 //! Each subcommand lives in its own module (`etf_cmd.rs`) with an `Args`

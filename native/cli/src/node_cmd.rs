@@ -33,9 +33,10 @@ use tokio::sync::oneshot;
 
 /// `ferrotp node ...`
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("node_name").required(true).args(["sname", "name"])))]
 pub struct NodeArgs {
     /// Short node name (`NAME` or `NAME@HOST`; the host defaults to this machine's short hostname).
-    #[arg(long, conflicts_with = "name", required_unless_present = "name")]
+    #[arg(long)]
     sname: Option<String>,
     /// Long node name `NAME@HOST`.
     #[arg(long)]

@@ -119,13 +119,15 @@ fn error(reason: Term) -> Term {
 /// Runs in a short-lived helper: starts the behaviour linked to the
 /// caller and replies with the start's result.
 async fn start_for(mut helper: Process, from: From, req: StartRequest) {
-    let inner = match behaviours::body(req.behaviour, req.arg) {
-        Ok(b) => b,
-        Err(reason) => {
-            from.reply(&helper, error(reason));
-            return;
-        }
-    };
+    // A behaviour that does not exist, or an argument it cannot read,
+    // fails in the started process's init, as gen_server's init_it fails:
+    // the caller gets {error, Reason}, and the process's exit (linked).
+    let inner = behaviours::body(req.behaviour, req.arg).unwrap_or_else(|reason| {
+        start::body(move |_c: Process, mut init: start::Init| async move {
+            init.error(reason.clone());
+            reason
+        })
+    });
     let caller = req.caller;
     let me = helper.pid();
     let child = Arc::new(Mutex::new(Child::NotRunning));

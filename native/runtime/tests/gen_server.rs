@@ -566,17 +566,21 @@ async fn start_timeout_kills_server_and_spares_caller() {
         .unwrap();
 }
 
-/// A server whose init argument arrives as a term.
-struct Echo(i64);
+/// A server whose every reply is its init argument (an `i64` that arrives
+/// as a term, a float).
+struct Echo<T>(T);
 
-impl GenServer for Echo {
-    type Arg = i64;
+impl<T> GenServer for Echo<T>
+where
+    T: Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    type Arg = T;
     type Call = Call;
-    type Reply = i64;
+    type Reply = T;
     type Cast = Cast;
     type Continue = ();
-    async fn init(n: i64, _ctx: &mut Process) -> Init<Self> {
-        Init::Ok(Echo(n))
+    async fn init(x: T, _ctx: &mut Process) -> Init<Self> {
+        Init::Ok(Echo(x))
     }
     async fn handle_call(
         &mut self,
@@ -584,7 +588,7 @@ impl GenServer for Echo {
         _from: gen_server::From,
         _ctx: &mut Process,
     ) -> CallResult<Self> {
-        CallResult::Reply(self.0)
+        CallResult::Reply(self.0.clone())
     }
 }
 
@@ -592,12 +596,14 @@ impl GenServer for Echo {
 async fn start_with_term_argument_decodes_it() {
     Node::local()
         .run(|mut ctx| async move {
-            let e = gen_server::start_link_term::<Echo>(&mut ctx, &Term::Int(9), Opts::default())
-                .await
-                .unwrap();
+            let e =
+                gen_server::start_link_term::<Echo<i64>>(&mut ctx, &Term::Int(9), Opts::default())
+                    .await
+                    .unwrap();
             assert_eq!(e.call(&mut ctx, Call::Value, T).await, Ok(9));
             let bad =
-                gen_server::start_link_term::<Echo>(&mut ctx, &a("nine"), Opts::default()).await;
+                gen_server::start_link_term::<Echo<i64>>(&mut ctx, &a("nine"), Opts::default())
+                    .await;
             assert_eq!(
                 bad,
                 Err(StartError::Stop(Term::tuple(vec![a("badarg"), a("nine")])))
@@ -643,28 +649,6 @@ async fn start_link_for_remote_parent_links_and_obeys_its_exit() {
     .unwrap();
 }
 
-/// A server whose only reply is a float it is given as its state.
-struct Float(f64);
-
-impl GenServer for Float {
-    type Arg = f64;
-    type Call = Call;
-    type Reply = f64;
-    type Cast = Cast;
-    type Continue = ();
-    async fn init(x: f64, _ctx: &mut Process) -> Init<Self> {
-        Init::Ok(Float(x))
-    }
-    async fn handle_call(
-        &mut self,
-        _req: Call,
-        _from: gen_server::From,
-        _ctx: &mut Process,
-    ) -> CallResult<Self> {
-        CallResult::Reply(self.0)
-    }
-}
-
 /// A reply that cannot become a term (a NaN: Erlang floats have none)
 /// ends the server with `{bad_reply, Why}`, and the caller's call with
 /// it; the request was fine.
@@ -673,7 +657,7 @@ async fn a_reply_that_is_no_term_ends_the_server_with_bad_reply() {
     Node::local()
         .run(|mut ctx| async move {
             ctx.trap_exit(true);
-            let f = gen_server::start_link::<Float>(&mut ctx, f64::NAN, Opts::default())
+            let f = gen_server::start_link::<Echo<f64>>(&mut ctx, f64::NAN, Opts::default())
                 .await
                 .unwrap();
             let r = gen_server::call_term(&mut ctx, f.pid(), a("value"), T).await;

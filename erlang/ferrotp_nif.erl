@@ -83,7 +83,7 @@ start(Behaviour, Arg, Opts) when is_atom(Behaviour), is_list(Opts) ->
     start(start, Behaviour, Arg, Opts).
 
 %% proc_lib:start_link/5 or proc_lib:start/5, once the name is known to be
-%% free: as gen:start/6, a taken name (or no name at all) spawns nothing.
+%% free: as gen:start/6, a taken name, or one that is no name, spawns nothing.
 start(How, Behaviour, Arg, Opts) ->
     case ferrotp:free_name(proplists:get_value(name, Opts)) of
         ok ->

@@ -74,9 +74,9 @@ start_link() ->
 %%
 %% Options: `executable' (the `ferrotp' binary; found when absent, see
 %% {@link executable/0}), `max_memory' (bytes the program may allocate;
-%% over it, it aborts), `start_timeout' (milliseconds a Rust
-%% `init' may take, default `infinity'; a start's own option
-%% `{timeout, Ms}' overrides it, as gen_server:start_link/4's), `threads' (threads reading
+%% over it, it aborts), `start_timeout' (milliseconds a Rust `init' may
+%% take, default `infinity'; a start's own option `{timeout, Ms}'
+%% overrides it, as gen_server:start_link/4's), `threads' (threads reading
 %% frames in the program, default 1: it reads with blocking reads and runs
 %% the processes a frame wakes itself), `busy_wait_us' (how long the
 %% reader may busy-wait for the next frame before sleeping, while that

@@ -21,7 +21,8 @@
 -export([start_link/2, start_link/3, start_link/4]).
 -export([apply_state_fun/2, register_name/2, where/1, free_name/1, debug_options/2,
          debug_command/1,
-         report_crash/3, log_report/3, exit_kind/2, orderly/1, exit_as_signal/1]).
+         report_crash/3, log_report/3, trace_line/2, exit_kind/2, orderly/1,
+         exit_as_signal/1]).
 
 -type behaviour() :: atom().
 -type where() :: pid() | node().
@@ -282,7 +283,7 @@ exit_as_signal(Reason) ->
 %% pool keeper, or a port host), logged as supervisor and gen_server log
 %% theirs, with the server's pid as the event's: `supervisor_report' with
 %% its context, `progress', or `no_handle_info' with the server's pid.
--spec log_report(supervisor_report | progress | no_handle_info, term(), term()) -> ok.
+-spec log_report(supervisor_report | progress | no_handle_info | trace, term(), term()) -> ok.
 log_report(supervisor_report, Context, Report) ->
     logger:error(#{label => {supervisor, Context}, report => Report},
                  report_meta(Report, "SUPERVISOR REPORT",
@@ -308,8 +309,34 @@ log_report(no_handle_info, Pid, Msg) ->
                      error_logger => #{tag => warning_msg,
                                        report_cb => fun gen_server:format_log/1},
                      pid => Pid});
+log_report(trace, Name, Event) ->
+    %% Where a gen_server's trace goes: standard_io (here, the logging
+    %% process's group leader), or `user' once that has gone: the logging
+    %% process (a port host, the NIF's pool keeper) must not die of it.
+    Line = trace_line(Name, Event),
+    try
+        io:put_chars(Line)
+    catch
+        _:_ -> catch io:put_chars(user, Line), ok
+    end;
 log_report(_Kind, _Context, _Report) ->
     ok.
+
+%% @private The line `sys:trace/2' prints for `Event' of the gen_server
+%% `Name', worded as gen_server's print_event/3 words it.
+-spec trace_line(term(), term()) -> iolist().
+trace_line(Name, {in, {'$gen_call', {From, _Tag}, Call}}) ->
+    io_lib:format("*DBG* ~tp got call ~tp from ~tw~n", [Name, Call, From]);
+trace_line(Name, {in, {'$gen_cast', Cast}}) ->
+    io_lib:format("*DBG* ~tp got cast ~tp~n", [Name, Cast]);
+trace_line(Name, {in, Msg}) ->
+    io_lib:format("*DBG* ~tp got ~tp~n", [Name, Msg]);
+trace_line(Name, {out, Msg, {To, _Tag}, State}) ->
+    io_lib:format("*DBG* ~tp sent ~tp to ~tw, new state ~tp~n", [Name, Msg, To, State]);
+trace_line(Name, {noreply, State}) ->
+    io_lib:format("*DBG* ~tp new state ~tp~n", [Name, State]);
+trace_line(Name, Event) ->
+    io_lib:format("*DBG* ~tp dbg  ~tp~n", [Name, Event]).
 
 report_meta(Report, Title, ErrorLogger) ->
     Meta = #{domain => [otp, sasl],

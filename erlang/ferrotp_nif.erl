@@ -517,28 +517,22 @@ pool_init(Starter) ->
 pool_loop() ->
     receive
         refill -> refill();
-        %% A line `sys:trace/2' prints for a Rust gen_server (see
-        %% native/nif/src/sys_trace.rs), where a gen_server's would go.
-        {'$ferrotp_print', Line} -> print([Line, $\n]);
-        %% A Rust supervisor's report (see native/nif/src/logger.rs).
+        %% A Rust supervisor's report, or a line `sys:trace/2' prints for
+        %% a Rust gen_server (see native/nif/src/logger.rs).
         {'$ferrotp_log', {Kind, A, B}} -> ferrotp:log_report(Kind, A, B);
         _ -> ok
     end,
     pool_loop().
 
-
-%% On the pool's group leader, or on `user' once that has gone (the pool
-%% outlives the process that started it, and must not die of printing).
-print(Chars) ->
-    try
-        io:put_chars(Chars)
-    catch
-        _:_ -> catch io:put_chars(user, Chars)
-    end.
-
+%% A batch of idle proxies for the pool, kept by its keeper (whoever makes
+%% them: the keeper, or a proxy taken when the pool ran low).
 refill() ->
     Pids = [proc_lib:spawn(?MODULE, pool_proxy, []) || _ <- lists:seq(1, ?POOL_BATCH)],
-    ok = pool_add(self(), Pids).
+    Keeper = case whereis(?POOL) of
+                 undefined -> self();
+                 K -> K
+             end,
+    ok = pool_add(Keeper, Pids).
 
 %% @private
 pool_proxy() ->
@@ -549,12 +543,20 @@ pool_proxy() ->
 pool_wait() ->
     receive
         '$ferrotp_adopt' ->
-            process_flag(trap_exit, true),
-            case adopt(self()) of
-                {ok, Proc} -> loop(Proc, infinity);
-                {stop, Crashed, Reason} -> stop(Crashed, Reason, '$ferrotp_adopt');
-                error -> exit(normal)
-            end
+            adopted();
+        '$ferrotp_adopt_refill' ->
+            %% The pool ran low as this proxy was taken: it refills it
+            %% first, so that proxies come as fast as Rust code takes them.
+            refill(),
+            adopted()
+    end.
+
+adopted() ->
+    process_flag(trap_exit, true),
+    case adopt(self()) of
+        {ok, Proc} -> loop(Proc, infinity);
+        {stop, Crashed, Reason} -> stop(Crashed, Reason, '$ferrotp_adopt');
+        error -> exit(normal)
     end.
 
 %%%===================================================================

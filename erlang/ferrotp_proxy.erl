@@ -159,9 +159,9 @@ loop(#{host := Host, port := Port, tab := Tab, x := X, send := Send, held := Hel
                 exit2 ->
                     write(Port, [term_to_binary({26, F, X}) | term_to_binary(R)]);
                 link ->
+                    parent_exited(From, Reason, S),
                     write(Port, term_to_binary({1, F, X})),
-                    write(Port, [term_to_binary({24, F, X}) | term_to_binary(R)]),
-                    parent_exited(From, Reason, S)
+                    write(Port, [term_to_binary({24, F, X}) | term_to_binary(R)])
             end,
             loop(S, Signal);
         {[alias | Alias], Reply} when is_map_key(Alias, Held) ->

@@ -59,6 +59,7 @@ nif_test_() ->
      ?T(rust_supervisor_restarts_its_rust_child_fresh),
      ?T(rust_supervisor_supervises_an_erlang_child),
      ?T(rust_supervisor_terminate_child_delivers_shutdown),
+     ?T(restart_churn_never_runs_the_proxy_pool_dry),
      ?T(ten_thousand_processes_start_and_answer),
      ?T(schedulers_stay_responsive_while_rust_is_busy),
      ?T(short_calls_are_charged_what_they_cost)].
@@ -1126,3 +1127,43 @@ names(Term, Term) -> true;
 names(Term, Reason) when is_tuple(Reason) -> names(Term, tuple_to_list(Reason));
 names(Term, [H | T]) -> names(Term, H) orelse names(Term, T);
 names(_, _) -> false.
+
+%% A Rust supervisor restarting and terminating children as fast as two
+%% processes ask, while a third kills them: every child is a fresh proxy
+%% (the pool of idle proxies is refilled by the proxies taken from it, so
+%% it never runs dry), never a process that was already there.
+restart_churn_never_runs_the_proxy_pool_dry() ->
+    %% The processes already there, but for idle proxies (a child may be one).
+    Before = [P || P <- processes(),
+                   proc_lib:translate_initial_call(P) =/= {ferrotp_nif, pool_proxy, 0}],
+    Specs = [#{id => I, start => {counter, start_link, [0]}} || I <- lists:seq(1, 4)],
+    {ok, Sup} = ferrotp:start_link(supervisor, {#{intensity => 100000, period => 1}, Specs}),
+    Until = erlang:monotonic_time(millisecond) + 1500,
+    Self = self(),
+    Churn = fun Loop(Seen) ->
+        case erlang:monotonic_time(millisecond) > Until of
+            true ->
+                Self ! {seen, Seen};
+            false ->
+                R = supervisor:restart_child(Sup, rand:uniform(4)),
+                _ = supervisor:terminate_child(Sup, rand:uniform(4)),
+                Loop([P || {ok, P} <- [R], is_pid(P)] ++ Seen)
+        end
+    end,
+    Kill = fun Loop(Seen) ->
+        case erlang:monotonic_time(millisecond) > Until of
+            true ->
+                Self ! {seen, Seen};
+            false ->
+                Ps = [P || {_, P, _, _} <- supervisor:which_children(Sup), is_pid(P)],
+                [exit(P, kill) || P <- Ps, not lists:member(P, Before)],
+                timer:sleep(2),
+                Loop(Ps ++ Seen)
+        end
+    end,
+    [spawn_link(fun() -> F([]) end) || F <- [Churn, Churn, Kill]],
+    Seen = lists:append([receive {seen, S} -> S after 30000 -> error(no_end) end || _ <- [1, 2, 3]]),
+    ?assert(length(Seen) > 0),
+    ?assertEqual([], [P || P <- lists:usort(Seen), lists:member(P, Before)]),
+    ?assert(ferrotp_nif:pool_size() > 0),
+    stop(Sup).

@@ -57,6 +57,55 @@ sys_replace_state_runs_the_fun_on_the_host_test() ->
         ?assertEqual(11, gen_server:call(C, value))
     end).
 
+%% sys:trace/2 prints what a gen_server prints, in the VM, on the group
+%% leader of the host that logs it (the proxy's, as it spawned the proxy):
+%% the twin's lines with its pid in place of the twin's.
+sys_trace_prints_in_the_vm_what_a_gen_server_prints_test() ->
+    with_host(fun(Host) ->
+        {ok, C} = ferrotp:start_link(Host, counter, 0),
+        {ok, G} = ferrotp_port_tests_counter:start_link(0, []),
+        Self = self(),
+        Capture = spawn_link(fun() -> capture(Self, []) end),
+        [true = group_leader(Capture, P) || P <- [Host, G]],
+        Lines = fun(P) ->
+            ok = sys:trace(P, true),
+            ok = gen_server:cast(P, {bump, 4}),
+            4 = gen_server:call(P, value),
+            ok = sys:trace(P, false),
+            Got = captured(Capture, 4),
+            Capture ! clear,
+            [lists:flatten(string:replace(L, pid_to_list(P), "P", all)) || L <- Got]
+        end,
+        Twin = Lines(G),
+        ?assertEqual(4, length(Twin)),
+        ?assertEqual(Twin, Lines(C))
+    end).
+
+%% A group leader that keeps the lines it is asked to print.
+capture(Owner, Lines) ->
+    receive
+        {io_request, From, ReplyAs, {put_chars, Enc, Chars}} ->
+            From ! {io_reply, ReplyAs, ok},
+            Text = unicode:characters_to_list(Chars, Enc),
+            capture(Owner, Lines ++ string:lexemes(Text, "\n"));
+        {io_request, From, ReplyAs, {put_chars, Enc, M, F, A}} ->
+            From ! {io_reply, ReplyAs, ok},
+            Text = unicode:characters_to_list(apply(M, F, A), Enc),
+            capture(Owner, Lines ++ string:lexemes(Text, "\n"));
+        {lines, From, N} when length(Lines) >= N ->
+            From ! {lines, Lines},
+            capture(Owner, Lines);
+        clear ->
+            capture(Owner, []);
+        {io_request, From, ReplyAs, _} ->
+            From ! {io_reply, ReplyAs, {error, enotsup}},
+            capture(Owner, Lines)
+    end.
+
+captured(Capture, N) ->
+    Capture ! {lines, self(), N},
+    receive {lines, Lines} -> Lines after 5000 -> timeout end.
+
 erroneous_debug_options_are_ignored_as_by_gen_server_test() ->
     with_host(fun(Host) ->
         {ok, C} = ferrotp:start_link(Host, counter, 2, [{debug, bogus}]),
@@ -184,24 +233,40 @@ spawn_opt_and_hibernate_after_reach_the_pid_test() ->
 %% A named process whose parent exits gives up its name with it: a start
 %% under that name right after the parent's 'DOWN' (ExUnit's next test
 %% after one that started a named process) succeeds, as it does for the
-%% gen_server twin.
+%% gen_server twin. Neither is guaranteed (the 'DOWN' and the exit signal
+%% that frees the name go to different processes), so a start that finds
+%% the name taken waits for its holder's end and counts as late; the Rust
+%% side must be about as prompt as the twin (before, it was late every
+%% time: the name went only once the port program had answered).
 a_name_is_free_once_the_parent_has_died_test() ->
     with_host(fun(Host) ->
         Rust = fun(N) -> ferrotp:start_link(Host, counter, N, [{name, ferrotp_port_heir}]) end,
         Beam = fun(N) -> ferrotp_port_tests_counter:start_link(N, [{name, ferrotp_port_heir}]) end,
-        Rounds = fun(Start) ->
-            [begin
-                 {Parent, M} = spawn_monitor(fun() -> {ok, _} = Start(N), exit(shutdown) end),
-                 receive {'DOWN', M, process, Parent, shutdown} -> ok end,
-                 {ok, Heir} = Start(N),
-                 unlink(Heir),
-                 gen_server:stop(Heir),
-                 ok
-             end || N <- lists:seq(1, 20)]
+        Prompt = fun(Start) ->
+            length([ok || N <- lists:seq(1, 20), heir_at_once(Start, N)])
         end,
-        ?assertEqual(lists:duplicate(20, ok), Rounds(Beam)),
-        ?assertEqual(lists:duplicate(20, ok), Rounds(Rust))
+        Twin = Prompt(Beam),
+        ?assertMatch({R, T} when R >= T - 4, {Prompt(Rust), Twin})
     end).
+
+%% Whether a start right after its named predecessor's parent died found
+%% the name free.
+heir_at_once(Start, N) ->
+    {Parent, M} = spawn_monitor(fun() -> {ok, _} = Start(N), exit(shutdown) end),
+    receive {'DOWN', M, process, Parent, shutdown} -> ok end,
+    {AtOnce, Heir} =
+        case Start(N) of
+            {ok, P} ->
+                {true, P};
+            {error, {already_started, Old}} ->
+                Gone = monitor(process, Old),
+                receive {'DOWN', Gone, process, Old, _} -> ok end,
+                {ok, P} = Start(N),
+                {false, P}
+        end,
+    unlink(Heir),
+    gen_server:stop(Heir),
+    AtOnce.
 
 %% The start option {timeout, Ms}, as gen_server:start_link/4's: an init
 %% that takes longer (here a supervisor whose child takes 1.5 s to start)

@@ -12,7 +12,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use etf::{Atom, Pid, Term};
@@ -40,9 +40,14 @@ static POOL: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
 static POOL_KEEPER: Mutex<Option<Pid>> = Mutex::new(None);
 static REFILL_ASKED: AtomicBool = AtomicBool::new(false);
 
+/// Pids handed out for processes spawned when no idle proxy was left.
+static UNPROXIED: AtomicU32 = AtomicU32::new(0);
+
 thread_local! {
     /// The pid the next spawn on this thread takes (set by the start NIF).
     static NEXT_PID: Cell<Option<Pid>> = const { Cell::new(None) };
+    /// The proxy the last `pool_take` gave refills the pool as it starts.
+    static REFILL_ON_ADOPT: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The VM's node, created on first use from a pid of this VM (its node name
@@ -118,11 +123,35 @@ fn pool_take() -> Option<Pid> {
         (pid, pool.len())
     };
     if left < POOL_LOW && !REFILL_ASKED.swap(true, Ordering::AcqRel) {
-        if let Some(keeper) = *POOL_KEEPER.lock() {
-            beam_env::send(&keeper, &Term::atom("refill"));
+        match pid {
+            // The proxy taken refills the pool before it runs its process
+            // (`'$ferrotp_adopt_refill'`): the processes that use proxies
+            // make them, so a busy VM that leaves the keeper waiting
+            // cannot drain the pool.
+            Some(_) => REFILL_ON_ADOPT.with(|c| c.set(true)),
+            None => {
+                if let Some(keeper) = *POOL_KEEPER.lock() {
+                    beam_env::send(&keeper, &Term::atom("refill"));
+                }
+            }
         }
     }
     pid
+}
+
+/// A pid for a process spawned with no idle proxy left, which no BEAM
+/// process has or will have: this VM's node name with another creation
+/// (to the VM, a pid of an earlier incarnation of this node, which it
+/// never delivers to), and a serial the VM's own pids do not reach (so no
+/// proxy's pid is the same in the runtime's process table).
+fn unproxied_pid(node: &Node) -> Pid {
+    let n = UNPROXIED.fetch_add(1, Ordering::Relaxed);
+    Pid {
+        node: node.name(),
+        id: n & 0x7fff,
+        serial: 0x8000_0000 | (n >> 15),
+        creation: node.creation() ^ 1,
+    }
 }
 
 /// Names new processes with BEAM pids and hands their tasks to proxies.
@@ -132,7 +161,7 @@ impl Executor for NifExecutor {
     fn alloc_pid(&self) -> Option<Pid> {
         let pid = NEXT_PID.with(|c| c.take()).or_else(pool_take);
         LAST_ALLOC_PROXIED.with(|c| c.set(pid.is_some()));
-        pid
+        pid.or_else(|| existing_node().map(unproxied_pid))
     }
 
     fn spawn(&self, pid: Pid, task: ProcessTask) {
@@ -152,7 +181,11 @@ impl Executor for NifExecutor {
         // A pooled proxy is waiting for its process; the start NIF takes
         // its own directly (it knows the pid).
         if !is_starting(&pid) {
-            beam_env::send(&pid, &Term::atom("$ferrotp_adopt"));
+            let adopt = match REFILL_ON_ADOPT.with(|c| c.replace(false)) {
+                true => "$ferrotp_adopt_refill",
+                false => "$ferrotp_adopt",
+            };
+            beam_env::send(&pid, &Term::atom(adopt));
         }
     }
 

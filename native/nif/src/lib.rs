@@ -14,7 +14,6 @@
 //! | [`clock`]       | a cheap stopwatch for charging scheduler time       |
 //! | [`convert`]     | BEAM terms to and from `etf::Term`                  |
 //! | [`probe`]       | a test behaviour that drives signals on request     |
-//! | [`sys_trace`]   | what `sys:trace/2` prints, printed by the VM        |
 //! | [`logger`]      | supervisor reports to the VM's `logger`             |
 //! | [`nifs`]        | the NIFs the proxy loop calls                       |
 //! | [`bench`](mod@bench) | the execution-design measurement                    |
@@ -42,7 +41,6 @@ pub mod logger;
 pub mod nifs;
 pub mod probe;
 pub mod process;
-pub mod sys_trace;
 
 /// ferrotp's setup when the VM loads a library with these NIFs: registers
 /// the `probe` test behaviour (`counter` and `supervisor` are built into
@@ -52,7 +50,6 @@ pub mod sys_trace;
 /// registering its own behaviours.
 pub fn on_load() {
     probe::register();
-    sys_trace::SysTracePrinter::install();
     logger::BeamLogger::install();
 }
 

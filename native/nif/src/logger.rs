@@ -1,12 +1,14 @@
 //! The runtime's OTP reports (a Rust supervisor's SUPERVISOR and PROGRESS
 //! reports, a Rust gen_server's `no_handle_info` warning) to the VM's
-//! `logger`, where an OTP supervisor's and gen_server's go.
+//! `logger`, where an OTP supervisor's and gen_server's go, and the lines
+//! `sys:trace/2` prints for a Rust gen_server, where a gen_server's go.
 //!
 //! | Erlang (`supervisor`)                        | here                                         |
 //! |----------------------------------------------|----------------------------------------------|
 //! | `?report_error(Ctx, Reason, Child, SupName)`  | `{'$ferrotp_log', {supervisor_report, Ctx, Report}}` to the pool keeper, which logs it as `supervisor` does (`ferrotp:log_report/3`) |
 //! | `report_progress(Child, SupName)`            | `{'$ferrotp_log', {progress, progress, Report}}` |
 //! | (`gen_server`) `no_handle_info` warning       | `{'$ferrotp_log', {no_handle_info, Pid, Msg}}`  |
+//! | (`sys`) a trace line, `print_event/3`         | `{'$ferrotp_log', {trace, Name, Event}}`: printed on the keeper's group leader |
 
 use etf::Term;
 use ferrotp::logger::{Logger, Report};

@@ -7,6 +7,7 @@
 //! | `?report_error(Ctx, Reason, Child, Sup)`  | `REG_SEND {6, X, '', '$ferrotp_log'}` + `{supervisor_report, Ctx, Report}` |
 //! | `report_progress(Child, Sup)`            | ... + `{progress, progress, Report}`                    |
 //! | `no_handle_info` warning                 | ... + `{no_handle_info, Pid, Msg}`                      |
+//! | `sys:trace/2`'s line (`print_event/3`)   | ... + `{trace, Name, Event}`: the host prints it        |
 //!
 //! The host logs them (`ferrotp:log_report/3`) with the pids in them made
 //! the BEAM's.

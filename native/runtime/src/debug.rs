@@ -25,13 +25,14 @@
 //! A call or cast from a Rust process on this node carries a typed value,
 //! not a term: its event shows the atom `rust_value` in its place; for the
 //! same reason `handle_continue` (a typed value too) records nothing.
-//! Printed events (`trace`, `log print`) use `gen_server`'s wording
-//! (`*DBG* counter got call value from <0.80.0>`), through `tracing`
-//! (target `ferrotp::sys`) rather than standard output, which a port
-//! program's frames use: in NIF mode the VM prints them (as it prints a
-//! `gen_server`'s), a port program writes them to its standard error (the
-//! VM's own) and a Rust node to its log; `log_to_file` writes the same
-//! lines to the file.
+//! Printed events (`trace`, `log print`) go to the host's
+//! [`crate::logger`] as [`crate::logger::Report::Trace`]: in NIF and port
+//! modes the VM prints them, as `gen_server`'s `print_event/3` does
+//! (`*DBG* counter got call value from <0.80.0>`), where a `gen_server`'s
+//! trace goes. With no logger (standalone, a Rust node) they are `tracing`
+//! events (target `ferrotp::sys`) in the same wording, never standard
+//! output, which a port program's frames use; `log_to_file` writes them
+//! to the file.
 //! Times are UTC (`erlang:localtime/0` is local time; a Rust process does
 //! not know the VM's time zone). Reductions are the BEAM's own count: a
 //! Rust process has none to report, so `0`.
@@ -126,15 +127,12 @@ impl Debug {
     }
 
     fn record(&mut self, name: &Term, event: Term) {
-        if self.trace || self.file.is_some() {
-            let line = describe(name, &event);
-            if self.trace {
-                tracing::info!(target: "ferrotp::sys", "{line}");
-            }
-            if let Some(file) = &mut self.file {
-                // A failing log file does not stop the server, as in OTP.
-                let _ = writeln!(file, "{line}");
-            }
+        if self.trace {
+            print(name, &event);
+        }
+        if let Some(file) = &mut self.file {
+            // A failing log file does not stop the server, as in OTP.
+            let _ = writeln!(file, "{}", describe(name, &event));
         }
         if let Some(log) = &mut self.log {
             log.push(event);
@@ -182,7 +180,7 @@ impl Debug {
             }
             (Some("log"), f) if f.is_atom("print") => {
                 for event in self.log.iter().flat_map(|l| l.events.iter()) {
-                    tracing::info!(target: "ferrotp::sys", "{}", describe(name, event));
+                    print(name, event);
                 }
             }
             (Some("log_to_file"), f) if f.is_atom("false") => self.file = None,
@@ -251,6 +249,19 @@ fn file_name(t: &Term) -> Option<String> {
 }
 
 /// An event as `gen_server:print_event/3` prints it.
+/// Prints `event` as a gen_server's trace prints it: through the host's
+/// [`crate::logger`] when there is one (in the VM, where a gen_server's
+/// trace goes), else as a `tracing` event (target `ferrotp::sys`).
+fn print(name: &Term, event: &Term) {
+    let report = || crate::logger::Report::Trace {
+        name: name.clone(),
+        event: event.clone(),
+    };
+    if !crate::logger::log(report) {
+        tracing::info!(target: "ferrotp::sys", "{}", describe(name, event));
+    }
+}
+
 fn describe(name: &Term, event: &Term) -> String {
     match event.as_tuple() {
         Some([tag, msg]) if tag.is_atom("in") => match msg.as_tuple() {

@@ -7,6 +7,7 @@
 //! | `?LOG_ERROR(#{label => {supervisor, Ctx}, report => R}, Meta)` | `log(\|\| Report::Supervisor { .. })` (crate-internal) |
 //! | `?LOG_INFO(#{label => {supervisor, progress}, report => R}, Meta)` | `log(\|\| Report::Progress(r))` |
 //! | `?LOG_WARNING(#{label => {gen_server, no_handle_info}, module => M, message => Msg}, Meta)` | `log(\|\| Report::NoHandleInfo { .. })` |
+//! | `sys:handle_debug/4`'s `print_event` (trace on)         | `log(\|\| Report::Trace { .. })`      |
 //! | a handler added with `logger:add_handler/3`              | [`set_logger`]`(Arc::new(MyLogger))`  |
 //!
 //! Every report is a `tracing` event as well (see the callers); a host
@@ -44,17 +45,29 @@ pub enum Report {
         /// The message.
         message: Term,
     },
+    /// A line `sys:trace/2` (or `sys:log(P, print)`) prints for a
+    /// gen_server: `event` as `sys` records it (`{in, Msg}`, `{out, Reply,
+    /// From, State}`, `{noreply, State}`), for the host to print as
+    /// gen_server's `print_event/3` does, where a gen_server's trace goes.
+    Trace {
+        /// The server's registered name, or its pid.
+        name: Term,
+        /// The event.
+        event: Term,
+    },
 }
 
 impl Report {
     /// `{Kind, A, B}`, as `ferrotp:log_report/3` (Erlang) takes a report
     /// to log: `{supervisor_report, Context, Report}`, `{progress,
-    /// progress, Report}` or `{no_handle_info, Pid, Message}`.
+    /// progress, Report}`, `{no_handle_info, Pid, Message}` or `{trace,
+    /// Name, Event}`.
     pub fn to_term(self) -> Term {
         let (kind, a, b) = match self {
             Report::Supervisor { context, report } => ("supervisor_report", context, report),
             Report::Progress(report) => ("progress", Term::atom("progress"), report),
             Report::NoHandleInfo { pid, message } => ("no_handle_info", Term::Pid(pid), message),
+            Report::Trace { name, event } => ("trace", name, event),
         };
         Term::tuple(vec![Term::atom(kind), a, b])
     }
@@ -75,11 +88,15 @@ pub fn set_logger(logger: Arc<dyn Logger>) {
     *LOGGER.write().unwrap_or_else(|p| p.into_inner()) = Some(logger);
 }
 
-/// Hands `report` to the installed [`Logger`], if any.
-/// (`report` is only made when there is one.)
-pub(crate) fn log(report: impl FnOnce() -> Report) {
+/// Hands `report` to the installed [`Logger`], if any (`report` is only
+/// made when there is one); whether there was one.
+pub(crate) fn log(report: impl FnOnce() -> Report) -> bool {
     let logger = LOGGER.read().unwrap_or_else(|p| p.into_inner()).clone();
-    if let Some(logger) = logger {
-        logger.log(report());
+    match logger {
+        Some(logger) => {
+            logger.log(report());
+            true
+        }
+        None => false,
     }
 }

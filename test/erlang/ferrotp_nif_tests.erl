@@ -290,7 +290,7 @@ sys_trace_prints_what_a_gen_server_prints() ->
     Pool = whereis(ferrotp_nif_pool),
     {group_leader, Leader} = process_info(Pool, group_leader),
     Self = self(),
-    Capture = spawn_link(fun() -> capture(Self, []) end),
+    Capture = spawn_link(fun() -> ferrotp_side_by_side:capture(Self, []) end),
     true = group_leader(Capture, Pool),
     try
         ok = sys:trace(Rust, true),
@@ -303,32 +303,13 @@ sys_trace_prints_what_a_gen_server_prints() ->
                     "*DBG* " ++ It ++ " new state 4",
                     "*DBG* " ++ It ++ " got call value from " ++ Me,
                     "*DBG* " ++ It ++ " sent 4 to " ++ Me ++ ", new state 4"],
-        ?assertEqual(Expected, captured(Capture, length(Expected)))
+        ?assertEqual(Expected, ferrotp_side_by_side:captured(Capture, length(Expected)))
     after
         group_leader(Leader, Pool),
         unlink(Capture),
         exit(Capture, kill),
         stop(Rust)
     end.
-
-%% A group leader that keeps the lines it is asked to print.
-capture(Owner, Lines) ->
-    receive
-        {io_request, From, ReplyAs, {put_chars, Enc, Chars}} ->
-            From ! {io_reply, ReplyAs, ok},
-            Text = unicode:characters_to_list(Chars, Enc),
-            capture(Owner, Lines ++ string:lexemes(Text, "\n"));
-        {lines, From, N} when length(Lines) >= N ->
-            From ! {lines, Lines},
-            capture(Owner, Lines);
-        {io_request, From, ReplyAs, _} ->
-            From ! {io_reply, ReplyAs, {error, enotsup}},
-            capture(Owner, Lines)
-    end.
-
-captured(Capture, N) ->
-    Capture ! {lines, self(), N},
-    receive {lines, Lines} -> Lines after 5000 -> timeout end.
 
 %% The start option {debug, Dbgs}: the options are on when start_link
 %% returns, as for a gen_server started with the same option.

@@ -65,14 +65,14 @@ sys_trace_prints_in_the_vm_what_a_gen_server_prints_test() ->
         {ok, C} = ferrotp:start_link(Host, counter, 0),
         {ok, G} = ferrotp_port_tests_counter:start_link(0, []),
         Self = self(),
-        Capture = spawn_link(fun() -> capture(Self, []) end),
+        Capture = spawn_link(fun() -> ferrotp_side_by_side:capture(Self, []) end),
         [true = group_leader(Capture, P) || P <- [Host, G]],
         Lines = fun(P) ->
             ok = sys:trace(P, true),
             ok = gen_server:cast(P, {bump, 4}),
             4 = gen_server:call(P, value),
             ok = sys:trace(P, false),
-            Got = captured(Capture, 4),
+            Got = ferrotp_side_by_side:captured(Capture, 4),
             Capture ! clear,
             [lists:flatten(string:replace(L, pid_to_list(P), "P", all)) || L <- Got]
         end,
@@ -80,31 +80,6 @@ sys_trace_prints_in_the_vm_what_a_gen_server_prints_test() ->
         ?assertEqual(4, length(Twin)),
         ?assertEqual(Twin, Lines(C))
     end).
-
-%% A group leader that keeps the lines it is asked to print.
-capture(Owner, Lines) ->
-    receive
-        {io_request, From, ReplyAs, {put_chars, Enc, Chars}} ->
-            From ! {io_reply, ReplyAs, ok},
-            Text = unicode:characters_to_list(Chars, Enc),
-            capture(Owner, Lines ++ string:lexemes(Text, "\n"));
-        {io_request, From, ReplyAs, {put_chars, Enc, M, F, A}} ->
-            From ! {io_reply, ReplyAs, ok},
-            Text = unicode:characters_to_list(apply(M, F, A), Enc),
-            capture(Owner, Lines ++ string:lexemes(Text, "\n"));
-        {lines, From, N} when length(Lines) >= N ->
-            From ! {lines, Lines},
-            capture(Owner, Lines);
-        clear ->
-            capture(Owner, []);
-        {io_request, From, ReplyAs, _} ->
-            From ! {io_reply, ReplyAs, {error, enotsup}},
-            capture(Owner, Lines)
-    end.
-
-captured(Capture, N) ->
-    Capture ! {lines, self(), N},
-    receive {lines, Lines} -> Lines after 5000 -> timeout end.
 
 erroneous_debug_options_are_ignored_as_by_gen_server_test() ->
     with_host(fun(Host) ->

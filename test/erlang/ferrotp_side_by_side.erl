@@ -2,7 +2,7 @@
 %% Rust process, to compare what each does.
 -module(ferrotp_side_by_side).
 
--export([linked_kill_reason/1]).
+-export([linked_kill_reason/1, capture/2, captured/2]).
 
 %% The reason a process started by `Start' (linked to a parent) dies with
 %% when its parent exits with reason `kill', as its monitor sees it.
@@ -19,3 +19,30 @@ linked_kill_reason(Start) ->
     receive {'DOWN', M, process, P, Reason} -> Reason
     after 30000 -> error(no_down)
     end.
+
+%% A group leader that keeps the lines it is asked to print (put_chars,
+%% and io:format's {put_chars, Enc, M, F, A}); `clear' forgets them.
+capture(Owner, Lines) ->
+    receive
+        {io_request, From, ReplyAs, {put_chars, Enc, Chars}} ->
+            From ! {io_reply, ReplyAs, ok},
+            Text = unicode:characters_to_list(Chars, Enc),
+            capture(Owner, Lines ++ string:lexemes(Text, "\n"));
+        {io_request, From, ReplyAs, {put_chars, Enc, M, F, A}} ->
+            From ! {io_reply, ReplyAs, ok},
+            Text = unicode:characters_to_list(apply(M, F, A), Enc),
+            capture(Owner, Lines ++ string:lexemes(Text, "\n"));
+        {lines, From, N} when length(Lines) >= N ->
+            From ! {lines, Lines},
+            capture(Owner, Lines);
+        clear ->
+            capture(Owner, []);
+        {io_request, From, ReplyAs, _} ->
+            From ! {io_reply, ReplyAs, {error, enotsup}},
+            capture(Owner, Lines)
+    end.
+
+%% The lines `Capture' has kept, once there are `N'.
+captured(Capture, N) ->
+    Capture ! {lines, self(), N},
+    receive {lines, Lines} -> Lines after 5000 -> timeout end.

@@ -60,6 +60,7 @@ nif_test_() ->
      ?T(rust_supervisor_supervises_an_erlang_child),
      ?T(rust_supervisor_terminate_child_delivers_shutdown),
      ?T(restart_churn_never_runs_the_proxy_pool_dry),
+     ?T(processes_spawned_past_the_pool_are_no_beam_processes),
      ?T(ten_thousand_processes_start_and_answer),
      ?T(schedulers_stay_responsive_while_rust_is_busy),
      ?T(short_calls_are_charged_what_they_cost)].
@@ -1148,3 +1149,19 @@ restart_churn_never_runs_the_proxy_pool_dry() ->
     ?assertEqual([], [P || P <- lists:usort(Seen), lists:member(P, Before)]),
     ?assert(ferrotp_nif:pool_size() > 0),
     stop(Sup).
+
+%% More spawns in one poll than the pool holds: the processes with no
+%% proxy answer Rust processes, and their pids are no BEAM process's
+%% (before, they were <0.1.0>, <0.2.0>, ...: the VM's system processes).
+processes_spawned_past_the_pool_are_no_beam_processes() ->
+    Before = [P || P <- processes(),
+                   proc_lib:translate_initial_call(P) =/= {ferrotp_nif, pool_proxy, 0}],
+    {ok, Probe} = ferrotp_nif:start_link(probe, [], []),
+    {Answered, Pids} = gen_server:call(Probe, {spawn_many, 200}, 30000),
+    ?assertEqual(200, Answered),
+    ?assertEqual(200, length(lists:usort(Pids))),
+    ?assertEqual([], [P || P <- Pids, lists:member(P, Before)]),
+    Unproxied = [P || P <- Pids, not is_process_alive(P)],
+    ?assert(length(Unproxied) > 0),
+    ?assertEqual([], [P || P <- Unproxied, lists:member(P, processes())]),
+    stop(Probe).

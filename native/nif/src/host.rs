@@ -55,6 +55,7 @@ thread_local! {
 pub fn node(sample: &Pid) -> &'static Node {
     NODE.get_or_init(|| {
         let node = Node::new(sample.node, sample.creation);
+        node.set_spare_creation(unproxied_creation(sample.creation));
         node.set_executor(std::sync::Arc::new(NifExecutor));
         node.set_local_transport(std::sync::Arc::new(BeamTransport));
         ferrotp::behaviours::set_remote_starter(std::sync::Arc::new(BeamStarter));
@@ -150,8 +151,14 @@ fn unproxied_pid(node: &Node) -> Pid {
         node: node.name(),
         id: n & 0x7fff,
         serial: 0x8000_0000 | (n >> 15),
-        creation: node.creation() ^ 1,
+        creation: unproxied_creation(node.creation()),
     }
+}
+
+/// The creation of the pids of processes with no proxy: not the VM's, and
+/// the node's spare one (so Rust processes reach them).
+fn unproxied_creation(creation: u32) -> u32 {
+    creation ^ 1
 }
 
 /// Names new processes with BEAM pids and hands their tasks to proxies.

@@ -14,6 +14,7 @@
 //! | `{exit, Pid, Reason}`  | `exit(Pid, Reason)`                      | `ok`           |
 //! | `{send_after, Ms, Msg}`| `erlang:send_after(Ms, self(), Msg)`     | `ok`           |
 //! | `spawn_counter`        | `{counter, start_link, [0]}`, linked     | its pid        |
+//! | `{spawn_many, N}`      | `N` spawns in one poll, each then pinged | `{Answered, Pids}` |
 //! | `inbox`                | the other messages so far, oldest first  | a list         |
 //! | `{hold, Value}`        | `{noreply, ..}`; a later `release` message answers `Value` (`gen_server:reply/2`) | `Value`, later |
 //! | `{panic, Text}`        | panics                                   | (dies)         |
@@ -107,6 +108,52 @@ async fn run(mut ctx: Process) -> Result<(), Term> {
                         reply(&ctx, &from, Term::Tuple(vec![Term::atom("error"), reason]))
                     }
                 }
+            }
+            [a, Term::Int(n)] if is(a, "spawn_many") => {
+                // More processes than the proxy pool holds, in one poll (no
+                // await in between); each answers `ping` with its pid, so a
+                // Rust process can reach every one, proxied or not.
+                let mut pids = Vec::new();
+                for _ in 0..(*n).max(0) {
+                    pids.push(ctx.spawn::<_, _, ()>(|mut c| async move {
+                        loop {
+                            if let Ok(Term::Tuple(t)) = c.receive().await.into_term() {
+                                if let [Term::Pid(to), Term::Atom(p)] = t.as_slice() {
+                                    if p.as_str() == "ping" {
+                                        let me = c.pid();
+                                        c.send(to, Term::Pid(me));
+                                    }
+                                }
+                            }
+                        }
+                    }));
+                }
+                let me = ctx.pid();
+                for p in &pids {
+                    ctx.send(p, Term::Tuple(vec![Term::Pid(me), Term::atom("ping")]));
+                }
+                let mut answered = 0;
+                while answered < pids.len() {
+                    let got = ctx
+                        .receive_match(
+                            |m| matches!(m.as_term(), Some(Term::Pid(_))),
+                            Some(Duration::from_secs(10)),
+                        )
+                        .await;
+                    if got.is_none() {
+                        break;
+                    }
+                    answered += 1;
+                }
+                let answered = Term::Int(answered as i64);
+                reply(
+                    &ctx,
+                    &from,
+                    Term::Tuple(vec![
+                        answered,
+                        Term::List(pids.into_iter().map(Term::Pid).collect()),
+                    ]),
+                );
             }
             [a, Term::Pid(p)] if is(a, "link") => {
                 ctx.link(p);

@@ -84,6 +84,9 @@ pub struct Node {
 struct NodeInner {
     name: Atom,
     creation: u32,
+    /// Another creation whose pids also name this node's processes (see
+    /// [`Node::set_spare_creation`]); `creation` when there is none.
+    spare_creation: AtomicU32,
     next_pid: AtomicU32,
     next_ref: AtomicU64,
     procs: Vec<Mutex<ProcTable>>,
@@ -156,6 +159,7 @@ impl Node {
             inner: Arc::new(NodeInner {
                 name,
                 creation,
+                spare_creation: AtomicU32::new(creation),
                 next_pid: AtomicU32::new(1),
                 next_ref: AtomicU64::new(1),
                 procs: (0..SHARDS)
@@ -322,6 +326,15 @@ impl Node {
         });
     }
 
+    /// Pids of this node's name with creation `creation` name its
+    /// processes too: an executor's own pid space, for processes no peer
+    /// must reach. A peer reads them as an earlier incarnation's (which
+    /// it never delivers to), while this node's processes reach them as
+    /// any other (NIF mode names so the processes it has no proxy for).
+    pub fn set_spare_creation(&self, creation: u32) {
+        self.inner.spare_creation.store(creation, Ordering::Relaxed);
+    }
+
     /// Registers `transport` as the way to reach `remote`; replaces any previous one.
     pub fn set_transport(&self, remote: Atom, transport: Arc<dyn Transport>) {
         self.inner.transports.write().insert(remote, transport);
@@ -466,8 +479,16 @@ impl Node {
         &self.inner.aliases
     }
 
+    /// Whether `pid` names a process of this incarnation of this node (its
+    /// creation, or the spare one).
+    fn is_ours(&self, pid: &Pid) -> bool {
+        pid.node == self.inner.name
+            && (pid.creation == self.inner.creation
+                || pid.creation == self.inner.spare_creation.load(Ordering::Relaxed))
+    }
+
     pub(crate) fn lookup(&self, pid: &Pid) -> Option<Arc<ProcShared>> {
-        if pid.node != self.inner.name || pid.creation != self.inner.creation {
+        if !self.is_ours(pid) {
             return None;
         }
         let key = Node::key(pid);
@@ -477,7 +498,7 @@ impl Node {
     /// Queues `envelope` for the local process `pid`; gives it back if
     /// there is no such process (`Ok(false)` never: see [`Undelivered`]).
     fn push_to(&self, pid: &Pid, envelope: Envelope) -> Result<(), Undelivered> {
-        if pid.node != self.inner.name || pid.creation != self.inner.creation {
+        if !self.is_ours(pid) {
             return Err(Undelivered::NoProcess(envelope));
         }
         let key = Node::key(pid);

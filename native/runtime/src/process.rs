@@ -714,9 +714,14 @@ impl Process {
     ) -> Option<Message> {
         crate::scheduler::consume_budget().await;
         let mut scanned = 0usize;
+        // `after 0`: look at what has arrived, and no more (a zero sleep
+        // would wait for the timer wheel's next tick, up to a millisecond).
+        let at_once = timeout == Some(Duration::ZERO);
         // Boxed: an idle process parked in `receive` should not carry a
         // timer entry inline (memory per process).
-        let mut deadline = timeout.map(|t| Box::pin(tokio::time::sleep(t)));
+        let mut deadline = timeout
+            .filter(|_| !at_once)
+            .map(|t| Box::pin(tokio::time::sleep(t)));
         let shared = &self.shared;
         let node = &self.node;
         let reg = &mut self.reg;
@@ -732,6 +737,9 @@ impl Process {
                 if let Some(m) = st.mailbox.take_match(&mut scanned, &mut matches) {
                     return Poll::Ready(Some(m));
                 }
+            }
+            if at_once {
+                return Poll::Ready(None);
             }
             match deadline.as_mut() {
                 Some(sleep) => sleep.as_mut().poll(cx).map(|()| None),

@@ -100,3 +100,29 @@ async fn send_after_and_cancel() {
     .await
     .unwrap();
 }
+
+/// `receive ... after 0` looks at what has arrived and returns at once:
+/// a message sent after the call began is not waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receive_after_zero_does_not_wait() {
+    let node = ferrotp::Node::local();
+    node.run(|mut ctx| async move {
+        let me = ctx.pid();
+        ctx.send(&me, etf::Term::atom("here"));
+        let got = ctx.receive_timeout(std::time::Duration::ZERO).await;
+        assert!(got.is_some_and(|m| m.as_term().is_some_and(|t| t.is_atom("here"))));
+        // Each waited for the timer wheel's next tick before (up to 1 ms,
+        // ~100 ms for the 200); at once, they take microseconds.
+        let start = std::time::Instant::now();
+        for _ in 0..200 {
+            assert!(ctx
+                .receive_timeout(std::time::Duration::ZERO)
+                .await
+                .is_none());
+        }
+        let took = start.elapsed();
+        assert!(took < std::time::Duration::from_millis(40), "{took:?}");
+    })
+    .await
+    .unwrap();
+}

@@ -119,6 +119,9 @@ struct Inbox {
     queue: VecDeque<Envelope>,
     waker: Option<Waker>,
     closed: bool,
+    /// Timers that send to this process (`erlang:send_after/3` to its
+    /// pid): cancelled when it dies, as the BEAM cancels them.
+    timers: Vec<crate::timer::Pending>,
 }
 
 /// A process's own state; only its task touches it.
@@ -257,10 +260,39 @@ impl ProcShared {
 
     /// Closes the queue for good and returns what was still in it.
     fn close(&self) -> VecDeque<Envelope> {
+        let (queue, timers) = {
+            let mut inbox = self.inbox.lock();
+            inbox.closed = true;
+            inbox.waker = None;
+            (
+                std::mem::take(&mut inbox.queue),
+                std::mem::take(&mut inbox.timers),
+            )
+        };
+        for timer in timers {
+            timer.cancel();
+        }
+        queue
+    }
+
+    /// Keeps `timer`, which sends to this process, to cancel it when the
+    /// process dies; gives it back if the process has died already.
+    pub(crate) fn watch_timer(
+        &self,
+        timer: crate::timer::Pending,
+    ) -> Result<(), crate::timer::Pending> {
         let mut inbox = self.inbox.lock();
-        inbox.closed = true;
-        inbox.waker = None;
-        std::mem::take(&mut inbox.queue)
+        if inbox.closed {
+            return Err(timer);
+        }
+        // Timers that fired or were cancelled are dropped now and then, so
+        // a long-lived process with many timers keeps only the pending ones.
+        let len = inbox.timers.len();
+        if len >= 8 && len.is_power_of_two() {
+            inbox.timers.retain(crate::timer::Pending::is_pending);
+        }
+        inbox.timers.push(timer);
+        Ok(())
     }
 
     /// Handles every queued signal (messages into the mailbox, links,

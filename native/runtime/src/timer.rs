@@ -7,7 +7,9 @@
 //!
 //! `cancel_timer` returns the time that was left (`Some`) if it stopped the
 //! timer, `None` if the message was already sent or the timer cancelled —
-//! as `erlang:cancel_timer/1` returns `false`.
+//! as `erlang:cancel_timer/1` returns `false`. As on the BEAM, a timer to a
+//! process of this node is cancelled when that process dies: its message
+//! is not kept until the deadline.
 //!
 //! ```
 //! use std::time::Duration;
@@ -52,6 +54,31 @@ impl TimerRef {
     }
 }
 
+/// A timer as the process it sends to keeps it, to cancel it when it dies.
+pub(crate) struct Pending {
+    state: Arc<AtomicU8>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Pending {
+    /// Stops the timer if it has not fired; `true` if this stopped it.
+    pub(crate) fn cancel(&self) -> bool {
+        let stopped = self
+            .state
+            .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if stopped {
+            self.task.abort();
+        }
+        stopped
+    }
+
+    /// Whether it has neither fired nor been cancelled.
+    pub(crate) fn is_pending(&self) -> bool {
+        self.state.load(Ordering::Acquire) == PENDING
+    }
+}
+
 impl Process {
     /// Sends `msg` to `to` after `after` (`erlang:send_after/3`).
     pub fn send_after(&self, after: Duration, to: &Pid, msg: Term) -> TimerRef {
@@ -69,22 +96,35 @@ impl Process {
                 node.send(&to, msg);
             }
         });
+        let task = task.abort_handle();
+        // A process of this node keeps the timer, to cancel it when it
+        // dies (at once, if it is dying already).
+        if let Some(target) = self.node.lookup(&to) {
+            let pending = Pending {
+                state: state.clone(),
+                task: task.clone(),
+            };
+            if let Err(pending) = target.watch_timer(pending) {
+                pending.cancel();
+            }
+        }
         TimerRef {
             reference: self.node.make_ref(),
             deadline,
             state,
-            task: task.abort_handle(),
+            task,
         }
     }
 
     /// Cancels `timer` (`erlang:cancel_timer/1`): the time that was left,
     /// or `None` if it had already fired or been cancelled.
     pub fn cancel_timer(&self, timer: &TimerRef) -> Option<Duration> {
-        timer
-            .state
-            .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-            .ok()?;
-        timer.task.abort();
-        Some(timer.deadline.saturating_duration_since(Instant::now()))
+        let pending = Pending {
+            state: timer.state.clone(),
+            task: timer.task.clone(),
+        };
+        pending
+            .cancel()
+            .then(|| timer.deadline.saturating_duration_since(Instant::now()))
     }
 }

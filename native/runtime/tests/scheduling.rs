@@ -111,3 +111,38 @@ fn work_queued_behind_a_process_that_never_yields_still_runs() {
         .unwrap();
     assert_eq!(first, Term::atom("echo"));
 }
+
+/// A timer to a process that dies is cancelled, as on the BEAM: it keeps
+/// no message (nor task) until its deadline, and cancel_timer says it was
+/// not pending (`erlang:cancel_timer/1` returns `false`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_to_a_process_that_dies_is_cancelled() {
+    let node = ferrotp::Node::local();
+    node.run(|mut ctx| async move {
+        let hour = std::time::Duration::from_secs(3600);
+        let mut timers = Vec::new();
+        for _ in 0..100 {
+            let p = ctx.spawn(|mut c| async move {
+                c.receive().await;
+            });
+            let watch = ctx.monitor(&p);
+            timers.push(ctx.send_after(hour, &p, etf::Term::atom("late")));
+            ctx.exit(&p, etf::Term::atom("kill"));
+            let _ = ctx
+                .receive_match(
+                    |m| m.is_tagged("DOWN"),
+                    Some(std::time::Duration::from_secs(10)),
+                )
+                .await
+                .expect("a DOWN");
+            ctx.demonitor(&watch, true);
+        }
+        assert!(timers.iter().all(|t| ctx.cancel_timer(t).is_none()));
+        // A live one is still pending.
+        let me = ctx.pid();
+        let t = ctx.send_after(hour, &me, etf::Term::atom("later"));
+        assert!(ctx.cancel_timer(&t).is_some());
+    })
+    .await
+    .unwrap();
+}

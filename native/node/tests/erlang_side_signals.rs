@@ -20,17 +20,7 @@ async fn on_erl(cookie: &str, steps: &[&str]) -> Vec<Term> {
         .iter()
         .map(|s| s.replace("{N}", &format!("'{n}'")))
         .collect();
-    rust.hidden
-        .runtime()
-        .run(move |mut ctx| async move {
-            let mut out = Vec::new();
-            for src in steps {
-                out.push(eval(&mut ctx, e, &src).await);
-            }
-            out
-        })
-        .await
-        .expect("driver process")
+    eval_all(&rust, e, steps).await
 }
 
 const START: &str = "process_flag(trap_exit, true), {ok, P} = gen_server:call({ferrotp, {N}}, {start_link, self(), counter, 0, []}), is_pid(P).";

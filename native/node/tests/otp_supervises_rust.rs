@@ -18,18 +18,7 @@ async fn on_erl(cookie: &str, steps: &[&str]) -> Vec<Term> {
         .iter()
         .map(|s| s.replace("{N}", &format!("'{n}'")))
         .collect();
-    let out = rust
-        .hidden
-        .runtime()
-        .run(move |mut ctx| async move {
-            let mut out = Vec::new();
-            for src in steps {
-                out.push(eval(&mut ctx, e, &src).await);
-            }
-            out
-        })
-        .await
-        .expect("driver process");
+    let out = eval_all(&rust, e, steps).await;
     let _ = std::fs::remove_dir_all(beams);
     out
 }

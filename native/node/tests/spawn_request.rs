@@ -31,18 +31,7 @@ async fn erlang_spawn_request_runs_a_behaviour_linked_and_monitored() {
     .iter()
     .map(|s| s.replace("{N}", &n))
     .collect();
-    let r = rust
-        .hidden
-        .runtime()
-        .run(move |mut ctx| async move {
-            let mut out = Vec::new();
-            for src in steps {
-                out.push(eval(&mut ctx, e, &src).await);
-            }
-            out
-        })
-        .await
-        .expect("driver");
+    let r = eval_all(&rust, e, steps).await;
     assert_eq!(text(&r[0]), "{true,4}");
     assert_eq!(r[1], Term::atom("true"));
     assert_eq!(text(&r[2]), "{killed,killed}");
